@@ -1,0 +1,48 @@
+"""A Jupyter-centred fine-tuning workbench: inspect data, choose a technique, train, compare, document.
+
+The public API is re-exported here lazily, so `import workbench` stays light: it imports no widget,
+plotting, quantisation or notebook-execution library (and not even torch) until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "WorkbenchError": "errors", "DataError": "errors", "ModelError": "errors",
+    "ConfigError": "errors", "TechniqueUnavailable": "errors",
+    "TrainConfig": "config",
+    "RunDir": "rundir",
+    "ChatDataset": "data", "load_dataset": "data", "list_samples": "data",
+    "sample_path": "data", "sample_schema": "data",
+    "load_model": "models", "pull_default_model": "models",
+    "DEFAULT_MODEL": "models", "TINY_MODEL": "models",
+    "get_technique": "techniques", "available_techniques": "techniques",
+    "inspect_dataset": "inspect", "DatasetReport": "inspect", "clean": "inspect",
+    "find_pii": "pii", "redact": "pii",
+    "advise": "advisor", "Advice": "advisor",
+    "estimate": "estimate", "Estimate": "estimate", "probe": "estimate",
+    "train": "train", "TrainResult": "train",
+    "compare": "compare", "Comparison": "compare",
+    "write_run_docs": "report",
+    "run_pipeline": "pipeline",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,193 @@
+"""Flat, typed run configuration that round-trips with YAML and with notebook parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .io import write_text_atomic
+
+SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs. Field names double as papermill parameter names."""
+
+    # what to tune
+    model: str = "smollm2-135m-instruct"
+    technique: str = "lora"
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    # technique knobs (each technique reads the ones it needs)
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: str = "all-linear"  # "all-linear" or comma-separated module names
+    freeze_keep_last: int = 2  # `freeze`: train only the last N decoder layers (+ final norm)
+    # data
+    dataset: str = "orders-json"
+    eval_dataset: str | None = None  # None: the sample's eval split, or a slice of `dataset`
+    eval_fraction: float = 0.1  # used when there is no eval split
+    max_train_rows: int | None = None
+    max_eval_rows: int | None = None
+    max_length: int = 512
+    assistant_only_loss: bool = True  # instruction tuning: labels only on assistant turns
+    packing: bool = False
+    group_by_length: bool = True
+    # schedule
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    batch_size: int = 8
+    grad_accum: int = 1
+    learning_rate: float = 2e-4
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    gradient_checkpointing: bool = False
+    seed: int = 42
+    # cadence
+    log_every: int = 5
+    eval_every: int = 0  # 0: at the end of each epoch only
+    save_every: int = 0  # 0: at the end only
+    early_stopping_patience: int = 0  # 0: off
+    # output
+    run_dir: str = "runs/latest"
+    save_merged: bool = False
+
+    def __post_init__(self) -> None:
+        _coerce_types(self)
+        positive = ("lora_r", "lora_alpha", "max_length", "batch_size", "grad_accum", "log_every")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"TrainConfig.{name} must be > 0, got {getattr(self, name)!r}.")
+        for name in ("eval_every", "save_every", "early_stopping_patience", "weight_decay", "freeze_keep_last"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}.")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ConfigError(f"TrainConfig.lora_dropout must be in [0, 1), got {self.lora_dropout!r}.")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"TrainConfig.warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}.")
+        if not 0.0 < self.eval_fraction < 1.0:
+            raise ConfigError(f"TrainConfig.eval_fraction must be in (0, 1), got {self.eval_fraction!r}.")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate!r}.")
+        if self.max_steps <= 0 and self.epochs <= 0:
+            raise ConfigError("Set epochs > 0 or max_steps > 0: otherwise nothing would be trained.")
+        if self.lr_scheduler not in SCHEDULES:
+            raise ConfigError(f"TrainConfig.lr_scheduler must be one of {SCHEDULES}, got {self.lr_scheduler!r}.")
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ConfigError(f"TrainConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}.")
+
+    # -- round trips ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, strict: bool = True) -> TrainConfig:
+        """Build from a dict; unknown keys are an error when `strict`, else ignored."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown and strict:
+            raise ConfigError(
+                f"Unknown TrainConfig field(s): {', '.join(unknown)}. Known fields: {', '.join(sorted(known))}."
+            )
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        if path is not None:
+            write_text_atomic(path, text)
+        return text
+
+    @classmethod
+    def from_yaml(cls, source: str | Path, *, strict: bool = True) -> TrainConfig:
+        """Read a YAML file (or YAML text). A top-level `train:` section is used when present."""
+        text = Path(source).read_text(encoding="utf-8") if _looks_like_path(source) else str(source)
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML ({exc}).") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a mapping of field: value, got {type(data).__name__}.")
+        if isinstance(data.get("train"), dict):
+            data = data["train"]
+        return cls.from_dict(data, strict=strict)
+
+    @classmethod
+    def from_parameters(cls, namespace: dict[str, Any]) -> TrainConfig:
+        """Pick this config's fields out of a notebook's globals (papermill parameters)."""
+        return cls.from_dict({k: v for k, v in namespace.items() if k in _field_names(cls)}, strict=False)
+
+
+def _field_names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _looks_like_path(source: str | Path) -> bool:
+    if isinstance(source, Path):
+        return True
+    if "\n" in source or len(source) > 1024:
+        return False
+    return source.endswith((".yaml", ".yml")) or Path(source).is_file()
+
+
+def _coerce_types(obj: Any) -> None:
+    """Coerce values that arrive as strings or ints (papermill, YAML, CLI) to the declared type."""
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        setattr(obj, f.name, _coerce(f.name, value, hints[f.name]))
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    args = typing.get_args(hint)
+    optional = (typing.get_origin(hint) in (typing.Union, types.UnionType)) and type(None) in args
+    if optional:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+            return None
+        hint = next(a for a in args if a is not type(None))
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered in ("true", "1", "yes", "on"):
+                    return True
+                if lowered in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError(value)
+            if isinstance(value, (bool, int)):
+                return bool(value)
+            raise ValueError(value)
+        if hint is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if hint is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if hint is str:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError(value)
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"Config field {name!r} expects {getattr(hint, '__name__', hint)}, got {value!r} "
+            f"({type(value).__name__})."
+        ) from None
+    return value
+
+
+__all__ = ["TrainConfig", "SCHEDULES"]
