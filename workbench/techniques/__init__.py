@@ -1,4 +1,9 @@
-"""Technique registry: techniques are looked up by name from the config, never branched on."""
+"""Technique registry: techniques are looked up by name from the config, never branched on.
+
+Built in: full, lora, dora, qlora, freeze. Instruction tuning is not a technique but a data mode
+(chat template, loss on assistant turns only: `TrainConfig.assistant_only_loss`) that combines
+with any of them. A new technique is one file with a `@register`-ed `Technique` subclass.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,12 @@ def get_technique(name: str) -> Technique:
         ) from None
 
 
+def all_techniques() -> list[Technique]:
+    """One instance of every registered technique, in a stable teaching order."""
+    order = {"full": 0, "freeze": 1, "lora": 2, "dora": 3, "qlora": 4}
+    return [get_technique(n) for n in sorted(available_techniques(), key=lambda n: (order.get(n, 9), n))]
+
+
 def available_techniques() -> list[str]:
     _load_builtins()
     return sorted(_REGISTRY)
@@ -31,12 +42,7 @@ def available_techniques() -> list[str]:
 
 def _load_builtins() -> None:
     # Importing each module runs its @register; imports stay lazy so `import workbench` is light.
-    from . import full, lora  # noqa: F401
-
-    try:
-        from . import dora, freeze, qlora  # noqa: F401
-    except ImportError:  # modules not written yet
-        pass
+    from . import dora, freeze, full, lora, qlora  # noqa: F401
 
 
-__all__ = ["MemoryProfile", "Technique", "available_techniques", "get_technique", "register"]
+__all__ = ["MemoryProfile", "Technique", "all_techniques", "available_techniques", "get_technique", "register"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from . import register
 from .base import MemoryProfile, Technique
+from .full import enable_checkpointing
 
 
 def target_modules(cfg: Any) -> str | list[str]:
@@ -26,26 +27,38 @@ def lora_config(cfg: Any, **extra: Any) -> Any:
     )
 
 
+def targeted_linears(arch: Any, cfg: Any) -> dict[str, tuple[int, int]]:
+    """The decoder-layer Linears (name -> (in, out)) that `cfg.target_modules` selects.
+
+    peft's "all-linear" means every Linear except the output head.
+    """
+    linears = arch.layer_linears()
+    targets = target_modules(cfg)
+    if targets == "all-linear":
+        return linears
+    return {name: shape for name, shape in linears.items() if any(name.endswith(t) for t in targets)}
+
+
 @register
 class LoRA(Technique):
     name = "lora"
     title = "LoRA"
-    summary = "Trains small low-rank adapters next to frozen base weights: a fraction of the memory, the default for most business cases."
+    summary = (
+        "Trains small low-rank adapters next to frozen base weights: a fraction of the memory, "
+        "the default for most business cases."
+    )
     memory = MemoryProfile(adapter=True)
-    peft_extra: dict[str, Any] = {}
+    saves_adapter = True
+    peft_extra: ClassVar[dict[str, Any]] = {}
 
     def prepare(self, model: Any, cfg: Any) -> Any:
         from peft import get_peft_model
 
         if cfg.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            enable_checkpointing(model, cfg)
             model.enable_input_require_grads()
         return get_peft_model(model, lora_config(cfg, **self.peft_extra))
 
-    def trainable_params(self, model: Any, cfg: Any) -> int:
-        import copy
-
-        from peft import get_peft_model
-
-        peft_model = get_peft_model(copy.deepcopy(model), lora_config(cfg, **self.peft_extra))
-        return sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    def count_trainable(self, arch: Any, cfg: Any) -> int:
+        per_layer = sum(cfg.lora_r * (d_in + d_out) for d_in, d_out in targeted_linears(arch, cfg).values())
+        return arch.layers * per_layer

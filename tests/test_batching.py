@@ -1,0 +1,118 @@
+"""Data to batches: assistant-only labels, truncation, packing isolation, length grouping."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.batching import (
+    IGNORE,
+    Collator,
+    EncodedDataset,
+    LengthGroupedSampler,
+    encode_conversation,
+    encode_dataset,
+    pack,
+)
+
+
+def conv(question: str, answer: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    from workbench.models import load_model
+
+    model, tok = load_model("tiny-random", technique="full")
+    return model.eval(), tok
+
+
+def test_labels_cover_only_the_assistant_turn(tiny):
+    _, tok = tiny
+    item = encode_conversation(tok, conv("What is two plus two?", "Four."), max_length=512)
+    trained = [t for t in item.labels if t != IGNORE]
+    assert tok.decode(trained).startswith("Four.")
+    assert "two plus" not in tok.decode(trained)
+    everything = encode_conversation(tok, conv("What is two plus two?", "Four."), max_length=512, assistant_only=False)
+    assert everything.labels == everything.input_ids
+
+
+def test_truncation_is_reported_and_label_less_rows_dropped(tiny):
+    _, tok = tiny
+    rows = [conv("short", "yes"), conv("a long question " * 40, "an answer that is cut off")]
+    cutoff = len(encode_conversation(tok, rows[0], max_length=10_000).input_ids) + 2
+    items, report = encode_dataset(tok, rows, max_length=cutoff)
+    assert report.truncated == 1 and report.dropped_no_labels == 1 and report.rows == 1
+    assert all(len(i.input_ids) <= cutoff for i in items)
+
+
+def test_pack_fits_rows_and_keeps_every_token(tiny):
+    _, tok = tiny
+    items, _ = encode_dataset(tok, [conv(f"question {i} " * (i % 5 + 1), f"answer {i}") for i in range(20)], max_length=256)
+    packed = pack(items, max_length=256, seed=0)
+    assert len(packed) < len(items)
+    assert all(len(p.input_ids) <= 256 and sum(p.segments) == len(p.input_ids) for p in packed)
+    assert sum(len(p.input_ids) for p in packed) == sum(len(i.input_ids) for i in items)
+    for p in packed:  # no piece is predicted from its neighbour's last token
+        start = 0
+        for n in p.segments:
+            assert p.labels[start] == IGNORE
+            start += n
+
+
+def test_packed_logits_equal_separate_runs(tiny):
+    import torch
+
+    model, tok = tiny
+    items, _ = encode_dataset(tok, [conv("Name a colour.", "Blue."), conv("Count to three, please.", "One, two, three.")], max_length=256)
+    packed = pack(items, max_length=512, seed=0)
+    assert len(packed) == 1 and len(packed[0].segments) == 2
+    collate = Collator(pad_token_id=tok.pad_token_id)
+    batch = collate([EncodedDataset(packed)[0]])
+    assert batch["attention_mask"].dim() == 4
+    with torch.no_grad():
+        packed_logits = model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=batch["position_ids"]
+        ).logits[0]
+        start = 0
+        for n in packed[0].segments:
+            ids = torch.tensor([packed[0].input_ids[start : start + n]])
+            alone = model(input_ids=ids).logits[0]
+            torch.testing.assert_close(packed_logits[start : start + n], alone, atol=1e-5, rtol=1e-4)
+            start += n
+
+
+def test_position_ids_alone_would_leak(tiny):
+    """The reason for the 4D mask: with a plain causal mask the second piece sees the first."""
+    import torch
+
+    model, tok = tiny
+    items, _ = encode_dataset(tok, [conv("Name a colour.", "Blue."), conv("Count to three.", "One, two, three.")], max_length=256)
+    row = pack(items, max_length=512, seed=0)[0]
+    batch = Collator(pad_token_id=tok.pad_token_id)([EncodedDataset([row])[0]])
+    n0 = row.segments[0]
+    with torch.no_grad():
+        leaky = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0, n0:]
+        alone = model(input_ids=torch.tensor([row.input_ids[n0:]])).logits[0]
+    assert not torch.allclose(leaky, alone, atol=1e-5)
+
+
+def test_collator_pads_and_counts_real_tokens(tiny):
+    _, tok = tiny
+    items, _ = encode_dataset(tok, [conv("hi", "hello"), conv("a longer question here", "and a longer answer")], max_length=256)
+    batch = Collator(pad_token_id=tok.pad_token_id)(list(EncodedDataset(items)[i] for i in range(2)))
+    lengths = [len(i.input_ids) for i in items]
+    assert batch["input_ids"].shape == (2, max(lengths))
+    assert int(batch["real_tokens"]) == sum(lengths) == int(batch["attention_mask"].sum())
+    assert (batch["labels"][batch["attention_mask"] == 0] == IGNORE).all()
+
+
+def test_length_grouped_sampler_is_a_deterministic_permutation_of_similar_lengths():
+    lengths = [(i * 37) % 101 + 1 for i in range(64)]
+    sampler = LengthGroupedSampler(lengths, batch_size=8, seed=3)
+    order = list(sampler)
+    assert sorted(order) == list(range(64)) and order == list(LengthGroupedSampler(lengths, batch_size=8, seed=3))
+    sampler.set_epoch(1)
+    assert list(sampler) != order
+    spread = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in (order[j : j + 8] for j in range(0, 64, 8))]
+    assert sum(spread) / len(spread) < 40  # random batches of this data spread ~85

@@ -1,0 +1,47 @@
+"""The `workbench` command's run / report subcommands and a --help that teaches."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.cli import build_parser, main
+
+
+def test_help_teaches_the_workflow_exit_codes_and_secrets(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for needle in ("workbench run examples/demo.yaml --profile quick", "workbench report RUN_DIR",
+                   "Exit codes", "gates:", "profiles:", "HF_TOKEN", "environment"):
+        assert needle in text, needle
+
+
+def test_run_and_report_are_subcommands():
+    parser = build_parser()
+    args = parser.parse_args(["run", "p.yaml", "--profile", "quick", "--run-dir", "r", "--notebooks", "01,02"])
+    assert (args.params, args.profile, args.run_dir, args.notebooks) == ("p.yaml", "quick", "r", "01,02")
+    args = parser.parse_args(["report", "runs/x", "--bias-probe"])
+    assert args.run_dir == "runs/x" and args.bias_probe
+
+
+def test_run_with_a_missing_parameters_file_is_a_usage_error(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.yaml"), "--run-dir", str(tmp_path / "r")]) == 2
+    assert "parameters file not found" in capsys.readouterr().err
+
+
+def test_run_with_an_unknown_profile_names_the_known_ones(tmp_path, capsys):
+    params = tmp_path / "p.yaml"
+    params.write_text("model: tiny-random\nprofiles:\n  nightly: {max_steps: 100}\n")
+    assert main(["run", str(params), "--profile", "fast", "--run-dir", str(tmp_path / "r")]) == 2
+    assert "Known: full, nightly, quick" in capsys.readouterr().err
+
+
+def test_report_writes_documents_and_notes_the_gaps(tmp_path, capsys):
+    provider = tmp_path / "facts.yaml"
+    provider.write_text("intended_purpose: Classify support tickets\n")
+    assert main(["report", str(tmp_path), "--provider", str(provider)]) == 0
+    out, err = capsys.readouterr()
+    assert str(tmp_path / "docs" / "ai_act_record.html") in out
+    assert "note: not available: step 03" in err
+    assert "Classify support tickets" in (tmp_path / "docs" / "ai_act_record.md").read_text()

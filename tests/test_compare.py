@@ -1,0 +1,281 @@
+"""compare(): the adapter-off base path, full runs, batched generation, aggregation, forgetting flag, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.compare import (
+    Comparison,
+    MetricSummary,
+    Row,
+    compare,
+    examples_from,
+    forgetting_reasons,
+    resolve_metrics,
+    summarise_metric,
+)
+from workbench.errors import ConfigError, ModelError
+from workbench.generation import GenerationSettings, ModelPair, generate, load_run, perplexity, stop_token_ids
+
+PROMPTS = [
+    [{"role": "user", "content": "Hello there"}],
+    [{"role": "system", "content": "Be brief"}, {"role": "user", "content": "What is the capital of France?"}],
+    [{"role": "user", "content": "Zoë bought 2 café crèmes 🙂"}],
+]
+CONVS = [p + [{"role": "assistant", "content": "Paris"}] for p in PROMPTS]
+SETTINGS = GenerationSettings(max_new_tokens=8, batch_size=2)
+
+
+def _perturbed_tiny(out: Path, *, seed: int) -> Path:
+    """The tiny random model with larger random weights, so greedy answers are varied text, not blank."""
+    import torch
+
+    from workbench.models import load_model
+
+    model, tok = load_model("tiny-random", technique="full")
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.normal_(0, 0.2)
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def base_dir(tmp_path_factory) -> Path:
+    return _perturbed_tiny(tmp_path_factory.mktemp("base") / "model", seed=0)
+
+
+def _write_config(run: Path, model: str, technique: str) -> None:
+    from workbench.config import TrainConfig
+
+    TrainConfig(model=model, technique=technique, dataset="orders-json", run_dir=str(run)).to_yaml(run / "train_config.yaml")
+
+
+@pytest.fixture(scope="session")
+def lora_run(tmp_path_factory, base_dir) -> Path:
+    """A run directory as training leaves it: train_config.yaml + adapter/ (peft format, B weights non-zero)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from workbench.models import load_model
+
+    run = tmp_path_factory.mktemp("lora_run")
+    model, _ = load_model(str(base_dir), technique="full")
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    peft_model.save_pretrained(run / "adapter")
+    _write_config(run, str(base_dir), "lora")
+    (run / "train_result.json").write_text(json.dumps({"status": "completed", "adapter_dir": str(run / "adapter")}))
+    return run
+
+
+def _fresh_answers(model_dir: Path, prompts=PROMPTS, settings=SETTINGS) -> list[str]:
+    from workbench.models import load_model
+
+    model, tok = load_model(str(model_dir), technique="full")
+    return generate(model, tok, prompts, settings=settings)
+
+
+# -- the base path --------------------------------------------------------------------------------
+
+
+def test_adapter_disabled_base_equals_a_fresh_base_model(lora_run, base_dir):
+    pair = load_run(lora_run)
+    assert pair.shares_weights and pair.base is None  # one copy of the weights in memory
+    result = compare(tuned=pair, prompts=CONVS, generation=SETTINGS)
+    fresh = _fresh_answers(base_dir)
+    assert [r.base for r in result.rows] == fresh
+    assert any(a for a in fresh), "the fixture model should say something"
+    assert [r.tuned for r in result.rows] != fresh, "the adapter should change the answers"
+    assert result.models["base_path"] == "adapter disabled"
+
+
+def test_adapter_is_back_on_after_the_base_answers(lora_run):
+    pair = load_run(lora_run)
+    tuned_before = generate(pair.tuned, pair.tokenizer, PROMPTS, settings=SETTINGS)
+    compare(tuned=pair, prompts=CONVS, generation=SETTINGS)
+    assert generate(pair.tuned, pair.tokenizer, PROMPTS, settings=SETTINGS) == tuned_before
+
+
+def test_full_run_loads_two_models(tmp_path, base_dir):
+    run = tmp_path / "run"
+    run.mkdir()
+    tuned_dir = _perturbed_tiny(run / "model", seed=7)
+    _write_config(run, str(base_dir), "full")
+    pair = load_run(run)
+    assert not pair.shares_weights
+    result = compare(tuned=pair, prompts=CONVS, generation=SETTINGS)
+    assert [r.base for r in result.rows] == _fresh_answers(base_dir)
+    assert [r.tuned for r in result.rows] == _fresh_answers(tuned_dir)
+    assert result.models["base_path"] == "separate model"
+
+
+def test_load_run_without_weights_says_what_is_missing(tmp_path):
+    (tmp_path / "train_result.json").write_text(json.dumps({"status": "failed", "message": "boom"}))
+    with pytest.raises(ModelError, match="no trained weights.*boom"):
+        load_run(tmp_path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_run(tmp_path / "nope")
+
+
+def test_a_model_without_adapter_needs_a_base(base_dir):
+    from workbench.models import load_model
+
+    model, tok = load_model(str(base_dir), technique="full")
+    with pytest.raises(ModelError, match="base="):
+        compare(tuned=model, tokenizer=tok, prompts=CONVS, generation=SETTINGS)
+
+
+# -- generation -----------------------------------------------------------------------------------
+
+
+def test_batched_generation_equals_one_by_one_and_respects_max_new_tokens(base_dir):
+    from workbench.models import load_model
+
+    model, tok = load_model(str(base_dir), technique="full")
+    batched = generate(model, tok, PROMPTS, settings=GenerationSettings(max_new_tokens=6, batch_size=3))
+    single = generate(model, tok, PROMPTS, settings=GenerationSettings(max_new_tokens=6, batch_size=1))
+    assert batched == single
+    shorter = generate(model, tok, PROMPTS, settings=GenerationSettings(max_new_tokens=2, batch_size=3))
+    for short, long in zip(shorter, batched, strict=True):
+        assert long.startswith(short) and len(short) < len(long)
+
+
+def test_stop_tokens_include_end_of_turn(base_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(base_dir)
+    assert tok.convert_tokens_to_ids("<|im_end|>") in stop_token_ids(tok)
+
+
+def test_sampling_is_seeded(base_dir):
+    from workbench.models import load_model
+
+    model, tok = load_model(str(base_dir), technique="full")
+    s = GenerationSettings(max_new_tokens=8, do_sample=True, temperature=1.5, seed=3)
+    assert generate(model, tok, PROMPTS, settings=s) == generate(model, tok, PROMPTS, settings=s)
+
+
+def test_generation_settings_are_bounded():
+    with pytest.raises(ConfigError):
+        GenerationSettings(max_new_tokens=0)
+    with pytest.raises(ConfigError):
+        GenerationSettings(max_new_tokens=100_000)
+    with pytest.raises(ConfigError):
+        GenerationSettings(do_sample=True, temperature=0)
+
+
+def test_perplexity_is_finite_and_batch_independent(base_dir):
+    from workbench.models import load_model
+
+    model, tok = load_model(str(base_dir), technique="full")
+    a = perplexity(model, tok, CONVS, batch_size=3)
+    b = perplexity(model, tok, CONVS, batch_size=1)
+    assert a is not None and 1.0 < a < 1e6
+    assert a == pytest.approx(b, rel=1e-4)
+    assert perplexity(model, tok, PROMPTS) is None  # no assistant tokens to score
+
+
+# -- inputs and metrics ---------------------------------------------------------------------------
+
+
+def test_examples_split_at_the_last_assistant_turn():
+    conv = [
+        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"},
+    ]
+    [ex] = examples_from([conv])
+    assert ex.prompt == conv[:3] and ex.reference == "d" and ex.question == "c"
+    [plain] = examples_from(["just a question"])
+    assert plain.prompt == [{"role": "user", "content": "just a question"}] and plain.reference == ""
+    assert len(examples_from(CONVS, max_rows=2)) == 2
+
+
+def test_metrics_are_chosen_from_the_data():
+    orders = [examples_from([[{"role": "user", "content": "x"}, {"role": "assistant", "content": '{"a": 1}'}]])[0]]
+    assert list(resolve_metrics(None, examples=orders, dataset="orders-json")) == [
+        "json_parses", "schema_valid", "field_accuracy", "exact_match", "chrf",
+    ]
+    assert "schema_valid" not in resolve_metrics(None, examples=orders, dataset="mine.jsonl")
+    tone = resolve_metrics(None, examples=orders[:0] or examples_from(["q"]), dataset="support-tone")
+    assert {"greeting", "sign_off", "no_banned_phrases", "length_ok"} <= set(tone)
+    assert list(resolve_metrics(["chrf", len], examples=[], dataset="")) == ["chrf", "len"]
+    with pytest.raises(ConfigError, match="Unknown metric 'bleu'"):
+        resolve_metrics(["bleu"], examples=[], dataset="")
+    with pytest.raises(ConfigError, match="schema"):
+        resolve_metrics(["schema_valid"], examples=[], dataset="")
+
+
+def _row(b: float | None, t: float | None) -> Row:
+    return Row(1, [{"role": "user", "content": "q"}], "r", "b", "t", {"m": b}, {"m": t})
+
+
+def test_summary_means_wins_and_interval():
+    rows = [_row(0, 1), _row(0, 1), _row(1, 1), _row(1, 0), _row(None, 1)]
+    s = summarise_metric(rows, "m", n_boot=500, seed=0)
+    assert s.n == 4  # the None row is left out
+    assert (s.base_mean, s.tuned_mean, s.delta) == (0.5, 0.75, 0.25)
+    assert (s.wins, s.losses, s.ties) == (2, 1, 1)
+    assert s.delta_ci[0] <= s.delta <= s.delta_ci[1]
+    assert s.base_ci[0] <= 0.5 <= s.base_ci[1]
+    assert summarise_metric(rows, "m", n_boot=500, seed=0) == s  # seeded
+    empty = summarise_metric([_row(None, None)], "m")
+    assert empty.n == 0 and empty.delta is None
+
+
+def _summary(base: float, tuned: float) -> dict[str, MetricSummary]:
+    return {"acc": MetricSummary("acc", 10, base, tuned, tuned - base, None, None, None, 0, 0, 10)}
+
+
+def test_forgetting_reasons_use_the_margins():
+    assert forgetting_reasons(_summary(0.9, 0.87), {}, margin=0.05, perplexity_margin=0.25) == []
+    [reason] = forgetting_reasons(_summary(0.9, 0.7), {}, margin=0.05, perplexity_margin=0.25)
+    assert "acc fell from 90.0% to 70.0%" in reason
+    ppl = {"base": 10.0, "tuned": 14.0}
+    [reason] = forgetting_reasons(_summary(0.9, 0.9), ppl, margin=0.05, perplexity_margin=0.25)
+    assert "perplexity rose" in reason
+    assert forgetting_reasons(_summary(0.9, 0.9), ppl, margin=0.05, perplexity_margin=0.5) == []
+
+
+# -- the whole thing ------------------------------------------------------------------------------
+
+
+def test_compare_with_probe_user_metric_and_saved_outputs(lora_run, tmp_path):
+    def says_paris(output: str, reference: str) -> float:
+        return float("paris" in output.lower())
+
+    tricky = [
+        [{"role": "user", "content": "<script>alert(1)</script> Zoë?"}, {"role": "assistant", "content": "Grüße 🙂"}],
+        *CONVS,
+    ]
+    result = compare(
+        tuned=lora_run, prompts=tricky, metrics=["exact_match", "chrf", says_paris], probe=CONVS,
+        generation=SETTINGS, forgetting_margin=0.0, perplexity_margin=0.0, n_boot=200,
+    )
+    assert isinstance(result, Comparison)
+    assert result.metric_names == ["exact_match", "chrf", "says_paris"]
+    assert len(result.rows) == 4 and result.forgetting is not None
+    ppl = result.forgetting.perplexity
+    assert ppl["base"] != ppl["tuned"]
+    # zero margins: any drop or perplexity rise flags; the flag must agree with the numbers
+    dropped = any(s.delta is not None and s.delta < 0 for s in result.forgetting.summary.values())
+    assert result.forgetting_flag == (dropped or ppl["tuned"] > ppl["base"])
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["forgetting_flag"] == result.forgetting_flag
+    assert data["rows"][0]["prompt"][0]["content"].startswith("<script>")
+    paths = result.save(tmp_path)
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Zoë?" in page and "Grüße 🙂" in page
+    assert "<script>alert(1)" not in page
+    assert json.loads(paths["json"].read_text(encoding="utf-8"))["dataset"] == result.dataset
+    assert "Forgetting" in result._repr_html_()

@@ -1,0 +1,90 @@
+"""The papermill pipeline: parameters merging, order and hand-offs, summary.json, stopping on failure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from standins import make_standin_notebooks
+
+from workbench.errors import ConfigError
+from workbench.pipeline import NOTEBOOKS, PipelineParams, notebook_name, run_pipeline
+
+STANDIN_STEPS = NOTEBOOKS[:4]
+
+
+def write_params(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_parameters_merge_shared_profile_and_notebook_sections(tmp_path):
+    params = PipelineParams.load({
+        "model": "tiny-random", "max_steps": 100,
+        "profiles": {"quick": {"max_steps": 2}},
+        "notebooks": {"03": {"learning_rate": 0.01}, "04_compare": {"max_new_tokens": 16}},
+    })
+    train = params.for_notebook("03_train", profile="quick", run_dir=tmp_path)
+    assert train["max_steps"] == 2 and train["learning_rate"] == 0.01
+    assert train["model"] == "tiny-random"
+    assert train["run_dir"] == str(tmp_path) and train["interactive"] is False
+    assert "max_new_tokens" not in train
+    assert params.for_notebook("03_train", profile="full", run_dir=tmp_path)["max_steps"] == 100
+    # the built-in quick profile slices the data even when the file says nothing about it
+    assert params.for_notebook("01_inspect_data", profile="quick", run_dir=tmp_path)["max_train_rows"] > 0
+
+
+def test_unknown_profile_and_gate_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="unknown gate 'min_acuracy'"):
+        PipelineParams.load({"gates": {"min_acuracy": 0.9}})
+    with pytest.raises(ConfigError, match="unknown profile 'fast'"):
+        PipelineParams.load({}).resolved(profile="fast")
+    with pytest.raises(ConfigError, match="not found"):
+        PipelineParams.load(tmp_path / "missing.yaml")
+
+
+def test_notebook_names_accept_prefixes():
+    assert notebook_name("03") == "03_train"
+    assert notebook_name("05_document.ipynb") == "05_document"
+
+
+def test_pipeline_runs_in_order_and_writes_summary(tmp_path):
+    nbdir = make_standin_notebooks(tmp_path / "repo")
+    params = write_params(tmp_path / "p.yaml", {
+        "dataset": "orders-json", "technique": "lora",
+        "profiles": {"quick": {"max_steps": 2}},
+        "gates": {"max_pii_errors": 0, "min_schema_valid": 0.9},
+    })
+    run = tmp_path / "run"
+    result = run_pipeline(params, run_dir=run, notebooks=STANDIN_STEPS, profile="quick", notebooks_dir=nbdir)
+    assert result.ok, result.reasons()
+    assert [s.status for s in result.steps] == ["ok"] * 4
+    for name in STANDIN_STEPS:
+        executed = json.loads((run / "notebooks" / f"{name}.ipynb").read_text())
+        assert executed["metadata"]["papermill"]["parameters"]["interactive"] is False
+    assert json.loads((run / "train_result.json").read_text())["steps"] == 2  # the profile reached 03
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["profile"] == "quick"
+    assert set(summary["timings"]) == set(STANDIN_STEPS)
+    assert summary["versions"]["papermill"] and summary["versions"]["python"]
+    sample_files = summary["datasets"]["dataset"]["files"]
+    assert sample_files and all(len(f["sha256"]) == 64 for f in sample_files)
+    assert summary["metrics"]["train"]["final_loss"] == 1.5
+    assert {g["name"]: g["status"] for g in summary["gates"]} == {"max_pii_errors": "passed", "min_schema_valid": "passed"}
+
+
+def test_pipeline_stops_at_first_failing_notebook_and_names_the_cell(tmp_path):
+    nbdir = make_standin_notebooks(tmp_path / "repo")
+    params = {"notebooks": {"03_train": {"fail_here": True}}}
+    run = tmp_path / "run"
+    result = run_pipeline(params, run_dir=run, notebooks=STANDIN_STEPS, profile="quick", notebooks_dir=nbdir)
+    assert not result.ok
+    assert [s.status for s in result.steps] == ["ok", "ok", "failed", "not run"]
+    failure = result.failed_step.error
+    assert "cell 3" in failure and "RuntimeError" in failure and "training diverged" in failure
+    assert not (run / "notebooks" / "04_compare.ipynb").exists()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "failed" and "training diverged" in summary["failure"]
+    assert "training diverged" in result.reasons()[0]

@@ -1,0 +1,217 @@
+"""Exact and near duplicates inside a dataset, and train/eval leakage, with MinHash LSH (datasketch).
+
+Two conversations are compared on their user and assistant text (system prompts are left out:
+many datasets share one system prompt, which would make every row look alike):
+- exact: the same messages, character for character;
+- near: Jaccard similarity of word 3-gram sets (after lower-casing, dropping punctuation and
+  collapsing whitespace) at or above `threshold`. MinHash LSH proposes candidate pairs in about
+  linear time; each candidate is then confirmed with the true Jaccard of the two sets, so the
+  LSH approximation can miss a borderline pair but never reports a false one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NUM_PERM = 64  # with LSH at threshold - 0.2: ~98% recall at Jaccard 0.7, ~100% at 0.8
+SEED = 1
+SHINGLE = 3  # words per shingle
+DEFAULT_THRESHOLD = 0.7
+_PUNCT = re.compile(r"[^\w\s]+")
+
+
+@dataclass
+class DuplicateCluster:
+    """Positions (0-based, dataset order) of conversations that are copies of each other."""
+
+    members: list[int]  # sorted; the first is kept by `clean`, the others are the duplicates
+    exact: bool
+    similarity: float  # lowest confirmed Jaccard to the first member (1.0 for exact)
+
+
+@dataclass
+class Leak:
+    """A training conversation that also appears, exactly or nearly, in the eval split."""
+
+    train: int  # position in the training set
+    eval: int  # position in the eval set
+    exact: bool
+    similarity: float
+
+
+def content_key(conversation: list[dict]) -> str:
+    """Identity of a conversation for exact matching: its non-system messages, verbatim."""
+    turns = [[m["role"], m["content"]] for m in conversation if m["role"] != "system"]
+    return hashlib.blake2b(json.dumps(turns, ensure_ascii=False).encode(), digest_size=16).hexdigest()
+
+
+def words(conversation: list[dict]) -> list[str]:
+    """The normalised words of the user/assistant text."""
+    text = " ".join(m["content"] for m in conversation if m["role"] != "system")
+    return _PUNCT.sub(" ", text.lower()).split()
+
+
+@dataclass
+class Signatures:
+    """Everything duplicate and leak detection needs about a list of conversations, computed once."""
+
+    keys: list[str]  # exact-match keys
+    shingles: list[np.ndarray]  # sorted unique word 3-gram ids per conversation (exact, no hashing)
+    matrix: np.ndarray  # (n, num_perm) MinHash signatures; rows of empty conversations unused
+    vocab: dict[str, int] = field(repr=False, default_factory=dict)  # word -> id, shared with eval
+
+    def minhash(self, i: int):
+        from datasketch import LeanMinHash
+
+        return LeanMinHash(seed=SEED, hashvalues=self.matrix[i], scheme="legacy")
+
+
+def signatures(conversations: list[list[dict]], *, num_perm: int = NUM_PERM,
+               vocab: dict[str, int] | None = None) -> Signatures:  # fmt: skip
+    """Keys, shingle sets and MinHash signatures. Pass one `vocab` to compare two lists (train/eval)."""
+    vocab = {} if vocab is None else vocab
+    shingle_sets = [_shingle_ids([vocab.setdefault(w, len(vocab) + 1) for w in words(c)]) for c in conversations]
+    return Signatures(
+        keys=[content_key(c) for c in conversations], shingles=shingle_sets,
+        matrix=_minhash_matrix(shingle_sets, num_perm), vocab=vocab,
+    )  # fmt: skip
+
+
+def _shingle_ids(ids: list[int]) -> np.ndarray:
+    """Word 3-grams as integers: three 21-bit word ids packed into one (injective below 2M words)."""
+    if not ids:
+        return np.empty(0, dtype=np.uint64)
+    a = np.asarray([0] * max(0, SHINGLE - len(ids)) + ids, dtype=np.uint64)  # short text: one shingle
+    if int(a.max()) >= 1 << 21:  # a huge vocabulary: fall back to hashing the ids modulo 2**21
+        a = a % np.uint64((1 << 21) - 1) + np.uint64(1)
+    packed = (a[:-2] << np.uint64(42)) | (a[1:-1] << np.uint64(21)) | a[2:]
+    return np.unique(packed)
+
+
+def _minhash_matrix(sets: list[np.ndarray], num_perm: int) -> np.ndarray:
+    """MinHash signatures of all sets at once: h_p(x) = (a_p * mix(x) + b_p) >> 32, min over x."""
+    rng = np.random.default_rng(SEED)
+    a = rng.integers(1, 1 << 63, size=num_perm, dtype=np.uint64) | np.uint64(1)  # odd multipliers
+    b = rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64)
+    out = np.full((len(sets), num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    chunk: list[int] = []
+    size = 0
+    for i, s in enumerate(sets):
+        if s.size:
+            chunk.append(i)
+            size += s.size
+        if chunk and (size > 50_000 or i == len(sets) - 1):  # ~50k x num_perm temporaries per chunk
+            _fill(out, chunk, sets, a, b)
+            chunk, size = [], 0
+    return out
+
+
+def _fill(out: np.ndarray, rows: list[int], sets: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> None:
+    values = np.concatenate([sets[i] for i in rows])
+    starts = np.cumsum([0] + [sets[i].size for i in rows[:-1]])
+    with np.errstate(over="ignore"):  # multiplication modulo 2**64 is the point
+        x = values * np.uint64(0x9E3779B97F4A7C15)
+        x ^= x >> np.uint64(29)
+        hashed = (x[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)
+    out[rows] = np.minimum.reduceat(hashed, starts, axis=0)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted unique id arrays."""
+    if not a.size and not b.size:
+        return 1.0
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    return inter / (a.size + b.size - inter)
+
+
+def _lsh(threshold: float, num_perm: int):
+    from datasketch import MinHashLSH
+
+    # LSH at a lower threshold: more candidates, every one confirmed exactly afterwards
+    return MinHashLSH(threshold=max(0.1, threshold - 0.2), num_perm=num_perm)
+
+
+def _index(lsh, sigs: Signatures, rows: list[int]) -> None:
+    with lsh.insertion_session() as session:
+        for i in rows:
+            if sigs.shingles[i].size:
+                session.insert(i, sigs.minhash(i), check_duplication=False)
+
+
+def find_duplicates(
+    conversations: list[list[dict]], *, threshold: float = DEFAULT_THRESHOLD,
+    sigs: Signatures | None = None, num_perm: int = NUM_PERM,
+) -> list[DuplicateCluster]:  # fmt: skip
+    """Clusters of exact copies, then clusters of near copies among what is left."""
+    sigs = sigs or signatures(conversations, num_perm=num_perm)
+    by_key: dict[str, list[int]] = {}
+    for i, key in enumerate(sigs.keys):
+        by_key.setdefault(key, []).append(i)
+    clusters = [DuplicateCluster(ix, True, 1.0) for ix in by_key.values() if len(ix) > 1]
+    firsts = sorted(ix[0] for ix in by_key.values())  # one representative per exact group
+    lsh = _lsh(threshold, sigs.matrix.shape[1])
+    _index(lsh, sigs, firsts)
+    parent = {i: i for i in firsts}
+    lowest: dict[int, float] = {}
+    for i in firsts:
+        if not sigs.shingles[i].size:
+            continue
+        for j in lsh.query(sigs.minhash(i)):
+            if j > i and (sim := jaccard(sigs.shingles[i], sigs.shingles[j])) >= threshold:
+                _union(parent, i, j)
+                lowest[j] = min(lowest.get(j, 1.0), sim)
+    groups: dict[int, list[int]] = {}
+    for i in firsts:
+        groups.setdefault(_find(parent, i), []).append(i)
+    for members in groups.values():
+        if len(members) > 1:
+            sim = min(lowest.get(m, 1.0) for m in members[1:])
+            clusters.append(DuplicateCluster(sorted(members), False, round(sim, 3)))
+    return sorted(clusters, key=lambda c: c.members[0])
+
+
+def find_leaks(
+    train: list[list[dict]], eval_: list[list[dict]], *, threshold: float = DEFAULT_THRESHOLD,
+    train_sigs: Signatures | None = None, num_perm: int = NUM_PERM,
+) -> list[Leak]:  # fmt: skip
+    """Training conversations that match an eval conversation exactly or nearly.
+
+    `train_sigs` (from `find_duplicates`' pass) saves recomputing; the eval side reuses its vocabulary.
+    """
+    train_sigs = train_sigs or signatures(train, num_perm=num_perm)
+    eval_sigs = signatures(eval_, num_perm=train_sigs.matrix.shape[1], vocab=train_sigs.vocab)
+    eval_keys: dict[str, int] = {}
+    for j, key in enumerate(eval_sigs.keys):
+        eval_keys.setdefault(key, j)
+    lsh = _lsh(threshold, eval_sigs.matrix.shape[1])
+    _index(lsh, eval_sigs, list(range(len(eval_))))
+    leaks = []
+    for i, key in enumerate(train_sigs.keys):
+        if key in eval_keys:
+            leaks.append(Leak(i, eval_keys[key], True, 1.0))
+        elif train_sigs.shingles[i].size:
+            scored = [(jaccard(train_sigs.shingles[i], eval_sigs.shingles[j]), j)
+                      for j in lsh.query(train_sigs.minhash(i))]  # fmt: skip
+            sim, j = max(scored, default=(0.0, -1))
+            if sim >= threshold:
+                leaks.append(Leak(i, j, False, round(sim, 3)))
+    return leaks
+
+
+def _find(parent: dict[int, int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _union(parent: dict[int, int], i: int, j: int) -> None:
+    a, b = _find(parent, i), _find(parent, j)
+    if a != b:
+        parent[max(a, b)] = min(a, b)
+

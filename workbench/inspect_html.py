@@ -1,0 +1,104 @@
+"""HTML views of a dataset report and of one rendered example with its loss mask (no JS, no deps)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+SEVERITY_COLOURS = {"error": "#b00020", "warning": "#a15c00", "info": "#3060a0"}
+MAX_FINDING_ROWS = 200  # a page, not a dump: the JSON holds them all
+
+STYLE = """<style>
+.wb-report table{border-collapse:collapse;margin:4px 0 10px 0;font-size:13px}
+.wb-report td,.wb-report th{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}
+.wb-mask{white-space:pre-wrap;font-family:monospace;font-size:12px;border:1px solid #ddd;padding:6px;line-height:1.5}
+.wb-mask .t{background:#c8f0c8;border-bottom:2px solid #2a8a2a}
+.wb-mask .c{color:#777}
+</style>"""
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def table(rows: list[tuple[Any, Any]]) -> str:
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def mask_html(segments: list[tuple[str, bool]], *, truncated: bool = False) -> str:
+    """The rendered template with trained tokens highlighted green; context tokens grey."""
+    parts = [
+        f'<span class="{"t" if trained else "c"}">{esc(text)}</span>' for text, trained in segments
+    ]
+    cut = '<div style="color:#b00020">... cut here at max_length</div>' if truncated else ""
+    legend = (
+        '<div style="font-size:12px"><span class="t">green, underlined</span> = trained on (loss); '
+        'grey = context only</div>'
+    )
+    return f'<div class="wb-report">{STYLE}{legend}<div class="wb-mask">{"".join(parts)}</div>{cut}</div>'
+
+
+def findings_table(findings: list, *, limit: int = MAX_FINDING_ROWS) -> str:
+    if not findings:
+        return "<p>No findings.</p>"
+    head = "<tr><th>row</th><th>severity</th><th>kind</th><th>field</th><th>message</th></tr>"
+    body = "".join(
+        f"<tr><td>{esc(f.row)}</td>"
+        f'<td style="color:{SEVERITY_COLOURS.get(f.severity, "#000")}">{esc(f.severity)}</td>'
+        f"<td>{esc(f.kind)}</td><td>{esc(f.field or '')}</td><td>{esc(f.message)}</td></tr>"
+        for f in findings[:limit]
+    )
+    more = f"<p>... and {len(findings) - limit} more (see report.json).</p>" if len(findings) > limit else ""
+    return f"<table>{head}{body}</table>{more}"
+
+
+def report_html(report) -> str:
+    """The whole report as one HTML fragment (also the body of report.html)."""
+    d = report
+    src = d.provenance.get("sample") or d.provenance.get("source")
+    by_sev = d.severity_counts()
+    verdict = (
+        f'<b style="color:{SEVERITY_COLOURS["error"]}">{by_sev["error"]} error finding(s)</b>'
+        if by_sev["error"] else "<b>no error findings</b>"
+    )  # fmt: skip
+    parts = [
+        f'<div class="wb-report">{STYLE}<h3>Dataset report: {esc(src)}</h3>',
+        f"<p>{verdict}, {by_sev['warning']} warning(s), {by_sev['info']} info. "
+        f"Format {esc(d.format)}, {d.counts['rows']} rows, model {esc(d.model or 'none')}.</p>",
+        "<h4>Findings by kind</h4>",
+        table(sorted(d.kind_counts().items())) if d.findings else "<p>none</p>",
+        "<h4>Counts</h4>",
+        table([(k, v) for k, v in d.counts.items()]),
+    ]
+    if d.lengths:
+        lg = d.lengths
+        parts += ["<h4>Token lengths (chat template applied)</h4>", table([
+            ("max_length", lg["max_length"]), ("tokens", lg["tokens"]),
+            ("rows truncated", f"{lg['truncated_rows']} ({lg['share_truncated']:.1%})"),
+            ("answer tokens lost", f"{lg['answer_tokens_lost']} of {lg['answer_tokens']} "
+                                   f"({lg['share_answer_tokens_lost']:.1%})"),
+        ])]  # fmt: skip
+    parts += ["<h4>Personal data</h4>", table([(k, v) for k, v in d.pii["counts"].items()]),
+              f"<p>Not detected offline: {esc(d.pii['not_detected'])}.</p>"]  # fmt: skip
+    dup = d.duplicates
+    parts += ["<h4>Duplicates</h4>", table([("exact clusters", dup["exact_clusters"]),
+              ("near clusters", dup["near_clusters"]), ("rows duplicated", dup["rows_duplicated"]),
+              ("near threshold (Jaccard)", dup["threshold"])])]  # fmt: skip
+    if d.leakage:
+        parts += ["<h4>Train/eval leakage</h4>", table(list(d.leakage.items()))]
+    if d.preview:
+        p = d.preview
+        parts += [f"<h4>Chat template and loss mask (row {esc(p['row'])})</h4>",
+                  mask_html([tuple(s) for s in p["segments"]], truncated=p["truncated"])]  # fmt: skip
+    parts += ["<h4>Findings</h4>", findings_table(d.findings), "</div>"]
+    return "".join(parts)
+
+
+def report_page(report) -> str:
+    """A standalone HTML page of the report."""
+    src = esc(report.provenance.get("sample") or report.provenance.get("source"))
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>Dataset report: {src}</title>'
+        f'</head><body style="font-family:sans-serif">{report_html(report)}</body></html>\n'
+    )

@@ -1,0 +1,146 @@
+"""Static plotly figure builders: they work everywhere (JupyterLab, papermill output, HTML files).
+
+plotly is imported inside each function so `import workbench` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# -- training: loss curves (notebook 03) ---------------------------------------------------------
+
+
+def smooth(values: list[float], weight: float = 0.6) -> list[float]:
+    """Exponential moving average with bias correction (the TensorBoard-style smoothed line)."""
+    out, avg = [], 0.0
+    for i, v in enumerate(values, start=1):
+        avg = weight * avg + (1 - weight) * v
+        out.append(avg / (1 - weight**i) if weight else v)
+    return out
+
+
+def loss_figure(
+    history: list[dict[str, Any]], *, title: str = "Training loss", smoothing: float = 0.6, max_points: int = 2000
+) -> Any:
+    """Train loss (raw + smoothed), eval loss, and learning rate on a second axis, against step."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for trace in loss_traces(history, smoothing=smoothing, max_points=max_points):
+        fig.add_trace(go.Scatter(**trace))
+    fig.update_layout(
+        title=title, xaxis_title="step", yaxis_title="loss", template="plotly_white", height=380,
+        yaxis2={"title": "learning rate", "overlaying": "y", "side": "right", "showgrid": False, "tickformat": ".1e"},
+        legend={"orientation": "h", "y": -0.2}, margin={"l": 60, "r": 70, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def loss_traces(history: list[dict[str, Any]], *, smoothing: float = 0.6, max_points: int = 2000) -> list[dict[str, Any]]:
+    """The four traces as plain dicts, in a fixed order (so a live widget can update them in place)."""
+    train = [r for r in history if r.get("kind") == "train" and "loss" in r]
+    evals = [r for r in history if r.get("kind") == "eval" and "eval_loss" in r]
+    stride = max(1, len(train) // max_points)  # cap the payload of long runs
+    train = train[::stride]
+    steps, losses = [r["step"] for r in train], [r["loss"] for r in train]
+    lrs = [r.get("learning_rate") for r in train]
+    return [
+        {"x": steps, "y": losses, "name": "train loss", "mode": "lines", "line": {"color": "rgba(31,119,180,0.3)"}},
+        {"x": steps, "y": smooth(losses, smoothing), "name": "train loss (smoothed)", "mode": "lines",
+         "line": {"color": "rgb(31,119,180)", "width": 2}},
+        {"x": [r["step"] for r in evals], "y": [r["eval_loss"] for r in evals], "name": "eval loss",
+         "mode": "lines+markers", "line": {"color": "rgb(214,39,40)", "width": 2}},
+        {"x": steps, "y": lrs, "name": "learning rate", "mode": "lines", "yaxis": "y2",
+         "line": {"color": "rgb(127,127,127)", "dash": "dot", "width": 1}},
+    ]
+
+
+# -- dataset inspection (notebook 01) ------------------------------------------------------------
+
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    return report if isinstance(report, dict) else report.to_dict()
+
+
+def token_length_figure(report: Any, *, bins: int = 60) -> Any:
+    """Histogram of tokens per example (chat template applied) with the max_length cutoff line."""
+    import plotly.graph_objects as go
+
+    lengths = _report_dict(report).get("lengths")
+    if not lengths:
+        return _empty_figure("Token lengths (no model given: not measured)")
+    cutoff = lengths["max_length"]
+    fig = go.Figure(go.Histogram(x=lengths["per_example"], nbinsx=bins, name="examples",
+                                 marker_color="rgb(31,119,180)"))  # fmt: skip
+    fig.add_vline(x=cutoff, line_dash="dash", line_color="rgb(214,39,40)",
+                  annotation_text=f"max_length {cutoff}: {lengths['share_truncated']:.1%} cut, "
+                                  f"{lengths['share_answer_tokens_lost']:.1%} answer tokens lost")  # fmt: skip
+    fig.update_layout(title="Tokens per example", xaxis_title="tokens (chat template applied)",
+                      yaxis_title="examples", template="plotly_white", height=340, bargap=0.05,
+                      margin={"l": 60, "r": 30, "t": 50, "b": 40})  # fmt: skip
+    return fig
+
+
+def duplicate_clusters_figure(report: Any, *, top: int = 30) -> Any:
+    """The largest duplicate clusters (exact and near) as bars: rows per cluster."""
+    import plotly.graph_objects as go
+
+    clusters = _report_dict(report)["duplicates"]["clusters"]
+    if not clusters:
+        return _empty_figure("Duplicate clusters: none found")
+    shown = sorted(clusters, key=lambda c: (-len(c["rows"]), c["rows"][0]))[:top]
+    fig = go.Figure()
+    for exact, colour in ((True, "rgb(214,39,40)"), (False, "rgb(255,127,14)")):
+        group = [c for c in shown if c["exact"] == exact]
+        fig.add_trace(go.Bar(
+            x=[f"rows {', '.join(map(str, c['rows'][:3]))}{'...' if len(c['rows']) > 3 else ''}" for c in group],
+            y=[len(c["rows"]) for c in group], marker_color=colour,
+            name="exact copies" if exact else "near copies",
+            hovertext=[f"similarity {c['similarity']}" for c in group],
+        ))  # fmt: skip
+    fig.update_layout(title=f"Duplicate clusters ({len(clusters)}; largest {len(shown)} shown)",
+                      yaxis_title="rows in cluster", template="plotly_white", height=340,
+                      margin={"l": 60, "r": 30, "t": 50, "b": 80})  # fmt: skip
+    return fig
+
+
+def pii_counts_figure(report: Any) -> Any:
+    """Personal-data matches per kind."""
+    import plotly.graph_objects as go
+
+    counts = _report_dict(report)["pii"]["counts"]
+    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), marker_color="rgb(148,103,189)",
+                           text=list(counts.values()), textposition="outside"))  # fmt: skip
+    total = sum(counts.values())
+    fig.update_layout(title=f"Personal data found: {total} match(es)", yaxis_title="matches",
+                      template="plotly_white", height=320, margin={"l": 60, "r": 30, "t": 50, "b": 40})  # fmt: skip
+    return fig
+
+
+def inspect_figures(report: Any) -> dict[str, Any]:
+    """The three inspection figures by file stem: token_lengths, duplicates, pii."""
+    d = _report_dict(report)
+    return {"token_lengths": token_length_figure(d), "duplicates": duplicate_clusters_figure(d),
+            "pii": pii_counts_figure(d)}  # fmt: skip
+
+
+def _empty_figure(title: str) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.update_layout(title=title, template="plotly_white", height=200,
+                      xaxis={"visible": False}, yaxis={"visible": False})  # fmt: skip
+    return fig
+
+
+def write_figures_html(figures: dict[str, Any], path: Any, *, title: str = "Figures") -> Any:
+    """One self-contained HTML page holding several figures, plotly.js embedded once (works offline)."""
+    import html
+
+    from .io import write_text_atomic
+
+    parts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"fig-{name}")
+             for i, (name, fig) in enumerate(figures.items())]  # fmt: skip
+    page = (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+            f'<body style="font-family:sans-serif"><h2>{html.escape(title)}</h2>{"".join(parts)}</body></html>\n')  # fmt: skip
+    return write_text_atomic(path, page)

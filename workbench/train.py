@@ -1,0 +1,429 @@
+"""The training engine: one readable path from a TrainConfig to a TrainResult, on transformers' Trainer.
+
+    config -> model + technique -> conversations -> batches -> Trainer (+ events) -> artifacts
+
+CPU policy (measured on the 2-core machines, design.md): fp32 only, no dataloader workers, no tqdm,
+no reporting integrations, no per-step extras, so Trainer costs about what a plain loop costs
+(benchmarks/train_throughput.py). Every run leaves in its run directory: `train_config.yaml`,
+`metrics.jsonl`, `checkpoints/` (atomic, resumable), `adapter/` (or `model/`), `merged/` on request,
+`figures/loss.html` and `train_result.json`.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import shutil
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .callbacks import Callback, EarlyStopping, History, JsonlLog, NanGuard, StopFlag, TrainState, read_jsonl
+from .config import TrainConfig
+from .errors import ConfigError
+from .io import write_json_atomic
+from .rundir import RunDir
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("completed", "stopped", "diverged", "failed")
+
+
+@dataclass
+class TrainResult:
+    """What a run produced. `status` is completed, stopped, diverged or failed; `message` says why."""
+
+    status: str
+    message: str
+    run_dir: str
+    steps: int = 0
+    max_steps: int = 0
+    epoch: float = 0.0
+    tokens_seen: int = 0
+    wall_time_s: float = 0.0
+    tokens_per_second: float = 0.0
+    flops: float = 0.0  # estimate, see `estimate_flops`
+    trainable_params: int = 0
+    total_params: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)  # train_loss, first/final eval_loss
+    history: list[dict[str, Any]] = field(default_factory=list)
+    adapter_dir: str | None = None  # adapter (or full model) folder, safetensors
+    merged_dir: str | None = None
+    checkpoint: str | None = None  # newest complete checkpoint
+    resumed_from: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # rows, tokens, truncation per split
+    world_size: int = 1
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainResult:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> TrainResult:
+        import json
+
+        return cls.from_dict(json.loads(RunDir(run_dir).train_result_json.read_text(encoding="utf-8")))
+
+    def _repr_html_(self) -> str:
+        colour = {"completed": "#2a7", "stopped": "#c80", "diverged": "#c33", "failed": "#c33"}.get(self.status, "#555")
+        rows = [
+            ("steps", f"{self.steps} / {self.max_steps}"),
+            ("train loss", _fmt(self.metrics.get("train_loss"))),
+            ("eval loss", f"{_fmt(self.metrics.get('first_eval_loss'))} &rarr; {_fmt(self.metrics.get('eval_loss'))}"),
+            ("tokens", f"{self.tokens_seen:,} ({self.tokens_per_second:,.0f}/s)"),
+            ("wall time", f"{self.wall_time_s:,.1f} s"),
+            ("FLOPs (est.)", f"{self.flops:.3g}"),
+            ("trainable params", f"{self.trainable_params:,} of {self.total_params:,}"),
+            ("saved", html.escape(self.adapter_dir or "nothing")),
+        ]
+        if self.merged_dir:
+            rows.append(("merged", html.escape(self.merged_dir)))
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        return (
+            f"<div><b>TrainResult</b> <span style='color:{colour};font-weight:bold'>{self.status}</span>"
+            f"<div>{html.escape(self.message)}</div><table>{body}</table></div>"
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "&ndash;" if value is None else f"{value:.4f}"
+
+
+def estimate_flops(*, tokens: int, total_params: int, trainable_params: int, recompute: bool = False) -> float:
+    """Training FLOPs: per token 2N forward + 2N backward through activations + 2T weight gradients.
+
+    N = all parameters, T = trained ones. Full fine-tuning (T = N) gives the usual 6 N per token;
+    LoRA (T << N) about 4 N. Gradient checkpointing recomputes the forward: another 2N.
+    Attention's quadratic term is left out (small at these lengths).
+    """
+    per_token = 4 * total_params + 2 * trainable_params + (2 * total_params if recompute else 0)
+    return float(per_token) * tokens
+
+
+# -- the engine ----------------------------------------------------------------------------------
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    callbacks: Sequence[Callback] = (),
+    resume: bool | str = "auto",
+    stop: StopFlag | None = None,
+    train_data: Any = None,
+    eval_data: Any = None,
+) -> TrainResult:
+    """Train `cfg` and return a TrainResult (also written to run_dir/train_result.json).
+
+    resume: "auto" continues from the newest complete checkpoint of an unfinished run with the same
+    config; True requires one; False starts over; a path resumes from that checkpoint.
+    stop: a StopFlag to stop from another thread (the notebook's Stop button).
+    train_data / eval_data: a ChatDataset or list of conversations instead of `cfg.dataset`.
+    """
+    from .batching import load_splits
+
+    started = time.monotonic()
+    rd = RunDir(cfg.run_dir).ensure()
+    checkpoint = _resume_point(cfg, rd, resume)
+    if checkpoint is None:
+        _clear_previous(rd)
+    cfg.to_yaml(rd.train_config_yaml)
+    state = TrainState(run_dir=str(rd.root))
+    history = History(_kept_records(rd, checkpoint))
+    result = TrainResult(status="failed", message="", run_dir=str(rd.root), config=cfg.to_dict())
+    result.resumed_from = str(checkpoint) if checkpoint else None
+    try:
+        trainer, tech, info = _build(cfg, rd, load_splits(cfg, train_data, eval_data))
+        result.data, result.world_size = info["data"], trainer.args.world_size
+        result.trainable_params, result.total_params = info["trainable"], info["total"]
+        sinks = _sinks(cfg, rd, history, trainer.is_world_process_zero(), stop) + list(callbacks)
+        _run(trainer, state, sinks, checkpoint, cfg)
+        result.status, result.message = _final_status(state)
+        _finish(trainer, tech, cfg, rd, state, result, history)
+    except Exception as exc:  # a failed run still leaves a result saying why
+        log.error("Training failed:\n%s", traceback.format_exc())
+        result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
+    result.wall_time_s = round(time.monotonic() - started, 3)
+    result.history = history.snapshot()
+    result.checkpoint = _str(_newest(rd))
+    state.status, state.message = result.status, result.message
+    for cb in callbacks:
+        cb.on_train_end(state)
+    if result.world_size == 1 or _is_main():
+        write_json_atomic(rd.train_result_json, result.to_dict())
+        _write_figure(result, rd)
+    return result
+
+
+def _build(cfg: TrainConfig, rd: RunDir, splits: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """Model, technique, encoded data and the Trainer, ready to run."""
+    from transformers import PrinterCallback, ProgressCallback, set_seed
+
+    from .batching import Collator, EncodedDataset, encode_dataset, pack
+    from .models import load_model
+    from .techniques import get_technique
+    from .trainer import WorkbenchTrainer
+
+    set_seed(cfg.seed)
+    tech = get_technique(cfg.technique)
+    model, tokenizer = load_model(cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device)
+    model = tech.prepare(model, cfg)
+    trainable, total = _param_counts(model)
+    encoded, data = {}, {}
+    for name, ds in (("train", splits.train), ("eval", splits.eval)):
+        items, report = encode_dataset(
+            tokenizer, ds.conversations, max_length=cfg.max_length, assistant_only=cfg.assistant_only_loss
+        )
+        if cfg.packing and name == "train":
+            items = pack(items, max_length=cfg.max_length, seed=cfg.seed)
+            report.packed_rows = len(items)
+        encoded[name], data[name] = EncodedDataset(items), {**report.to_dict(), "source": splits.sources[name]}
+    if not len(encoded["train"]):
+        raise ConfigError("No training rows left after tokenisation: every row lost its labels (check max_length).")
+    trainer = WorkbenchTrainer(
+        model=model,
+        args=_training_args(cfg, rd, model),
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["eval"] if len(encoded["eval"]) else None,
+        data_collator=Collator(pad_token_id=tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        group_by_length=cfg.group_by_length and not cfg.packing,
+    )
+    for noisy in (PrinterCallback, ProgressCallback):  # events replace Trainer's prints and tqdm
+        trainer.remove_callback(noisy)
+    return trainer, tech, {"data": data, "trainable": trainable, "total": total, "tokenizer": tokenizer}
+
+
+def _training_args(cfg: TrainConfig, rd: RunDir, model: Any) -> Any:
+    import torch
+    from transformers import TrainingArguments
+
+    device = str(next(model.parameters()).device)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    on_gpu = device.startswith("cuda")
+    if not on_gpu and dtype in (torch.bfloat16, torch.float16):
+        log.warning("Training in %s on a CPU: expect it to be very slow (use dtype=float32).", dtype)
+    return TrainingArguments(
+        output_dir=str(rd.checkpoints_dir),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,  # < 1 means a fraction of the steps
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        seed=cfg.seed,
+        logging_strategy="steps",
+        logging_steps=cfg.log_every,
+        logging_nan_inf_filter=False,  # let a NaN reach the log, where NanGuard sees it
+        eval_strategy="steps" if cfg.eval_every else "no",
+        eval_steps=cfg.eval_every or None,
+        eval_on_start=cfg.eval_at_start,
+        save_strategy="steps" if cfg.save_every else "no",
+        save_steps=cfg.save_every or None,
+        include_num_input_tokens_seen="non_padding",
+        report_to=[],
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=on_gpu,
+        remove_unused_columns=False,
+        use_cpu=not on_gpu,
+        bf16=on_gpu and dtype == torch.bfloat16,
+        fp16=on_gpu and dtype == torch.float16,
+        ddp_find_unused_parameters=False,
+        label_names=["labels"],
+        log_level="warning",
+    )
+
+
+def _sinks(cfg: TrainConfig, rd: RunDir, history: History, main: bool, stop: StopFlag | None) -> list[Callback]:
+    sinks: list[Callback] = [history, NanGuard()]
+    if main:
+        sinks.append(JsonlLog(rd.metrics_jsonl))
+    if cfg.early_stopping_patience:
+        sinks.append(EarlyStopping(cfg.early_stopping_patience))
+    if stop is not None:
+        sinks.append(stop)
+    return sinks
+
+
+def _run(trainer: Any, state: TrainState, sinks: list[Callback], checkpoint: Path | None, cfg: TrainConfig) -> None:
+    """trainer.train with the event bridge; Ctrl-C / kernel interrupt stops after the step with a checkpoint."""
+    from .trainer import EventBridge
+
+    trainer.add_callback(EventBridge(state, sinks))
+    with _interrupt_stops(state):
+        try:
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        except KeyboardInterrupt:  # a second interrupt, or one outside the main thread's handler
+            state.request_stop("stopped", "Interrupted.")
+            trainer._save_checkpoint(trainer.model, None)
+    if trainer.eval_dataset is not None and not state.stop_status == "diverged":
+        last_eval = max((r["step"] for r in sinks[0].snapshot() if r["kind"] == "eval"), default=-1)
+        if last_eval != trainer.state.global_step:
+            trainer.evaluate()  # the final eval loss, whatever the cadence
+
+
+@contextmanager
+def _interrupt_stops(state: TrainState) -> Iterator[None]:
+    """First SIGINT (kernel interrupt) asks for a clean stop; a second one raises as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if state.stop_requested:
+            raise KeyboardInterrupt
+        state.request_stop("stopped", f"Interrupted at step {state.step}; a checkpoint was saved.")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _final_status(state: TrainState) -> tuple[str, str]:
+    if state.stop_requested:
+        return state.stop_status, state.message
+    return "completed", f"Trained {state.step} steps."
+
+
+def _finish(trainer: Any, tech: Any, cfg: TrainConfig, rd: RunDir, state: TrainState, result: TrainResult, history: History) -> None:
+    """Fill the result's numbers and save the adapter / model (not when the weights diverged)."""
+    hs = trainer.state
+    result.steps, result.max_steps, result.epoch = hs.global_step, hs.max_steps, float(hs.epoch or 0.0)
+    result.tokens_seen = int(hs.num_input_tokens_seen)
+    session_tokens = result.tokens_seen - getattr(trainer, "_initial_num_input_tokens_seen", 0)
+    result.tokens_per_second = round(session_tokens / max(state.elapsed, 1e-9), 2)
+    result.flops = estimate_flops(
+        tokens=result.tokens_seen, total_params=result.total_params, trainable_params=result.trainable_params,
+        recompute=cfg.gradient_checkpointing,
+    )
+    result.metrics = _summary_metrics(history.snapshot())
+    if result.status == "diverged" or not trainer.is_world_process_zero():
+        return
+    from .export import save_trained
+
+    saved, merged = save_trained(trainer.model, trainer.processing_class, tech=tech, cfg=cfg, rd=rd, result=result)
+    result.adapter_dir, result.merged_dir = _str(saved), _str(merged)
+
+
+def _summary_metrics(records: list[dict[str, Any]]) -> dict[str, float]:
+    train = [r["loss"] for r in records if r["kind"] == "train" and "loss" in r]
+    evals = [r["eval_loss"] for r in records if r["kind"] == "eval" and "eval_loss" in r]
+    out: dict[str, float] = {}
+    if train:
+        out["first_train_loss"], out["train_loss"] = train[0], train[-1]
+    if evals:
+        out["first_eval_loss"], out["eval_loss"], out["best_eval_loss"] = evals[0], evals[-1], min(evals)
+    return out
+
+
+def _param_counts(model: Any) -> tuple[int, int]:
+    if hasattr(model, "get_nb_trainable_parameters"):  # peft counts 4-bit weights correctly
+        trainable, total = model.get_nb_trainable_parameters()
+        return int(trainable), int(total)
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+# -- resume --------------------------------------------------------------------------------------
+
+
+def _resume_point(cfg: TrainConfig, rd: RunDir, resume: bool | str) -> Path | None:
+    from .trainer import newest_checkpoint
+
+    if resume is False:
+        return None
+    if isinstance(resume, (str, Path)) and resume != "auto":
+        path = Path(resume)
+        if not path.is_dir():
+            raise ConfigError(f"resume={str(resume)!r}: no such checkpoint folder.")
+        return path
+    found = newest_checkpoint(rd.checkpoints_dir)
+    if resume is True:
+        if found is None:
+            raise ConfigError(f"resume=True but {rd.checkpoints_dir} holds no complete checkpoint. Use resume=False.")
+        return found
+    if found is None or _finished(rd) or not _same_config(cfg, rd):
+        return None
+    log.info("Resuming from %s", found)
+    return found
+
+
+def _finished(rd: RunDir) -> bool:
+    import json
+
+    if not rd.train_result_json.is_file():
+        return False
+    return json.loads(rd.train_result_json.read_text(encoding="utf-8")).get("status") == "completed"
+
+
+def _same_config(cfg: TrainConfig, rd: RunDir) -> bool:
+    if not rd.train_config_yaml.is_file():
+        return False
+    try:
+        return TrainConfig.from_yaml(rd.train_config_yaml, strict=False).to_dict() == cfg.to_dict()
+    except ConfigError:
+        return False
+
+
+def _clear_previous(rd: RunDir) -> None:
+    """A fresh start: old checkpoints and logs of this run dir would mix with the new run."""
+    shutil.rmtree(rd.checkpoints_dir, ignore_errors=True)
+    for path in (rd.metrics_jsonl, rd.train_result_json):
+        path.unlink(missing_ok=True)
+
+
+def _kept_records(rd: RunDir, checkpoint: Path | None) -> list[dict[str, Any]]:
+    """On resume: the log up to the checkpoint's step (later lines are replayed), rewritten in place."""
+    if checkpoint is None:
+        return []
+    from .io import write_text_atomic
+
+    step = int(checkpoint.name.rsplit("-", 1)[-1])
+    kept = [r for r in read_jsonl(rd.metrics_jsonl) if r.get("step", 0) <= step]
+    import json
+
+    write_text_atomic(rd.metrics_jsonl, "".join(json.dumps(r) + "\n" for r in kept))
+    return kept
+
+
+def _newest(rd: RunDir) -> Path | None:
+    from .trainer import newest_checkpoint
+
+    return newest_checkpoint(rd.checkpoints_dir)
+
+
+def _str(path: Path | None) -> str | None:
+    return str(path) if path else None
+
+
+def _is_main() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _write_figure(result: TrainResult, rd: RunDir) -> None:
+    try:
+        from .plots import loss_figure
+
+        fig = loss_figure(result.history, title=f"Training loss ({result.status})")
+        rd.figures_dir.mkdir(parents=True, exist_ok=True)
+        fig.write_html(rd.figures_dir / "loss.html", include_plotlyjs=True, full_html=True)
+    except ImportError as exc:  # plotly is optional for headless training
+        log.warning("Loss figure not written: %s", exc)

@@ -1,0 +1,165 @@
+"""Live training views: a loss plot and a progress line, both training callbacks that redraw by wall clock.
+
+Two backends, because of what was measured in JupyterLab 4.6 (design.md, principle 3):
+- "widget": a plotly `FigureWidget` updated inside `batch_update()` (one message per redraw).
+  Updates from a background thread reach the page; used by the interactive panel.
+- "display": a display handle updated with a fresh static figure. Works in the foreground only
+  (a running cell, papermill), where it is what executed notebooks keep.
+Both redraw at most every `min_interval` seconds, cap the points sent, always flush at the end,
+and `close()` leaves a static `go.Figure` (a saved FigureWidget would add ~5 MB of widget state).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..callbacks import Callback, TrainState
+from ..plots import loss_figure, loss_traces
+
+
+class _Throttled(Callback):
+    """Calls `redraw()` at most every `min_interval` seconds, and always at the end."""
+
+    def __init__(self, min_interval: float = 0.5):
+        self.min_interval = min_interval
+        self._last = 0.0
+        self.redraws = 0
+
+    def _maybe_redraw(self, state: TrainState, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self.min_interval:
+            self._last = now
+            self.redraws += 1
+            self.redraw(state)
+
+    def redraw(self, state: TrainState) -> None:
+        raise NotImplementedError
+
+    def on_train_end(self, state: TrainState) -> None:
+        self._maybe_redraw(state, force=True)
+
+
+class LiveLossPlot(_Throttled):
+    """Train loss (raw + smoothed), eval loss and learning rate, redrawn while training runs."""
+
+    def __init__(self, *, backend: str = "display", min_interval: float = 0.5, title: str = "Training loss",
+                 max_points: int = 500, history: list[dict[str, Any]] | None = None):
+        super().__init__(min_interval)
+        if backend not in ("display", "widget"):
+            raise ValueError(f"backend must be 'display' or 'widget', got {backend!r}")
+        self.backend, self.title, self.max_points = backend, title, max_points
+        self.records: list[dict[str, Any]] = list(history or [])
+        self.widget: Any = None
+        self._handle: Any = None
+
+    # -- the view ---------------------------------------------------------------------------------
+    def show(self) -> Any:
+        """Put the (empty) plot on the page; returns the FigureWidget or the display handle."""
+        if self.backend == "widget":
+            import plotly.graph_objects as go
+
+            self.widget = go.FigureWidget(loss_figure(self.records, title=self.title, max_points=self.max_points))
+            return self.widget
+        from IPython.display import display
+
+        self._handle = display(self.figure(), display_id=True)
+        return self._handle
+
+    def figure(self) -> Any:
+        """The current state as a static go.Figure."""
+        return loss_figure(self.records, title=self.title, max_points=self.max_points)
+
+    def redraw(self, state: TrainState) -> None:
+        if self.widget is not None:
+            traces = loss_traces(self.records, max_points=self.max_points)
+            with self.widget.batch_update():  # one comm message for all changes
+                for trace, new in zip(self.widget.data, traces, strict=True):
+                    trace.x, trace.y = new["x"], new["y"]
+        elif self._handle is not None:
+            self._handle.update(self.figure())
+
+    def close(self) -> Any:
+        """Stop live updates; return the static figure (the widget is closed, its state dropped)."""
+        fig = self.figure()
+        if self.widget is not None:
+            self.widget.close()
+            self.widget = None
+        elif self._handle is not None:
+            self._handle.update(fig)
+        return fig
+
+    # -- events -----------------------------------------------------------------------------------
+    def on_log(self, state: TrainState, logs: dict[str, float]) -> None:
+        self.records.append({"kind": "train", "step": state.step, **logs})
+        self._maybe_redraw(state)
+
+    def on_evaluate(self, state: TrainState, metrics: dict[str, float]) -> None:
+        self.records.append({"kind": "eval", "step": state.step, **metrics})
+        self._maybe_redraw(state, force=True)  # evaluations are rare and worth showing at once
+
+
+class ProgressLine(_Throttled):
+    """Step x / N, tokens/s and ETA, as an ipywidgets bar ("widget") or an HTML line ("display")."""
+
+    def __init__(self, *, backend: str = "display", min_interval: float = 0.5):
+        super().__init__(min_interval)
+        self.backend = backend
+        self.bar: Any = None
+        self.label: Any = None
+        self._handle: Any = None
+        self._first_step = 0
+        self._first_tokens = 0
+        self.text = ""
+
+    def show(self) -> Any:
+        if self.backend == "widget":
+            import ipywidgets as w
+
+            self.bar = w.IntProgress(value=0, min=0, max=1, description="step")
+            self.label = w.HTML("waiting to start")
+            return w.HBox([self.bar, self.label])
+        from IPython.display import HTML, display
+
+        self._handle = display(HTML("<code>waiting to start</code>"), display_id=True)
+        return self._handle
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self._first_step, self._first_tokens = state.step, state.tokens_seen
+        self._started = time.monotonic()
+        self._maybe_redraw(state, force=True)
+
+    def on_step_end(self, state: TrainState) -> None:
+        self._maybe_redraw(state)
+
+    def on_train_end(self, state: TrainState) -> None:
+        self._maybe_redraw(state, force=True)
+
+    def redraw(self, state: TrainState) -> None:
+        self.text = describe_progress(state, self._first_step, self._first_tokens, getattr(self, "_started", None))
+        if self.bar is not None:
+            self.bar.max, self.bar.value = max(state.max_steps, 1), state.step
+            self.label.value = self.text
+        elif self._handle is not None:
+            from IPython.display import HTML
+
+            self._handle.update(HTML(f"<code>{self.text}</code>"))
+
+
+def describe_progress(state: TrainState, first_step: int = 0, first_tokens: int = 0, started: float | None = None) -> str:
+    """"step 40/200 · 312 tok/s · ETA 2m10s" (rates over this session, so a resume is not skewed)."""
+    elapsed = time.monotonic() - (started if started is not None else state.started_at)
+    done = state.step - first_step
+    rate = (state.tokens_seen - first_tokens) / elapsed if elapsed > 0 else 0.0
+    parts = [f"step {state.step}/{state.max_steps or '?'}", f"{rate:,.0f} tok/s"]
+    if done > 0 and state.max_steps:
+        parts.append(f"ETA {_duration(elapsed / done * (state.max_steps - state.step))}")
+    if state.status not in ("running", ""):
+        parts.append(state.status)
+    return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -1,0 +1,64 @@
+"""Preview of the run documents, with the fields only the provider can fill in; saving regenerates them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from ..report import PROVIDER_FIELDS, RunFacts, save_provider_facts, write_run_docs
+
+TITLES = {"model_card": "Model card", "data_card": "Data card", "ai_act_record": "AI Act / GDPR record"}
+LONG_FIELDS = ("intended_purpose", "out_of_scope_uses", "human_oversight", "legal_basis", "collection_purpose")
+
+
+class ReportPreview:
+    """Provider fields on the left, the three documents in tabs on the right.
+
+    `Save and regenerate` writes docs/provider.yaml and rewrites the documents through
+    `write_run_docs`, exactly what `workbench report RUN_DIR` does headless.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        stated = RunFacts.read(self.run_dir).provider
+        self.inputs: dict[str, Any] = {
+            key: (w.Textarea if key in LONG_FIELDS else w.Text)(
+                value=str(stated.get(key, "")), description=key,
+                placeholder="to be completed by the provider", tooltip=label,
+                style={"description_width": "9rem"}, layout=w.Layout(width="98%"),
+            )
+            for key, label in PROVIDER_FIELDS.items()
+        }
+        self.save = w.Button(description="Save and regenerate", button_style="primary", icon="save")
+        self.status = w.HTML()
+        self.out = w.Output()
+        self.tabs = w.Tab(children=[w.HTML() for _ in TITLES])
+        for i, title in enumerate(TITLES.values()):
+            self.tabs.set_title(i, title)
+        self.save.on_click(self._on_save)
+        form = w.VBox([w.HTML("<b>What only you can state</b>"), *self.inputs.values(), self.save, self.status, self.out],
+                      layout=w.Layout(width="36%"))
+        self.widget = w.HBox([form, w.Box([self.tabs], layout=w.Layout(width="64%"))])
+        self.refresh()
+
+    def provider_facts(self) -> dict[str, str]:
+        return {k: box.value.strip() for k, box in self.inputs.items() if box.value.strip()}
+
+    def refresh(self) -> None:
+        docs = write_run_docs(run_dir=self.run_dir, provider=self.provider_facts())
+        for child, name in zip(self.tabs.children, TITLES, strict=True):
+            child.value = docs.html(name)
+        self.status.value = f"{len(docs.paths)} files in <code>{self.run_dir / 'docs'}</code>; {len(docs.gaps)} step(s) not run"
+
+    def _on_save(self, _button: Any) -> None:
+        self.out.clear_output()
+        with self.out:  # errors show under the button, not in the kernel log
+            save_provider_facts(run_dir=self.run_dir, facts=self.provider_facts())
+            self.refresh()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

@@ -1,0 +1,113 @@
+"""The notebook-03 training panel: Train / Stop / Export-script buttons, live loss plot, progress.
+
+Training runs in a background thread (the kernel ignores clicks while a cell runs), so Stop works.
+The panel holds no logic: Train calls `workbench.train`, Stop sets a `StopFlag`, Export calls
+`workbench.scaleout.export_script`. At the end the live FigureWidget is closed and replaced by the
+static figure.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from typing import Any
+
+import ipywidgets as w
+
+from ..callbacks import StopFlag, read_jsonl
+from ..config import TrainConfig
+from ..rundir import RunDir
+from .live import LiveLossPlot, ProgressLine
+
+log = logging.getLogger(__name__)
+
+
+class TrainPanel:
+    """`TrainPanel(cfg).widget` to display; `.result` after training; `.thread` while it runs."""
+
+    def __init__(self, cfg: TrainConfig, *, resume: bool | str = "auto", min_interval: float = 0.5):
+        self.cfg, self.resume, self.min_interval = cfg, resume, min_interval
+        self.result: Any = None
+        self.thread: threading.Thread | None = None
+        self.stop_flag = StopFlag()
+        self.train_button = w.Button(description="Train", button_style="success", icon="play")
+        self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.export_button = w.Button(description="Export script", icon="share-square")
+        self.status = w.HTML(f"Ready: {html.escape(cfg.technique)} on {html.escape(cfg.model)}, run dir {html.escape(cfg.run_dir)}")
+        self.plot_box = w.VBox([])
+        self.progress_box = w.VBox([])
+        self.log = w.Output()
+        self.train_button.on_click(lambda _: self.start())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.export_button.on_click(lambda _: self.export())
+        buttons = w.HBox([self.train_button, self.stop_button, self.export_button])
+        self.widget = w.VBox([buttons, self.status, self.progress_box, self.plot_box, self.log])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # -- actions ----------------------------------------------------------------------------------
+    def start(self) -> threading.Thread | None:
+        if self.thread is not None and self.thread.is_alive():
+            return None
+        self.stop_flag.clear()
+        self.plot = LiveLossPlot(backend="widget", min_interval=self.min_interval,
+                                 history=_previous_history(self.cfg, self.resume))
+        self.progress = ProgressLine(backend="widget", min_interval=self.min_interval)
+        self.plot_box.children = (self.plot.show(),)
+        self.progress_box.children = (self.progress.show(),)
+        self.train_button.disabled, self.stop_button.disabled = True, False
+        self.status.value = "Training&hellip; (Stop saves a checkpoint; Train again resumes from it)"
+        self.thread = threading.Thread(target=self._train, name="workbench-train", daemon=True)
+        self.thread.start()
+        return self.thread
+
+    def stop(self) -> None:
+        self.stop_flag.set("Stopped from the panel.")
+        self.stop_button.disabled = True
+        self.status.value = "Stopping after the current step&hellip;"
+
+    def export(self) -> None:
+        from ..scaleout import export_script
+
+        try:
+            out = export_script(self.cfg.run_dir)
+            self.status.value = f"Wrote <code>{html.escape(str(out.script))}</code>. Launch: <code>{html.escape(out.command)}</code>"
+        except Exception as exc:  # a handler shows its own errors instead of losing them
+            self.status.value = f"<b>Export failed:</b> {html.escape(str(exc))}"
+
+    # -- the background thread --------------------------------------------------------------------
+    def _train(self) -> None:
+        from ..train import train
+
+        try:
+            self.result = train(self.cfg, callbacks=[self.plot, self.progress], stop=self.stop_flag, resume=self.resume)
+            self.status.value = f"<b>{self.result.status}</b>: {html.escape(self.result.message)}"
+        except Exception as exc:
+            log.exception("training failed")
+            self.status.value = f"<b>failed</b>: {html.escape(str(exc))}"
+        finally:
+            self._show_static(self.plot.close())
+            self.train_button.disabled, self.stop_button.disabled = False, True
+
+    def _show_static(self, fig: Any) -> None:
+        """Swap the live widget for a static figure (Output.outputs is set directly: we are in a thread)."""
+        import plotly.io as pio
+
+        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict())
+        out = w.Output()
+        out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+        self.plot_box.children = (out,)
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the background run ends (tests, scripts); returns the TrainResult."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return self.result
+
+
+def _previous_history(cfg: TrainConfig, resume: bool | str) -> list[dict[str, Any]]:
+    return [] if resume is False else read_jsonl(RunDir(cfg.run_dir).metrics_jsonl)
