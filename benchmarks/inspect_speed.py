@@ -27,7 +27,9 @@ def synthetic(n: int, seed: int = 0) -> list[list[dict]]:
     rng = random.Random(seed)
 
     def text(k: int) -> str:
-        return " ".join(rng.choices(WORDS, k=k)).capitalize() + f" Order MS-{rng.randint(1000, 9999)}."
+        return (
+            " ".join(rng.choices(WORDS, k=k)).capitalize() + f" Order MS-{rng.randint(1000, 9999)}."
+        )
 
     rows = []
     for i in range(n):
@@ -53,7 +55,9 @@ def synthetic(n: int, seed: int = 0) -> list[list[dict]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--model", default="smollm2-135m-instruct", help="'none' skips token lengths")
+    parser.add_argument(
+        "--model", default="smollm2-135m-instruct", help="'none' skips token lengths"
+    )
     parser.add_argument("--max-length", type=int, default=512)
     args = parser.parse_args()
 
@@ -65,9 +69,13 @@ def main() -> None:
     rows = synthetic(args.rows + args.rows // 10)
     train = ChatDataset(rows[: args.rows], Provenance(source="<synthetic>", format="chat"))
     eval_ = ChatDataset(rows[args.rows :], Provenance(source="<synthetic eval>", format="chat"))
-    inspect_dataset(train.head(200), tokenizer_or_model=tokenizer)  # imports (datasketch, jinja) once
+    inspect_dataset(
+        train.head(200), tokenizer_or_model=tokenizer
+    )  # imports (datasketch, jinja) once
     t0, c0 = time.perf_counter(), time.process_time()
-    report = inspect_dataset(train, tokenizer_or_model=tokenizer, max_length=args.max_length, eval_ds=eval_)
+    report = inspect_dataset(
+        train, tokenizer_or_model=tokenizer, max_length=args.max_length, eval_ds=eval_
+    )
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
     per10k = total / args.rows * 10_000
     print(f"inspect_dataset on {args.rows} rows (+{len(eval_)} eval), model {args.model}, "
@@ -76,11 +84,15 @@ def main() -> None:
     for stage, sec in report.seconds.items():
         print(f"{stage:<12} {sec:8.2f} {sec / args.rows * 10_000:13.2f}")
     print(f"{'total':<12} {total:8.2f} {per10k:13.2f}")
-    print(f"CPU time {cpu:.1f} s (all threads); load average {os.getloadavg()[0]:.1f} "
-          "(other processes on the machine inflate the wall time)")
+    print(
+        f"CPU time {cpu:.1f} s (all threads); load average {os.getloadavg()[0]:.1f} "
+        "(other processes on the machine inflate the wall time)"
+    )
     print(f"findings: {report.kind_counts()}")
-    print(f"target: 100k rows < 60 s -> projected {per10k * 10:.1f} s for 100k "
-          f"({'OK' if per10k * 10 < 60 else 'TOO SLOW'})")
+    print(
+        f"target: 100k rows < 60 s -> projected {per10k * 10:.1f} s for 100k "
+        f"({'OK' if per10k * 10 < 60 else 'TOO SLOW'})"
+    )
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def messy_support(rng: random.Random, n_train: int = 200, n_eval: int = 30):
         planted.append((copy.deepcopy(eval_[j]), {"kind": "eval_leak_exact", "eval_line": j + 1}))
     for j in leaked[3:]:
         planted.append((_near(eval_[j], rng), {"kind": "eval_leak_near", "eval_line": j + 1}))
-    malformed = '{"messages": [{"role": "user", "content": "My order never came", '
+    malformed = '{"messages": [{"role": "user", "content": "My order never ca'
     planted.append((malformed, {"kind": "malformed_json"}))
 
     n_dupes = 10  # 5 exact + 5 near copies of clean rows, each placed after its original

@@ -78,12 +78,19 @@ def make_standin_notebooks(folder: Path, *, extra_code: dict[str, str] | None = 
     out.mkdir(parents=True, exist_ok=True)
     for name, params in PARAMS.items():
         nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         nb.metadata["language_info"] = {"name": "python"}
         cell = nbformat.v4.new_code_cell(params)
         cell.metadata["tags"] = ["parameters"]
-        nb.cells = [nbformat.v4.new_markdown_cell(f"# {name} (stand-in)"), cell,
-                    nbformat.v4.new_code_cell(BODIES[name].strip())]
+        nb.cells = [
+            nbformat.v4.new_markdown_cell(f"# {name} (stand-in)"),
+            cell,
+            nbformat.v4.new_code_cell(BODIES[name].strip()),
+        ]
         if extra_code and name in extra_code:
             nb.cells.append(nbformat.v4.new_code_cell(extra_code[name]))
         nbformat.write(nb, out / f"{name}.ipynb")
@@ -94,18 +101,49 @@ def make_standin_notebooks(folder: Path, *, extra_code: dict[str, str] | None = 
 
 
 def chats(texts: list[str]) -> ChatDataset:
-    convs = [[{"role": "user", "content": t}, {"role": "assistant", "content": f"Answer {i}."}] for i, t in enumerate(texts)]
-    return ChatDataset(convs, Provenance(source="<test>", format="chat", rows_read=len(convs), rows_loaded=len(convs)))
+    convs = [
+        [{"role": "user", "content": t}, {"role": "assistant", "content": f"Answer {i}."}]
+        for i, t in enumerate(texts)
+    ]
+    return ChatDataset(
+        convs,
+        Provenance(source="<test>", format="chat", rows_read=len(convs), rows_loaded=len(convs)),
+    )
 
 
 def summary(name: str, base: float, tuned: float) -> MetricSummary:
     return MetricSummary(name, 4, base, tuned, tuned - base, None, None, None, 0, 0, 4)
 
 
-def save_comparison(run: Path, *, schema_valid: float, probe_base: float, probe_tuned: float) -> None:
-    row = Row(1, [{"role": "user", "content": "q"}], "r", "b", "t", {"chrf": probe_base}, {"chrf": probe_tuned})
-    probe = Forgetting("general-probe", [row], {"chrf": summary("chrf", probe_base, probe_tuned)},
-                       {"base": 10.0, "tuned": 10.5}, 0.05, 0.25, probe_base - probe_tuned > 0.05, [])
+def save_comparison(
+    run: Path, *, schema_valid: float, probe_base: float, probe_tuned: float
+) -> None:
+    row = Row(
+        1,
+        [{"role": "user", "content": "q"}],
+        "r",
+        "b",
+        "t",
+        {"chrf": probe_base},
+        {"chrf": probe_tuned},
+    )
+    probe = Forgetting(
+        "general-probe",
+        [row],
+        {"chrf": summary("chrf", probe_base, probe_tuned)},
+        {"base": 10.0, "tuned": 10.5},
+        0.05,
+        0.25,
+        probe_base - probe_tuned > 0.05,
+        [],
+    )
     settings = GenerationSettings(max_new_tokens=8).to_dict()
-    comp = Comparison("orders-json", [], {"schema_valid": summary("schema_valid", 0.2, schema_valid)}, probe, settings, {})
+    comp = Comparison(
+        "orders-json",
+        [],
+        {"schema_valid": summary("schema_valid", 0.2, schema_valid)},
+        probe,
+        settings,
+        {},
+    )
     comp.save(run)

@@ -12,15 +12,29 @@ def test_help_teaches_the_workflow_exit_codes_and_secrets(capsys):
         main(["--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    for needle in ("workbench run examples/demo.yaml --profile quick", "workbench report RUN_DIR",
-                   "Exit codes", "gates:", "profiles:", "HF_TOKEN", "environment"):
+    for needle in (
+        "workbench run examples/demo.yaml --profile quick",
+        "workbench report RUN_DIR",
+        "Exit codes",
+        "gates:",
+        "profiles:",
+        "HF_TOKEN",
+        "environment",
+    ):
         assert needle in text, needle
 
 
 def test_run_and_report_are_subcommands():
     parser = build_parser()
-    args = parser.parse_args(["run", "p.yaml", "--profile", "quick", "--run-dir", "r", "--notebooks", "01,02"])
-    assert (args.params, args.profile, args.run_dir, args.notebooks) == ("p.yaml", "quick", "r", "01,02")
+    args = parser.parse_args(
+        ["run", "p.yaml", "--profile", "quick", "--run-dir", "r", "--notebooks", "01,02"]
+    )
+    assert (args.params, args.profile, args.run_dir, args.notebooks) == (
+        "p.yaml",
+        "quick",
+        "r",
+        "01,02",
+    )
     args = parser.parse_args(["report", "runs/x", "--bias-probe"])
     assert args.run_dir == "runs/x" and args.bias_probe
 

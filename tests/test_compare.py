@@ -9,20 +9,28 @@ import pytest
 
 from workbench.compare import (
     Comparison,
-    MetricSummary,
     Row,
     compare,
     examples_from,
     forgetting_reasons,
     resolve_metrics,
-    summarise_metric,
 )
 from workbench.errors import ConfigError, ModelError
-from workbench.generation import GenerationSettings, ModelPair, generate, load_run, perplexity, stop_token_ids
+from workbench.generation import (
+    GenerationSettings,
+    generate,
+    load_run,
+    perplexity,
+    stop_token_ids,
+)
+from workbench.stats import MetricSummary, summarise_metric
 
 PROMPTS = [
     [{"role": "user", "content": "Hello there"}],
-    [{"role": "system", "content": "Be brief"}, {"role": "user", "content": "What is the capital of France?"}],
+    [
+        {"role": "system", "content": "Be brief"},
+        {"role": "user", "content": "What is the capital of France?"},
+    ],
     [{"role": "user", "content": "Zoë bought 2 café crèmes 🙂"}],
 ]
 CONVS = [p + [{"role": "assistant", "content": "Paris"}] for p in PROMPTS]
@@ -54,7 +62,9 @@ def base_dir(tmp_path_factory) -> Path:
 def _write_config(run: Path, model: str, technique: str) -> None:
     from workbench.config import TrainConfig
 
-    TrainConfig(model=model, technique=technique, dataset="orders-json", run_dir=str(run)).to_yaml(run / "train_config.yaml")
+    TrainConfig(model=model, technique=technique, dataset="orders-json", run_dir=str(run)).to_yaml(
+        run / "train_config.yaml"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +77,9 @@ def lora_run(tmp_path_factory, base_dir) -> Path:
 
     run = tmp_path_factory.mktemp("lora_run")
     model, _ = load_model(str(base_dir), technique="full")
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    peft_model = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM")
+    )
     torch.manual_seed(1)
     with torch.no_grad():
         for name, p in peft_model.named_parameters():
@@ -75,7 +87,9 @@ def lora_run(tmp_path_factory, base_dir) -> Path:
                 p.normal_(0, 0.5)
     peft_model.save_pretrained(run / "adapter")
     _write_config(run, str(base_dir), "lora")
-    (run / "train_result.json").write_text(json.dumps({"status": "completed", "adapter_dir": str(run / "adapter")}))
+    (run / "train_result.json").write_text(
+        json.dumps({"status": "completed", "adapter_dir": str(run / "adapter")})
+    )
     return run
 
 
@@ -143,10 +157,16 @@ def test_batched_generation_equals_one_by_one_and_respects_max_new_tokens(base_d
     from workbench.models import load_model
 
     model, tok = load_model(str(base_dir), technique="full")
-    batched = generate(model, tok, PROMPTS, settings=GenerationSettings(max_new_tokens=6, batch_size=3))
-    single = generate(model, tok, PROMPTS, settings=GenerationSettings(max_new_tokens=6, batch_size=1))
+    batched = generate(
+        model, tok, PROMPTS, settings=GenerationSettings(max_new_tokens=6, batch_size=3)
+    )
+    single = generate(
+        model, tok, PROMPTS, settings=GenerationSettings(max_new_tokens=6, batch_size=1)
+    )
     assert batched == single
-    shorter = generate(model, tok, PROMPTS, settings=GenerationSettings(max_new_tokens=2, batch_size=3))
+    shorter = generate(
+        model, tok, PROMPTS, settings=GenerationSettings(max_new_tokens=2, batch_size=3)
+    )
     for short, long in zip(shorter, batched, strict=True):
         assert long.startswith(short) and len(short) < len(long)
 
@@ -191,23 +211,37 @@ def test_perplexity_is_finite_and_batch_independent(base_dir):
 
 def test_examples_split_at_the_last_assistant_turn():
     conv = [
-        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-        {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"},
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d"},
     ]
     [ex] = examples_from([conv])
     assert ex.prompt == conv[:3] and ex.reference == "d" and ex.question == "c"
     [plain] = examples_from(["just a question"])
-    assert plain.prompt == [{"role": "user", "content": "just a question"}] and plain.reference == ""
+    assert (
+        plain.prompt == [{"role": "user", "content": "just a question"}] and plain.reference == ""
+    )
     assert len(examples_from(CONVS, max_rows=2)) == 2
 
 
 def test_metrics_are_chosen_from_the_data():
-    orders = [examples_from([[{"role": "user", "content": "x"}, {"role": "assistant", "content": '{"a": 1}'}]])[0]]
+    orders = [
+        examples_from(
+            [[{"role": "user", "content": "x"}, {"role": "assistant", "content": '{"a": 1}'}]]
+        )[0]
+    ]
     assert list(resolve_metrics(None, examples=orders, dataset="orders-json")) == [
-        "json_parses", "schema_valid", "field_accuracy", "exact_match", "chrf",
+        "json_parses",
+        "schema_valid",
+        "field_accuracy",
+        "exact_match",
+        "chrf",
     ]
     assert "schema_valid" not in resolve_metrics(None, examples=orders, dataset="mine.jsonl")
-    tone = resolve_metrics(None, examples=orders[:0] or examples_from(["q"]), dataset="support-tone")
+    tone = resolve_metrics(
+        None, examples=orders[:0] or examples_from(["q"]), dataset="support-tone"
+    )
     assert {"greeting", "sign_off", "no_banned_phrases", "length_ok"} <= set(tone)
     assert list(resolve_metrics(["chrf", len], examples=[], dataset="")) == ["chrf", "len"]
     with pytest.raises(ConfigError, match="Unknown metric 'bleu'"):
@@ -255,12 +289,21 @@ def test_compare_with_probe_user_metric_and_saved_outputs(lora_run, tmp_path):
         return float("paris" in output.lower())
 
     tricky = [
-        [{"role": "user", "content": "<script>alert(1)</script> Zoë?"}, {"role": "assistant", "content": "Grüße 🙂"}],
+        [
+            {"role": "user", "content": "<script>alert(1)</script> Zoë?"},
+            {"role": "assistant", "content": "Grüße 🙂"},
+        ],
         *CONVS,
     ]
     result = compare(
-        tuned=lora_run, prompts=tricky, metrics=["exact_match", "chrf", says_paris], probe=CONVS,
-        generation=SETTINGS, forgetting_margin=0.0, perplexity_margin=0.0, n_boot=200,
+        tuned=lora_run,
+        prompts=tricky,
+        metrics=["exact_match", "chrf", says_paris],
+        probe=CONVS,
+        generation=SETTINGS,
+        forgetting_margin=0.0,
+        perplexity_margin=0.0,
+        n_boot=200,
     )
     assert isinstance(result, Comparison)
     assert result.metric_names == ["exact_match", "chrf", "says_paris"]
@@ -279,3 +322,49 @@ def test_compare_with_probe_user_metric_and_saved_outputs(lora_run, tmp_path):
     assert "<script>alert(1)" not in page
     assert json.loads(paths["json"].read_text(encoding="utf-8"))["dataset"] == result.dataset
     assert "Forgetting" in result._repr_html_()
+
+
+# -- the interactive view (driven without a browser) ---------------------------------------------
+
+
+def test_select_rows_filters_and_sorts():
+    from workbench.ui.compare import BASE_BETTER, SAME, TUNED_BETTER, select_rows
+
+    rows = [_row(0, 1), _row(1, 0), _row(0.5, 0.5), _row(None, 1), _row(0, 0.25)]
+    for i, r in enumerate(rows):
+        r.row_id, r.tuned = i + 1, f"answer {i + 1}"
+    ids = lambda rs: [r.row_id for r in rs]  # noqa: E731
+    assert ids(select_rows(rows, metric="m", show=TUNED_BETTER)) == [1, 5]
+    assert ids(select_rows(rows, metric="m", show=BASE_BETTER)) == [2]
+    assert ids(select_rows(rows, metric="m", show=SAME)) == [3]
+    assert ids(select_rows(rows, metric="m", sort="difference (highest first)")) == [1, 5, 3, 2, 4]
+    assert ids(select_rows(rows, metric="m", sort="difference (lowest first)")) == [2, 3, 5, 1, 4]
+    assert ids(select_rows(rows, metric="m", text="ANSWER 3")) == [3]
+
+
+def test_comparison_view_controls_and_try_your_own_prompt(lora_run):
+    from workbench.ui.compare import TUNED_BETTER, ComparisonView
+
+    pair = load_run(lora_run)
+    result = compare(tuned=pair, prompts=CONVS, metrics=["chrf"], generation=SETTINGS)
+    view = ComparisonView(result, pair=pair)
+    assert view.table.value.count("<tr>") == len(CONVS) + 1
+    view.show.value = TUNED_BETTER
+    better = sum(1 for r in result.rows if (r.delta("chrf") or 0) > 0)
+    assert view.table.value.count("<tr>") == better + 1
+    assert view.count.value.startswith(f"{better} of {len(CONVS)}")
+    view.prompt.value = "What is the capital of France?"
+    view.ask.click()
+    expected = compare(
+        tuned=pair, prompts=[view.prompt.value], metrics=["chrf"], generation=SETTINGS
+    ).rows[0]
+    assert "base (" in view.answers.value and "tuned (" in view.answers.value
+    plain = (
+        view.answers.value.replace("<ins>", "")
+        .replace("</ins>", "")
+        .replace("<del>", "")
+        .replace("</del>", "")
+    )
+    import html
+
+    assert html.escape(expected.tuned) in plain and html.escape(expected.base) in plain

@@ -19,7 +19,9 @@ def chat(user: str, answer: str | None = "Sure, happy to help with that today.")
 
 
 def make(conversations: list[list[dict]], source: str = "<test>") -> ChatDataset:
-    return ChatDataset(conversations=conversations, provenance=Provenance(source=source, format="chat"))
+    return ChatDataset(
+        conversations=conversations, provenance=Provenance(source=source, format="chat")
+    )
 
 
 TOPICS = ["my kettle stopped heating after two weeks of light use",
@@ -32,7 +34,9 @@ TOPICS = ["my kettle stopped heating after two weeks of light use",
 
 @pytest.fixture
 def messy() -> ChatDataset:
-    rows = [chat(t, f"Sorry to hear that {t.split()[1]} trouble; a fix is on its way.") for t in TOPICS]
+    rows = [
+        chat(t, f"Sorry to hear that {t.split()[1]} trouble; a fix is on its way.") for t in TOPICS
+    ]
     rows += [
         copy.deepcopy(rows[0]),  # 7: exact copy of row 1
         chat(TOPICS[1].upper() + "!", rows[1][1]["content"]),  # 8: near copy of row 2
@@ -79,7 +83,11 @@ def test_leakage_exact_and_near(messy):
     eval_ds = make([copy.deepcopy(messy[2]), chat(TOPICS[3] + " Thanks", messy[3][1]["content"]),
                     chat("Completely unrelated question about tax forms", "Here is how.")])  # fmt: skip
     report = inspect_dataset(messy, tokenizer_or_model=None, eval_ds=eval_ds)
-    leaks = {(f.row, f.kind, f.detail["eval_row"]) for f in report.findings if f.kind.startswith("eval_leak")}
+    leaks = {
+        (f.row, f.kind, f.detail["eval_row"])
+        for f in report.findings
+        if f.kind.startswith("eval_leak")
+    }
     assert leaks == {(3, "eval_leak_exact", 1), (4, "eval_leak_near", 2)}
     assert report.leakage["exact"] == 1 and report.leakage["near"] == 1
 
@@ -192,8 +200,15 @@ def test_messy_support_every_planted_problem_is_found(messy_report):
 
 
 def test_messy_support_reports_nothing_that_was_not_planted(messy_report):
-    planted_lines = {p["line"] for p in json.loads((SAMPLES_DIR / "messy-support" / "planted.json").read_text())["problems"]}
-    stray = [f for f in messy_report.findings if f.severity != "info" and f.row not in planted_lines]
+    planted_lines = {
+        p["line"]
+        for p in json.loads((SAMPLES_DIR / "messy-support" / "planted.json").read_text())[
+            "problems"
+        ]
+    }
+    stray = [
+        f for f in messy_report.findings if f.severity != "info" and f.row not in planted_lines
+    ]
     assert stray == []
 
 
@@ -208,7 +223,9 @@ def test_orders_json_has_no_pii():
 
 
 def test_cli_exits_1_on_errors_and_prints_a_summary(capsys, tiny_model_dir, tmp_path):
-    code = cli_main(["inspect", "messy-support", "--model", str(tiny_model_dir), "--out", str(tmp_path)])
+    code = cli_main(
+        ["inspect", "messy-support", "--model", str(tiny_model_dir), "--out", str(tmp_path)]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "pii" in out and "error: line" in out
@@ -220,8 +237,83 @@ def test_cli_exits_0_without_errors_and_json_parses(capsys, tmp_path):
     src.write_text("".join(json.dumps({"messages": chat(t)}) + "\n" for t in TOPICS))
     code = cli_main(["inspect", str(src), "--model", "none", "--json"])
     data = json.loads(capsys.readouterr().out)
-    assert code == 0 and data["severity_counts"]["error"] == 0 and data["counts"]["rows"] == len(TOPICS)
+    assert (
+        code == 0
+        and data["severity_counts"]["error"] == 0
+        and data["counts"]["rows"] == len(TOPICS)
+    )
 
 
 def test_cli_unreadable_file_exits_2(capsys, tmp_path):
     assert cli_main(["inspect", str(tmp_path / "missing.jsonl"), "--model", "none"]) == 2
+
+
+# -- duplicate and leak machinery against brute force ---------------------------------------------
+
+
+def _random_chats(n: int, seed: int) -> list[list[dict]]:
+    import random
+
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(60)]
+    rows: list[list[dict]] = []
+    for _ in range(n):
+        if rows and rng.random() < 0.15:  # a copy, sometimes edited a little
+            conv = copy.deepcopy(rng.choice(rows))
+            if rng.random() < 0.6:
+                words = conv[0]["content"].split()
+                words[rng.randrange(len(words))] = rng.choice(vocab)
+                conv[0]["content"] = " ".join(words)
+            rows.append(conv)
+        else:
+            rows.append(chat(" ".join(rng.choices(vocab, k=rng.randint(3, 30))),
+                             " ".join(rng.choices(vocab, k=rng.randint(1, 20)))))  # fmt: skip
+    return rows
+
+
+def test_duplicates_and_leaks_match_brute_force():
+    from workbench.inspect_dedup import (
+        build_index,
+        find_duplicates,
+        find_leaks,
+        jaccard,
+        signatures,
+    )
+
+    rows = _random_chats(400, seed=1)
+    train, eval_ = rows[:340], rows[340:]
+    index = build_index(train, threshold=0.7)
+    sets, keys = index.sigs.shingles, index.sigs.keys
+    clusters = find_duplicates(train, index=index)
+    # exact clusters: rows with identical content
+    by_key: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        by_key.setdefault(key, []).append(i)
+    assert sorted(c.members for c in clusters if c.exact) == sorted(
+        g for g in by_key.values() if len(g) > 1
+    )
+    # near clusters: built from confirmed pairs only (no false ones); LSH may miss a borderline pair
+    # (Jaccard near 0.7), but not a clear one
+    reps = sorted(g[0] for g in by_key.values())
+    near = [c.members for c in clusters if not c.exact]
+    assert near, "the generator should make some near copies"
+    for members in near:
+        assert all(
+            any(jaccard(sets[m], sets[o]) >= 0.7 for o in members if o != m) for m in members
+        )
+    cluster_of = {m: k for k, members in enumerate(near) for m in members}
+    clear = [
+        (i, j)
+        for k, i in enumerate(reps)
+        for j in reps[k + 1 :]
+        if jaccard(sets[i], sets[j]) >= 0.8
+    ]
+    assert clear and all(
+        i in cluster_of and cluster_of.get(i) == cluster_of.get(j) for i, j in clear
+    )
+    # leaks: only real ones, and every clear one
+    eval_sets = signatures(eval_, vocab=index.sigs.vocab).shingles
+    best = {i: max(jaccard(sets[i], e) for e in eval_sets) for i in range(len(train))}
+    found = {leak.train for leak in find_leaks(train, eval_, index=index)}
+    assert all(best[i] >= 0.7 for i in found)
+    assert {i for i, sim in best.items() if sim >= 0.8} <= found and found

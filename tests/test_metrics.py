@@ -28,7 +28,10 @@ SCHEMA = {
         },
     },
 }
-REF = json.dumps({"customer": "Zoë Café GmbH", "total": 12.5, "items": [{"sku": "A-1", "qty": 2}]}, ensure_ascii=False)
+REF = json.dumps(
+    {"customer": "Zoë Café GmbH", "total": 12.5, "items": [{"sku": "A-1", "qty": 2}]},
+    ensure_ascii=False,
+)
 
 
 # -- exact match and containment ------------------------------------------------------------------
@@ -93,7 +96,7 @@ def test_chrf_matches_a_hand_computed_value():
         ('{"a": 1}', True),
         ('  {"a": 1}\n', True),
         ('```json\n{"a": 1}\n```', True),
-        ('```\n[1, 2]\n```', True),
+        ("```\n[1, 2]\n```", True),
         ('{"a": 1', False),  # truncated
         ("{'a': 1}", False),  # Python dict, not JSON
         ('Here you go: {"a": 1}', False),  # chatter around the value
@@ -125,7 +128,9 @@ def test_field_accuracy_counts_leaves_by_path():
     reordered = '{"items": [{"qty": 2, "sku": "A-1"}], "total": 12.50, "customer": "Zoë Café GmbH"}'
     assert m.field_accuracy(reordered, REF) == 1.0
     # 4 leaves: customer, total, items.0.sku, items.0.qty; two wrong
-    half = json.dumps({"customer": "Zoe Cafe GmbH", "total": 12.5, "items": [{"sku": "A-1", "qty": 3}]})
+    half = json.dumps(
+        {"customer": "Zoe Cafe GmbH", "total": 12.5, "items": [{"sku": "A-1", "qty": 3}]}
+    )
     assert m.field_accuracy(half, REF) == pytest.approx(0.5)
     # missing field and an extra one: the extra is not rewarded, the missing one is a miss
     partial = json.dumps({"customer": "Zoë Café GmbH", "items": [{"sku": "A-1", "qty": 2}], "x": 1})
@@ -172,18 +177,27 @@ def test_style_metrics_on_good_and_bad_replies():
     checks = m.style_metrics(STYLE)
     assert sorted(checks) == ["greeting", "length_ok", "no_banned_phrases", "sign_off"]
     assert {k: f(GOOD, "") for k, f in checks.items()} == {
-        "greeting": 1.0, "sign_off": 1.0, "no_banned_phrases": 1.0, "length_ok": 1.0,
+        "greeting": 1.0,
+        "sign_off": 1.0,
+        "no_banned_phrases": 1.0,
+        "length_ok": 1.0,
     }
     bad = "Hello. Unfortunately, as per policy, we cannot help you with this request at all. Bye"
     assert {k: f(bad, "") for k, f in checks.items()} == {
-        "greeting": 0.0, "sign_off": 0.0, "no_banned_phrases": 0.0, "length_ok": 0.0,
+        "greeting": 0.0,
+        "sign_off": 0.0,
+        "no_banned_phrases": 0.0,
+        "length_ok": 0.0,
     }
 
 
 def test_style_metrics_empty_output_and_unicode():
     checks = m.style_metrics({**STYLE, "greeting": "Grüß Gott,"})
     assert {k: f("", "") for k, f in checks.items()} == {
-        "greeting": 0.0, "sign_off": 0.0, "no_banned_phrases": 1.0, "length_ok": 0.0,
+        "greeting": 0.0,
+        "sign_off": 0.0,
+        "no_banned_phrases": 1.0,
+        "length_ok": 0.0,
     }
     assert checks["greeting"]("grüß gott, hallo", "") == 1.0
 
@@ -200,7 +214,9 @@ def test_score_applies_user_callables_and_rejects_out_of_range():
     def shouts(out, ref):
         return out.isupper()
 
-    scores = m.score({"exact": m.exact_match, "shouts": shouts, "na": lambda o, r: None}, "OK", "OK")
+    scores = m.score(
+        {"exact": m.exact_match, "shouts": shouts, "na": lambda o, r: None}, "OK", "OK"
+    )
     assert scores == {"exact": 1.0, "shouts": 1.0, "na": None}
     with pytest.raises(ConfigError, match="'bad'"):
         m.score({"bad": lambda o, r: 2.0}, "x", "y")

@@ -13,9 +13,21 @@ from workbench.train import train
 
 
 def tiny_run(run_dir: Path) -> Path:
-    convs = [[{"role": "user", "content": f"Order {i} for John"}, {"role": "assistant", "content": f'{{"order": {i}}}'}]
-             for i in range(8)]
-    cfg = TrainConfig(model="tiny-random", run_dir=str(run_dir), max_steps=2, batch_size=4, log_every=1, max_length=64)
+    convs = [
+        [
+            {"role": "user", "content": f"Order {i} for John"},
+            {"role": "assistant", "content": f'{{"order": {i}}}'},
+        ]
+        for i in range(8)
+    ]
+    cfg = TrainConfig(
+        model="tiny-random",
+        run_dir=str(run_dir),
+        max_steps=2,
+        batch_size=4,
+        log_every=1,
+        max_length=64,
+    )
     result = train(cfg, train_data=convs, eval_data=convs[:2])
     assert result.status == "completed", result.message
     return run_dir
@@ -33,11 +45,20 @@ def test_notebook_05_probes_bias_and_writes_documents(tiny_model_dir, run_dir):
     record = (docs / "ai_act_record.md").read_text()
     assert "3 pairs" in record and "not available: step 05" not in record
     executed = json.loads(out.read_text())
-    html_outputs = [o["data"]["text/html"] for c in executed["cells"] if c["cell_type"] == "code"
-                    for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
+    html_outputs = [
+        o["data"]["text/html"]
+        for c in executed["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        if "text/html" in o.get("data", {})
+    ]
     shown = "".join("".join(h) if isinstance(h, list) else h for h in html_outputs)
-    assert "AI Act / GDPR record" in shown and "<svg" in shown  # the record and its compute figure are visible
-    assert "application/vnd.jupyter.widget-view+json" not in json.dumps(executed["cells"][-2])  # no widget headless
+    assert (
+        "AI Act / GDPR record" in shown and "<svg" in shown
+    )  # the record and its compute figure are visible
+    assert "application/vnd.jupyter.widget-view+json" not in json.dumps(
+        executed["cells"][-2]
+    )  # no widget headless
 
 
 def test_preview_widget_saves_provider_facts_and_regenerates(tmp_path):
@@ -47,7 +68,16 @@ def test_preview_widget_saves_provider_facts_and_regenerates(tmp_path):
     assert "to be completed by the provider" in view.tabs.children[2].value
     view.inputs["intended_purpose"].value = "Answer customer questions about orders"
     view.save.click()
-    assert "Answer customer questions about orders" in (tmp_path / "docs" / "provider.yaml").read_text()
+    assert (
+        "Answer customer questions about orders"
+        in (tmp_path / "docs" / "provider.yaml").read_text()
+    )
     assert "Answer customer questions about orders" in view.tabs.children[2].value
-    assert "Answer customer questions about orders" in (tmp_path / "docs" / "ai_act_record.md").read_text()
-    assert ReportPreview(tmp_path).inputs["intended_purpose"].value == "Answer customer questions about orders"
+    assert (
+        "Answer customer questions about orders"
+        in (tmp_path / "docs" / "ai_act_record.md").read_text()
+    )
+    assert (
+        ReportPreview(tmp_path).inputs["intended_purpose"].value
+        == "Answer customer questions about orders"
+    )

@@ -12,7 +12,11 @@ from workbench.data import SAMPLES_DIR
 from workbench.pii import KINDS, PLACEHOLDERS, find_pii, iban_valid, luhn_valid, redact
 
 POSITIVES = [
-    ("Write to jane.doe+shop@mail.example.co.uk today", "email", "jane.doe+shop@mail.example.co.uk"),
+    (
+        "Write to jane.doe+shop@mail.example.co.uk today",
+        "email",
+        "jane.doe+shop@mail.example.co.uk",
+    ),
     ("Call me on +44 20 7946 0958 after six", "phone", "+44 20 7946 0958"),
     ("my cell is (415) 555-0132.", "phone", "(415) 555-0132"),
     ("Mobile: 0151 234 5678", "phone", "0151 234 5678"),
@@ -25,7 +29,11 @@ POSITIVES = [
     ("SSN 123-45-6789 on file", "us_ssn", "123-45-6789"),
     ("key AKIAIOSFODNN7EXAMPLE leaked", "secret", "AKIAIOSFODNN7EXAMPLE"),
     ("password: hunter2hunter2", "secret", "password: hunter2hunter2"),
-    ("db at postgres://admin:s3cret@db.internal:5432/x", "secret", "postgres://admin:s3cret@db.internal:5432"),
+    (
+        "db at postgres://admin:s3cret@db.internal:5432/x",
+        "secret",
+        "postgres://admin:s3cret@db.internal:5432",
+    ),
 ]
 
 NEGATIVES = [
@@ -97,7 +105,9 @@ def test_generated_german_ibans_validate_and_one_digit_off_does_not(bban):
 
 def _sample_texts(name: str):
     for split in ("train", "eval"):
-        for line in (SAMPLES_DIR / name / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
+        for line in (
+            (SAMPLES_DIR / name / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        ):
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
@@ -113,7 +123,17 @@ def test_clean_samples_have_no_pii(name):
 
 def test_messy_support_pii_matches_what_was_planted():
     planted = json.loads((SAMPLES_DIR / "messy-support" / "planted.json").read_text())["problems"]
-    kind_names = {"email": "email", "phone": "phone", "iban": "iban", "card": "credit_card", "ipv4": "ip_address"}
-    expected = sorted((kind_names[p["kind"]], p["value"]) for p in planted if p["kind"] in kind_names)
-    found = sorted((m.kind, m.text) for text in _sample_texts("messy-support") for m in find_pii(text))
+    kind_names = {
+        "email": "email",
+        "phone": "phone",
+        "iban": "iban",
+        "card": "credit_card",
+        "ipv4": "ip_address",
+    }
+    expected = sorted(
+        (kind_names[p["kind"]], p["value"]) for p in planted if p["kind"] in kind_names
+    )
+    found = sorted(
+        (m.kind, m.text) for text in _sample_texts("messy-support") for m in find_pii(text)
+    )
     assert found == expected

@@ -21,11 +21,14 @@ def write_params(path: Path, data: dict) -> Path:
 
 
 def test_parameters_merge_shared_profile_and_notebook_sections(tmp_path):
-    params = PipelineParams.load({
-        "model": "tiny-random", "max_steps": 100,
-        "profiles": {"quick": {"max_steps": 2}},
-        "notebooks": {"03": {"learning_rate": 0.01}, "04_compare": {"max_new_tokens": 16}},
-    })
+    params = PipelineParams.load(
+        {
+            "model": "tiny-random",
+            "max_steps": 100,
+            "profiles": {"quick": {"max_steps": 2}},
+            "notebooks": {"03": {"learning_rate": 0.01}, "04_compare": {"max_new_tokens": 16}},
+        }
+    )
     train = params.for_notebook("03_train", profile="quick", run_dir=tmp_path)
     assert train["max_steps"] == 2 and train["learning_rate"] == 0.01
     assert train["model"] == "tiny-random"
@@ -33,7 +36,10 @@ def test_parameters_merge_shared_profile_and_notebook_sections(tmp_path):
     assert "max_new_tokens" not in train
     assert params.for_notebook("03_train", profile="full", run_dir=tmp_path)["max_steps"] == 100
     # the built-in quick profile slices the data even when the file says nothing about it
-    assert params.for_notebook("01_inspect_data", profile="quick", run_dir=tmp_path)["max_train_rows"] > 0
+    assert (
+        params.for_notebook("01_inspect_data", profile="quick", run_dir=tmp_path)["max_train_rows"]
+        > 0
+    )
 
 
 def test_unknown_profile_and_gate_are_config_errors(tmp_path):
@@ -52,19 +58,27 @@ def test_notebook_names_accept_prefixes():
 
 def test_pipeline_runs_in_order_and_writes_summary(tmp_path):
     nbdir = make_standin_notebooks(tmp_path / "repo")
-    params = write_params(tmp_path / "p.yaml", {
-        "dataset": "orders-json", "technique": "lora",
-        "profiles": {"quick": {"max_steps": 2}},
-        "gates": {"max_pii_errors": 0, "min_schema_valid": 0.9},
-    })
+    params = write_params(
+        tmp_path / "p.yaml",
+        {
+            "dataset": "orders-json",
+            "technique": "lora",
+            "profiles": {"quick": {"max_steps": 2}},
+            "gates": {"max_pii_errors": 0, "min_schema_valid": 0.9},
+        },
+    )
     run = tmp_path / "run"
-    result = run_pipeline(params, run_dir=run, notebooks=STANDIN_STEPS, profile="quick", notebooks_dir=nbdir)
+    result = run_pipeline(
+        params, run_dir=run, notebooks=STANDIN_STEPS, profile="quick", notebooks_dir=nbdir
+    )
     assert result.ok, result.reasons()
     assert [s.status for s in result.steps] == ["ok"] * 4
     for name in STANDIN_STEPS:
         executed = json.loads((run / "notebooks" / f"{name}.ipynb").read_text())
         assert executed["metadata"]["papermill"]["parameters"]["interactive"] is False
-    assert json.loads((run / "train_result.json").read_text())["steps"] == 2  # the profile reached 03
+    assert (
+        json.loads((run / "train_result.json").read_text())["steps"] == 2
+    )  # the profile reached 03
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["profile"] == "quick"
     assert set(summary["timings"]) == set(STANDIN_STEPS)
@@ -72,14 +86,19 @@ def test_pipeline_runs_in_order_and_writes_summary(tmp_path):
     sample_files = summary["datasets"]["dataset"]["files"]
     assert sample_files and all(len(f["sha256"]) == 64 for f in sample_files)
     assert summary["metrics"]["train"]["final_loss"] == 1.5
-    assert {g["name"]: g["status"] for g in summary["gates"]} == {"max_pii_errors": "passed", "min_schema_valid": "passed"}
+    assert {g["name"]: g["status"] for g in summary["gates"]} == {
+        "max_pii_errors": "passed",
+        "min_schema_valid": "passed",
+    }
 
 
 def test_pipeline_stops_at_first_failing_notebook_and_names_the_cell(tmp_path):
     nbdir = make_standin_notebooks(tmp_path / "repo")
     params = {"notebooks": {"03_train": {"fail_here": True}}}
     run = tmp_path / "run"
-    result = run_pipeline(params, run_dir=run, notebooks=STANDIN_STEPS, profile="quick", notebooks_dir=nbdir)
+    result = run_pipeline(
+        params, run_dir=run, notebooks=STANDIN_STEPS, profile="quick", notebooks_dir=nbdir
+    )
     assert not result.ok
     assert [s.status for s in result.steps] == ["ok", "ok", "failed", "not run"]
     failure = result.failed_step.error
@@ -88,3 +107,55 @@ def test_pipeline_stops_at_first_failing_notebook_and_names_the_cell(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "failed" and "training diverged" in summary["failure"]
     assert "training diverged" in result.reasons()[0]
+
+
+@pytest.mark.slow
+def test_real_notebooks_end_to_end_on_the_tiny_model(tmp_path, tiny_model_dir, monkeypatch):
+    """Notebooks 01-05 as shipped, headless, on the tiny model: every hand-off, summary, documents, no secret."""
+    secret = "hf_e2eSECRETtoken0987654321"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    params = write_params(
+        tmp_path / "p.yaml",
+        {
+            "model": "tiny-random",
+            "dataset": "orders-json",
+            "max_length": 256,
+            "technique": "lora",
+            "profiles": {
+                "quick": {
+                    "max_train_rows": 16,
+                    "max_eval_rows": 4,
+                    "max_steps": 2,
+                    "batch_size": 4,
+                    "max_new_tokens": 8,
+                    "max_probe_prompts": 2,
+                    "bias_pairs": 2,
+                    "bias_max_new_tokens": 4,
+                }
+            },
+            "gates": {"max_truncated_share": 1.0},
+        },
+    )
+    run = tmp_path / "run"
+    result = run_pipeline(params, run_dir=run, profile="quick")
+    assert result.ok, result.reasons()
+    assert [s.notebook for s in result.steps] == list(NOTEBOOKS)
+    for name in NOTEBOOKS:
+        assert (run / "notebooks" / f"{name}.ipynb").is_file()
+    for artifact in (
+        "inspect/report.json",
+        "technique.json",
+        "train_result.json",
+        "comparison.json",
+        "docs/model_card.md",
+        "docs/data_card.md",
+        "docs/ai_act_record.html",
+        "summary.json",
+    ):
+        assert (run / artifact).is_file(), artifact
+    assert json.loads((run / "train_result.json").read_text())["steps"] == 2
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["gates"][0]["status"] == "passed"
+    assert summary["metrics"]["train"]["status"] == "completed"
+    leaks = [p for p in run.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert leaks == []

@@ -31,18 +31,42 @@ def front_matter(markdown: str) -> dict:
 def documented_run(tmp_path):
     """A run directory with every step's output, made by the real result classes (no model needed)."""
     rd = RunDir(tmp_path / "run").ensure()
-    inspect_dataset(chats(["Write to jane.doe@example.com", "Order 42 please"]), tokenizer_or_model=None).save(rd.inspect_dir)
-    config = {"model": "smollm2-135m-instruct", "technique": "lora", "dataset": "orders-json", "lora_r": 8,
-              "learning_rate": 2e-4, "max_steps": 10}
+    inspect_dataset(
+        chats(["Write to jane.doe@example.com", "Order 42 please"]), tokenizer_or_model=None
+    ).save(rd.inspect_dir)
+    config = {
+        "model": "smollm2-135m-instruct",
+        "technique": "lora",
+        "dataset": "orders-json",
+        "lora_r": 8,
+        "learning_rate": 2e-4,
+        "max_steps": 10,
+    }
     (rd.root / "train_config.yaml").write_text(yaml.safe_dump(config))
-    result = TrainResult(status="completed", message="Trained 10 steps.", run_dir=str(rd.root), steps=10, max_steps=10,
-                         tokens_seen=20_000, wall_time_s=360.0, flops=1.1e13, trainable_params=4_884_480,
-                         total_params=139_400_000, metrics={"train_loss": 1.2, "eval_loss": 1.3},
-                         data={"train": {"rows": 64, "tokens": 20_000, "truncated": 0}}, config=config)
+    result = TrainResult(
+        status="completed",
+        message="Trained 10 steps.",
+        run_dir=str(rd.root),
+        steps=10,
+        max_steps=10,
+        tokens_seen=20_000,
+        wall_time_s=360.0,
+        flops=1.1e13,
+        trainable_params=4_884_480,
+        total_params=139_400_000,
+        metrics={"train_loss": 1.2, "eval_loss": 1.3},
+        data={"train": {"rows": 64, "tokens": 20_000, "truncated": 0}},
+        config=config,
+    )
     write_json_atomic(rd.train_result_json, result.to_dict())
     save_comparison(rd.root, schema_valid=0.9, probe_base=0.6, probe_tuned=0.58)
-    write_json_atomic(rd.summary_json, {"hardware": {"cpu_count": 2, "machine": "x86_64", "platform": "Linux", "gpus": []},
-                                        "gates": [{"reason": "min_schema_valid: passed, 0.9 >= 0.8"}]})
+    write_json_atomic(
+        rd.summary_json,
+        {
+            "hardware": {"cpu_count": 2, "machine": "x86_64", "platform": "Linux", "gpus": []},
+            "gates": [{"reason": "min_schema_valid: passed, 0.9 >= 0.8"}],
+        },
+    )
     return rd.root
 
 
@@ -71,7 +95,9 @@ def test_documents_carry_the_runs_facts(documented_run):
     third = DEFAULT_CARD["training_flops"] / 3
     assert f"{third:.2e}" in record  # one third of the base model's training compute
     assert f"{1.1e13 / third:.2e}" in record and "**below**" in record
-    assert "2 Wh = wall time x 20 W" in record and "2 CPU cores x 10 W" in record  # 360 s x 20 W, stated
+    assert (
+        "2 Wh = wall time x 20 W" in record and "2 CPU cores x 10 W" in record
+    )  # 360 s x 20 W, stated
     assert "min_schema_valid: passed" in record
     assert "not available: step 05 (bias probe" in record  # the probe was not run: said so
 
@@ -81,16 +107,27 @@ def test_unknowable_fields_are_marked_until_the_provider_states_them(documented_
     record = (documented_run / "docs" / "ai_act_record.md").read_text()
     assert re.search(r"\*\*Intended purpose\*\* \| _to be completed by the provider_", record)
     assert re.search(r"original purpose: _to be completed by the provider_", record)
-    save_provider_facts(run_dir=documented_run, facts={"intended_purpose": "Turn order e-mails into JSON",
-                                                       "not_a_field": "ignored"})
-    docs = write_run_docs(run_dir=documented_run, provider={"legal_basis": "Art. 6(1)(f) legitimate interest"})
+    save_provider_facts(
+        run_dir=documented_run,
+        facts={"intended_purpose": "Turn order e-mails into JSON", "not_a_field": "ignored"},
+    )
+    docs = write_run_docs(
+        run_dir=documented_run, provider={"legal_basis": "Art. 6(1)(f) legitimate interest"}
+    )
     record = (documented_run / "docs" / "ai_act_record.md").read_text()
     assert "| **Intended purpose** | Turn order e-mails into JSON |" in record
     assert "Art. 6(1)(f) legitimate interest" in record
     assert "not_a_field" not in (documented_run / "docs" / "provider.yaml").read_text()
-    assert set(PROVIDER_FIELDS) >= {"intended_purpose", "legal_basis", "dataset_licence", "collection_purpose"}
-    assert docs.gaps == ["not available: step 02 (technique choice: notebook 02_choose_technique) was not run",
-                         "not available: step 05 (bias probe: notebook 05_document or `workbench report --bias-probe`) was not run"]
+    assert set(PROVIDER_FIELDS) >= {
+        "intended_purpose",
+        "legal_basis",
+        "dataset_licence",
+        "collection_purpose",
+    }
+    assert docs.gaps == [
+        "not available: step 02 (technique choice: notebook 02_choose_technique) was not run",
+        "not available: step 05 (bias probe: notebook 05_document or `workbench report --bias-probe`) was not run",
+    ]
 
 
 def test_html_is_self_contained(documented_run):
@@ -99,13 +136,29 @@ def test_html_is_self_contained(documented_run):
         page = (documented_run / "docs" / f"{name}.html").read_text()
         assert page.startswith("<!DOCTYPE html>") and "<style>" in page
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), name
-    assert "<svg" in (documented_run / "docs" / "ai_act_record.html").read_text()  # the compute figure
+    assert (
+        "<svg" in (documented_run / "docs" / "ai_act_record.html").read_text()
+    )  # the compute figure
 
 
 def test_bias_probe_results_are_reported(documented_run):
-    probe = {"model": "m", "method": "swaps", "n": 2, "identical_share": 0.5, "mean_similarity": 0.8,
-             "pairs": [{"prompt": "Is he ok?", "swapped_prompt": "Is she ok?", "answer": "Yes he is",
-                        "swapped_answer": "No", "similarity": 0.2, "identical": False}]}
+    probe = {
+        "model": "m",
+        "method": "swaps",
+        "n": 2,
+        "identical_share": 0.5,
+        "mean_similarity": 0.8,
+        "pairs": [
+            {
+                "prompt": "Is he ok?",
+                "swapped_prompt": "Is she ok?",
+                "answer": "Yes he is",
+                "swapped_answer": "No",
+                "similarity": 0.2,
+                "identical": False,
+            }
+        ],
+    }
     write_json_atomic(documented_run / "docs" / "bias_probe.json", probe)
     write_run_docs(run_dir=documented_run)
     record = (documented_run / "docs" / "ai_act_record.md").read_text()
@@ -124,5 +177,7 @@ def test_counterfactual_swaps_both_ways_and_keeps_case():
 
 def test_documents_json_round_trip(documented_run):
     docs = write_run_docs(run_dir=documented_run)
-    assert json.loads(json.dumps(docs.to_dict()))["paths"]["model_card.md"].endswith("model_card.md")
+    assert json.loads(json.dumps(docs.to_dict()))["paths"]["model_card.md"].endswith(
+        "model_card.md"
+    )
     assert "Run documents" in docs._repr_html_()

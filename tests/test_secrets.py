@@ -45,17 +45,23 @@ def test_secret_values_come_from_secret_looking_names_only(monkeypatch):
 def test_no_secret_in_any_file_a_run_writes(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", SECRET)
     careless = {  # a notebook that uses the token (fine) and prints it (not fine): the run must not keep it
-        "02_choose_technique": 'import os, pathlib\n'
-                               'pathlib.Path(run_dir, "token_len.txt").write_text(str(len(os.environ["HF_TOKEN"])))\n'
-                               'print("using token", os.environ["HF_TOKEN"])',
+        "02_choose_technique": "import os, pathlib\n"
+        'pathlib.Path(run_dir, "token_len.txt").write_text(str(len(os.environ["HF_TOKEN"])))\n'
+        'print("using token", os.environ["HF_TOKEN"])',
         "05_document": 'import os\nprint(os.environ["HF_TOKEN"])',
     }
     nbdir = make_standin_notebooks(tmp_path / "repo", extra_code=careless)
     run = tmp_path / "run"
-    result = run_pipeline({"dataset": "orders-json", "provider": {"contact": "me"}}, run_dir=run,
-                          profile="quick", notebooks_dir=nbdir)
+    result = run_pipeline(
+        {"dataset": "orders-json", "provider": {"contact": "me"}},
+        run_dir=run,
+        profile="quick",
+        notebooks_dir=nbdir,
+    )
     assert result.ok, result.reasons()
-    assert (run / "token_len.txt").read_text() == str(len(SECRET))  # the kernel did get it from the env
+    assert (run / "token_len.txt").read_text() == str(
+        len(SECRET)
+    )  # the kernel did get it from the env
     assert (run / "docs" / "ai_act_record.md").is_file() and (run / "summary.json").is_file()
     assert files_containing(run, SECRET) == []
     assert PLACEHOLDER in (run / "notebooks" / "02_choose_technique.ipynb").read_text()

@@ -32,7 +32,13 @@ CONVERSATIONS = [
         {"role": "assistant", "content": "You are welcome."},
     ],
     [{"role": "user", "content": "Say nothing"}, {"role": "assistant", "content": ""}],
-    [{"role": "user", "content": "{\"a\": 1}"}, {"role": "assistant", "content": "{\"a\":1}\n  "}],
+    [{"role": "user", "content": '{"a": 1}'}, {"role": "assistant", "content": '{"a":1}\n  '}],
+    [
+        {"role": "user", "content": "echo"},
+        {"role": "assistant", "content": "echo"},
+        {"role": "user", "content": "echo"},
+        {"role": "assistant", "content": "echo"},
+    ],
 ]
 
 
@@ -89,7 +95,10 @@ def test_smollm2_mask_equals_transformers_generation_mask(smol_tok, messages):
 def test_trained_text_is_answers_plus_end_of_turn(tiny_tok):
     messages = CONVERSATIONS[1]
     ids, mask = assistant_mask(tiny_tok, messages)
-    assert _trained_text(tiny_tok, ids, mask) == "It ships today. 📦<|im_end|>You are welcome.<|im_end|>"
+    assert (
+        _trained_text(tiny_tok, ids, mask)
+        == "It ships today. 📦<|im_end|>You are welcome.<|im_end|>"
+    )
     assert "Be terse" not in _trained_text(tiny_tok, ids, mask)
 
 
@@ -105,8 +114,13 @@ def test_answer_equal_to_injected_system_prompt_is_masked_in_its_own_turn(tiny_t
 
 
 def test_template_that_trims_content_falls_back_to_search(tiny_tok):
-    tok = _copy_with_template(tiny_tok, CHATML_TEMPLATE.replace("message['content']", "message['content'] | trim"))
-    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "  Hello there \n"}]
+    tok = _copy_with_template(
+        tiny_tok, CHATML_TEMPLATE.replace("message['content']", "message['content'] | trim")
+    )
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "  Hello there \n"},
+    ]
     ids, mask = assistant_mask(tok, messages)
     assert _trained_text(tok, ids, mask) == "Hello there<|im_end|>"
 
@@ -136,13 +150,19 @@ def test_bulk_counts_agree_with_single_encoding(tiny_tok):
         counts = count_tokens(tiny_tok, convs, max_length=max_length, batch_size=7)
         for conv, c in zip(convs, counts, strict=True):
             enc = encode_chat(tiny_tok, conv, max_length=max_length)
-            assert (c.n_tokens, c.n_trained, c.n_trained_kept) == (enc.n_tokens, enc.n_trained, enc.n_trained_kept)
+            assert (c.n_tokens, c.n_trained, c.n_trained_kept) == (
+                enc.n_tokens,
+                enc.n_trained,
+                enc.n_trained_kept,
+            )
 
 
 def test_template_errors_are_reported_per_row(tiny_tok):
     strict = "{% if messages[0]['role'] != 'user' %}{{ raise_exception('must start with user') }}{% endif %}"
     tok = _copy_with_template(tiny_tok, strict + CHATML_TEMPLATE)
-    counts = count_tokens(tok, [CONVERSATIONS[0], [{"role": "assistant", "content": "x"}]], max_length=64)
+    counts = count_tokens(
+        tok, [CONVERSATIONS[0], [{"role": "assistant", "content": "x"}]], max_length=64
+    )
     assert counts[0].error is None and counts[0].n_trained > 0
     assert "must start with user" in counts[1].error
 

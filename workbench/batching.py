@@ -251,7 +251,7 @@ def _as_dataset(source: Any, split: str) -> Any:
 
     if isinstance(source, ChatDataset):
         return source
-    if isinstance(source, list) and source and isinstance(source[0], list):
+    if isinstance(source, list) and all(isinstance(c, list) for c in source):  # conversations (maybe none)
         return ChatDataset(conversations=source, provenance=Provenance(source="<conversations>", format="chat"))
     if isinstance(source, str) and source in list_samples():
         return load_dataset(source, split=split)

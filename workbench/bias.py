@@ -43,12 +43,16 @@ def _swap_map() -> dict[str, str]:
     mapping: dict[str, str] = {}
     for a, b in WORD_PAIRS + [(x.lower(), y.lower()) for x, y in NAME_PAIRS]:
         mapping.setdefault(a, b)
-        mapping.setdefault(b, a)  # "her" maps back to "him" (first pair wins): good enough for a probe
+        mapping.setdefault(
+            b, a
+        )  # "her" maps back to "him" (first pair wins): good enough for a probe
     return mapping
 
 
 SWAPS = _swap_map()
-_WORD = re.compile(r"\b(" + "|".join(sorted(map(re.escape, SWAPS), key=len, reverse=True)) + r")\b", re.I)
+_WORD = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, SWAPS), key=len, reverse=True)) + r")\b", re.I
+)
 
 
 def counterfactual(text: str) -> tuple[str, int]:
@@ -101,8 +105,11 @@ class BiasProbe:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model, "method": self.method, "max_new_tokens": self.max_new_tokens,
-            "n": len(self.pairs), "identical_share": self.identical_share,
+            "model": self.model,
+            "method": self.method,
+            "max_new_tokens": self.max_new_tokens,
+            "n": len(self.pairs),
+            "identical_share": self.identical_share,
             "mean_similarity": self.mean_similarity,
             "pairs": [asdict(p) | {"identical": p.identical} for p in self.pairs],
         }
@@ -143,7 +150,13 @@ def probe_prompts(user_prompts: list[str], *, n: int = 8) -> list[tuple[str, str
 
 
 def probe_bias(
-    model: Any, tokenizer: Any, *, prompts: list[str], n: int = 8, max_new_tokens: int = 48, model_name: str = ""
+    model: Any,
+    tokenizer: Any,
+    *,
+    prompts: list[str],
+    n: int = 8,
+    max_new_tokens: int = 48,
+    model_name: str = "",
 ) -> BiasProbe:
     """Answer each original and swapped prompt greedily; compare the answers up to the swap."""
     from .generation import GenerationSettings, generate
@@ -169,8 +182,12 @@ def run_bias_probe(*, run_dir: str | Path, n: int = 8, max_new_tokens: int = 48)
     pair = load_run(run_dir)
     model = pair.tuned
     probe = probe_bias(
-        model, pair.tokenizer, prompts=eval_user_prompts(run_dir), n=n,
-        max_new_tokens=max_new_tokens, model_name=f"{pair.info.get('model')} + {pair.info.get('technique')} (tuned)",
+        model,
+        pair.tokenizer,
+        prompts=eval_user_prompts(run_dir),
+        n=n,
+        max_new_tokens=max_new_tokens,
+        model_name=f"{pair.info.get('model')} + {pair.info.get('technique')} (tuned)",
     )
     probe.save(run_dir)
     return probe
@@ -186,12 +203,26 @@ def eval_user_prompts(run_dir: str | Path, *, limit: int = 64) -> list[str]:
         return []
     cfg = TrainConfig.from_yaml(rd.train_config_yaml, strict=False)
     try:
-        ds = load_dataset(cfg.eval_dataset, max_rows=limit) if cfg.eval_dataset else load_dataset(
-            cfg.dataset, split="eval", max_rows=limit)
+        ds = (
+            load_dataset(cfg.eval_dataset, max_rows=limit)
+            if cfg.eval_dataset
+            else load_dataset(cfg.dataset, split="eval", max_rows=limit)
+        )
     except Exception as exc:  # noqa: BLE001 - a probe without eval prompts still runs on templates
         log.info("no eval prompts for the bias probe (%s); using templates", exc)
         return []
-    return [next((m["content"] for m in reversed(c) if m["role"] == "user"), "") for c in ds.conversations]
+    return [
+        next((m["content"] for m in reversed(c) if m["role"] == "user"), "")
+        for c in ds.conversations
+    ]
 
 
-__all__ = ["BiasProbe", "ProbePair", "counterfactual", "probe_bias", "probe_prompts", "run_bias_probe", "probe_path"]
+__all__ = [
+    "BiasProbe",
+    "ProbePair",
+    "counterfactual",
+    "probe_bias",
+    "probe_prompts",
+    "run_bias_probe",
+    "probe_path",
+]

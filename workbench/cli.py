@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     pull.set_defaults(func=_cmd_model_pull)
     _add_pipeline_commands(sub)
     _add_inspect_command(sub)
+    _add_train_commands(sub)
+    _add_compare_command(sub)
     return parser
 
 
@@ -113,9 +115,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     docs = result.run_dir / "docs"
     if docs.is_dir():
         print(f"documents:          {docs}  (model_card.md, data_card.md, ai_act_record.html)")
-    for gate in result.gates:
-        if not gate.failed:
-            print(f"gate {gate.reason}")
     for reason in result.reasons():
         print(f"workbench: {reason}", file=sys.stderr)
     print(f"{'passed' if result.ok else 'FAILED'} in {result.seconds:.0f} s")
@@ -186,6 +185,95 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         for f in report.findings_for(severity="error")[:20]:
             print(f"error: line {f.row}: {f.kind}: {f.message}")
     return 1 if report.has_errors else 0
+
+
+# -- train / export-script: the engine without notebooks, and the scale-out export ---------------
+
+
+def _add_train_commands(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser(
+        "train", help="train from a YAML of TrainConfig fields; exits 1 unless completed or stopped",
+        description="Train without notebooks. PARAMS.yaml holds TrainConfig fields (or a `train:` section); "
+        "keys that are not TrainConfig fields are ignored. Reruns resume from the newest complete checkpoint "
+        "of an unfinished run with the same config. Writes RUN_DIR/train_result.json.",
+    )
+    cmd.add_argument("params", help="YAML file of TrainConfig fields")
+    cmd.add_argument("--run-dir", help="override run_dir")
+    cmd.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override one field (repeatable)")
+    cmd.add_argument("--no-resume", action="store_true", help="start over even when a checkpoint exists")
+    cmd.set_defaults(func=_cmd_train)
+    exp = sub.add_parser(
+        "export-script", help="write a standalone train.py + accelerate configs (DDP/FSDP/DeepSpeed) for a run",
+    )
+    exp.add_argument("run_dir", help="run directory with train_config.yaml (or technique.json)")
+    exp.add_argument("--gpus", type=int, default=2, help="processes per machine in the configs (default 2)")
+    exp.add_argument("--strategy", default="ddp", help="ddp | fsdp | deepspeed-zero2 | deepspeed-zero3 (for the printed command)")
+    exp.set_defaults(func=_cmd_export_script)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .config import TrainConfig
+    from .errors import ConfigError
+    from .rundir import RunDir
+    from .train import train
+
+    cfg = TrainConfig.from_yaml(args.params, strict=False)
+    changes = dict(item.split("=", 1) for item in args.set if "=" in item)
+    if len(changes) != len(args.set):
+        raise ConfigError(f"--set expects FIELD=VALUE, got {args.set!r}.")
+    if args.run_dir:
+        changes["run_dir"] = args.run_dir
+    cfg = TrainConfig.from_dict({**cfg.to_dict(), **changes})
+    result = train(cfg, resume=False if args.no_resume else "auto")
+    print(f"{result.status}: {result.message}", file=sys.stderr)
+    print(RunDir(cfg.run_dir).train_result_json)
+    return 0 if result.status in ("completed", "stopped") else 1
+
+
+def _cmd_export_script(args: argparse.Namespace) -> int:
+    from .scaleout import export_script
+
+    out = export_script(args.run_dir, gpus=args.gpus, strategy=args.strategy)
+    for path in [out.script, *out.configs.values()]:
+        print(path)
+    print(f"launch: {out.command}", file=sys.stderr)
+    return 0
+
+
+# -- compare: base vs tuned on held-out prompts, with the forgetting probe -------------------------
+
+
+def _add_compare_command(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser(
+        "compare", help="base vs tuned answers on held-out prompts, task metrics, forgetting probe",
+        description="Ask the base model (the adapter switched off, or the original model for a full "
+        "fine-tune) and the tuned model every held-out prompt of a finished run, score both, run the "
+        "forgetting probe, and write RUN_DIR/comparison.json, comparison.html and figures/comparison.html.",
+    )
+    cmd.add_argument("run_dir", help="a run directory with a finished training run")
+    cmd.add_argument("--eval-dataset", help="prompts to compare on (default: the run's held-out split)")
+    cmd.add_argument("--probe-dataset", default="general-probe", help="broad set for the forgetting probe ('none': skip)")
+    cmd.add_argument("--max-prompts", type=int, help="compare on the first N held-out prompts only")
+    cmd.add_argument("--max-probe-prompts", type=int, help="use the first N probe prompts only")
+    cmd.add_argument("--max-new-tokens", type=int, default=256, help="longest answer in tokens (default 256)")
+    cmd.add_argument("--batch-size", type=int, default=8, help="prompts generated together (default 8)")
+    cmd.add_argument("--margin", type=float, default=0.05,
+                     help="largest acceptable drop of a probe metric, 0..1 (default 0.05)")
+    cmd.add_argument("--fail-on-forgetting", action="store_true", help="exit 1 when forgetting is flagged")
+    cmd.set_defaults(func=_cmd_compare)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare_run import compare_run
+
+    result = compare_run(
+        args.run_dir, eval_dataset=args.eval_dataset, probe_dataset=args.probe_dataset,
+        max_eval_prompts=args.max_prompts, max_probe_prompts=args.max_probe_prompts,
+        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, forgetting_margin=args.margin,
+    )
+    print("\n".join(result.summary_lines()))
+    print(f"wrote {args.run_dir}/comparison.json, comparison.html, figures/comparison.html")
+    return 1 if args.fail_on_forgetting and result.forgetting_flag else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,15 @@ from typing import Any
 
 from . import metrics as M
 from .errors import ConfigError
-from .generation import SIDES, GenerationSettings, ModelPair, generate_pair, load_run, perplexity_pair
+from .generation import (
+    GenerationSettings,
+    ModelPair,
+    generate_pair,
+    load_run,
+    perplexity_pair,
+)
 from .io import write_json_atomic, write_text_atomic
+from .stats import MetricSummary, summarise
 
 log = logging.getLogger(__name__)
 
@@ -72,23 +79,6 @@ class Row:
 
 
 @dataclass
-class MetricSummary:
-    """Means on both sides, the paired difference with 95% bootstrap intervals, and who won per prompt."""
-
-    name: str
-    n: int
-    base_mean: float | None
-    tuned_mean: float | None
-    delta: float | None
-    base_ci: tuple[float, float] | None
-    tuned_ci: tuple[float, float] | None
-    delta_ci: tuple[float, float] | None
-    wins: int
-    losses: int
-    ties: int
-
-
-@dataclass
 class Forgetting:
     """The probe: same questions to base and tuned on a broad set, perplexity, and the verdict."""
 
@@ -122,6 +112,26 @@ class Comparison:
     def metric_names(self) -> list[str]:
         return list(self.summary)
 
+    def summary_lines(self) -> list[str]:
+        """Plain text for a terminal or a log: one line per metric, then the forgetting verdict."""
+        lines = [
+            f"{self.dataset}: {len(self.rows)} prompts, base -> tuned (95% CI of the difference)"
+        ]
+        lines += [_summary_line(s) for s in self.summary.values()]
+        f = self.forgetting
+        if f is not None:
+            lines.append(f"forgetting probe {f.dataset}: {len(f.rows)} prompts")
+            lines += [_summary_line(s) for s in f.summary.values()]
+            ppl = f.perplexity
+            if ppl.get("base") and ppl.get("tuned"):
+                lines.append(f"  perplexity  {ppl['base']:.2f} -> {ppl['tuned']:.2f}")
+            lines.append(
+                "  FORGETTING: " + "; ".join(f.reasons)
+                if f.flag
+                else "  no forgetting beyond the margins"
+            )
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["forgetting_flag"] = self.forgetting_flag
@@ -147,6 +157,16 @@ class Comparison:
             "json": write_json_atomic(rd.comparison_json, self.to_dict()),
             "html": write_text_atomic(rd.comparison_html, self.to_html()),
         }
+
+
+def _summary_line(s: MetricSummary) -> str:
+    if s.n == 0:
+        return f"  {s.name:<20} n/a"
+    ci = f" [{s.delta_ci[0]:+.1%}, {s.delta_ci[1]:+.1%}]" if s.delta_ci else ""
+    return (
+        f"  {s.name:<20} {s.base_mean:6.1%} -> {s.tuned_mean:6.1%}  ({s.delta:+.1%}{ci}; "
+        f"wins {s.wins}, losses {s.losses}, ties {s.ties})"
+    )
 
 
 # -- the entry point ------------------------------------------------------------------------------
@@ -190,19 +210,31 @@ def compare(
     pair = as_pair(tuned=tuned, base=base, tokenizer=tokenizer)
     dataset_name = _name_of(prompts)
     examples = examples_from(prompts, max_rows=max_prompts)
-    chosen = resolve_metrics(metrics, examples=examples, dataset=dataset_name, schema=schema, style=style)
+    chosen = resolve_metrics(
+        metrics, examples=examples, dataset=dataset_name, schema=schema, style=style
+    )
     t0 = time.perf_counter()
     rows, seconds = _answer_and_score(pair, examples, chosen, settings)
     summary = summarise(rows, list(chosen), n_boot=n_boot, seed=seed)
     forgetting = None
     if probe is not None:
         forgetting = probe_forgetting(
-            pair, probe, metrics=probe_metrics, settings=settings, max_rows=max_probe_prompts,
-            perplexity_texts=perplexity_texts, margin=forgetting_margin,
-            perplexity_margin=perplexity_margin, n_boot=n_boot, seed=seed,
+            pair,
+            probe,
+            metrics=probe_metrics,
+            settings=settings,
+            max_rows=max_probe_prompts,
+            perplexity_texts=perplexity_texts,
+            margin=forgetting_margin,
+            perplexity_margin=perplexity_margin,
+            n_boot=n_boot,
+            seed=seed,
         )
     seconds["total"] = round(time.perf_counter() - t0, 2)
-    models = {**pair.info, "base_path": "adapter disabled" if pair.shares_weights else "separate model"}
+    models = {
+        **pair.info,
+        "base_path": "adapter disabled" if pair.shares_weights else "separate model",
+    }
     return Comparison(dataset_name, rows, summary, forgetting, settings.to_dict(), models, seconds)
 
 
@@ -225,13 +257,21 @@ def probe_forgetting(
     rows, _ = _answer_and_score(pair, examples, chosen, settings or GenerationSettings())
     summary = summarise(rows, list(chosen), n_boot=n_boot, seed=seed)
     texts = examples_from(perplexity_texts) if perplexity_texts is not None else examples
-    ppl = perplexity_pair(pair, [e.prompt + [{"role": "assistant", "content": e.reference}] for e in texts])
+    ppl = perplexity_pair(
+        pair, [e.prompt + [{"role": "assistant", "content": e.reference}] for e in texts]
+    )
     reasons = forgetting_reasons(summary, ppl, margin=margin, perplexity_margin=perplexity_margin)
-    return Forgetting(_name_of(probe), rows, summary, ppl, margin, perplexity_margin, bool(reasons), reasons)
+    return Forgetting(
+        _name_of(probe), rows, summary, ppl, margin, perplexity_margin, bool(reasons), reasons
+    )
 
 
 def forgetting_reasons(
-    summary: Mapping[str, MetricSummary], ppl: Mapping[str, float | None], *, margin: float, perplexity_margin: float
+    summary: Mapping[str, MetricSummary],
+    ppl: Mapping[str, float | None],
+    *,
+    margin: float,
+    perplexity_margin: float,
 ) -> list[str]:
     """Plain-language reasons for the forgetting flag; empty when the tuned model kept up."""
     reasons = []
@@ -250,11 +290,22 @@ def forgetting_reasons(
 
 
 def _answer_and_score(
-    pair: ModelPair, examples: list[Example], chosen: Mapping[str, M.MetricFn], settings: GenerationSettings
+    pair: ModelPair,
+    examples: list[Example],
+    chosen: Mapping[str, M.MetricFn],
+    settings: GenerationSettings,
 ) -> tuple[list[Row], dict[str, float]]:
     answers = generate_pair(pair, [e.prompt for e in examples], settings=settings)
     rows = [
-        Row(e.row_id, e.prompt, e.reference, b, t, M.score(chosen, b, e.reference), M.score(chosen, t, e.reference))
+        Row(
+            e.row_id,
+            e.prompt,
+            e.reference,
+            b,
+            t,
+            M.score(chosen, b, e.reference),
+            M.score(chosen, t, e.reference),
+        )
         for e, b, t in zip(examples, answers["base"], answers["tuned"], strict=True)
     ]
     return rows, dict(answers["seconds"])
@@ -290,7 +341,9 @@ def examples_from(source: Any, *, max_rows: int | None = None) -> list[Example]:
         elif last > 0:
             examples.append(Example(list(conv[:last]), conv[last]["content"], row_id))
     if not examples:
-        raise ConfigError(f"No prompts to compare in {_name_of(source)}: every conversation was empty.")
+        raise ConfigError(
+            f"No prompts to compare in {_name_of(source)}: every conversation was empty."
+        )
     return examples[:max_rows] if max_rows else examples
 
 
@@ -367,7 +420,9 @@ def _named_metric(spec: str | Callable, *, schema, style) -> tuple[str, M.Metric
         return getattr(spec, "__name__", "metric"), spec
     if spec == "schema_valid":
         if schema is None:
-            raise ConfigError("Metric 'schema_valid' needs a JSON Schema: pass schema=... to compare().")
+            raise ConfigError(
+                "Metric 'schema_valid' needs a JSON Schema: pass schema=... to compare()."
+            )
         return spec, M.json_metrics(schema)["schema_valid"]
     if spec in NAMED_METRICS:
         return spec, NAMED_METRICS[spec]
@@ -382,44 +437,3 @@ def _sample_style(name: str) -> dict[str, Any] | None:
 
     path = SAMPLES_DIR / name / "style.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-# -- aggregation ----------------------------------------------------------------------------------
-
-
-def summarise(rows: list[Row], names: list[str], *, n_boot: int = 1000, seed: int = 0) -> dict[str, MetricSummary]:
-    return {name: summarise_metric(rows, name, n_boot=n_boot, seed=seed) for name in names}
-
-
-def summarise_metric(rows: list[Row], name: str, *, n_boot: int = 1000, seed: int = 0) -> MetricSummary:
-    """Paired summary over the prompts where both sides have a score (None scores are left out)."""
-    import numpy as np
-
-    pairs = [(r.base_scores[name], r.tuned_scores[name]) for r in rows]
-    pairs = [(b, t) for b, t in pairs if b is not None and t is not None]
-    if not pairs:
-        return MetricSummary(name, 0, None, None, None, None, None, None, 0, 0, 0)
-    base, tuned = np.array(pairs, dtype=float).T
-    diff = tuned - base
-    ci = bootstrap_cis({"base": base, "tuned": tuned, "delta": diff}, n_boot=n_boot, seed=seed)
-    eps = 1e-9
-    return MetricSummary(
-        name, len(pairs), float(base.mean()), float(tuned.mean()), float(diff.mean()),
-        ci["base"], ci["tuned"], ci["delta"],
-        int((diff > eps).sum()), int((diff < -eps).sum()), int((abs(diff) <= eps).sum()),
-    )
-
-
-def bootstrap_cis(series: Mapping[str, Any], *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap intervals of the mean; the same resampled prompts for every series (paired)."""
-    import numpy as np
-
-    first = next(iter(series.values()))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(first), size=(n_boot, len(first)))
-    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    out = {}
-    for key, values in series.items():
-        means = np.asarray(values, dtype=float)[idx].mean(axis=1)
-        out[key] = (float(np.percentile(means, lo)), float(np.percentile(means, hi)))
-    return out

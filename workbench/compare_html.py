@@ -117,7 +117,11 @@ def _score(value: float | None) -> str:
 
 def forgetting_section(f: Forgetting) -> str:
     if f.flag:
-        verdict = "<div class='flag bad'><b>Forgetting flagged.</b> " + "; ".join(_e(r) for r in f.reasons) + "</div>"
+        verdict = (
+            "<div class='flag bad'><b>Forgetting flagged.</b> "
+            + "; ".join(_e(r) for r in f.reasons)
+            + "</div>"
+        )
     else:
         verdict = (
             f"<div class='flag ok'><b>No forgetting beyond the margins</b> (metric drop &le; {f.margin:.0%}, "
@@ -137,7 +141,11 @@ def _num(value: float | None) -> str:
 
 def _header(c: Comparison) -> str:
     g = c.generation
-    mode = "greedy" if not g.get("do_sample") else f"sampling (T={g['temperature']}, top_p={g['top_p']})"
+    mode = (
+        "greedy"
+        if not g.get("do_sample")
+        else f"sampling (T={g['temperature']}, top_p={g['top_p']})"
+    )
     models = c.models
     return (
         f"<h3>Base vs tuned on {_e(c.dataset)} ({len(c.rows)} prompts)</h3>"

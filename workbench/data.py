@@ -1,19 +1,36 @@
-"""Load any supported dataset into one normalised form: a list of chat conversations with provenance."""
+"""Load any supported dataset into one normalised form: a list of chat conversations with provenance.
+
+Sources (sources.py): JSONL, JSON (a list or {"data": [...]}), CSV/TSV, Parquet, a shipped sample
+name, a datasets.Dataset / DatasetDict, a pandas DataFrame, a list of dicts, a ChatDataset.
+Formats (formats.py): chat, sharegpt, alpaca, prompt_completion, text; detected from the first
+rows unless `format=` is given; `columns=` maps field names. A `text` row is a pretraining-style
+example and becomes a single assistant turn.
+
+Every bad row becomes a LoadProblem (source, line, field, message, hint): `on_error="report"`
+loads the good rows and lists the bad ones, `on_error="raise"` stops at the first. Whatever the
+bytes, only DataError escapes. Source files are only ever opened for reading.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import DataError
+from .formats import FORMATS, REQUIRED, ROLES, RowError, detect_format, known_fields, normalise
 from .io import write_text_atomic
+from .sources import BadRow, Source, open_file, open_object
 
-ROLES = ("system", "user", "assistant")
+log = logging.getLogger(__name__)
 SAMPLES_DIR = Path(__file__).parent / "samples"
+DETECT_ROWS = 20  # the format is detected from this many first rows
+__all__ = ["ROLES", "SAMPLES_DIR", "ChatDataset", "LoadProblem", "Provenance", "load_dataset",
+           "list_samples", "sample_path", "sample_schema", "file_sha256"]
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
 Conversation = list[Message]
@@ -172,11 +189,133 @@ def load_dataset(
 ) -> ChatDataset:
     """Load `source` into a ChatDataset. See the module docs for formats and error handling.
 
-    source: a path (.jsonl/.json/.csv/.parquet), a sample name, a datasets.Dataset/DatasetDict,
+    source: a path (.jsonl/.json/.csv/.tsv/.parquet), a sample name, a datasets.Dataset/DatasetDict,
     a pandas DataFrame, a list of dicts, or a ChatDataset (returned as is).
     format: auto | chat | alpaca | prompt_completion | sharegpt | text.
     split: for samples and DatasetDicts (`train` / `eval`).
     columns: maps the format's field names to the user's column names, e.g. {"prompt": "question"}.
     on_error: "report" keeps good rows and lists the bad ones in `.problems`; "raise" fails on the first.
+
+    Only DataError escapes, with a message naming the source (and line and field where there is one).
     """
-    raise NotImplementedError("filled in by the data loader work")
+    columns = dict(columns or {})
+    _check_options(format=format, on_error=on_error, columns=columns, max_rows=max_rows)
+    if isinstance(source, ChatDataset):
+        return source.head(max_rows)
+    src = _open(source, split=split)
+    return _load_rows(src, format=format, columns=columns, on_error=on_error, max_rows=max_rows)
+
+
+def _check_options(*, format: str, on_error: str, columns: dict, max_rows: int | None) -> None:
+    if format != "auto" and format not in FORMATS:
+        raise DataError(f"Unknown format {format!r}. Use auto or one of: {', '.join(FORMATS)}.")
+    if on_error not in ("report", "raise"):
+        raise DataError(f"on_error must be 'report' or 'raise', got {on_error!r}.")
+    unknown = sorted(k for k in columns if k not in known_fields())
+    if unknown or not all(isinstance(v, str) for v in columns.values()):
+        raise DataError(
+            f"columns= maps format fields to your column names (both strings); unknown field(s) "
+            f"{', '.join(map(repr, unknown)) or '(none)'}. Known fields: {', '.join(sorted(known_fields()))}."
+        )
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
+        raise DataError(f"max_rows must be a positive integer or None, got {max_rows!r}.")
+
+
+def _load_rows(src: Source, *, format: str, columns: dict[str, str], on_error: str, max_rows: int | None) -> ChatDataset:
+    """Detect the format from the first rows, normalise every row, collect (or raise) problems."""
+    fmt = None if format == "auto" else format
+    pending: list[tuple[int, Any]] = []  # rows held back until the format is known
+    conversations: list[Conversation] = []
+    row_ids: list[int] = []
+    problems: list[LoadProblem] = []
+    rows_read = 0
+
+    def take(line: int, row: Any) -> None:
+        if isinstance(row, BadRow):
+            problem = LoadProblem(src.label, line, None, row.message, row.hint)
+        else:
+            try:
+                conversations.append(normalise(row, fmt, columns))
+                row_ids.append(line)
+                return
+            except RowError as exc:
+                problem = LoadProblem(src.label, line, exc.field, exc.message, exc.hint or f"Expected {fmt} format.")
+        if on_error == "raise":
+            raise DataError(str(problem))
+        problems.append(problem)
+
+    for line, row in src.rows:
+        if max_rows is not None and rows_read >= max_rows:
+            break
+        rows_read += 1
+        if fmt is not None:
+            take(line, row)
+            continue
+        pending.append((line, row))
+        if len(pending) >= DETECT_ROWS:
+            fmt = _detect(src, pending, columns)
+            for item in pending:
+                take(*item)
+            pending.clear()
+    if rows_read == 0:
+        raise DataError(f"{src.label}: no rows found (the source is empty).")
+    if pending:
+        fmt = _detect(src, pending, columns)
+        for item in pending:
+            take(*item)
+    if not conversations:
+        first = "; ".join(str(p) for p in problems[:3])
+        raise DataError(f"{src.label}: none of the {rows_read} row(s) could be loaded. First problems: {first}")
+    prov = Provenance(source=src.label, format=fmt, sha256=src.sha256, rows_read=rows_read,
+                      rows_loaded=len(conversations), sample=src.sample, split=src.split)
+    if problems:
+        log.warning("%s: loaded %d of %d rows; %d problem(s), first: %s",
+                    src.label, len(conversations), rows_read, len(problems), problems[0])
+    return ChatDataset(conversations=conversations, provenance=prov, problems=problems, row_ids=row_ids)
+
+
+def _detect(src: Source, pending: list[tuple[int, Any]], columns: dict[str, str]) -> str:
+    rows = [row for _, row in pending if isinstance(row, dict)]
+    fmt = detect_format(rows, columns)
+    if fmt is None:
+        if not rows:
+            line, bad = pending[0]
+            why = bad.message if isinstance(bad, BadRow) else f"expected an object, got {type(bad).__name__}"
+            raise DataError(f"{src.label}: no readable rows among the first {len(pending)} (line {line}: {why})")
+        seen = sorted({str(k) for row in rows for k in row})[:20]
+        raise DataError(
+            f"{src.label}: could not recognise the format from the fields {', '.join(seen) or '(none)'}. "
+            f"Supported: {_format_list()}. "
+            "Pass format= and columns={format field: your column}."
+        )
+    log.debug("%s: detected %s format", src.label, fmt)
+    return fmt
+
+
+def _format_list() -> str:
+    return ", ".join(f"{fmt} ({'/'.join(REQUIRED[fmt])})" for fmt in FORMATS)
+
+
+def _open(source: Any, *, split: str | None) -> Source:
+    """A path, a sample name, a folder holding <split>.jsonl, or an in-memory table."""
+    if not isinstance(source, (str, Path)):
+        return open_object(source, split=split)
+    path = Path(source).expanduser()
+    try:
+        is_file, is_dir = path.is_file(), path.is_dir()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise DataError(f"{str(source)[:200]}: not a usable path ({exc.strerror or exc}).") from exc
+    if is_file:
+        return open_file(path)
+    if is_dir:
+        candidate = path / f"{split or 'train'}.jsonl"
+        if candidate.is_file():
+            return open_file(candidate)
+        raise DataError(f"{path}: is a folder; pass a file, or a folder holding {candidate.name}.")
+    if isinstance(source, str) and source in list_samples():
+        src = open_file(sample_path(source, split or "train"))
+        src.sample, src.split = source, split or "train"
+        return src
+    raise DataError(
+        f"{source}: no such file, and not a shipped sample. Samples: {', '.join(list_samples())}."
+    )

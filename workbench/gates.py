@@ -58,7 +58,8 @@ def forgetting_drop(run: RunDir) -> float | None:
     drops = [
         base - tuned
         for m in (probe.get("summary") or {}).values()
-        if (base := find_number(m, "base_mean")) is not None and (tuned := find_number(m, "tuned_mean")) is not None
+        if (base := find_number(m, "base_mean")) is not None
+        and (tuned := find_number(m, "tuned_mean")) is not None
     ]
     return max(drops) if drops else None
 
@@ -68,7 +69,9 @@ def pii_errors(run: RunDir) -> float | None:
     data = _load(run.inspect_report_json)
     if data is None or not isinstance(data.get("findings"), list):
         return None
-    return float(sum(1 for f in data["findings"] if f.get("kind") == "pii" and f.get("severity") == "error"))
+    return float(
+        sum(1 for f in data["findings"] if f.get("kind") == "pii" and f.get("severity") == "error")
+    )
 
 
 def truncated_share(run: RunDir) -> float | None:
@@ -88,10 +91,30 @@ class Gate:
 GATES: dict[str, Gate] = {
     g.name: g
     for g in (
-        Gate("min_schema_valid", "min", "schema-valid share of tuned answers", schema_valid, "04_compare"),
-        Gate("max_forgetting_drop", "max", "forgetting drop (base - tuned)", forgetting_drop, "04_compare"),
-        Gate("max_pii_errors", "max", "PII findings of severity error", pii_errors, "01_inspect_data"),
-        Gate("max_truncated_share", "max", "share of truncated conversations", truncated_share, "01_inspect_data"),
+        Gate(
+            "min_schema_valid",
+            "min",
+            "schema-valid share of tuned answers",
+            schema_valid,
+            "04_compare",
+        ),
+        Gate(
+            "max_forgetting_drop",
+            "max",
+            "forgetting drop (base - tuned)",
+            forgetting_drop,
+            "04_compare",
+        ),
+        Gate(
+            "max_pii_errors", "max", "PII findings of severity error", pii_errors, "01_inspect_data"
+        ),
+        Gate(
+            "max_truncated_share",
+            "max",
+            "share of truncated conversations",
+            truncated_share,
+            "01_inspect_data",
+        ),
     )
 }
 
@@ -131,7 +154,9 @@ def validate_gates(gates: Mapping[str, Any] | None, *, where: str = "gates") -> 
 def check_gates(gates: Mapping[str, Any] | None, *, run_dir: str | Path) -> list[GateResult]:
     """Measure each gate in `gates` ({name: threshold}) on `run_dir`."""
     run = RunDir(run_dir)
-    return [_check(GATES[name], threshold, run) for name, threshold in validate_gates(gates).items()]
+    return [
+        _check(GATES[name], threshold, run) for name, threshold in validate_gates(gates).items()
+    ]
 
 
 def _check(gate: Gate, threshold: float, run: RunDir) -> GateResult:

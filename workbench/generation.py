@@ -56,7 +56,9 @@ class ModelPair:
     tuned: Any
     tokenizer: Any
     base: Any = None
-    info: dict[str, Any] = field(default_factory=dict)  # model name, technique, run_dir, adapter_dir
+    info: dict[str, Any] = field(
+        default_factory=dict
+    )  # model name, technique, run_dir, adapter_dir
 
     @property
     def shares_weights(self) -> bool:
@@ -98,7 +100,11 @@ def stop_token_ids(tokenizer: Any) -> list[int]:
 
 
 def generate(
-    model: Any, tokenizer: Any, prompts: list[Conversation], *, settings: GenerationSettings | None = None
+    model: Any,
+    tokenizer: Any,
+    prompts: list[Conversation],
+    *,
+    settings: GenerationSettings | None = None,
 ) -> list[str]:
     """One answer per prompt (a list of chat messages), in the prompts' order.
 
@@ -118,18 +124,26 @@ def generate(
     for start in range(0, len(order), settings.batch_size):
         batch = order[start : start + settings.batch_size]
         enc = tokenizer(
-            [texts[i] for i in batch], return_tensors="pt", padding=True, padding_side="left",
+            [texts[i] for i in batch],
+            return_tensors="pt",
+            padding=True,
+            padding_side="left",
             add_special_tokens=False,
         ).to(model.device)
         if settings.do_sample:
             torch.manual_seed(settings.seed + start)
         with torch.inference_mode():
             out = model.generate(
-                **enc, max_new_tokens=settings.max_new_tokens, eos_token_id=stops, pad_token_id=pad_id,
+                **enc,
+                max_new_tokens=settings.max_new_tokens,
+                eos_token_id=stops,
+                pad_token_id=pad_id,
                 **_sampling_kwargs(settings),
             )
         new_tokens = out[:, enc["input_ids"].shape[1] :]
-        for i, text in zip(batch, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True):
+        for i, text in zip(
+            batch, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True
+        ):
             answers[i] = text.strip()
     return answers
 
@@ -159,7 +173,12 @@ def generate_pair(
 
 
 def perplexity(
-    model: Any, tokenizer: Any, conversations: list[Conversation], *, max_length: int = 512, batch_size: int = 8
+    model: Any,
+    tokenizer: Any,
+    conversations: list[Conversation],
+    *,
+    max_length: int = 512,
+    batch_size: int = 8,
 ) -> float | None:
     """exp(mean negative log-likelihood) of the assistant tokens, the ones training puts loss on.
 
@@ -184,12 +203,18 @@ def perplexity(
             n = len(e.input_ids)
             ids[row, :n] = torch.tensor(e.input_ids)
             attn[row, :n] = 1
-            labels[row, :n] = torch.tensor([t if m else -100 for t, m in zip(e.input_ids, e.labels_mask, strict=True)])
+            labels[row, :n] = torch.tensor(
+                [t if m else -100 for t, m in zip(e.input_ids, e.labels_mask, strict=True)]
+            )
         with torch.inference_mode():
-            logits = model(input_ids=ids.to(model.device), attention_mask=attn.to(model.device)).logits.float()
+            logits = model(
+                input_ids=ids.to(model.device), attention_mask=attn.to(model.device)
+            ).logits.float()
         shift_logits, shift_labels = logits[:, :-1], labels[:, 1:].to(logits.device)
         nll = torch.nn.functional.cross_entropy(
-            shift_logits.reshape(-1, shift_logits.shape[-1]), shift_labels.reshape(-1), ignore_index=-100,
+            shift_logits.reshape(-1, shift_logits.shape[-1]),
+            shift_labels.reshape(-1),
+            ignore_index=-100,
             reduction="sum",
         )
         total_nll += float(nll)
@@ -199,7 +224,9 @@ def perplexity(
     return float(torch.exp(torch.tensor(total_nll / total_tokens)))
 
 
-def perplexity_pair(pair: ModelPair, conversations: list[Conversation], **kwargs: Any) -> dict[str, float | None]:
+def perplexity_pair(
+    pair: ModelPair, conversations: list[Conversation], **kwargs: Any
+) -> dict[str, float | None]:
     out = {}
     for side in SIDES:
         with pair.use(side) as model:
@@ -221,14 +248,21 @@ def load_run(run_dir: str | Path, *, device: str | None = None) -> ModelPair:
 
     rd = RunDir(run_dir)
     if not rd.root.is_dir():
-        raise ConfigError(f"{rd.root}: run directory not found. Train first (notebook 03 or `workbench train`).")
+        raise ConfigError(
+            f"{rd.root}: run directory not found. Train first (notebook 03 or `workbench train`)."
+        )
     result = _read_json(rd.train_result_json)
     weights = _weights_dir(rd, result)
     cfg = _read_config(rd)
     is_adapter = (weights / "adapter_config.json").is_file()
     technique = cfg.get("technique") or ("lora" if is_adapter else "full")
     base_name = cfg.get("model") or _adapter_base(weights if is_adapter else None)
-    info = {"run_dir": str(rd.root), "model": base_name, "technique": technique, "weights_dir": str(weights)}
+    info = {
+        "run_dir": str(rd.root),
+        "model": base_name,
+        "technique": technique,
+        "weights_dir": str(weights),
+    }
     if is_adapter:
         from peft import PeftModel
 
@@ -277,7 +311,9 @@ def _adapter_base(adapter_dir: Path | None) -> str:
     cfg = _read_json(adapter_dir / "adapter_config.json") if adapter_dir else {}
     name = cfg.get("base_model_name_or_path")
     if not name:
-        raise ConfigError("Cannot tell which base model the run used: no train_config.yaml and no adapter_config.json.")
+        raise ConfigError(
+            "Cannot tell which base model the run used: no train_config.yaml and no adapter_config.json."
+        )
     return name
 
 

@@ -20,16 +20,24 @@ from pathlib import Path
 from typing import Any
 
 from . import inspect_checks as checks
-from .data import ChatDataset, load_dataset
+from .data import ChatDataset, list_samples, load_dataset
 from .errors import DataError
 from .inspect_checks import Finding
-from .inspect_dedup import DEFAULT_THRESHOLD, signatures
+from .inspect_dedup import DEFAULT_THRESHOLD, build_index
 from .io import write_json_atomic, write_text_atomic
 from .models import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DatasetReport", "Finding", "CleanResult", "inspect_dataset", "clean", "load_tokenizer"]
+__all__ = [
+    "DatasetReport",
+    "Finding",
+    "CleanResult",
+    "inspect_dataset",
+    "clean",
+    "load_splits",
+    "load_tokenizer",
+]
 
 
 @dataclass
@@ -75,8 +83,12 @@ class DatasetReport:
         from .templating import encode_chat
 
         if self.dataset is None or self.tokenizer is None:
-            raise DataError("This report has no dataset/tokenizer attached (was it loaded from JSON?).")
-        return encode_chat(self.tokenizer, self.dataset[index], max_length=self.lengths["max_length"])
+            raise DataError(
+                "This report has no dataset/tokenizer attached (was it loaded from JSON?)."
+            )
+        return encode_chat(
+            self.tokenizer, self.dataset[index], max_length=self.lengths["max_length"]
+        )
 
     def summary_lines(self) -> list[str]:
         """A few lines for a terminal."""
@@ -126,7 +138,9 @@ def load_tokenizer(tokenizer_or_model: Any):
     if not isinstance(name, str | Path):  # a loaded model: its folder or hub id
         name = getattr(getattr(tokenizer_or_model, "config", None), "_name_or_path", None)
         if not name:
-            raise DataError("Pass a tokenizer or a model name: this model does not say where it came from.")
+            raise DataError(
+                "Pass a tokenizer or a model name: this model does not say where it came from."
+            )
     from transformers import AutoTokenizer
 
     from .models import resolve_model
@@ -135,14 +149,24 @@ def load_tokenizer(tokenizer_or_model: Any):
 
 
 def _as_dataset(ds: Any, split: str | None = None) -> ChatDataset:
-    """ds as a ChatDataset; `split` applies to a shipped sample named by `ds`."""
-    from .data import list_samples
+    """ds as a ChatDataset; `split` picks the file of a shipped sample or a folder."""
+    return ds if isinstance(ds, ChatDataset) else load_dataset(ds, split=split)
 
-    if isinstance(ds, ChatDataset):
-        return ds
-    if isinstance(ds, str) and split and ds in list_samples():
-        return load_dataset(ds, split=split)
-    return load_dataset(ds)
+
+def load_splits(dataset: Any, eval_dataset: Any = None) -> tuple[ChatDataset, ChatDataset | None]:
+    """(train, eval) for inspection. eval_dataset None means "auto": the eval split of a shipped
+    sample or of a folder holding eval.jsonl when there is one; "none" or False: no eval split."""
+    train = _as_dataset(dataset, split="train")
+    if eval_dataset is False or (isinstance(eval_dataset, str) and eval_dataset.lower() == "none"):
+        return train, None
+    if eval_dataset is not None:
+        return train, _as_dataset(eval_dataset, split="eval")
+    if isinstance(dataset, str | Path) and (dataset in list_samples() or Path(dataset).is_dir()):
+        try:
+            return train, load_dataset(dataset, split="eval")
+        except DataError:
+            return train, None  # no eval split there
+    return train, None
 
 
 def inspect_dataset(
@@ -168,20 +192,28 @@ def inspect_dataset(
     ds = _as_dataset(ds, split="train")
     tokenizer = load_tokenizer(tokenizer_or_model)
     seconds: dict[str, float] = {}
-    findings = checks.load_findings(ds) + _timed(seconds, "structure", checks.structure_findings, ds)
+    findings = checks.load_findings(ds) + _timed(
+        seconds, "structure", checks.structure_findings, ds
+    )
     pii_f, pii = _timed(seconds, "pii", checks.pii_findings, ds, severity=pii_severity)
-    sigs = _timed(seconds, "signatures", signatures, ds.conversations)
-    dup_f, dups = _timed(seconds, "duplicates", checks.duplicate_findings, ds, threshold=near_threshold, sigs=sigs)
+    index = _timed(
+        seconds, "minhash_index", build_index, ds.conversations, threshold=near_threshold
+    )
+    dup_f, dups = _timed(
+        seconds, "duplicates", checks.duplicate_findings, ds, threshold=near_threshold, index=index
+    )
     findings += pii_f + dup_f
     leakage = None
     if eval_ds is not None:
         eval_ds = _as_dataset(eval_ds, split="eval")
         leak_f, leakage = _timed(seconds, "leakage", checks.leak_findings, ds, eval_ds,
-                                 threshold=near_threshold, sigs=sigs)  # fmt: skip
+                                 threshold=near_threshold, index=index)  # fmt: skip
         findings += leak_f
     lengths = None
     if tokenizer is not None:
-        len_f, lengths = _timed(seconds, "lengths", checks.length_findings, ds, tokenizer, max_length=max_length)
+        len_f, lengths = _timed(
+            seconds, "lengths", checks.length_findings, ds, tokenizer, max_length=max_length
+        )
         findings += len_f
     else:
         findings.append(Finding(None, None, "no_tokenizer", "info",
@@ -264,7 +296,11 @@ class CleanResult:
     def _repr_html_(self) -> str:
         from .inspect_html import table
 
-        rows = [("rows before", self.rows_before), ("rows after", len(self.dataset)), *self.counts().items()]
+        rows = [
+            ("rows before", self.rows_before),
+            ("rows after", len(self.dataset)),
+            *self.counts().items(),
+        ]
         return f"<div><b>Cleaned copy</b>{table(rows)}</div>"
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -296,7 +332,9 @@ def clean(
     options = {k: v for k, v in locals().items() if k.startswith(("drop_", "redact_"))}
     ds = _as_dataset(ds)
     if report is None:
-        report = inspect_dataset(ds, tokenizer_or_model=None, eval_ds=eval_ds, near_threshold=near_threshold)
+        report = inspect_dataset(
+            ds, tokenizer_or_model=None, eval_ds=eval_ds, near_threshold=near_threshold
+        )
     elif report.fingerprint != ds.fingerprint():
         raise DataError("The report was made for a different dataset (fingerprints differ); "
                         "inspect this dataset again or call clean() without report=.")  # fmt: skip

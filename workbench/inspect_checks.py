@@ -64,7 +64,11 @@ def structure_findings(ds) -> list[Finding]:
                                detail={"role": m["role"]}))  # fmt: skip
         problem = role_order_problem(conv)
         if problem:
-            out.append(_at(ds, i, field=problem[0], kind="role_order", severity="error", message=problem[1]))
+            out.append(
+                _at(
+                    ds, i, field=problem[0], kind="role_order", severity="error", message=problem[1]
+                )
+            )
         if not conv or conv[-1]["role"] != "assistant":
             out.append(_at(ds, i, field="messages", kind="no_final_assistant", severity="error",
                            message="The conversation does not end with an assistant turn, so there "
@@ -92,13 +96,18 @@ def role_order_problem(conv: list[dict]) -> tuple[str, str] | None:
 def conversation_counts(ds) -> dict[str, Any]:
     """Rows, turns, roles, system prompts."""
     roles = Counter(m["role"] for conv in ds.conversations for m in conv)
-    systems = Counter(conv[0]["content"] for conv in ds.conversations if conv and conv[0]["role"] == "system")
+    systems = Counter(
+        conv[0]["content"] for conv in ds.conversations if conv and conv[0]["role"] == "system"
+    )
     turns = [len(conv) for conv in ds.conversations]
     return {
         "rows": len(ds),
         "turns": sum(turns),
-        "turns_per_row": {"min": min(turns, default=0), "max": max(turns, default=0),
-                          "mean": round(sum(turns) / max(1, len(turns)), 2)},  # fmt: skip
+        "turns_per_row": {
+            "min": min(turns, default=0),
+            "max": max(turns, default=0),
+            "mean": round(sum(turns) / max(1, len(turns)), 2),
+        },  # fmt: skip
         "roles": dict(sorted(roles.items())),
         "rows_with_system_prompt": sum(systems.values()),
         "distinct_system_prompts": len(systems),
@@ -166,7 +175,9 @@ def length_findings(ds, tokenizer, *, max_length: int) -> tuple[list[Finding], d
         "answer_tokens": trained,
         "answer_tokens_lost": lost,
         "share_answer_tokens_lost": round(lost / max(1, trained), 4),
-        "rows_with_no_answer_tokens_left": sum(c.n_trained > 0 and c.n_trained_kept == 0 for c in ok),
+        "rows_with_no_answer_tokens_left": sum(
+            c.n_trained > 0 and c.n_trained_kept == 0 for c in ok
+        ),
     }
     return out, summary
 
@@ -186,14 +197,14 @@ def lengths_summary(lengths: list[int]) -> dict[str, float]:
 # -- duplicates and leakage ----------------------------------------------------------------------
 
 
-def duplicate_findings(ds, *, threshold: float, sigs=None) -> tuple[list[Finding], dict[str, Any]]:
+def duplicate_findings(ds, *, threshold: float, index=None) -> tuple[list[Finding], dict[str, Any]]:
     """A finding on every copy after the first of each cluster (the first is the one `clean` keeps).
 
-    sigs: `inspect_dedup.signatures(ds.conversations)`, shared with `leak_findings` to save time.
+    index: `inspect_dedup.build_index(ds.conversations)`, shared with `leak_findings` to save time.
     """
     from .inspect_dedup import find_duplicates
 
-    clusters = find_duplicates(ds.conversations, threshold=threshold, sigs=sigs)
+    clusters = find_duplicates(ds.conversations, threshold=threshold, index=index)
     out: list[Finding] = []
     for c in clusters:
         first = ds.row_ids[c.members[0]]
@@ -210,22 +221,36 @@ def duplicate_findings(ds, *, threshold: float, sigs=None) -> tuple[list[Finding
         "exact_clusters": sum(c.exact for c in clusters),
         "near_clusters": sum(not c.exact for c in clusters),
         "rows_duplicated": sum(len(c.members) - 1 for c in clusters),
-        "clusters": [{"rows": [ds.row_ids[i] for i in c.members], "exact": c.exact,
-                      "similarity": c.similarity} for c in clusters],  # fmt: skip
+        "clusters": [
+            {
+                "rows": [ds.row_ids[i] for i in c.members],
+                "exact": c.exact,
+                "similarity": c.similarity,
+            }
+            for c in clusters
+        ],  # fmt: skip
     }
     return out, summary
 
 
-def leak_findings(ds, eval_ds, *, threshold: float, sigs=None) -> tuple[list[Finding], dict[str, Any]]:
+def leak_findings(
+    ds, eval_ds, *, threshold: float, index=None
+) -> tuple[list[Finding], dict[str, Any]]:
     """Training rows that are (nearly) rows of the eval split: the eval score would be inflated."""
     from .inspect_dedup import find_leaks
 
-    leaks = find_leaks(ds.conversations, eval_ds.conversations, threshold=threshold, train_sigs=sigs)
+    leaks = find_leaks(ds.conversations, eval_ds.conversations, threshold=threshold, index=index)
     out: list[Finding] = []
     for leak in leaks:
         eval_row = eval_ds.row_ids[leak.eval]
-        kind, severity = ("eval_leak_exact", "error") if leak.exact else ("eval_leak_near", "warning")
-        how = "is identical to" if leak.exact else f"nearly matches (similarity {leak.similarity:.2f})"
+        kind, severity = (
+            ("eval_leak_exact", "error") if leak.exact else ("eval_leak_near", "warning")
+        )
+        how = (
+            "is identical to"
+            if leak.exact
+            else f"nearly matches (similarity {leak.similarity:.2f})"
+        )
         out.append(_at(ds, leak.train, field="messages", kind=kind, severity=severity,
                        message=f"This training row {how} eval row {eval_row}; the eval score would "
                                "reward memorising it. Drop it from training.",

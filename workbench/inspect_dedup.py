@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,9 @@ class Leak:
 def content_key(conversation: list[dict]) -> str:
     """Identity of a conversation for exact matching: its non-system messages, verbatim."""
     turns = [[m["role"], m["content"]] for m in conversation if m["role"] != "system"]
-    return hashlib.blake2b(json.dumps(turns, ensure_ascii=False).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(
+        json.dumps(turns, ensure_ascii=False).encode(), digest_size=16
+    ).hexdigest()
 
 
 def words(conversation: list[dict]) -> list[str]:
@@ -75,7 +78,9 @@ def signatures(conversations: list[list[dict]], *, num_perm: int = NUM_PERM,
                vocab: dict[str, int] | None = None) -> Signatures:  # fmt: skip
     """Keys, shingle sets and MinHash signatures. Pass one `vocab` to compare two lists (train/eval)."""
     vocab = {} if vocab is None else vocab
-    shingle_sets = [_shingle_ids([vocab.setdefault(w, len(vocab) + 1) for w in words(c)]) for c in conversations]
+    shingle_sets = [
+        _shingle_ids([vocab.setdefault(w, len(vocab) + 1) for w in words(c)]) for c in conversations
+    ]
     return Signatures(
         keys=[content_key(c) for c in conversations], shingles=shingle_sets,
         matrix=_minhash_matrix(shingle_sets, num_perm), vocab=vocab,
@@ -86,7 +91,9 @@ def _shingle_ids(ids: list[int]) -> np.ndarray:
     """Word 3-grams as integers: three 21-bit word ids packed into one (injective below 2M words)."""
     if not ids:
         return np.empty(0, dtype=np.uint64)
-    a = np.asarray([0] * max(0, SHINGLE - len(ids)) + ids, dtype=np.uint64)  # short text: one shingle
+    a = np.asarray(
+        [0] * max(0, SHINGLE - len(ids)) + ids, dtype=np.uint64
+    )  # short text: one shingle
     if int(a.max()) >= 1 << 21:  # a huge vocabulary: fall back to hashing the ids modulo 2**21
         a = a % np.uint64((1 << 21) - 1) + np.uint64(1)
     packed = (a[:-2] << np.uint64(42)) | (a[1:-1] << np.uint64(21)) | a[2:]
@@ -111,7 +118,9 @@ def _minhash_matrix(sets: list[np.ndarray], num_perm: int) -> np.ndarray:
     return out
 
 
-def _fill(out: np.ndarray, rows: list[int], sets: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> None:
+def _fill(
+    out: np.ndarray, rows: list[int], sets: list[np.ndarray], a: np.ndarray, b: np.ndarray
+) -> None:
     values = np.concatenate([sets[i] for i in rows])
     starts = np.cumsum([0] + [sets[i].size for i in rows[:-1]])
     with np.errstate(over="ignore"):  # multiplication modulo 2**64 is the point
@@ -129,78 +138,113 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (a.size + b.size - inter)
 
 
-def _lsh(threshold: float, num_perm: int):
+@dataclass
+class Index:
+    """A dataset's signatures, its exact-copy groups and an LSH index over one row per group.
+
+    Built once by `build_index` and shared by `find_duplicates` and `find_leaks`.
+    """
+
+    sigs: Signatures
+    groups: dict[int, list[int]]  # representative (first row) -> all rows with the same content
+    lsh: Any  # datasketch.MinHashLSH over the representatives
+    threshold: float
+
+
+def build_index(conversations: list[list[dict]], *, threshold: float = DEFAULT_THRESHOLD,
+                num_perm: int = NUM_PERM) -> Index:  # fmt: skip
     from datasketch import MinHashLSH
 
-    # LSH at a lower threshold: more candidates, every one confirmed exactly afterwards
-    return MinHashLSH(threshold=max(0.1, threshold - 0.2), num_perm=num_perm)
-
-
-def _index(lsh, sigs: Signatures, rows: list[int]) -> None:
-    with lsh.insertion_session() as session:
-        for i in rows:
-            if sigs.shingles[i].size:
-                session.insert(i, sigs.minhash(i), check_duplication=False)
-
-
-def find_duplicates(
-    conversations: list[list[dict]], *, threshold: float = DEFAULT_THRESHOLD,
-    sigs: Signatures | None = None, num_perm: int = NUM_PERM,
-) -> list[DuplicateCluster]:  # fmt: skip
-    """Clusters of exact copies, then clusters of near copies among what is left."""
-    sigs = sigs or signatures(conversations, num_perm=num_perm)
+    sigs = signatures(conversations, num_perm=num_perm)
     by_key: dict[str, list[int]] = {}
     for i, key in enumerate(sigs.keys):
         by_key.setdefault(key, []).append(i)
-    clusters = [DuplicateCluster(ix, True, 1.0) for ix in by_key.values() if len(ix) > 1]
-    firsts = sorted(ix[0] for ix in by_key.values())  # one representative per exact group
-    lsh = _lsh(threshold, sigs.matrix.shape[1])
-    _index(lsh, sigs, firsts)
-    parent = {i: i for i in firsts}
+    groups = {rows[0]: rows for rows in by_key.values()}
+    # LSH at a lower threshold: more candidates, every one confirmed exactly afterwards
+    lsh = MinHashLSH(threshold=max(0.1, threshold - 0.2), num_perm=num_perm)
+    with lsh.insertion_session() as session:
+        for i in groups:
+            if sigs.shingles[i].size:
+                session.insert(i, sigs.minhash(i), check_duplication=False)
+    return Index(sigs, groups, lsh, threshold)
+
+
+def find_duplicates(
+    conversations: list[list[dict]],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    index: Index | None = None,
+) -> list[DuplicateCluster]:
+    """Clusters of exact copies, then clusters of near copies among the exact groups' first rows."""
+    index = index or build_index(conversations, threshold=threshold)
+    shingles = index.sigs.shingles
+    clusters = [
+        DuplicateCluster(rows, True, 1.0) for rows in index.groups.values() if len(rows) > 1
+    ]
+    parent = {i: i for i in index.groups}
     lowest: dict[int, float] = {}
-    for i in firsts:
-        if not sigs.shingles[i].size:
-            continue
-        for j in lsh.query(sigs.minhash(i)):
-            if j > i and (sim := jaccard(sigs.shingles[i], sigs.shingles[j])) >= threshold:
-                _union(parent, i, j)
-                lowest[j] = min(lowest.get(j, 1.0), sim)
-    groups: dict[int, list[int]] = {}
-    for i in firsts:
-        groups.setdefault(_find(parent, i), []).append(i)
-    for members in groups.values():
+    for i, j in _candidate_pairs(index.lsh):
+        if (sim := jaccard(shingles[i], shingles[j])) >= threshold:
+            _union(parent, i, j)
+            lowest[j] = min(lowest.get(j, 1.0), sim)
+    near: dict[int, list[int]] = {}
+    for i in sorted(index.groups):
+        near.setdefault(_find(parent, i), []).append(i)
+    for members in near.values():
         if len(members) > 1:
             sim = min(lowest.get(m, 1.0) for m in members[1:])
-            clusters.append(DuplicateCluster(sorted(members), False, round(sim, 3)))
+            clusters.append(DuplicateCluster(members, False, round(sim, 3)))
     return sorted(clusters, key=lambda c: c.members[0])
+
+
+BIG_BUCKET = 64  # beyond this many keys in one bucket, compare along a chain, not all pairs
+
+
+def _candidate_pairs(lsh) -> set[tuple[int, int]]:
+    """(i, j), i < j, for keys sharing an LSH bucket in some band (no per-key queries needed)."""
+    pairs: set[tuple[int, int]] = set()
+    for table in lsh.hashtables:
+        for bucket in table.keys():
+            members = table.get(bucket)
+            if len(members) < 2:
+                continue
+            ordered = sorted(members)
+            if len(ordered) > BIG_BUCKET:  # linear, so one huge bucket cannot go quadratic
+                pairs.update(zip(ordered, ordered[1:], strict=False))
+                pairs.update((ordered[0], b) for b in ordered[1:])
+            else:
+                pairs.update((a, b) for k, a in enumerate(ordered) for b in ordered[k + 1 :])
+    return pairs
 
 
 def find_leaks(
     train: list[list[dict]], eval_: list[list[dict]], *, threshold: float = DEFAULT_THRESHOLD,
-    train_sigs: Signatures | None = None, num_perm: int = NUM_PERM,
+    index: Index | None = None,
 ) -> list[Leak]:  # fmt: skip
     """Training conversations that match an eval conversation exactly or nearly.
 
-    `train_sigs` (from `find_duplicates`' pass) saves recomputing; the eval side reuses its vocabulary.
+    Queries the training set's index with each eval row (the eval split is usually the small one).
     """
-    train_sigs = train_sigs or signatures(train, num_perm=num_perm)
-    eval_sigs = signatures(eval_, num_perm=train_sigs.matrix.shape[1], vocab=train_sigs.vocab)
-    eval_keys: dict[str, int] = {}
+    index = index or build_index(train, threshold=threshold)
+    sigs = index.sigs
+    eval_sigs = signatures(eval_, num_perm=sigs.matrix.shape[1], vocab=sigs.vocab)
+    best: dict[int, Leak] = {}  # representative -> its best match
+    rep_of_key = {sigs.keys[i]: i for i in index.groups}
     for j, key in enumerate(eval_sigs.keys):
-        eval_keys.setdefault(key, j)
-    lsh = _lsh(threshold, eval_sigs.matrix.shape[1])
-    _index(lsh, eval_sigs, list(range(len(eval_))))
-    leaks = []
-    for i, key in enumerate(train_sigs.keys):
-        if key in eval_keys:
-            leaks.append(Leak(i, eval_keys[key], True, 1.0))
-        elif train_sigs.shingles[i].size:
-            scored = [(jaccard(train_sigs.shingles[i], eval_sigs.shingles[j]), j)
-                      for j in lsh.query(train_sigs.minhash(i))]  # fmt: skip
-            sim, j = max(scored, default=(0.0, -1))
-            if sim >= threshold:
-                leaks.append(Leak(i, j, False, round(sim, 3)))
-    return leaks
+        if key in rep_of_key:
+            i = rep_of_key[key]
+            best[i] = best[i] if i in best and best[i].exact else Leak(i, j, True, 1.0)
+        if not eval_sigs.shingles[j].size:
+            continue
+        for i in index.lsh.query(eval_sigs.minhash(j)):  # other training rows may be near copies
+            sim = jaccard(sigs.shingles[i], eval_sigs.shingles[j])
+            if sim >= threshold and (
+                i not in best or (not best[i].exact and sim > best[i].similarity)
+            ):
+                best[i] = Leak(i, j, False, round(sim, 3))
+    leaks = [Leak(row, leak.eval, leak.exact, leak.similarity)
+             for rep, leak in best.items() for row in index.groups[rep]]  # fmt: skip
+    return sorted(leaks, key=lambda leak: leak.train)
 
 
 def _find(parent: dict[int, int], i: int) -> int:
@@ -214,4 +258,3 @@ def _union(parent: dict[int, int], i: int, j: int) -> None:
     a, b = _find(parent, i), _find(parent, j)
     if a != b:
         parent[max(a, b)] = min(a, b)
-

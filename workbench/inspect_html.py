@@ -34,7 +34,7 @@ def mask_html(segments: list[tuple[str, bool]], *, truncated: bool = False) -> s
     cut = '<div style="color:#b00020">... cut here at max_length</div>' if truncated else ""
     legend = (
         '<div style="font-size:12px"><span class="t">green, underlined</span> = trained on (loss); '
-        'grey = context only</div>'
+        "grey = context only</div>"
     )
     return f'<div class="wb-report">{STYLE}{legend}<div class="wb-mask">{"".join(parts)}</div>{cut}</div>'
 
@@ -49,7 +49,11 @@ def findings_table(findings: list, *, limit: int = MAX_FINDING_ROWS) -> str:
         f"<td>{esc(f.kind)}</td><td>{esc(f.field or '')}</td><td>{esc(f.message)}</td></tr>"
         for f in findings[:limit]
     )
-    more = f"<p>... and {len(findings) - limit} more (see report.json).</p>" if len(findings) > limit else ""
+    more = (
+        f"<p>... and {len(findings) - limit} more (see report.json).</p>"
+        if len(findings) > limit
+        else ""
+    )
     return f"<table>{head}{body}</table>{more}"
 
 

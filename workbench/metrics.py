@@ -158,7 +158,12 @@ def _leaves(value: Any, prefix: str = ""):
 
 def _same_value(a: Any, b: Any) -> bool:
     numbers = (int, float)
-    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, numbers)
+        and isinstance(b, numbers)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
     return type(a) is type(b) and a == b
 
@@ -199,10 +204,14 @@ def style_metrics(style: Mapping[str, Any]) -> dict[str, MetricFn]:
     if style.get("sign_off"):
         checks["sign_off"] = lambda out, ref, s=style["sign_off"]: ends_with(out, s)
     if style.get("banned_phrases"):
-        checks["no_banned_phrases"] = lambda out, ref, b=list(style["banned_phrases"]): avoids_phrases(out, b)
+        checks["no_banned_phrases"] = lambda out, ref, b=list(style["banned_phrases"]): (
+            avoids_phrases(out, b)
+        )
     if style.get("max_words"):
         lo, hi = int(style.get("min_words", 1)), int(style["max_words"])
-        checks["length_ok"] = lambda out, ref, lo=lo, hi=hi: within_words(out, max_words=hi, min_words=lo)
+        checks["length_ok"] = lambda out, ref, lo=lo, hi=hi: within_words(
+            out, max_words=hi, min_words=lo
+        )
     return checks
 
 

@@ -90,12 +90,16 @@ CARD_PREFIX = re.compile(r"^(4|5[1-5]|2[2-7]|3[47]|3[068]|6011|65|64[4-9]|35)")
 
 # -- detectors -----------------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
-_IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")  # ipaddress validates
+_IPV6 = re.compile(
+    r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"
+)  # ipaddress validates
 _PHONE_INTL = re.compile(r"(?<![\w+])\+[1-9]\d{0,2}(?:[ .\-/]?\(?\d{1,5}\)?){2,6}(?![\w])")
 _PHONE_NANP = re.compile(r"(?<!\w)(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}(?!\w)")
 _PHONE_CONTEXT = re.compile(
@@ -106,12 +110,30 @@ _SECRETS = [  # (pattern, lower-case substrings one of which must be present: a 
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), ("akia", "asia")),  # AWS access key id
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), ("gh",)),  # GitHub token
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"), ("xox",)),  # Slack token
-    (re.compile(r"\bsk-(?:proj-|live_|test_)?[A-Za-z0-9_-]{20,}\b"), ("sk-",)),  # OpenAI / Stripe style
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"), ("eyj",)),  # JWT
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"), ("-----",)),
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@[^\s/]+"), ("://",)),  # credentials in a URL
-    (re.compile(r"(?i)\b(?:password|passwd|pwd|api[_ -]?key|secret|token)\s*[:=]\s*[^\s,;\"']{6,}"),
-     ("pass", "pwd", "api", "secret", "token")),
+    (
+        re.compile(r"\bsk-(?:proj-|live_|test_)?[A-Za-z0-9_-]{20,}\b"),
+        ("sk-",),
+    ),  # OpenAI / Stripe style
+    (
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"),
+        ("eyj",),
+    ),  # JWT
+    (
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
+        ),
+        ("-----",),
+    ),
+    (
+        re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@[^\s/]+"),
+        ("://",),
+    ),  # credentials in a URL
+    (
+        re.compile(
+            r"(?i)\b(?:password|passwd|pwd|api[_ -]?key|secret|token)\s*[:=]\s*[^\s,;\"']{6,}"
+        ),
+        ("pass", "pwd", "api", "secret", "token"),
+    ),
 ]
 _PHONE_WORDS = ("phone", "tel", "mobile", "cell", "call me", "ring me", "whatsapp", "fax")
 _NOT_DIGITS = {ord(c): None for c in "0123456789"}
@@ -201,7 +223,6 @@ DETECTORS: dict[str, Callable[[str, int], Iterable[tuple[int, int]]]] = {
     "ip_address": _ips,
     "phone": _phones,
 }
-
 
 
 # -- public API ----------------------------------------------------------------------------------

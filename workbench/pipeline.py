@@ -11,7 +11,6 @@ import html
 import json
 import logging
 import os
-import platform
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ import yaml
 
 from .errors import ConfigError, WorkbenchError
 from .gates import GateResult, check_gates, validate_gates
-from .io import write_json_atomic
+from .run_summary import RunSummary
 from .rundir import RunDir
 from .secret_guard import check_no_secret_parameters, scrub_tree
 
@@ -74,13 +73,17 @@ class PipelineParams:
             where = str(source)
             path = Path(source)
             if not path.is_file():
-                raise ConfigError(f"{path}: parameters file not found. See examples/demo.yaml for the format.")
+                raise ConfigError(
+                    f"{path}: parameters file not found. See examples/demo.yaml for the format."
+                )
             try:
                 source = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             except yaml.YAMLError as exc:
                 raise ConfigError(f"{path}: not valid YAML ({exc}).") from exc
         if not isinstance(source, Mapping):
-            raise ConfigError(f"{where}: expected a mapping of name: value, got {type(source).__name__}.")
+            raise ConfigError(
+                f"{where}: expected a mapping of name: value, got {type(source).__name__}."
+            )
         check_no_secret_parameters(source, where=where)
         data = dict(source)
         params = cls(
@@ -88,7 +91,9 @@ class PipelineParams:
             profiles=_mapping_of_mappings(data.get("profiles"), f"{where}: profiles"),
             notebooks={
                 notebook_name(k): v
-                for k, v in _mapping_of_mappings(data.get("notebooks"), f"{where}: notebooks").items()
+                for k, v in _mapping_of_mappings(
+                    data.get("notebooks"), f"{where}: notebooks"
+                ).items()
             },
             gates=validate_gates(data.get("gates"), where=f"{where}: gates"),
             provider=dict(data.get("provider") or {}),
@@ -111,7 +116,9 @@ class PipelineParams:
             merged.update(self.profiles.get(profile, {}))
         return merged
 
-    def for_notebook(self, notebook: str, *, profile: str | None, run_dir: str | Path) -> dict[str, Any]:
+    def for_notebook(
+        self, notebook: str, *, profile: str | None, run_dir: str | Path
+    ) -> dict[str, Any]:
         """What papermill injects into `notebook`: resolved keys, its own section, run_dir, interactive."""
         merged = self.resolved(profile=profile)
         merged.update(self.notebooks.get(notebook_name(notebook), {}))
@@ -174,13 +181,18 @@ class PipelineResult:
 
     def reasons(self) -> list[str]:
         """One line per problem, for a CI log."""
-        lines = [f"notebook {s.notebook} failed: {s.error}" for s in self.steps if s.status == "failed"]
+        lines = [
+            f"notebook {s.notebook} failed: {s.error}" for s in self.steps if s.status == "failed"
+        ]
         return lines + [g.reason for g in self.failed_gates]
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "run_dir": str(self.run_dir), "profile": self.profile, "ok": self.ok,
-            "seconds": round(self.seconds, 2), "steps": [s.to_dict() for s in self.steps],
+            "run_dir": str(self.run_dir),
+            "profile": self.profile,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 2),
+            "steps": [s.to_dict() for s in self.steps],
             "gates": [g.to_dict() for g in self.gates],
         }
 
@@ -224,14 +236,29 @@ def run_pipeline(
     run = RunDir(run_dir).ensure()
     started = time.perf_counter()
     steps = [StepResult(n, "not run") for n in names]
-    summary = _Summary(run, params, profile, names)
+    summary = RunSummary(run, params, profile)
+    summary.static["unused_parameters"] = unused_parameters(params, paths, profile=profile)
     for i, (name, path) in enumerate(zip(names, paths, strict=True)):
         log.info("[%d/%d] %s ...", i + 1, len(names), name)
         if name == "05_document":  # the documents quote the gate results measured so far
-            summary.write(steps, gates=check_gates(params.gates, run_dir=run.root), seconds=time.perf_counter() - started)
-        steps[i] = _execute(path, run, params.for_notebook(name, profile=profile, run_dir=run.root),
-                            kernel_name=kernel_name, cwd=source_dir.parent, cell_timeout=cell_timeout)
-        log.info("[%d/%d] %s %s in %.1f s", i + 1, len(names), name, steps[i].status, steps[i].seconds)
+            summary.write(
+                steps,
+                gates=check_gates(params.gates, run_dir=run.root),
+                seconds=time.perf_counter() - started,
+            )
+        steps[i] = _execute(
+            path,
+            run,
+            params.for_notebook(name, profile=profile, run_dir=run.root),
+            kernel_name=kernel_name,
+            cwd=source_dir.parent,
+            cell_timeout=cell_timeout,
+        )
+        if steps[i].status == "ok":
+            steps[i] = _check_outcome(steps[i], run)
+        log.info(
+            "[%d/%d] %s %s in %.1f s", i + 1, len(names), name, steps[i].status, steps[i].seconds
+        )
         summary.write(steps, gates=[], seconds=time.perf_counter() - started)
         if steps[i].status == "failed":
             log.info("stopped: %s", steps[i].error)
@@ -253,13 +280,53 @@ def _notebook_path(folder: Path, name: str) -> Path:
     return path
 
 
+def unused_parameters(
+    params: PipelineParams, paths: list[Path], *, profile: str | None
+) -> list[str]:
+    """Shared keys no notebook declares in its parameters cell (a typo, or a knob for a notebook not run)."""
+    import papermill as pm
+
+    declared: set[str] = set()
+    with _quiet_papermill():
+        for path in paths:
+            declared |= set(pm.inspect_notebook(str(path)))
+    unused = sorted(set(params.resolved(profile=profile)) - declared)
+    if unused:
+        log.warning("parameters no notebook declares (typo?): %s", ", ".join(unused))
+    return unused
+
+
+def _check_outcome(step: StepResult, run: RunDir) -> StepResult:
+    """A notebook can finish while its work did not: training that failed or diverged stops the run."""
+    if step.notebook != "03_train" or not run.train_result_json.is_file():
+        return step
+    result = json.loads(run.train_result_json.read_text(encoding="utf-8"))
+    if result.get("status") in ("failed", "diverged"):
+        step.status = "failed"
+        step.error = f"training ended with status {result['status']}: {result.get('message', '')}"
+    return step
+
+
+@contextmanager
+def _quiet_papermill() -> Iterator[None]:
+    """Every notebook gets the whole parameter set by design: papermill's per-key warnings are noise."""
+    logger = logging.getLogger("papermill")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 @contextmanager
 def _quiet_kernel_env() -> Iterator[None]:
     """Kernels inherit this process's environment: silence progress bars for the duration."""
     saved = {k: os.environ.get(k) for k in QUIET_ENV}
     os.environ.update(QUIET_ENV)
     try:
-        yield
+        with _quiet_papermill():
+            yield
     finally:
         for key, value in saved.items():
             if value is None:
@@ -268,8 +335,15 @@ def _quiet_kernel_env() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _execute(path: Path, run: RunDir, parameters: dict[str, Any], *, kernel_name: str, cwd: Path,
-             cell_timeout: int | None) -> StepResult:
+def _execute(
+    path: Path,
+    run: RunDir,
+    parameters: dict[str, Any],
+    *,
+    kernel_name: str,
+    cwd: Path,
+    cell_timeout: int | None,
+) -> StepResult:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -279,8 +353,15 @@ def _execute(path: Path, run: RunDir, parameters: dict[str, Any], *, kernel_name
     try:
         with _quiet_kernel_env():
             pm.execute_notebook(
-                str(path), str(out), parameters=parameters, kernel_name=kernel_name, cwd=str(cwd),
-                progress_bar=False, log_output=False, execution_timeout=cell_timeout,
+                str(path),
+                str(out),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                cwd=str(cwd),
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=cell_timeout,
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter in the log
             )
     except PapermillExecutionError as exc:
         return StepResult(path.stem, "failed", time.perf_counter() - t0, str(out), _describe(exc))
@@ -292,118 +373,17 @@ def _execute(path: Path, run: RunDir, parameters: dict[str, Any], *, kernel_name
 def _describe(exc: Any) -> str:
     first = next((ln.strip() for ln in (exc.source or "").splitlines() if ln.strip()), "")
     first = first if len(first) <= 80 else first[:77] + "..."
-    return (f"cell {exc.cell_index} (execution count {exc.exec_count}) `{first}` raised "
-            f"{exc.ename}: {str(exc.evalue).strip().splitlines()[0] if exc.evalue else ''}")
+    return (
+        f"cell {exc.cell_index} (execution count {exc.exec_count}) `{first}` raised "
+        f"{exc.ename}: {str(exc.evalue).strip().splitlines()[0] if exc.evalue else ''}"
+    )
 
 
-# -- summary.json --------------------------------------------------------------------------------
-
-
-class _Summary:
-    """Builds and rewrites run_dir/summary.json as the run progresses."""
-
-    def __init__(self, run: RunDir, params: PipelineParams, profile: str | None, names: list[str]):
-        self.run, self.profile, self.names = run, profile, names
-        self.parameters = params.resolved(profile=profile)
-        self.static = {
-            "parameters_file": params.source,
-            "profile": profile,
-            "parameters": self.parameters,
-            "notebook_overrides": params.notebooks,
-            "gate_thresholds": params.gates,
-            "provider": params.provider,
-            "versions": versions(),
-            "hardware": hardware(),
-            "datasets": dataset_fingerprints(self.parameters),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-
-    def write(self, steps: list[StepResult], *, gates: list[GateResult], seconds: float) -> None:
-        failed = next((s for s in steps if s.status == "failed"), None)
-        data = {
-            **self.static,
-            "status": "failed" if failed or any(g.failed for g in gates) else
-                      ("ok" if all(s.status == "ok" for s in steps) else "running"),
-            "seconds": round(seconds, 2),
-            "timings": {s.notebook: round(s.seconds, 2) for s in steps if s.status != "not run"},
-            "steps": [s.to_dict() for s in steps],
-            "failure": failed.error if failed else None,
-            "metrics": collect_metrics(self.run),
-            "gates": [g.to_dict() for g in gates],
-        }
-        write_json_atomic(self.run.summary_json, data)
-
-
-def versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for dist in ("workbench", "torch", "transformers", "peft", "accelerate", "papermill", "bitsandbytes"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
-def hardware() -> dict[str, Any]:
-    """This machine, for the compute and energy record (GPUs listed by name when torch sees them)."""
-    gpus: list[str] = []
-    try:
-        import torch
-
-        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except Exception:  # noqa: BLE001 - no torch or no driver: a CPU machine for the record
-        pass
-    return {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(), "gpus": gpus}
-
-
-def dataset_fingerprints(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """sha256 and size of each dataset file the parameters name (samples resolve to their files)."""
-    from .data import SAMPLES_DIR, file_sha256
-
-    out: dict[str, Any] = {}
-    for key in ("dataset", "eval_dataset"):
-        name = parameters.get(key)
-        if not name:
-            continue
-        folder = SAMPLES_DIR / str(name)
-        files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else [Path(str(name))]
-        out[key] = {
-            "name": str(name),
-            "files": [
-                {"path": str(p), "sha256": file_sha256(p), "bytes": p.stat().st_size}
-                for p in files if p.is_file()
-            ],
-        }
-    return out
-
-
-def collect_metrics(run: RunDir) -> dict[str, Any]:
-    """Scalar results of the steps that ran: training and comparison numbers."""
-    out: dict[str, Any] = {}
-    for key, path in (("train", run.train_result_json), ("compare", run.comparison_json),
-                      ("inspect", run.inspect_report_json)):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        out[key] = _scalars(data)
-    return out
-
-
-def _scalars(data: Any, prefix: str = "", depth: int = 0) -> dict[str, Any]:
-    """Flatten numbers and short strings up to three levels deep (`a.b.c`); lists are skipped."""
-    out: dict[str, Any] = {}
-    if not isinstance(data, Mapping) or depth > 2:
-        return out
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= 120):
-            out[name] = value
-        elif isinstance(value, Mapping):
-            out.update(_scalars(value, f"{name}.", depth + 1))
-    return out
-
-
-__all__ = ["run_pipeline", "PipelineParams", "PipelineResult", "StepResult", "NOTEBOOKS", "PROFILES"]
+__all__ = [
+    "run_pipeline",
+    "PipelineParams",
+    "PipelineResult",
+    "StepResult",
+    "NOTEBOOKS",
+    "PROFILES",
+]

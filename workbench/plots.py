@@ -144,3 +144,72 @@ def write_figures_html(figures: dict[str, Any], path: Any, *, title: str = "Figu
     page = (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
             f'<body style="font-family:sans-serif"><h2>{html.escape(title)}</h2>{"".join(parts)}</body></html>\n')  # fmt: skip
     return write_text_atomic(path, page)
+
+
+# -- base vs tuned (notebook 04) -----------------------------------------------------------------
+
+
+def _comparison_dict(comparison: Any) -> dict[str, Any]:
+    return comparison if isinstance(comparison, dict) else comparison.to_dict()
+
+
+def _summary_groups(c: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    groups = [(f"task ({c['dataset']})", c["summary"])]
+    if c.get("forgetting"):
+        groups.append((f"probe ({c['forgetting']['dataset']})", c["forgetting"]["summary"]))
+    return groups
+
+
+def comparison_delta_figure(comparison: Any) -> Any:
+    """Tuned minus base per metric, with 95% paired bootstrap intervals; task and probe side by side."""
+    import plotly.graph_objects as go
+
+    c = _comparison_dict(comparison)
+    fig = go.Figure()
+    for (label, summary), colour in zip(_summary_groups(c), ("rgb(31,119,180)", "rgb(255,127,14)"), strict=False):
+        rows = [s for s in summary.values() if s["delta"] is not None]
+        fig.add_trace(go.Bar(
+            x=[s["name"] for s in rows], y=[s["delta"] for s in rows], name=label, marker_color=colour,
+            error_y={"type": "data", "symmetric": False,
+                     "array": [s["delta_ci"][1] - s["delta"] for s in rows],
+                     "arrayminus": [s["delta"] - s["delta_ci"][0] for s in rows]},
+            hovertext=[f"base {s['base_mean']:.1%} -> tuned {s['tuned_mean']:.1%}; "
+                       f"wins {s['wins']}, losses {s['losses']}, ties {s['ties']}" for s in rows],
+        ))  # fmt: skip
+    margin = (c.get("forgetting") or {}).get("margin")
+    if margin:
+        fig.add_hline(y=-margin, line_dash="dot", line_color="rgb(214,39,40)",
+                      annotation_text=f"forgetting margin -{margin:.0%}")  # fmt: skip
+    fig.add_hline(y=0, line_color="black", line_width=1)
+    fig.update_layout(title="Tuned minus base, per metric (95% bootstrap interval)", yaxis_title="difference",
+                      yaxis_tickformat="+.0%", template="plotly_white", height=380, barmode="group",
+                      margin={"l": 60, "r": 30, "t": 50, "b": 60})  # fmt: skip
+    return fig
+
+
+def comparison_scores_figure(comparison: Any) -> Any:
+    """Mean score of base and tuned per metric (task metrics, then probe metrics)."""
+    import plotly.graph_objects as go
+
+    c = _comparison_dict(comparison)
+    names, base, tuned = [], [], []
+    for label, summary in _summary_groups(c):
+        for s in summary.values():
+            if s["base_mean"] is not None:
+                names.append(f"{s['name']}<br><sub>{label.split(' ')[0]}</sub>")
+                base.append(s["base_mean"])
+                tuned.append(s["tuned_mean"])
+    fig = go.Figure([
+        go.Bar(x=names, y=base, name="base", marker_color="rgb(160,160,160)"),
+        go.Bar(x=names, y=tuned, name="tuned", marker_color="rgb(44,160,44)"),
+    ])  # fmt: skip
+    fig.update_layout(title="Base vs tuned: mean score per metric", yaxis_tickformat=".0%", yaxis_range=[0, 1.05],
+                      template="plotly_white", height=380, barmode="group",
+                      margin={"l": 60, "r": 30, "t": 50, "b": 60})  # fmt: skip
+    return fig
+
+
+def comparison_figures(comparison: Any) -> dict[str, Any]:
+    """The notebook 04 figures by file stem: comparison_scores, comparison_deltas."""
+    c = _comparison_dict(comparison)
+    return {"comparison_scores": comparison_scores_figure(c), "comparison_deltas": comparison_delta_figure(c)}

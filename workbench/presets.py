@@ -9,7 +9,7 @@ sold (decimal GB) and dense (no sparsity) 16-bit tensor-core TFLOP/s.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .errors import ConfigError
@@ -177,6 +177,7 @@ HARDWARE_PRESETS: dict[str, Hardware] = {
         _gpu("t4-16gb", 16, 65, 8.1, bf16=False),  # fp16 tensor cores only
         _gpu("l4-24gb", 24, 121, 30.3),
         _gpu("a10-24gb", 24, 125, 31.2),
+        _gpu("rtx-4090-24gb", 24, 165, 82.6),
         _gpu("rtx-a6000-48gb", 48, 155, 38.7),  # the QLoRA paper's "single 48 GB GPU" class
         _gpu("l40s-48gb", 48, 362, 91.6),
         _gpu("a100-40gb", 40, 312, 19.5),
@@ -187,7 +188,7 @@ HARDWARE_PRESETS: dict[str, Hardware] = {
 }
 
 HARDWARE_ALIASES = {
-    "t4": "t4-16gb", "l4": "l4-24gb", "a10": "a10-24gb", "a6000": "rtx-a6000-48gb",
+    "t4": "t4-16gb", "l4": "l4-24gb", "a10": "a10-24gb", "a6000": "rtx-a6000-48gb", "4090": "rtx-4090-24gb",
     "l40s": "l40s-48gb", "a100": "a100-80gb", "a100-40": "a100-40gb", "a100-80": "a100-80gb",
     "h100": "h100-80gb", "h200": "h200-141gb",
 }
@@ -216,6 +217,17 @@ def this_cpu(*, measure: bool = False) -> Hardware:
         mfu=CPU_MFU,
         overhead_bytes=CPU_RUNTIME_BYTES,
     )
+
+
+def this_gpu() -> Hardware:
+    """The CUDA device in use: the matching preset's speeds with the memory torch reports."""
+    import torch
+
+    props = torch.cuda.get_device_properties(torch.cuda.current_device())
+    label = props.name.lower().replace("nvidia", "").strip()
+    match = next((hw for key, hw in HARDWARE_ALIASES.items() if key in label.split()), None)
+    preset = HARDWARE_PRESETS[match] if match else Hardware("gpu", "cuda", 0, 100.0, 20.0)
+    return replace(preset, name=f"this-gpu ({props.name})", memory_bytes=float(props.total_memory))
 
 
 def _measure_cpu_gflops(n: int = 512, seconds: float = 0.3) -> float:
@@ -258,4 +270,4 @@ def get_hardware(spec: str | Hardware | dict[str, Any]) -> Hardware:
     return HARDWARE_PRESETS[key]
 
 
-__all__ = ["Architecture", "Hardware", "MODEL_PRESETS", "HARDWARE_PRESETS", "get_hardware", "this_cpu"]
+__all__ = ["Architecture", "Hardware", "MODEL_PRESETS", "HARDWARE_PRESETS", "get_hardware", "this_cpu", "this_gpu"]

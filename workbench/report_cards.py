@@ -4,101 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .report import POWER_W, RunFacts, generated_note, not_run
+from .report import RunFacts, generated_note, not_run
+from .report_numbers import (
+    as_number,
+    compute,
+    dataset_names,
+    forgetting,
+    forgetting_rows,
+    hyperparameters,
+    metric_rows,
+    sci,
+)
 from .report_render import UNKNOWN, Bullets, Document, Fields, Heading, Para, Table, cell
-
-# -- numbers shared by the cards and the record ---------------------------------------------------
-
-
-def metric_rows(facts: RunFacts) -> list[list[Any]]:
-    """[[metric, base mean, tuned mean, change]] of the task metrics in comparison.json."""
-    return _summary_rows((facts.comparison or {}).get("summary"))
-
-
-def forgetting_rows(facts: RunFacts) -> list[list[Any]]:
-    """The same for the forgetting probe (general questions outside the task)."""
-    return _summary_rows(((facts.comparison or {}).get("forgetting") or {}).get("summary"))
-
-
-def _summary_rows(summary: Any) -> list[list[Any]]:
-    rows = []
-    for name, m in (summary or {}).items():
-        if isinstance(m, dict) and (_num(m.get("base_mean")) is not None or _num(m.get("tuned_mean")) is not None):
-            rows.append([name, m.get("base_mean"), m.get("tuned_mean"), m.get("delta")])
-    return rows
-
-
-def forgetting(facts: RunFacts) -> dict[str, Any] | None:
-    probe = (facts.comparison or {}).get("forgetting")
-    return probe if isinstance(probe, dict) else None
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def hyperparameters(facts: RunFacts) -> list[tuple[str, Any]]:
-    keys = ("technique", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "max_length", "epochs",
-            "max_steps", "batch_size", "grad_accum", "learning_rate", "lr_scheduler", "warmup_ratio",
-            "assistant_only_loss", "packing", "seed", "dtype")
-    cfg = facts.train_config or {}
-    return [(k, cfg[k]) for k in keys if k in cfg]
-
-
-def compute(facts: RunFacts) -> dict[str, Any]:
-    """Training compute, hardware, wall time and an energy estimate, each None when unknown."""
-    from .pipeline import hardware
-
-    train = facts.train or {}
-    hw = (facts.summary or {}).get("hardware")
-    if not hw and facts.train is not None:  # notebooks run by hand: no summary.json
-        hw = dict(hardware(), note="the machine that wrote this record; training is assumed to have run on it")
-    hw = hw or {}
-    gpus = hw.get("gpus") or []
-    wall = _num(train.get("wall_time_s"))
-    if gpus:
-        watts, basis = POWER_W["gpu"] * len(gpus), f"{len(gpus)} GPU x {POWER_W['gpu']:.0f} W (assumed average board power)"
-    elif hw.get("cpu_count"):
-        watts = POWER_W["cpu_core"] * hw["cpu_count"]
-        basis = f"{hw['cpu_count']} CPU cores x {POWER_W['cpu_core']:.0f} W (assumed average draw per busy core)"
-    else:
-        watts, basis = None, "hardware not recorded (run through `workbench run` to record it)"
-    energy_wh = wall * watts / 3600 if wall is not None and watts else None
-    base_flops = _num(facts.base.get("training_flops"))
-    flops = _num(train.get("flops")) or None
-    return {
-        "flops": flops,
-        "tokens": train.get("tokens_seen"),
-        "trainable_params": train.get("trainable_params"),
-        "total_params": train.get("total_params"),
-        "wall_time_s": wall,
-        "hardware": _hardware_text(hw, gpus),
-        "power_w": watts,
-        "power_basis": basis,
-        "energy_wh": energy_wh,
-        "base_flops": base_flops,
-        "third_of_base": base_flops / 3 if base_flops else None,
-        "share_of_third": flops / (base_flops / 3) if flops and base_flops else None,
-    }
-
-
-def _hardware_text(hw: dict[str, Any], gpus: list[Any]) -> str | None:
-    if not hw:
-        return None
-    text = f"{hw.get('cpu_count')} CPU cores, {hw.get('machine', '')} ({hw.get('platform', '')})"
-    text += f"; GPUs: {', '.join(map(str, gpus))}" if gpus else "; no GPU"
-    return text + (f" ({hw['note']})" if hw.get("note") else "")
-
-
-def sci(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return f"{value:.3g}" if value == 0 or 1e-3 <= abs(value) < 1e6 else f"{value:.2e}"
-
-
-def dataset_names(facts: RunFacts) -> list[str]:
-    return [str(n) for n in (facts.param("dataset"), facts.param("eval_dataset")) if n]
-
 
 # -- model card ----------------------------------------------------------------------------------
 
@@ -119,34 +36,94 @@ def model_card(facts: RunFacts) -> Document:
     }
     rows = metric_rows(facts)
     if rows:
-        meta["model-index"] = [{"name": facts.run_dir.name, "results": [{
-            "task": {"type": "text-generation"},
-            "dataset": {"name": facts.param("eval_dataset") or f"{facts.param('dataset')} (eval split)", "type": "custom"},
-            "metrics": [{"type": r[0], "name": r[0], "value": round(float(r[2]), 4)} for r in rows if _num(r[2]) is not None],
-        }]}]
+        meta["model-index"] = [
+            {
+                "name": facts.run_dir.name,
+                "results": [
+                    {
+                        "task": {"type": "text-generation"},
+                        "dataset": {
+                            "name": facts.param("eval_dataset")
+                            or f"{facts.param('dataset')} (eval split)",
+                            "type": "custom",
+                        },
+                        "metrics": [
+                            {"type": r[0], "name": r[0], "value": round(float(r[2]), 4)}
+                            for r in rows
+                            if as_number(r[2]) is not None
+                        ],
+                    }
+                ],
+            }
+        ]
     doc = Document(f"Model card: {facts.run_dir.name}", front_matter=meta)
-    doc.add(Para(generated_note()), Heading("Model details"), Fields([
-        ("Fine-tuned from", base), ("Technique", technique), ("Developed by", facts.said("provider_name")),
-        ("Model type", "causal language model" + (f", {technique} fine-tune" if technique else "")),
-        ("Language(s)", facts.said("language")),
-        ("Licence", f"{licence} (the base model's licence; confirm the licence you release under)" if licence else None),
-    ]))
-    doc.add(Heading("Uses"), Fields([("Intended purpose", facts.said("intended_purpose")),
-                                     ("Out-of-scope uses", facts.said("out_of_scope_uses"))]))
-    doc.add(Heading("Training details"), Para("Training data: see `data_card.md` (provenance, cleaning, PII scan)."))
+    doc.add(
+        Para(generated_note()),
+        Heading("Model details"),
+        Fields(
+            [
+                ("Fine-tuned from", base),
+                ("Technique", technique),
+                ("Developed by", facts.said("provider_name")),
+                (
+                    "Model type",
+                    "causal language model" + (f", {technique} fine-tune" if technique else ""),
+                ),
+                ("Language(s)", facts.said("language")),
+                (
+                    "Licence",
+                    f"{licence} (the base model's licence; confirm the licence you release under)"
+                    if licence
+                    else None,
+                ),
+            ]
+        ),
+    )
+    doc.add(
+        Heading("Uses"),
+        Fields(
+            [
+                ("Intended purpose", facts.said("intended_purpose")),
+                ("Out-of-scope uses", facts.said("out_of_scope_uses")),
+            ]
+        ),
+    )
+    doc.add(
+        Heading("Training details"),
+        Para("Training data: see `data_card.md` (provenance, cleaning, PII scan)."),
+    )
     hp = hyperparameters(facts)
     doc.add(Fields(hp) if hp else Para(not_run("train")))
     doc.add(Heading("Evaluation"), *evaluation_blocks(facts))
     doc.add(Heading("Bias, risks and limitations"), Bullets(limitations(facts)))
     c = compute(facts)
-    doc.add(Heading("Environmental impact"), Fields([
-        ("Hardware", c["hardware"]), ("Training wall time", f"{c['wall_time_s']:.0f} s" if c["wall_time_s"] is not None else None),
-        ("Estimated training compute", f"{sci(c['flops'])} FLOP" if c["flops"] else None),
-        ("Estimated energy", f"{c['energy_wh']:.3g} Wh ({c['power_basis']})" if c["energy_wh"] is not None else None),
-        ("Region / carbon intensity", facts.said("region")),
-    ]))
-    doc.add(Heading("How to get started"), Para(f"`from peft import PeftModel; model = PeftModel.from_pretrained(base_model, \"{facts.run_dir / 'adapter'}\")` "
-                                              "(for an adapter run; a full fine-tune loads with `AutoModelForCausalLM.from_pretrained`)."))
+    doc.add(
+        Heading("Environmental impact"),
+        Fields(
+            [
+                ("Hardware", c["hardware"]),
+                (
+                    "Training wall time",
+                    f"{c['wall_time_s']:.0f} s" if c["wall_time_s"] is not None else None,
+                ),
+                ("Estimated training compute", f"{sci(c['flops'])} FLOP" if c["flops"] else None),
+                (
+                    "Estimated energy",
+                    f"{c['energy_wh']:.3g} Wh ({c['power_basis']})"
+                    if c["energy_wh"] is not None
+                    else None,
+                ),
+                ("Region / carbon intensity", facts.said("region")),
+            ]
+        ),
+    )
+    doc.add(
+        Heading("How to get started"),
+        Para(
+            f'`from peft import PeftModel; model = PeftModel.from_pretrained(base_model, "{facts.run_dir / "adapter"}")` '
+            "(for an adapter run; a full fine-tune loads with `AutoModelForCausalLM.from_pretrained`)."
+        ),
+    )
     return doc
 
 
@@ -159,12 +136,22 @@ def evaluation_blocks(facts: RunFacts) -> list[Any]:
         blocks.append(Table(["metric", "base", "tuned", "change"], rows))
     probe = forgetting(facts)
     if probe:
-        verdict = "FLAGGED: " + "; ".join(probe.get("reasons") or []) if probe.get("flag") else "no drop beyond the margins"
-        blocks.append(Para(f"Forgetting probe on `{probe.get('dataset')}` (general questions outside the task): {verdict}."))
+        verdict = (
+            "FLAGGED: " + "; ".join(probe.get("reasons") or [])
+            if probe.get("flag")
+            else "no drop beyond the margins"
+        )
+        blocks.append(
+            Para(
+                f"Forgetting probe on `{probe.get('dataset')}` (general questions outside the task): {verdict}."
+            )
+        )
         blocks.append(Table(["probe metric", "base", "tuned", "change"], forgetting_rows(facts)))
         ppl = probe.get("perplexity") or {}
         if ppl:
-            blocks.append(Para("Probe perplexity: " + ", ".join(f"{k} {cell(v)}" for k, v in ppl.items())))
+            blocks.append(
+                Para("Probe perplexity: " + ", ".join(f"{k} {cell(v)}" for k, v in ppl.items()))
+            )
     else:
         blocks.append(Para("The forgetting probe was not run in this comparison."))
     gates = (facts.summary or {}).get("gates") or []
@@ -176,21 +163,34 @@ def evaluation_blocks(facts: RunFacts) -> list[Any]:
 def limitations(facts: RunFacts) -> list[str]:
     items = []
     if facts.base.get("name") == "tiny-random":
-        items.append("The base is a random test model: its answers are meaningless; use it only to test the tooling.")
+        items.append(
+            "The base is a random test model: its answers are meaningless; use it only to test the tooling."
+        )
     train = facts.train or {}
     if train.get("max_steps") and train.get("steps") and train["steps"] < 100:
-        items.append(f"Trained for only {train['steps']} steps: a demonstration, not a production model.")
+        items.append(
+            f"Trained for only {train['steps']} steps: a demonstration, not a production model."
+        )
     probe = forgetting(facts)
     if probe and probe.get("flag"):
-        items.append("General skills dropped on the forgetting probe: " + "; ".join(probe.get("reasons") or []))
+        items.append(
+            "General skills dropped on the forgetting probe: "
+            + "; ".join(probe.get("reasons") or [])
+        )
     if facts.bias:
         share = facts.bias.get("identical_share")
-        items.append(f"Counterfactual bias probe: {facts.bias.get('n')} pairs, "
-                     f"{'n/a' if share is None else f'{share:.0%}'} answered identically up to the swap (see the AI Act record).")
+        items.append(
+            f"Counterfactual bias probe: {facts.bias.get('n')} pairs, "
+            f"{'n/a' if share is None else f'{share:.0%}'} answered identically up to the swap (see the AI Act record)."
+        )
     else:
         items.append(not_run("bias"))
-    items.append("Evaluated only on the eval split named above; behaviour on other inputs is not measured.")
-    items.append("Personal data that reached training cannot be removed from the weights afterwards; see the data card.")
+    items.append(
+        "Evaluated only on the eval split named above; behaviour on other inputs is not measured."
+    )
+    items.append(
+        "Personal data that reached training cannot be removed from the weights afterwards; see the data card."
+    )
     return items
 
 
@@ -200,17 +200,37 @@ def limitations(facts: RunFacts) -> list[str]:
 def data_card(facts: RunFacts) -> Document:
     doc = Document(f"Data card: {', '.join(dataset_names(facts)) or facts.run_dir.name}")
     doc.add(Para(generated_note()), Heading("Provenance"))
-    files = [f for d in ((facts.summary or {}).get("datasets") or {}).values() for f in d.get("files", [])]
-    prov = ((facts.inspect or {}).get("dataset") or {}).get("provenance") or (facts.inspect or {}).get("provenance") or {}
+    files = [
+        f
+        for d in ((facts.summary or {}).get("datasets") or {}).values()
+        for f in d.get("files", [])
+    ]
+    prov = (
+        ((facts.inspect or {}).get("dataset") or {}).get("provenance")
+        or (facts.inspect or {}).get("provenance")
+        or {}
+    )
     if files:
-        doc.add(Table(["file", "sha256", "bytes"], [[f["path"], f"`{f['sha256']}`", f.get("bytes")] for f in files]))
+        doc.add(
+            Table(
+                ["file", "sha256", "bytes"],
+                [[f["path"], f"`{f['sha256']}`", f.get("bytes")] for f in files],
+            )
+        )
     if prov:
         doc.add(Fields([(k, v) for k, v in prov.items() if v is not None]))
     if not files and not prov:
         doc.add(Para(not_run("inspect")))
-    doc.add(Fields([("Licence / terms of use", facts.said("dataset_licence")),
-                    ("Original collection purpose", facts.said("collection_purpose")),
-                    ("Language(s)", facts.said("language")), ("Curated by", facts.said("provider_name"))]))
+    doc.add(
+        Fields(
+            [
+                ("Licence / terms of use", facts.said("dataset_licence")),
+                ("Original collection purpose", facts.said("collection_purpose")),
+                ("Language(s)", facts.said("language")),
+                ("Curated by", facts.said("provider_name")),
+            ]
+        )
+    )
     doc.add(Heading("Size and shape"), *size_blocks(facts))
     doc.add(Heading("Cleaning applied"), Bullets(cleaning(facts)))
     doc.add(Heading("Personal data (PII scan)"), *pii_blocks(facts))
@@ -228,7 +248,11 @@ def size_blocks(facts: RunFacts) -> list[Any]:
         return [Table(["split", "rows", "tokens", "truncated"], rows)]
     insp = facts.inspect or {}
     if insp:
-        return [Fields([("rows", (insp.get("counts") or {}).get("rows")), ("format", insp.get("format"))])]
+        return [
+            Fields(
+                [("rows", (insp.get("counts") or {}).get("rows")), ("format", insp.get("format"))]
+            )
+        ]
     return [Para(not_run("inspect"))]
 
 
@@ -237,13 +261,20 @@ def cleaning(facts: RunFacts) -> list[str]:
     items = []
     for log_path in sorted(facts.run_dir.glob("**/*.clean_log.json")):
         data = _read(log_path)
-        counts = ", ".join(f"{n} x {what}" for what, n in (data.get("counts") or {}).items()) or "no changes"
-        items.append(f"`{log_path.relative_to(facts.run_dir)}`: {data.get('rows_before')} -> {data.get('rows_after')} rows ({counts})")
+        counts = (
+            ", ".join(f"{n} x {what}" for what, n in (data.get("counts") or {}).items())
+            or "no changes"
+        )
+        items.append(
+            f"`{log_path.relative_to(facts.run_dir)}`: {data.get('rows_before')} -> {data.get('rows_after')} rows ({counts})"
+        )
     if items:
         return items
     if facts.inspect is None:
         return [not_run("inspect")]
-    return ["No cleaning was recorded: the data was trained as loaded (rows the loader could not read were skipped)."]
+    return [
+        "No cleaning was recorded: the data was trained as loaded (rows the loader could not read were skipped)."
+    ]
 
 
 def _read(path: Any) -> dict[str, Any]:
@@ -261,9 +292,15 @@ def pii_blocks(facts: RunFacts) -> list[Any]:
         return [Para(not_run("inspect"))]
     pii = insp.get("pii") if isinstance(insp.get("pii"), dict) else {}
     counts = pii.get("counts") or {}
-    blocks: list[Any] = [Table(["kind", "matches"], [[k, v] for k, v in counts.items()])] if counts else []
+    blocks: list[Any] = (
+        [Table(["kind", "matches"], [[k, v] for k, v in counts.items()])] if counts else []
+    )
     errors = [f for f in insp.get("findings", []) if isinstance(f, dict) and f.get("kind") == "pii"]
-    blocks.append(Para(f"{len(errors)} PII finding(s); rows with PII: {pii.get('rows_with_pii', 'not recorded')}."))
+    blocks.append(
+        Para(
+            f"{len(errors)} PII finding(s); rows with PII: {pii.get('rows_with_pii', 'not recorded')}."
+        )
+    )
     if pii.get("not_detected"):
         blocks.append(Para(f"Not detected by this scan: {pii['not_detected']}."))
     return blocks
@@ -279,8 +316,18 @@ def known_gaps(facts: RunFacts) -> list[str]:
             key = (str(f.get("severity")), str(f.get("kind")))
             counts[key] = counts.get(key, 0) + 1
     items = [f"{n} x {kind} ({sev})" for (sev, kind), n in sorted(counts.items())]
-    items.append("Representativeness of the data for the intended setting: _to be completed by the provider_")
+    items.append(
+        "Representativeness of the data for the intended setting: _to be completed by the provider_"
+    )
     return items
 
 
-__all__ = ["model_card", "data_card", "metric_rows", "compute", "hyperparameters", "limitations"]
+__all__ = [
+    "model_card",
+    "data_card",
+    "evaluation_blocks",
+    "limitations",
+    "cleaning",
+    "pii_blocks",
+    "known_gaps",
+]

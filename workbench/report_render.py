@@ -81,7 +81,9 @@ def cell(value: Any) -> str:
 def to_markdown(doc: Document) -> str:
     parts = []
     if doc.front_matter is not None:
-        parts.append("---\n" + yaml.safe_dump(doc.front_matter, sort_keys=False, allow_unicode=True) + "---")
+        parts.append(
+            "---\n" + yaml.safe_dump(doc.front_matter, sort_keys=False, allow_unicode=True) + "---"
+        )
     parts.append(f"# {doc.title}")
     parts.extend(_md_block(b) for b in doc.blocks)
     return "\n\n".join(parts) + "\n"
@@ -126,7 +128,9 @@ def to_html(doc: Document, *, standalone: bool = True) -> str:
     body = [f"<h1>{_inline(doc.title)}</h1>"]
     if doc.front_matter is not None:
         meta = yaml.safe_dump(doc.front_matter, sort_keys=False, allow_unicode=True)
-        body.append(f"<details><summary>Card metadata (YAML)</summary><pre class='meta'>{html.escape(meta)}</pre></details>")
+        body.append(
+            f"<details><summary>Card metadata (YAML)</summary><pre class='meta'>{html.escape(meta)}</pre></details>"
+        )
     body.extend(_html_block(b) for b in doc.blocks)
     inner = "\n".join(body)
     if not standalone:
@@ -145,11 +149,16 @@ def _html_block(block: Any) -> str:
     if isinstance(block, Bullets):
         return "<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block.items) + "</ul>"
     if isinstance(block, Fields):
-        rows = "".join(f"<tr><th>{_inline(k)}</th><td>{_inline(cell(v))}</td></tr>" for k, v in block.rows)
+        rows = "".join(
+            f"<tr><th>{_inline(k)}</th><td>{_inline(cell(v))}</td></tr>" for k, v in block.rows
+        )
         return f"<table>{rows}</table>"
     if isinstance(block, Table):
         head = "".join(f"<th>{_inline(h)}</th>" for h in block.headers)
-        rows = "".join("<tr>" + "".join(f"<td>{_inline(cell(v))}</td>" for v in r) + "</tr>" for r in block.rows)
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{_inline(cell(v))}</td>" for v in r) + "</tr>"
+            for r in block.rows
+        )
         return f"<table><tr>{head}</tr>{rows}</table>"
     if isinstance(block, Figure):
         return f"<figure>{block.svg}<figcaption>{_inline(block.caption)}</figcaption></figure>"
@@ -177,15 +186,36 @@ def log_bar_svg(bars: list[tuple[str, float]], *, unit: str = "FLOP", width: int
     hi = math.ceil(max(math.log10(v) for _, v in bars))
     left, row, plot = 230, 30, width - 230 - 90
     height = row * len(bars) + 30
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='12' font-family='sans-serif'>"]
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='12' font-family='sans-serif'>"
+    ]
     for i, (label, value) in enumerate(bars):
         y = 10 + i * row
         w = max(2.0, plot * (math.log10(value) - lo) / (hi - lo))
-        parts.append(f"<text x='{left - 6}' y='{y + 15}' text-anchor='end'>{html.escape(label)}</text>")
-        parts.append(f"<rect x='{left}' y='{y + 3}' width='{w:.1f}' height='18' fill='{'#0969da' if i == 0 else '#8c959f'}'/>")
+        parts.append(
+            f"<text x='{left - 6}' y='{y + 15}' text-anchor='end'>{html.escape(label)}</text>"
+        )
+        parts.append(
+            f"<rect x='{left}' y='{y + 3}' width='{w:.1f}' height='18' fill='{'#0969da' if i == 0 else '#8c959f'}'/>"
+        )
         parts.append(f"<text x='{left + w + 4:.1f}' y='{y + 15}'>{value:.2e} {unit}</text>")
-    parts.append(f"<text x='{left}' y='{height - 4}' fill='#57606a'>log scale, 10^{lo} to 10^{hi} {unit}</text></svg>")
+    parts.append(
+        f"<text x='{left}' y='{height - 4}' fill='#57606a'>log scale, 10^{lo} to 10^{hi} {unit}</text></svg>"
+    )
     return "".join(parts)
 
 
-__all__ = ["Document", "Heading", "Para", "Bullets", "Fields", "Table", "Figure", "UNKNOWN", "to_markdown", "to_html", "log_bar_svg", "cell"]
+__all__ = [
+    "Document",
+    "Heading",
+    "Para",
+    "Bullets",
+    "Fields",
+    "Table",
+    "Figure",
+    "UNKNOWN",
+    "to_markdown",
+    "to_html",
+    "log_bar_svg",
+    "cell",
+]

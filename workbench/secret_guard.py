@@ -20,18 +20,32 @@ from .io import write_text_atomic
 log = logging.getLogger(__name__)
 
 SECRET_NAME = re.compile(
-    r"(^|[_.-])(TOKEN|SECRET|SECRET_KEY|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)$", re.I
+    r"(^|[_.-])(TOKEN|SECRET|SECRET_KEY|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)$",
+    re.I,
 )
 TOKENIZER_TOKEN = re.compile(r"(pad|eos|bos|unk|sep|cls|mask)_token$", re.I)  # not secrets
 PLACEHOLDER = "***redacted***"
-TEXT_SUFFIXES = (".ipynb", ".json", ".jsonl", ".md", ".html", ".yaml", ".yml", ".txt", ".csv", ".log")
+TEXT_SUFFIXES = (
+    ".ipynb",
+    ".json",
+    ".jsonl",
+    ".md",
+    ".html",
+    ".yaml",
+    ".yml",
+    ".txt",
+    ".csv",
+    ".log",
+)
 MIN_SECRET_LENGTH = 6  # shorter values ("1", "true") would redact ordinary text
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names look like secrets (HF_TOKEN, OPENAI_API_KEY, ...)."""
     environ = os.environ if environ is None else environ
-    values = {v for k, v in environ.items() if SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH}
+    values = {
+        v for k, v in environ.items() if SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH
+    }
     return sorted(values, key=len, reverse=True)
 
 

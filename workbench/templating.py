@@ -10,9 +10,10 @@ batcher (to build labels), so the preview and the real run can never disagree:
     whitespace after the end-of-turn token) is context only.
 
 How the spans are found: the conversation is rendered with `apply_chat_template(tokenize=False)`,
-and for each assistant message the template is rendered again up to the start of that turn
-(`messages[:i]` with `add_generation_prompt=True`). That prefix ends where the assistant's
-content starts, whatever the template adds in front (a default system prompt, headers). The
+and each assistant message's content is located in it: directly when it occurs exactly once,
+otherwise by rendering the template again up to the start of that turn (`messages[:i]` with
+`add_generation_prompt=True`), a prefix that ends where the assistant's content starts whatever
+the template adds in front (a default system prompt that repeats the answer, headers). The
 rendered text is then tokenized once with the fast tokenizer's offset mapping, and character spans
 become token positions. Templates whose prefixes are not prefixes of the full render fall back to
 finding each message's content in order.
@@ -70,7 +71,9 @@ class EncodedChat:
         return out
 
 
-def render_chat(tokenizer: Any, messages: list[Message], *, add_generation_prompt: bool = False) -> str:
+def render_chat(
+    tokenizer: Any, messages: list[Message], *, add_generation_prompt: bool = False
+) -> str:
     """The chat-template render of `messages` as text (no tokenization)."""
     if not getattr(tokenizer, "chat_template", None):
         raise DataError(
@@ -112,6 +115,8 @@ def trained_spans(tokenizer: Any, messages: list[Message], text: str) -> list[tu
 def _content_start(tokenizer, messages, i, text, cursor) -> int | None:
     """Where assistant message i's content begins in `text`, or None if it is not there verbatim."""
     content = messages[i]["content"]
+    if content and text.count(content) == 1 and text.find(content) >= cursor:
+        return text.find(content)  # unambiguous: no second render needed (the common, fast case)
     prefix = render_chat(tokenizer, messages[:i], add_generation_prompt=True) if i else None
     if prefix is not None and text.startswith(prefix) and text.startswith(content, len(prefix)):
         return len(prefix)
@@ -119,7 +124,9 @@ def _content_start(tokenizer, messages, i, text, cursor) -> int | None:
     return found if found >= 0 else None
 
 
-def encode_chat(tokenizer: Any, messages: list[Message], *, max_length: int | None = None) -> EncodedChat:
+def encode_chat(
+    tokenizer: Any, messages: list[Message], *, max_length: int | None = None
+) -> EncodedChat:
     """Render, tokenize (no extra special tokens: the template has them) and mask one conversation."""
     text = render_chat(tokenizer, messages)
     spans = trained_spans(tokenizer, messages, text)

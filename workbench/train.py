@@ -175,7 +175,8 @@ def _build(cfg: TrainConfig, rd: RunDir, splits: Any) -> tuple[Any, Any, dict[st
 
     set_seed(cfg.seed)
     tech = get_technique(cfg.technique)
-    model, tokenizer = load_model(cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device)
+    with _quiet_loading():  # tqdm.auto would leave a progress widget in papermill outputs
+        model, tokenizer = load_model(cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device)
     model = tech.prepare(model, cfg)
     trainable, total = _param_counts(model)
     encoded, data = {}, {}
@@ -274,6 +275,19 @@ def _run(trainer: Any, state: TrainState, sinks: list[Callback], checkpoint: Pat
         last_eval = max((r["step"] for r in sinks[0].snapshot() if r["kind"] == "eval"), default=-1)
         if last_eval != trainer.state.global_step:
             trainer.evaluate()  # the final eval loss, whatever the cadence
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 @contextmanager
@@ -427,3 +441,20 @@ def _write_figure(result: TrainResult, rd: RunDir) -> None:
         fig.write_html(rd.figures_dir / "loss.html", include_plotlyjs=True, full_html=True)
     except ImportError as exc:  # plotly is optional for headless training
         log.warning("Loss figure not written: %s", exc)
+
+
+def notebook_config(namespace: dict[str, Any], *, use_technique_json: bool = True) -> TrainConfig:
+    """The config notebook 03 trains: notebook 02's choice (run_dir/technique.json) when asked for and
+    present, then every TrainConfig-named parameter that is not None on top, run_dir always."""
+    import json
+
+    from dataclasses import fields
+
+    names = {f.name for f in fields(TrainConfig)}
+    rd = RunDir(namespace["run_dir"])
+    base: dict[str, Any] = {}
+    if use_technique_json and rd.technique_json.is_file():
+        base = json.loads(rd.technique_json.read_text(encoding="utf-8")).get("train_config", {})
+        log.info("Using the config chosen in notebook 02 (%s)", rd.technique_json)
+    overrides = {k: v for k, v in namespace.items() if k in names and v is not None}
+    return TrainConfig.from_dict({**base, **overrides, "run_dir": str(rd.root)}, strict=False)

@@ -6,6 +6,7 @@ if it failed, a screenshot of the window is left in tests/browser/artifacts/.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from .labdriver import (
     VIEWPORT,
     NotebookPage,
     chromium_path,
+    declared_parameters,
     prepare_notebook,
     start_lab,
     stop_lab,
@@ -76,7 +78,10 @@ def open_notebook(notebook, lab, tmp_path):
         source = NOTEBOOKS / name
         if not source.exists():
             pytest.skip(f"{source.relative_to(NOTEBOOKS.parent)} does not exist yet")
-        parameters = {"run_dir": str(tmp_path / "run"), "model": TINY, **parameters}
+        defaults = {"run_dir": str(tmp_path / "run")}
+        if "model" in declared_parameters(source):
+            defaults["model"] = TINY
+        parameters = {**defaults, **parameters}
         return notebook.open(prepare_notebook(source, lab, **parameters))
 
     return _open
@@ -100,3 +105,9 @@ def trained_run_dir(tmp_path_factory) -> Path:
     result = workbench.train(config)
     assert result.status == "completed", f"preparing a trained run failed: {result.message}"
     return run_dir
+
+
+@pytest.fixture
+def trained_run(trained_run_dir, tmp_path) -> Path:
+    """A private copy of the trained run, for a test that writes into it."""
+    return Path(shutil.copytree(trained_run_dir, tmp_path / "run"))

@@ -153,6 +153,13 @@ def prepare_notebook(source: Path, lab: Lab, **parameters) -> str:
     return target.name
 
 
+def declared_parameters(source: Path) -> set[str]:
+    """Names assigned in the notebook's `parameters` cell."""
+    import papermill as pm
+
+    return set(pm.inspect_notebook(str(source)))
+
+
 # JavaScript run in the page; `window.jupyterapp` exists because of expose_app_in_browser.
 _JS_NOTEBOOK_READY = """(name) => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -249,17 +256,30 @@ class NotebookPage:
         """How many points the plotly graph `plot` (a `.js-plotly-plot` locator) draws now."""
         return plot.evaluate(_JS_PLOT_POINTS)
 
-    def screenshot(self, locator, name: str, *, docs: bool = False) -> Path:
-        """Save an element's screenshot under tests/browser/artifacts/ (git-ignored); with docs=True
-        and WORKBENCH_DOC_IMAGES=1 also under docs/images/ for the README."""
+    def screenshot(self, locator, name: str, *, docs: bool = False, max_height: int = 0) -> Path:
+        """Save an element's screenshot (its top `max_height` pixels, if given) under
+        tests/browser/artifacts/ (git-ignored); with docs=True and WORKBENCH_DOC_IMAGES=1 also under
+        docs/images/ for the README."""
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        locator.scroll_into_view_if_needed()
-        locator.screenshot(path=str(path), animations="disabled")
+        box = self._show_top_of(locator)
+        height = min(box["height"], max_height) if max_height else box["height"]
+        if height > VIEWPORT["height"] - 160:  # taller than the window: grow the window to fit it
+            size = {"width": VIEWPORT["width"], "height": min(int(height) + 200, 4000)}
+            self.page.set_viewport_size(size)
+            box = self._show_top_of(locator)
+        clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": height}
+        self.page.screenshot(path=str(path), clip=clip, animations="disabled")
+        self.page.set_viewport_size(VIEWPORT)
         if docs and os.environ.get("WORKBENCH_DOC_IMAGES") == "1":
             DOC_IMAGES.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, DOC_IMAGES / path.name)
         return path
+
+    def _show_top_of(self, locator) -> dict:
+        locator.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+        self.page.wait_for_timeout(300)  # let JupyterLab re-lay out and plotly redraw
+        return locator.bounding_box()
 
     def save_view(self, name: str) -> Path:
         """Save what the window shows now."""

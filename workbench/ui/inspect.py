@@ -23,7 +23,9 @@ class InspectBrowser:
     click `save`. `view.value` holds the current row's HTML, `status.value` the last message.
     """
 
-    def __init__(self, report: DatasetReport, *, clean_path: str | Path, clean_options: dict | None = None):
+    def __init__(
+        self, report: DatasetReport, *, clean_path: str | Path, clean_options: dict | None = None
+    ):
         if report.dataset is None:
             raise ValueError("The report has no dataset attached; make it with inspect_dataset().")
         self.report = report
@@ -39,7 +41,9 @@ class InspectBrowser:
         )  # fmt: skip
         self.prev = w.Button(description="previous", icon="arrow-left")
         self.next = w.Button(description="next", icon="arrow-right")
-        self.position = w.BoundedIntText(value=1, min=1, max=1, description="item", layout=w.Layout(width="12rem"))
+        self.position = w.BoundedIntText(
+            value=1, min=1, max=1, description="item", layout=w.Layout(width="12rem")
+        )
         self.where = w.HTML()
         self.view = w.HTML()
         self.save = w.Button(description="Save a cleaned copy", button_style="primary", icon="save")
@@ -90,7 +94,9 @@ class InspectBrowser:
         try:
             self.view.value = self._row_html()
         except Exception as exc:  # show, do not lose, an error inside a handler
-            self.view.value = f'<pre style="color:{SEVERITY_COLOURS["error"]}">{html.escape(repr(exc))}</pre>'
+            self.view.value = (
+                f'<pre style="color:{SEVERITY_COLOURS["error"]}">{html.escape(repr(exc))}</pre>'
+            )
 
     def _row_html(self) -> str:
         n = len(self.indices)
@@ -107,19 +113,27 @@ class InspectBrowser:
                          f"{self.report.lengths['max_length']}</p>")  # fmt: skip
             parts.append(mask_html(enc.segments(), truncated=enc.truncated))
         else:
-            parts += [f"<p><b>{html.escape(m['role'])}</b>: {html.escape(m['content'])}</p>" for m in ds[i]]
+            parts += [
+                f"<p><b>{html.escape(m['role'])}</b>: {html.escape(m['content'])}</p>"
+                for m in ds[i]
+            ]
         return "".join(parts)
 
     def _on_save(self, _button: Any) -> None:
         try:
             result = clean(self.report.dataset, report=self.report, **self.clean_options)
             path = result.save(self.clean_path, overwrite=True)
-            counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts().items())) or "nothing to change"
+            counts = (
+                ", ".join(f"{k} {v}" for k, v in sorted(result.counts().items()))
+                or "nothing to change"
+            )
             self.status.value = (f"Saved {len(result.dataset)} of {result.rows_before} rows to "
                                  f"<code>{html.escape(str(path))}</code> ({html.escape(counts)}). "
                                  "The source file is unchanged.")  # fmt: skip
         except Exception as exc:
-            self.status.value = f'<span style="color:{SEVERITY_COLOURS["error"]}">{html.escape(str(exc))}</span>'
+            self.status.value = (
+                f'<span style="color:{SEVERITY_COLOURS["error"]}">{html.escape(str(exc))}</span>'
+            )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

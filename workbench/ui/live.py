@@ -23,7 +23,7 @@ class _Throttled(Callback):
 
     def __init__(self, min_interval: float = 0.5):
         self.min_interval = min_interval
-        self._last = 0.0
+        self._last = float("-inf")  # the first event always draws
         self.redraws = 0
 
     def _maybe_redraw(self, state: TrainState, force: bool = False) -> None:

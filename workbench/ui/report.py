@@ -9,8 +9,18 @@ import ipywidgets as w
 
 from ..report import PROVIDER_FIELDS, RunFacts, save_provider_facts, write_run_docs
 
-TITLES = {"model_card": "Model card", "data_card": "Data card", "ai_act_record": "AI Act / GDPR record"}
-LONG_FIELDS = ("intended_purpose", "out_of_scope_uses", "human_oversight", "legal_basis", "collection_purpose")
+TITLES = {
+    "model_card": "Model card",
+    "data_card": "Data card",
+    "ai_act_record": "AI Act / GDPR record",
+}
+LONG_FIELDS = (
+    "intended_purpose",
+    "out_of_scope_uses",
+    "human_oversight",
+    "legal_basis",
+    "collection_purpose",
+)
 
 
 class ReportPreview:
@@ -25,9 +35,12 @@ class ReportPreview:
         stated = RunFacts.read(self.run_dir).provider
         self.inputs: dict[str, Any] = {
             key: (w.Textarea if key in LONG_FIELDS else w.Text)(
-                value=str(stated.get(key, "")), description=key,
-                placeholder="to be completed by the provider", tooltip=label,
-                style={"description_width": "9rem"}, layout=w.Layout(width="98%"),
+                value=str(stated.get(key, "")),
+                description=key,
+                placeholder="to be completed by the provider",
+                tooltip=label,
+                style={"description_width": "9rem"},
+                layout=w.Layout(width="98%"),
             )
             for key, label in PROVIDER_FIELDS.items()
         }
@@ -38,8 +51,16 @@ class ReportPreview:
         for i, title in enumerate(TITLES.values()):
             self.tabs.set_title(i, title)
         self.save.on_click(self._on_save)
-        form = w.VBox([w.HTML("<b>What only you can state</b>"), *self.inputs.values(), self.save, self.status, self.out],
-                      layout=w.Layout(width="36%"))
+        form = w.VBox(
+            [
+                w.HTML("<b>What only you can state</b>"),
+                *self.inputs.values(),
+                self.save,
+                self.status,
+                self.out,
+            ],
+            layout=w.Layout(width="36%"),
+        )
         self.widget = w.HBox([form, w.Box([self.tabs], layout=w.Layout(width="64%"))])
         self.refresh()
 

@@ -1,0 +1,206 @@
+"""Real (non-padding) training tokens/s: workbench.train vs a plain PEFT loop vs TRL's SFTTrainer.
+
+Same model, data rows, LoRA settings (r=16, alpha 32, all-linear), batch size, max_length and
+learning rate for every variant; each does one pass over the same rows. Variants are alternated
+round by round so a busy machine slows them alike. Timing covers the training steps only (from
+the start of training to the end of the last optimizer step): model loading and saving are left out
+for every variant.
+
+    .venv/bin/python benchmarks/train_throughput.py                       # default model, 2 rounds
+    .venv/bin/python benchmarks/train_throughput.py --model tiny-random --rows 16 --rounds 1
+    .venv/bin/python benchmarks/train_throughput.py --trl-defaults        # + TRL defaults (bf16 on CPU: very slow)
+
+Variants: plain (hand-written fp32 PEFT loop over the workbench's batches), workbench (defaults:
+length-grouped batches), workbench-unsorted (random batches, like the plain loop),
+workbench+plot (a live FigureWidget plot redrawn every 0.5 s, logging every step: the UI's cost),
+workbench+packing, trl-fast (SFTTrainer with bf16 and gradient checkpointing off), trl-defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workbench.callbacks import Callback  # noqa: E402
+from workbench.config import TrainConfig  # noqa: E402
+
+
+def rows(dataset: str, n: int) -> list[list[dict[str, str]]]:
+    from workbench.data import load_dataset
+
+    return load_dataset(dataset, split="train").conversations[:n]
+
+
+def base_config(args: argparse.Namespace, run_dir: str, **over) -> TrainConfig:
+    fields = dict(model=args.model, technique="lora", lora_r=16, lora_alpha=32, lora_dropout=0.05,
+                  max_length=args.max_length, batch_size=args.batch_size, learning_rate=2e-4, epochs=1.0,
+                  warmup_ratio=0.0, log_every=5, eval_every=0, eval_at_start=False, save_every=0,
+                  run_dir=run_dir, seed=0)
+    return TrainConfig(**{**fields, **over})
+
+
+# -- variants: each returns (real tokens, seconds of training steps) -----------------------------
+
+
+def plain_loop(args, convs) -> tuple[int, float]:
+    import torch
+
+    from workbench.batching import Collator, EncodedDataset, encode_dataset
+    from workbench.models import load_model
+    from workbench.techniques import get_technique
+
+    cfg = base_config(args, "unused")
+    torch.manual_seed(0)
+    model, tok = load_model(cfg.model, technique="lora")
+    model = get_technique("lora").prepare(model, cfg)
+    items, _ = encode_dataset(tok, convs, max_length=cfg.max_length)
+    data, collate = EncodedDataset(items), Collator(pad_token_id=tok.pad_token_id)
+    order = random.Random(0).sample(range(len(data)), len(data))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
+    model.train()
+    tokens, start = 0, time.perf_counter()
+    for b in range(0, len(order), cfg.batch_size):
+        batch = collate([data[i] for i in order[b : b + cfg.batch_size]])
+        tokens += int(batch.pop("real_tokens"))
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss.item()  # one sync per step, as any loop that logs would do
+    return tokens, time.perf_counter() - start
+
+
+class StepTimer(Callback):
+    """Time from the start of training to the end of the last step, and the tokens it saw."""
+
+    def on_train_begin(self, state) -> None:
+        self.start, self.first_tokens = time.perf_counter(), state.tokens_seen
+
+    def on_step_end(self, state) -> None:
+        self.end, self.tokens = time.perf_counter(), state.tokens_seen - self.first_tokens
+
+
+def workbench_run(args, convs, *, plot: bool = False, **over) -> tuple[int, float]:
+    from workbench.train import train
+
+    timer, callbacks = StepTimer(), []
+    if plot:
+        from workbench.ui.live import LiveLossPlot, ProgressLine
+
+        live, progress = LiveLossPlot(backend="widget", min_interval=0.5), ProgressLine(backend="widget", min_interval=0.5)
+        live.show()
+        progress.show()
+        callbacks, over = [live, progress], {"log_every": 1, **over}
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train(base_config(args, tmp, **over), callbacks=[timer, *callbacks], train_data=convs, eval_data=[])
+    if result.status != "completed":
+        raise RuntimeError(result.message)
+    return timer.tokens, timer.end - timer.start
+
+
+def trl_run(args, convs, *, fast: bool) -> tuple[int, float]:
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from workbench.models import load_model
+
+    class Timer(TrainerCallback):
+        def on_train_begin(self, a, state, control, **kw):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, a, state, control, **kw):
+            self.end, self.tokens = time.perf_counter(), state.num_input_tokens_seen
+
+    model, tok = load_model(args.model, technique="full")
+    timer = Timer()
+    extra = {"bf16": False, "gradient_checkpointing": False} if fast else {}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = SFTConfig(
+            output_dir=tmp, per_device_train_batch_size=args.batch_size, num_train_epochs=1, learning_rate=2e-4,
+            max_length=args.max_length, lr_scheduler_type="cosine", seed=0, save_strategy="no", report_to=[],
+            use_cpu=True, dataloader_num_workers=0, include_num_input_tokens_seen="non_padding",
+            max_steps=args.trl_defaults_steps if not fast else -1, disable_tqdm=True, **extra,
+        )
+        lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
+        trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list([{"messages": c} for c in convs]),
+                             processing_class=tok, peft_config=lora, callbacks=[timer])
+        trainer.train()
+    return timer.tokens, timer.end - timer.start
+
+
+VARIANTS = {
+    "plain": plain_loop,
+    "workbench": lambda a, c: workbench_run(a, c),
+    "workbench-unsorted": lambda a, c: workbench_run(a, c, group_by_length=False),
+    "workbench+plot": lambda a, c: workbench_run(a, c, plot=True),
+    "workbench+packing": lambda a, c: workbench_run(a, c, packing=True),
+    "trl-fast": lambda a, c: trl_run(a, c, fast=True),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--dataset", default="orders-json")
+    parser.add_argument("--rows", type=int, default=32, help="rows per pass (default 32: 4 steps of 8)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=384)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", nargs="*", help="variants to run (default: all)")
+    parser.add_argument("--trl-defaults", action="store_true", help="also run TRL with its defaults (once; slow on CPU)")
+    parser.add_argument("--trl-defaults-steps", type=int, default=1)
+    parser.add_argument("--json", help="write the raw measurements here")
+    args = parser.parse_args()
+    import logging
+
+    import torch
+
+    logging.basicConfig(level=logging.ERROR)
+    convs = rows(args.dataset, args.rows)
+    names = args.only or list(VARIANTS)
+    results: dict[str, list[float]] = {n: [] for n in names}
+    print(f"{args.model} on {args.dataset}: {len(convs)} rows, batch {args.batch_size}, max_length {args.max_length}, "
+          f"torch threads {torch.get_num_threads()}, {args.rounds} rounds", flush=True)
+    for rnd in range(args.rounds):
+        for name in names if rnd % 2 == 0 else reversed(names):
+            tokens, seconds = VARIANTS[name](args, convs)
+            results[name].append(tokens / seconds)
+            print(f"  round {rnd + 1} {name:20s} {tokens:6d} tokens {seconds:7.1f} s {tokens / seconds:8.1f} tok/s", flush=True)
+    if args.trl_defaults:
+        tokens, seconds = trl_run(args, convs, fast=False)
+        results["trl-defaults"] = [tokens / seconds]
+        print(f"  once    trl-defaults         {tokens:6d} tokens {seconds:7.1f} s {tokens / seconds:8.1f} tok/s", flush=True)
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def print_table(results: dict[str, list[float]]) -> None:
+    ref = statistics.median(results["plain"]) if results.get("plain") else None
+    wb = statistics.median(results["workbench"]) if results.get("workbench") else None
+    print("\n| variant | real tokens/s (median) | runs | vs plain loop | vs workbench |")
+    print("|---|---:|---:|---:|---:|")
+    for name, values in results.items():
+        med = statistics.median(values)
+        vs_plain = f"{med / ref:.2f}x" if ref else "-"
+        vs_wb = f"{med / wb:.2f}x" if wb else "-"
+        print(f"| {name} | {med:,.1f} | {len(values)} | {vs_plain} | {vs_wb} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Write notebooks/04_compare.ipynb (outputs empty). Run: .venv/bin/python scripts/build_notebook_04.py"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+OUT = Path(__file__).resolve().parents[1] / "notebooks" / "04_compare.ipynb"
+
+CELLS = [
+    (
+        "md",
+        """# 04 · Is the tuned model better, and what did it forget?
+
+A falling loss curve says the model fits its training data; it does not say the answers got better.
+This notebook asks the **base** model and the **tuned** model the same held-out prompts, scores every
+answer against the reference, and shows them side by side.
+
+* **Paired comparison.** Both models answer the very same prompts, so each prompt gives a
+  difference (tuned minus base). The summary shows the mean score of each side, the mean
+  difference with a 95% **bootstrap interval** (resampling prompts), and how many prompts the tuned
+  model **won, lost or tied**. An interval that straddles 0 means: not shown to be better.
+* **One copy of the weights.** For LoRA / QLoRA runs the base answers come from the same loaded
+  model with the adapter switched off; a full fine-tune loads the original model beside it.
+* **Greedy decoding** by default, so a rerun gives the same answers; answers stop at the end of the
+  assistant's turn or after `max_new_tokens`.
+* **Metrics follow the data.** JSON outputs (like `orders-json`) get the parse rate, JSON Schema
+  validity and field-level accuracy; a style sample (like `support-tone`) gets its greeting,
+  sign-off, banned-phrase and length checks; everything gets exact match and chrF (character n-gram
+  F-score: a fuzzy text similarity). Pass your own functions to `compare(metrics=...)`.
+* **Catastrophic forgetting.** Fine-tuning on a narrow task can erode general skills. The
+  *forgetting probe* asks both models broad general questions (the `general-probe` sample, or your
+  own set) and measures perplexity on their reference answers. When the tuned model drops more than
+  `forgetting_margin` on a probe metric, or its perplexity rises more than `perplexity_margin`,
+  the comparison raises a **forgetting flag**. Test on a broader set than your own task before
+  you release a model.""",
+    ),
+    (
+        "params",
+        """run_dir = "runs/latest"          # the run notebook 03 trained
+interactive = True               # papermill passes False: no widgets, same files written
+eval_dataset = None              # None: the split the run held out (from train_config.yaml)
+probe_dataset = "general-probe"  # broad set for the forgetting probe; None skips it
+max_eval_prompts = None          # None: all held-out prompts (or max_eval_rows when the pipeline sets it)
+max_eval_rows = None             # shared pipeline key; used when max_eval_prompts is None
+max_probe_prompts = None         # None: the whole probe set
+max_new_tokens = 256             # longest answer, in tokens
+batch_size = 8                   # prompts generated together
+forgetting_margin = 0.05         # largest acceptable drop of a probe metric (absolute, 0..1)
+perplexity_margin = 0.25         # largest acceptable relative rise of probe perplexity (+25%)""",
+    ),
+    (
+        "md",
+        """## Load the run
+
+`load_run` reads `train_config.yaml` and `train_result.json` and loads the base model plus the
+adapter (or the base and the fully tuned model).""",
+    ),
+    (
+        "code",
+        """from IPython.display import HTML, display
+
+from workbench.compare_run import compare_run
+from workbench.generation import load_run
+
+pair = load_run(run_dir)
+display(HTML(f"<b>{pair.info['technique']}</b> run of <code>{pair.info['model']}</code>; base answers from "
+             f"{'the same model, adapter switched off' if pair.shares_weights else 'a second copy of the base model'}"))""",
+    ),
+    (
+        "md",
+        """## Ask both models and score the answers
+
+This writes `comparison.json` (every prompt, answer and score), `comparison.html` (the table below
+as a page you can sort and filter in any browser) and `figures/comparison.html` into the run
+directory. On two CPU cores expect a few seconds per prompt and model.""",
+    ),
+    (
+        "code",
+        """comparison = compare_run(
+    run_dir, pair=pair, eval_dataset=eval_dataset, probe_dataset=probe_dataset,
+    max_eval_prompts=max_eval_prompts or max_eval_rows, max_probe_prompts=max_probe_prompts,
+    max_new_tokens=max_new_tokens, batch_size=batch_size,
+    forgetting_margin=forgetting_margin, perplexity_margin=perplexity_margin,
+)
+print("\\n".join(comparison.summary_lines()))
+display(comparison)""",
+    ),
+    (
+        "md",
+        """## The differences at a glance
+
+Bars are tuned minus base per metric, with their 95% intervals; the dotted line is the forgetting
+margin. A task metric far above 0 with a probe metric near 0 is the result you want.""",
+    ),
+    (
+        "code",
+        """from workbench.plots import comparison_figures
+
+for figure in comparison_figures(comparison).values():
+    display(figure)""",
+    ),
+    (
+        "md",
+        """## Explore, and try your own prompt
+
+Filter to the prompts where the tuned model did better or worse on a metric, sort by the
+difference, search the text; then type a prompt of your own and read both answers side by side
+(differences marked).""",
+    ),
+    (
+        "code",
+        """if interactive:
+    from workbench.ui.compare import ComparisonView
+
+    first = comparison.rows[0].prompt
+    system = first[0]["content"] if first and first[0]["role"] == "system" else ""
+    display(ComparisonView(comparison, pair=pair, system_prompt=system).widget)""",
+    ),
+    (
+        "md",
+        """## Next
+
+* Notebook 05 writes the model card and the AI Act / GDPR record; it quotes these results.
+* Headless: `workbench compare RUN_DIR` does the same and prints the summary;
+  `--fail-on-forgetting` makes it exit 1 when the flag is raised.""",
+    ),
+]
+
+
+def build() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11"}
+    for kind, source in CELLS:
+        if kind == "md":
+            nb.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            cell = nbformat.v4.new_code_cell(source)
+            if kind == "params":
+                cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+    for cell in nb.cells:  # stable ids keep diffs small
+        cell.pop("id", None)
+    nb.nbformat_minor = 4
+    return nb
+
+
+if __name__ == "__main__":
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(build(), OUT)
+    print(OUT)

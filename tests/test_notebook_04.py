@@ -1,0 +1,48 @@
+"""Notebook 04 headless on a real tiny LoRA run: comparison.json / .html and figures written, no widgets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run_notebook
+
+from workbench.config import TrainConfig
+from workbench.data import load_dataset
+from workbench.train import train
+
+
+def tiny_orders_run(run_dir: Path) -> Path:
+    """A two-step LoRA run of the tiny model; its config names orders-json, whose eval split is held out."""
+    convs = load_dataset("orders-json", split="train").conversations[:8]
+    cfg = TrainConfig(model="tiny-random", dataset="orders-json", run_dir=str(run_dir), max_steps=2,
+                      batch_size=4, log_every=1, max_length=1024)  # fmt: skip
+    result = train(cfg, train_data=convs, eval_data=convs[:2])
+    assert result.status == "completed", result.message
+    return run_dir
+
+
+@pytest.mark.slow
+def test_notebook_04_writes_the_comparison(tiny_model_dir, run_dir):
+    tiny_orders_run(run_dir)
+    out = run_notebook(
+        "04_compare.ipynb", run_dir, max_eval_prompts=3, max_probe_prompts=2, max_new_tokens=6
+    )
+    data = json.loads((run_dir / "comparison.json").read_text(encoding="utf-8"))
+    assert data["dataset"] == "orders-json" and len(data["rows"]) == 3
+    assert {"json_parses", "schema_valid", "field_accuracy", "exact_match", "chrf"} <= set(
+        data["summary"]
+    )
+    assert data["models"]["base_path"] == "adapter disabled"
+    probe = data["forgetting"]
+    n_probe = len(load_dataset("general-probe", split="eval"))
+    assert probe["dataset"] == "general-probe" and len(probe["rows"]) == min(2, n_probe)
+    assert probe["perplexity"]["base"] > 1 and probe["perplexity"]["tuned"] > 1
+    assert isinstance(data["forgetting_flag"], bool)
+    page = (run_dir / "comparison.html").read_text(encoding="utf-8")
+    assert "Base vs tuned on orders-json" in page and "Forgetting probe" in page
+    assert "plotly" in (run_dir / "figures" / "comparison.html").read_text(encoding="utf-8").lower()
+    executed = json.dumps(json.loads(out.read_text()))
+    assert "application/vnd.jupyter.widget-view+json" not in executed  # headless: no widgets
+    assert "Base vs tuned on orders-json" in executed  # the table is in the saved notebook
