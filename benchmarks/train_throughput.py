@@ -43,10 +43,24 @@ def rows(dataset: str, n: int) -> list[list[dict[str, str]]]:
 
 
 def base_config(args: argparse.Namespace, run_dir: str, **over) -> TrainConfig:
-    fields = dict(model=args.model, technique="lora", lora_r=16, lora_alpha=32, lora_dropout=0.05,
-                  max_length=args.max_length, batch_size=args.batch_size, learning_rate=2e-4, epochs=1.0,
-                  warmup_ratio=0.0, log_every=5, eval_every=0, eval_at_start=False, save_every=0,
-                  run_dir=run_dir, seed=0)
+    fields = dict(
+        model=args.model,
+        technique="lora",
+        lora_r=16,
+        lora_alpha=32,
+        lora_dropout=0.05,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        learning_rate=2e-4,
+        epochs=1.0,
+        warmup_ratio=0.0,
+        log_every=1,
+        eval_every=0,
+        eval_at_start=False,
+        save_every=0,
+        run_dir=run_dir,
+        seed=0,
+    )
     return TrainConfig(**{**fields, **over})
 
 
@@ -100,12 +114,20 @@ def workbench_run(args, convs, *, plot: bool = False, **over) -> tuple[int, floa
     if plot:
         from workbench.ui.live import LiveLossPlot, ProgressLine
 
-        live, progress = LiveLossPlot(backend="widget", min_interval=0.5), ProgressLine(backend="widget", min_interval=0.5)
+        live, progress = (
+            LiveLossPlot(backend="widget", min_interval=0.5),
+            ProgressLine(backend="widget", min_interval=0.5),
+        )
         live.show()
         progress.show()
-        callbacks, over = [live, progress], {"log_every": 1, **over}
+        callbacks = [live, progress]
     with tempfile.TemporaryDirectory() as tmp:
-        result = train(base_config(args, tmp, **over), callbacks=[timer, *callbacks], train_data=convs, eval_data=[])
+        result = train(
+            base_config(args, tmp, **over),
+            callbacks=[timer, *callbacks],
+            train_data=convs,
+            eval_data=[],
+        )
     if result.status != "completed":
         raise RuntimeError(result.message)
     return timer.tokens, timer.end - timer.start
@@ -131,14 +153,37 @@ def trl_run(args, convs, *, fast: bool) -> tuple[int, float]:
     extra = {"bf16": False, "gradient_checkpointing": False} if fast else {}
     with tempfile.TemporaryDirectory() as tmp:
         config = SFTConfig(
-            output_dir=tmp, per_device_train_batch_size=args.batch_size, num_train_epochs=1, learning_rate=2e-4,
-            max_length=args.max_length, lr_scheduler_type="cosine", seed=0, save_strategy="no", report_to=[],
-            use_cpu=True, dataloader_num_workers=0, include_num_input_tokens_seen="non_padding",
-            max_steps=args.trl_defaults_steps if not fast else -1, disable_tqdm=True, **extra,
+            output_dir=tmp,
+            per_device_train_batch_size=args.batch_size,
+            num_train_epochs=1,
+            learning_rate=2e-4,
+            max_length=args.max_length,
+            lr_scheduler_type="cosine",
+            seed=0,
+            save_strategy="no",
+            report_to=[],
+            use_cpu=True,
+            dataloader_num_workers=0,
+            include_num_input_tokens_seen="non_padding",
+            max_steps=args.trl_defaults_steps if not fast else -1,
+            disable_tqdm=True,
+            **extra,
         )
-        lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
-        trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list([{"messages": c} for c in convs]),
-                             processing_class=tok, peft_config=lora, callbacks=[timer])
+        lora = LoraConfig(
+            r=16,
+            lora_alpha=32,
+            lora_dropout=0.05,
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )
+        trainer = SFTTrainer(
+            model=model,
+            args=config,
+            train_dataset=Dataset.from_list([{"messages": c} for c in convs]),
+            processing_class=tok,
+            peft_config=lora,
+            callbacks=[timer],
+        )
         trainer.train()
     return timer.tokens, timer.end - timer.start
 
@@ -154,15 +199,23 @@ VARIANTS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--dataset", default="orders-json")
-    parser.add_argument("--rows", type=int, default=32, help="rows per pass (default 32: 4 steps of 8)")
+    parser.add_argument(
+        "--rows", type=int, default=32, help="rows per pass (default 32: 4 steps of 8)"
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=384)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="variants to run (default: all)")
-    parser.add_argument("--trl-defaults", action="store_true", help="also run TRL with its defaults (once; slow on CPU)")
+    parser.add_argument(
+        "--trl-defaults",
+        action="store_true",
+        help="also run TRL with its defaults (once; slow on CPU)",
+    )
     parser.add_argument("--trl-defaults-steps", type=int, default=1)
     parser.add_argument("--json", help="write the raw measurements here")
     args = parser.parse_args()
@@ -174,17 +227,26 @@ def main() -> None:
     convs = rows(args.dataset, args.rows)
     names = args.only or list(VARIANTS)
     results: dict[str, list[float]] = {n: [] for n in names}
-    print(f"{args.model} on {args.dataset}: {len(convs)} rows, batch {args.batch_size}, max_length {args.max_length}, "
-          f"torch threads {torch.get_num_threads()}, {args.rounds} rounds", flush=True)
+    print(
+        f"{args.model} on {args.dataset}: {len(convs)} rows, batch {args.batch_size}, max_length {args.max_length}, "
+        f"torch threads {torch.get_num_threads()}, {args.rounds} rounds",
+        flush=True,
+    )
     for rnd in range(args.rounds):
         for name in names if rnd % 2 == 0 else reversed(names):
             tokens, seconds = VARIANTS[name](args, convs)
             results[name].append(tokens / seconds)
-            print(f"  round {rnd + 1} {name:20s} {tokens:6d} tokens {seconds:7.1f} s {tokens / seconds:8.1f} tok/s", flush=True)
+            print(
+                f"  round {rnd + 1} {name:20s} {tokens:6d} tokens {seconds:7.1f} s {tokens / seconds:8.1f} tok/s",
+                flush=True,
+            )
     if args.trl_defaults:
         tokens, seconds = trl_run(args, convs, fast=False)
         results["trl-defaults"] = [tokens / seconds]
-        print(f"  once    trl-defaults         {tokens:6d} tokens {seconds:7.1f} s {tokens / seconds:8.1f} tok/s", flush=True)
+        print(
+            f"  once    trl-defaults         {tokens:6d} tokens {seconds:7.1f} s {tokens / seconds:8.1f} tok/s",
+            flush=True,
+        )
     print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

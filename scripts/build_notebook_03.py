@@ -132,7 +132,10 @@ button does the same; so does `workbench export-script RUN_DIR`.""",
         "code",
         """from workbench.scaleout import export_script
 
-export_script(run_dir)""",
+if (Path(run_dir) / "train_config.yaml").exists():
+    display(export_script(run_dir))
+else:  # Run All before Train: nothing to export yet
+    display(Markdown("Nothing to export yet: train first, then run this cell again."))""",
     ),
     (
         "md",
@@ -146,7 +149,11 @@ Notebook 04 compares the base model with the tuned one on the eval set, checks t
 
 def build() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python", "version": "3.11"}
     for kind, source in CELLS:
         if kind == "md":

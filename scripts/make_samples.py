@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from sample_messy import messy_support  # noqa: E402
+from sample_orders import orders_json  # noqa: E402
 from sample_texts import (  # noqa: E402
     GENERAL_PROBE,
     SUPPORT_BANNED,
     SUPPORT_MAX_WORDS,
     SUPPORT_SIGN_OFF,
-    messy_support,
-    orders_json,
     product_jargon,
     support_tone,
 )
@@ -68,7 +68,8 @@ def build() -> dict[str, str]:
         "items) turned into exactly one compact JSON object with keys in a fixed order. The use "
         "case: a fixed output format that a small model learns with LoRA. `schema.json` is the "
         "JSON Schema (draft 2020-12) every answer satisfies. Customers are invented companies.",
-        len(train), len(eval_),
+        len(train),
+        len(eval_),
     )
 
     train, eval_ = support_tone(random.Random(202))
@@ -86,7 +87,8 @@ def build() -> dict[str, str]:
         "Customer messages answered in one brand voice (the fictional Brightside shop). Every "
         "reply starts with the greeting, ends with the sign-off, avoids the banned phrases and "
         "stays under `max_words` words: the checkable markers are in `style.json`.",
-        len(train), len(eval_),
+        len(train),
+        len(eval_),
     )
 
     train, eval_, catalogue = product_jargon(random.Random(303))
@@ -98,11 +100,14 @@ def build() -> dict[str, str]:
         "Questions about a fictional product catalogue's internal codes (for example "
         '"What is the XK-220 rated for?"). The eval split asks facts that also appear in train, '
         "phrased differently; `catalogue.json` holds the facts.",
-        len(train), len(eval_),
+        len(train),
+        len(eval_),
     )
 
-    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
-            for q, a in GENERAL_PROBE]
+    rows = [
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        for q, a in GENERAL_PROBE
+    ]
     files["general-probe/train.jsonl"] = jsonl(rows)
     files["general-probe/eval.jsonl"] = jsonl(rows)
     files["general-probe/README.md"] = readme(
@@ -111,7 +116,8 @@ def build() -> dict[str, str]:
         "measure forgetting: ask the base and the tuned model, count answers that contain the "
         "reference (case-insensitive). Kept only questions SmolLM2-135M-Instruct answers correctly "
         "greedy; train.jsonl is the same set (it exists so the sample is listed).",
-        len(rows), len(rows),
+        len(rows),
+        len(rows),
     )
 
     train, eval_, planted = messy_support(random.Random(404))
@@ -127,7 +133,8 @@ def build() -> dict[str, str]:
         "every planted problem with its 1-based train line. All planted personal data is "
         "fictional (example.com/.org/.net mail, Ofcom drama phone ranges, documentation IP "
         "ranges, generated IBAN/card numbers that only pass their checksums).",
-        len(train), len(eval_),
+        len(train),
+        len(eval_),
     )
     return files
 

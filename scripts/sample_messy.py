@@ -7,46 +7,114 @@ that the inspection step finds each one. Planted personal data is fictional by c
 from __future__ import annotations
 
 import copy
-import json
 import random
 
-OPENINGS = ["Hello,", "Hi,", "Good morning,", "Hey there,", "Dear support,", "Hi folks,",
-            "Evening,", "Quick question:"]
+OPENINGS = [
+    "Hello,",
+    "Hi,",
+    "Good morning,",
+    "Hey there,",
+    "Dear support,",
+    "Hi folks,",
+    "Evening,",
+    "Quick question:",
+]
 PROBLEMS = {
-    "delivery": ["my parcel {order} is stuck in transit", "the courier left {order} at the wrong door",
-                 "order {order} shows delivered but nothing came", "the {item} I ordered is a week late"],
-    "billing": ["I was charged twice for {order}", "my invoice for {order} shows the wrong amount",
-                "the discount code did not apply to {order}", "I need a VAT receipt for {order}"],
-    "product": ["the {item} stopped charging", "the lid of my {item} does not close",
-                "the {item} is smaller than the photos suggest", "the {item} makes a rattling noise"],
-    "account": ["I cannot change my delivery address", "the app logs me out every few minutes",
-                "my loyalty points disappeared", "I want to close my account"],
+    "delivery": [
+        "my parcel {order} is stuck in transit",
+        "the courier left {order} at the wrong door",
+        "order {order} shows delivered but nothing came",
+        "the {item} I ordered is a week late",
+    ],
+    "billing": [
+        "I was charged twice for {order}",
+        "my invoice for {order} shows the wrong amount",
+        "the discount code did not apply to {order}",
+        "I need a VAT receipt for {order}",
+    ],
+    "product": [
+        "the {item} stopped charging",
+        "the lid of my {item} does not close",
+        "the {item} is smaller than the photos suggest",
+        "the {item} makes a rattling noise",
+    ],
+    "account": [
+        "I cannot change my delivery address",
+        "the app logs me out every few minutes",
+        "my loyalty points disappeared",
+        "I want to close my account",
+    ],
 }
-DETAILS = ["", " It has been like this since {day}.", " I already tried restarting everything.",
-           " This is the second time it happened.", " My neighbour had the same issue.",
-           " I need it sorted before {day}.", " The website was no help.", " I attached nothing yet."]
+DETAILS = [
+    "",
+    " It has been like this since {day}.",
+    " I already tried restarting everything.",
+    " This is the second time it happened.",
+    " My neighbour had the same issue.",
+    " I need it sorted before {day}.",
+    " The website was no help.",
+    " I attached nothing yet.",
+]
 CLOSERS = ["", " Thanks.", " Cheers.", " What can you do?", " Regards.", " Help!"]
-ACKS = ["Thanks for getting in touch.", "Sorry about the trouble.", "Thanks for the details.",
-        "I understand how annoying that is.", "Good to hear from you.", "Thanks for your patience."]
+ACKS = [
+    "Thanks for getting in touch.",
+    "Sorry about the trouble.",
+    "Thanks for the details.",
+    "I understand how annoying that is.",
+    "Good to hear from you.",
+    "Thanks for your patience.",
+]
 ACTIONS = {
-    "delivery": ["I have opened a trace for {order} with the courier.",
-                 "I have booked a redelivery for {order}.",
-                 "A replacement for {order} ships today."],
-    "billing": ["I have refunded the extra charge on {order}.",
-                "A corrected invoice for {order} is on its way by email.",
-                "I applied the discount to {order} and refunded the difference."],
-    "product": ["A replacement {item} is on its way.", "I have sent you a prepaid return label for the {item}.",
-                "Our repair team will call you about the {item}."],
-    "account": ["I have updated that on your account.", "I have reset your session; please sign in again.",
-                "I have passed this to our account team, who reply within a day."],
+    "delivery": [
+        "I have opened a trace for {order} with the courier.",
+        "I have booked a redelivery for {order}.",
+        "A replacement for {order} ships today.",
+    ],
+    "billing": [
+        "I have refunded the extra charge on {order}.",
+        "A corrected invoice for {order} is on its way by email.",
+        "I applied the discount to {order} and refunded the difference.",
+    ],
+    "product": [
+        "A replacement {item} is on its way.",
+        "I have sent you a prepaid return label for the {item}.",
+        "Our repair team will call you about the {item}.",
+    ],
+    "account": [
+        "I have updated that on your account.",
+        "I have reset your session; please sign in again.",
+        "I have passed this to our account team, who reply within a day.",
+    ],
 }
-FOLLOWUPS = ["", " Let us know if anything else comes up.", " You will get a confirmation email shortly.",
-             " Reply here if it is not fixed by {day}.", " Have a good day.", " Sorry again for the hassle."]
-ITEMS = ["kettle", "lamp", "backpack", "speaker", "blender", "toaster", "thermos", "rain jacket",
-         "bike light", "alarm clock"]
+FOLLOWUPS = [
+    "",
+    " Let us know if anything else comes up.",
+    " You will get a confirmation email shortly.",
+    " Reply here if it is not fixed by {day}.",
+    " Have a good day.",
+    " Sorry again for the hassle.",
+]
+ITEMS = [
+    "kettle",
+    "lamp",
+    "backpack",
+    "speaker",
+    "blender",
+    "toaster",
+    "thermos",
+    "rain jacket",
+    "bike light",
+    "alarm clock",
+]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "the weekend"]
-NAMES = ["mira.quellstone", "tobin.arkwright", "ysolde.fenmoor", "caspian.drewitt", "oona.halvard",
-         "piet.vanterre"]
+NAMES = [
+    "mira.quellstone",
+    "tobin.arkwright",
+    "ysolde.fenmoor",
+    "caspian.drewitt",
+    "oona.halvard",
+    "piet.vanterre",
+]
 
 
 NEAR_LIMIT = 0.6  # word-set Jaccard two clean chats must stay below
@@ -54,20 +122,35 @@ NEAR_LIMIT = 0.6  # word-set Jaccard two clean chats must stay below
 
 def _chat(rng: random.Random) -> dict:
     topic = rng.choice(sorted(PROBLEMS))
-    s = {"order": f"MS-{rng.randint(1000, 9999)}", "item": rng.choice(ITEMS), "day": rng.choice(DAYS)}
-    user = (f"{rng.choice(OPENINGS)} {rng.choice(PROBLEMS[topic])}.{rng.choice(DETAILS)}"
-            f"{rng.choice(CLOSERS)}").format(**s)
+    s = {
+        "order": f"MS-{rng.randint(1000, 9999)}",
+        "item": rng.choice(ITEMS),
+        "day": rng.choice(DAYS),
+    }
+    user = (
+        f"{rng.choice(OPENINGS)} {rng.choice(PROBLEMS[topic])}.{rng.choice(DETAILS)}"
+        f"{rng.choice(CLOSERS)}"
+    ).format(**s)
     reply = f"{rng.choice(ACKS)} {rng.choice(ACTIONS[topic])}{rng.choice(FOLLOWUPS)}".format(**s)
-    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]}
+    return {
+        "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+    }
 
 
 def _near(row: dict, rng: random.Random) -> dict:
     """A copy with one small edit to the user turn (what a sloppy export or re-entry produces)."""
     out = copy.deepcopy(row)
     text = out["messages"][0]["content"]
-    edits = [text.replace(".", "!", 1), text.lower(), text + " Thanks", text.replace(" the ", " my ", 1),
-             "  " + text]
-    out["messages"][0]["content"] = next(e for e in edits[rng.randrange(len(edits)):] + edits if e != text)
+    edits = [
+        text.replace(".", "!", 1),
+        text.lower(),
+        text + " Thanks",
+        text.replace(" the ", " my ", 1),
+        "  " + text,
+    ]
+    out["messages"][0]["content"] = next(
+        e for e in edits[rng.randrange(len(edits)) :] + edits if e != text
+    )
     return out
 
 
@@ -90,22 +173,30 @@ def _card(rng: random.Random) -> str:
 
 
 PII = {
-    "email": (lambda r: f"{r.choice(NAMES)}@{r.choice(['example.com', 'example.org', 'example.net'])}",
-              "You can email me at {v}."),
-    "phone": (lambda r: r.choice(["+44 20 7946 0", "+44 7700 900"]) + f"{r.randint(0, 999):03d}",
-              "Call me on {v} if that is easier."),
+    "email": (
+        lambda r: f"{r.choice(NAMES)}@{r.choice(['example.com', 'example.org', 'example.net'])}",
+        "You can email me at {v}.",
+    ),
+    "phone": (
+        lambda r: r.choice(["+44 20 7946 0", "+44 7700 900"]) + f"{r.randint(0, 999):03d}",
+        "Call me on {v} if that is easier.",
+    ),
     "iban": (_iban, "Please refund to my account {v}."),
     "card": (_card, "The card I paid with was {v}."),
-    "ipv4": (lambda r: f"{r.choice(['192.0.2', '198.51.100', '203.0.113'])}.{r.randint(1, 254)}",
-             "The app says my IP {v} is blocked."),
+    "ipv4": (
+        lambda r: f"{r.choice(['192.0.2', '198.51.100', '203.0.113'])}.{r.randint(1, 254)}",
+        "The app says my IP {v} is blocked.",
+    ),
 }
 
 
 def _long(rng: random.Random) -> dict:
     row = _chat(rng)
-    lines = [f"[{h:02d}:{m:02d}] sync step {i}: the {rng.choice(ITEMS)} companion app reported code "
-             f"E{rng.randint(100, 999)} and retried the upload of batch {rng.randint(1, 500)}."
-             for i, (h, m) in enumerate((rng.randint(0, 23), rng.randint(0, 59)) for _ in range(40))]
+    lines = [
+        f"[{h:02d}:{m:02d}] sync step {i}: the {rng.choice(ITEMS)} companion app reported code "
+        f"E{rng.randint(100, 999)} and retried the upload of batch {rng.randint(1, 500)}."
+        for i, (h, m) in enumerate((rng.randint(0, 23), rng.randint(0, 59)) for _ in range(40))
+    ]
     row["messages"][0]["content"] += " Here is the full log:\n" + "\n".join(lines)
     return row
 
@@ -185,5 +276,7 @@ def messy_support(rng: random.Random, n_train: int = 200, n_eval: int = 30):
         extra = {"duplicate_of": line_of[id(sources[id(row)])]} if id(row) in sources else {}
         problems.append({"line": line_of[id(row)], **record, **extra})
     problems.sort(key=lambda p: p["line"])
-    counts = {k: sum(p["kind"] == k for p in problems) for k in sorted({p["kind"] for p in problems})}
+    counts = {
+        k: sum(p["kind"] == k for p in problems) for k in sorted({p["kind"] for p in problems})
+    }
     return rows, eval_, {"train_lines": len(rows), "counts": counts, "problems": problems}

@@ -33,7 +33,9 @@ def test_labels_cover_only_the_assistant_turn(tiny):
     trained = [t for t in item.labels if t != IGNORE]
     assert tok.decode(trained).startswith("Four.")
     assert "two plus" not in tok.decode(trained)
-    everything = encode_conversation(tok, conv("What is two plus two?", "Four."), max_length=512, assistant_only=False)
+    everything = encode_conversation(
+        tok, conv("What is two plus two?", "Four."), max_length=512, assistant_only=False
+    )
     assert everything.labels == everything.input_ids
 
 
@@ -48,7 +50,11 @@ def test_truncation_is_reported_and_label_less_rows_dropped(tiny):
 
 def test_pack_fits_rows_and_keeps_every_token(tiny):
     _, tok = tiny
-    items, _ = encode_dataset(tok, [conv(f"question {i} " * (i % 5 + 1), f"answer {i}") for i in range(20)], max_length=256)
+    items, _ = encode_dataset(
+        tok,
+        [conv(f"question {i} " * (i % 5 + 1), f"answer {i}") for i in range(20)],
+        max_length=256,
+    )
     packed = pack(items, max_length=256, seed=0)
     assert len(packed) < len(items)
     assert all(len(p.input_ids) <= 256 and sum(p.segments) == len(p.input_ids) for p in packed)
@@ -64,7 +70,11 @@ def test_packed_logits_equal_separate_runs(tiny):
     import torch
 
     model, tok = tiny
-    items, _ = encode_dataset(tok, [conv("Name a colour.", "Blue."), conv("Count to three, please.", "One, two, three.")], max_length=256)
+    items, _ = encode_dataset(
+        tok,
+        [conv("Name a colour.", "Blue."), conv("Count to three, please.", "One, two, three.")],
+        max_length=256,
+    )
     packed = pack(items, max_length=512, seed=0)
     assert len(packed) == 1 and len(packed[0].segments) == 2
     collate = Collator(pad_token_id=tok.pad_token_id)
@@ -72,13 +82,17 @@ def test_packed_logits_equal_separate_runs(tiny):
     assert batch["attention_mask"].dim() == 4
     with torch.no_grad():
         packed_logits = model(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=batch["position_ids"]
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            position_ids=batch["position_ids"],
         ).logits[0]
         start = 0
         for n in packed[0].segments:
             ids = torch.tensor([packed[0].input_ids[start : start + n]])
             alone = model(input_ids=ids).logits[0]
-            torch.testing.assert_close(packed_logits[start : start + n], alone, atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(
+                packed_logits[start : start + n], alone, atol=1e-5, rtol=1e-4
+            )
             start += n
 
 
@@ -87,20 +101,32 @@ def test_position_ids_alone_would_leak(tiny):
     import torch
 
     model, tok = tiny
-    items, _ = encode_dataset(tok, [conv("Name a colour.", "Blue."), conv("Count to three.", "One, two, three.")], max_length=256)
+    items, _ = encode_dataset(
+        tok,
+        [conv("Name a colour.", "Blue."), conv("Count to three.", "One, two, three.")],
+        max_length=256,
+    )
     row = pack(items, max_length=512, seed=0)[0]
     batch = Collator(pad_token_id=tok.pad_token_id)([EncodedDataset([row])[0]])
     n0 = row.segments[0]
     with torch.no_grad():
-        leaky = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0, n0:]
+        leaky = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[
+            0, n0:
+        ]
         alone = model(input_ids=torch.tensor([row.input_ids[n0:]])).logits[0]
     assert not torch.allclose(leaky, alone, atol=1e-5)
 
 
 def test_collator_pads_and_counts_real_tokens(tiny):
     _, tok = tiny
-    items, _ = encode_dataset(tok, [conv("hi", "hello"), conv("a longer question here", "and a longer answer")], max_length=256)
-    batch = Collator(pad_token_id=tok.pad_token_id)(list(EncodedDataset(items)[i] for i in range(2)))
+    items, _ = encode_dataset(
+        tok,
+        [conv("hi", "hello"), conv("a longer question here", "and a longer answer")],
+        max_length=256,
+    )
+    batch = Collator(pad_token_id=tok.pad_token_id)(
+        list(EncodedDataset(items)[i] for i in range(2))
+    )
     lengths = [len(i.input_ids) for i in items]
     assert batch["input_ids"].shape == (2, max(lengths))
     assert int(batch["real_tokens"]) == sum(lengths) == int(batch["attention_mask"].sum())
@@ -111,8 +137,13 @@ def test_length_grouped_sampler_is_a_deterministic_permutation_of_similar_length
     lengths = [(i * 37) % 101 + 1 for i in range(64)]
     sampler = LengthGroupedSampler(lengths, batch_size=8, seed=3)
     order = list(sampler)
-    assert sorted(order) == list(range(64)) and order == list(LengthGroupedSampler(lengths, batch_size=8, seed=3))
+    assert sorted(order) == list(range(64)) and order == list(
+        LengthGroupedSampler(lengths, batch_size=8, seed=3)
+    )
     sampler.set_epoch(1)
     assert list(sampler) != order
-    spread = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in (order[j : j + 8] for j in range(0, 64, 8))]
+    spread = [
+        max(lengths[i] for i in b) - min(lengths[i] for i in b)
+        for b in (order[j : j + 8] for j in range(0, 64, 8))
+    ]
     assert sum(spread) / len(spread) < 40  # random batches of this data spread ~85

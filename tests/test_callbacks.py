@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 import threading
 
-from workbench.callbacks import EarlyStopping, History, JsonlLog, NanGuard, StopFlag, TrainState, read_jsonl
+from workbench.callbacks import (
+    EarlyStopping,
+    History,
+    JsonlLog,
+    NanGuard,
+    StopFlag,
+    TrainState,
+    read_jsonl,
+)
 
 
 def test_history_and_jsonl_log_record_the_same_events(tmp_path):

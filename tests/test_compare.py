@@ -368,3 +368,27 @@ def test_comparison_view_controls_and_try_your_own_prompt(lora_run):
     import html
 
     assert html.escape(expected.tuned) in plain and html.escape(expected.base) in plain
+
+
+def test_cli_compare_writes_the_artifacts(lora_run, tmp_path, capsys):
+    from workbench.cli import main
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(
+        "".join(json.dumps({"messages": c}, ensure_ascii=False) + "\n" for c in CONVS),
+        encoding="utf-8",
+    )
+    code = main(["compare", str(lora_run), "--eval-dataset", str(prompts), "--probe-dataset", "none",
+                 "--max-prompts", "2", "--max-new-tokens", "4"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "2 prompts" in printed and "chrf" in printed
+    data = json.loads((lora_run / "comparison.json").read_text(encoding="utf-8"))
+    assert (
+        len(data["rows"]) == 2
+        and data["forgetting"] is None
+        and data["generation"]["max_new_tokens"] == 4
+    )
+    assert (lora_run / "comparison.html").is_file() and (
+        lora_run / "figures" / "comparison.html"
+    ).is_file()

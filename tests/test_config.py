@@ -9,7 +9,9 @@ from workbench.errors import ConfigError
 
 
 def test_yaml_round_trip_file_and_text(tmp_path):
-    cfg = TrainConfig(lora_r=8, learning_rate=5e-4, eval_dataset=None, max_train_rows=100, packing=True)
+    cfg = TrainConfig(
+        lora_r=8, learning_rate=5e-4, eval_dataset=None, max_train_rows=100, packing=True
+    )
     path = tmp_path / "train_config.yaml"
     cfg.to_yaml(path)
     assert TrainConfig.from_yaml(path) == cfg
@@ -30,9 +32,17 @@ def test_yaml_train_section_and_unknown_keys():
 
 def test_papermill_strings_are_coerced_to_the_declared_types():
     namespace = {
-        "lora_r": "8", "learning_rate": "1e-4", "packing": "true", "group_by_length": "0",
-        "epochs": "2", "eval_dataset": "None", "max_train_rows": "", "max_eval_rows": "50",
-        "run_dir": "runs/x", "interactive": False, "some_other_global": object(),
+        "lora_r": "8",
+        "learning_rate": "1e-4",
+        "packing": "true",
+        "group_by_length": "0",
+        "epochs": "2",
+        "eval_dataset": "None",
+        "max_train_rows": "",
+        "max_eval_rows": "50",
+        "run_dir": "runs/x",
+        "interactive": False,
+        "some_other_global": object(),
     }
     cfg = TrainConfig.from_parameters(namespace)
     assert (cfg.lora_r, cfg.learning_rate, cfg.epochs) == (8, 1e-4, 2.0)

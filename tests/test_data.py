@@ -16,12 +16,20 @@ from workbench.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 CHAT = [
-    {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-                  {"role": "assistant", "content": "Hello!", "name": "bot", "weight": 1}], "id": 7},
+    {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!", "name": "bot", "weight": 1},
+        ],
+        "id": 7,
+    },
     {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]},
 ]
-ALPACA = [{"instruction": "Add", "input": "2 and 3", "output": "5"},
-          {"instruction": "Greet", "input": "", "output": "Hi", "system": "Be kind."}]
+ALPACA = [
+    {"instruction": "Add", "input": "2 and 3", "output": "5"},
+    {"instruction": "Greet", "input": "", "output": "Hi", "system": "Be kind."},
+]
 
 
 def write_jsonl(path: Path, rows: list) -> Path:
@@ -61,13 +69,25 @@ def test_prompt_completion_plain_aliases_and_conversational():
     assert load_dataset([{"prompt": "Q", "completion": "A"}])[0] == conv("Q", "A")
     aliased = load_dataset([{"question": "Q", "answer": "A"}])
     assert aliased.provenance.format == "prompt_completion" and aliased[0] == conv("Q", "A")
-    trl_style = [{"prompt": [{"role": "user", "content": "Q"}], "completion": [{"role": "assistant", "content": "A"}]}]
+    trl_style = [
+        {
+            "prompt": [{"role": "user", "content": "Q"}],
+            "completion": [{"role": "assistant", "content": "A"}],
+        }
+    ]
     assert load_dataset(trl_style)[0] == conv("Q", "A")
 
 
 def test_sharegpt_maps_speakers_and_system():
-    rows = [{"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "Q"},
-                               {"from": "gpt", "value": "A"}]}]
+    rows = [
+        {
+            "conversations": [
+                {"from": "system", "value": "S"},
+                {"from": "human", "value": "Q"},
+                {"from": "gpt", "value": "A"},
+            ]
+        }
+    ]
     ds = load_dataset(rows)
     assert ds.provenance.format == "sharegpt"
     assert ds[0] == [{"role": "system", "content": "S"}, *conv("Q", "A")]
@@ -80,8 +100,17 @@ def test_text_rows_become_one_assistant_turn():
 
 
 def test_openai_content_parts_are_joined():
-    rows = [{"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
-                          {"role": "assistant", "content": "c"}]}]
+    rows = [
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+                },
+                {"role": "assistant", "content": "c"},
+            ]
+        }
+    ]
     assert load_dataset(rows)[0] == conv("ab", "c")
 
 
@@ -89,8 +118,10 @@ def test_format_override_and_column_mapping():
     rows = [{"text": "plain", "messages": [{"role": "user", "content": "x"}]}]
     assert load_dataset(rows).provenance.format == "chat"
     assert load_dataset(rows, format="text")[0] == [{"role": "assistant", "content": "plain"}]
-    mapped = load_dataset([{"q": "Q", "a": "A", "sys": "S"}],
-                          columns={"prompt": "q", "completion": "a", "system": "sys"})
+    mapped = load_dataset(
+        [{"q": "Q", "a": "A", "sys": "S"}],
+        columns={"prompt": "q", "completion": "a", "system": "sys"},
+    )
     assert mapped.provenance.format == "prompt_completion"
     assert mapped[0] == [{"role": "system", "content": "S"}, *conv("Q", "A")]
     dialog = load_dataset([{"dialog": CHAT[1]["messages"]}], columns={"messages": "dialog"})
@@ -152,12 +183,22 @@ def test_parquet_dataframe_and_datasets(tmp_path):
     frame = pd.DataFrame(ALPACA + [{"instruction": "Name", "input": None, "output": "Ada"}])
     from_frame = load_dataset(frame)  # None/NaN in an optional column is just absent
     assert from_frame.provenance.source == "<DataFrame>" and from_frame[2] == conv("Name", "Ada")
-    sharegpt = pd.DataFrame([{"conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}]}])
+    sharegpt = pd.DataFrame(
+        [{"conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}]}]
+    )
     sharegpt.to_parquet(tmp_path / "s.parquet")
     pq = load_dataset(tmp_path / "s.parquet")
-    assert pq[0] == conv("Q", "A") and pq.provenance.sha256 == hashlib.sha256((tmp_path / "s.parquet").read_bytes()).hexdigest()
-    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list(ALPACA),
-                               "validation": datasets.Dataset.from_list(ALPACA[:1])})
+    assert (
+        pq[0] == conv("Q", "A")
+        and pq.provenance.sha256
+        == hashlib.sha256((tmp_path / "s.parquet").read_bytes()).hexdigest()
+    )
+    dd = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list(ALPACA),
+            "validation": datasets.Dataset.from_list(ALPACA[:1]),
+        }
+    )
     assert len(load_dataset(dd)) == 2
     assert len(load_dataset(dd, split="eval")) == 1
     assert len(load_dataset(dd["train"])) == 2
@@ -192,19 +233,19 @@ def test_unknown_things_are_data_errors(tmp_path):
 def messy_file(tmp_path: Path) -> Path:
     good = json.dumps(CHAT[1])
     rows = [
-        good,                                                                     # 1
-        '{"messages": [{"role": "user", "content": "trunc',                       # 2 truncated JSON
-        "",                                                                       # 3 blank: skipped
-        json.dumps({"messages": [{"role": "user", "content": 5}]}),               # 4 wrong type
-        json.dumps({"messages": [{"role": "tool", "content": "x"}]}),             # 5 unknown role
-        json.dumps({"messages": []}),                                             # 6 empty conversation
-        json.dumps(["not", "an", "object"]),                                      # 7 not an object
-        json.dumps({"prompt": "Q", "completion": "A"}),                           # 8 other format
-        good,                                                                     # 9
+        good,  # 1
+        '{"messages": [{"role": "user", "content": "trunc',  # 2 truncated JSON
+        "",  # 3 blank: skipped
+        json.dumps({"messages": [{"role": "user", "content": 5}]}),  # 4 wrong type
+        json.dumps({"messages": [{"role": "tool", "content": "x"}]}),  # 5 unknown role
+        json.dumps({"messages": []}),  # 6 empty conversation
+        json.dumps(["not", "an", "object"]),  # 7 not an object
+        json.dumps({"prompt": "Q", "completion": "A"}),  # 8 other format
+        good,  # 9
     ]
     path = write_jsonl(tmp_path / "messy.jsonl", rows)
     with open(path, "ab") as f:
-        f.write(b'{"messages": [{"role": "user", "content": "caf\xe9"}]}\n')     # 10 Latin-1 byte
+        f.write(b'{"messages": [{"role": "user", "content": "caf\xe9"}]}\n')  # 10 Latin-1 byte
     return path
 
 
@@ -212,8 +253,15 @@ def test_report_mode_loads_good_rows_and_names_line_and_field(tmp_path):
     ds = load_dataset(messy_file(tmp_path))
     assert len(ds) == 2 and ds.row_ids == [1, 9]
     got = [(p.line, p.field) for p in ds.problems]
-    assert got == [(2, None), (4, "messages[0].content"), (5, "messages[0].role"), (6, "messages"),
-                   (7, None), (8, "messages"), (10, None)]
+    assert got == [
+        (2, None),
+        (4, "messages[0].content"),
+        (5, "messages[0].role"),
+        (6, "messages"),
+        (7, None),
+        (8, "messages"),
+        (10, None),
+    ]
     assert all(p.source == ds.provenance.source and p.message for p in ds.problems)
     assert "truncated" in ds.problems[0].hint
     assert "UTF-8" in ds.problems[-1].message and "0xe9" in ds.problems[-1].message
@@ -227,7 +275,9 @@ def test_raise_mode_stops_at_the_first_bad_row(tmp_path):
 
 
 def test_nothing_loadable_is_a_data_error_with_the_first_problems(tmp_path):
-    path = write_jsonl(tmp_path / "bad.jsonl", ['{"messages": [', json.dumps({"messages": [{"role": "x"}]})])
+    path = write_jsonl(
+        tmp_path / "bad.jsonl", ['{"messages": [', json.dumps({"messages": [{"role": "x"}]})]
+    )
     with pytest.raises(DataError, match="none of the 2 row"):
         load_dataset(path, format="chat")
 
@@ -325,7 +375,9 @@ def test_make_samples_check_matches_and_detects_drift(tmp_path):
     assert subprocess.run([*script, "--check"], capture_output=True, env=env).returncode == 0
     out = tmp_path / "samples"
     subprocess.run([*script, "--out", str(out)], check=True, capture_output=True)
-    assert subprocess.run([*script, "--check", "--out", str(out)], capture_output=True).returncode == 0
+    assert (
+        subprocess.run([*script, "--check", "--out", str(out)], capture_output=True).returncode == 0
+    )
     with open(out / "orders-json" / "eval.jsonl", "a") as f:
         f.write("{}\n")
     proc = subprocess.run([*script, "--check", "--out", str(out)], capture_output=True, text=True)

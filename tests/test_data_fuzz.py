@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from workbench.data import ChatDataset, load_dataset
 from workbench.errors import DataError
 
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 SUFFIXES = [".jsonl", ".json", ".csv", ".tsv", ".parquet"]
 GOOD = [
     {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]},
@@ -23,10 +25,31 @@ GOOD = [
 ]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["messages", "role", "content", "text", "from", "value", "prompt", "completion",
-                         "instruction", "output", "input", "system", "conversations", "x"]),
-        children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "messages",
+                    "role",
+                    "content",
+                    "text",
+                    "from",
+                    "value",
+                    "prompt",
+                    "completion",
+                    "instruction",
+                    "output",
+                    "input",
+                    "system",
+                    "conversations",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
     max_leaves=20,
 )
 
@@ -40,7 +63,10 @@ def load_or_data_error(source, **kwargs) -> ChatDataset | None:
         return None
     assert isinstance(ds, ChatDataset) and len(ds) == ds.provenance.rows_loaded > 0
     for conv in ds:
-        assert conv and all(m["role"] in ("system", "user", "assistant") and isinstance(m["content"], str) for m in conv)
+        assert conv and all(
+            m["role"] in ("system", "user", "assistant") and isinstance(m["content"], str)
+            for m in conv
+        )
     return ds
 
 
@@ -54,8 +80,12 @@ def test_random_bytes(tmp_path: Path, data: bytes, suffix: str):
 
 
 @FUZZ
-@given(row=st.sampled_from(GOOD), cut=st.integers(min_value=0, max_value=200),
-       suffix=st.sampled_from([".jsonl", ".json"]), wrap=st.booleans())
+@given(
+    row=st.sampled_from(GOOD),
+    cut=st.integers(min_value=0, max_value=200),
+    suffix=st.sampled_from([".jsonl", ".json"]),
+    wrap=st.booleans(),
+)
 def test_truncated_json(tmp_path: Path, row: dict, cut: int, suffix: str, wrap: bool):
     text = json.dumps([row, row]) if wrap else json.dumps(row) + "\n" + json.dumps(row)
     path = tmp_path / f"cut{suffix}"
@@ -64,8 +94,10 @@ def test_truncated_json(tmp_path: Path, row: dict, cut: int, suffix: str, wrap: 
 
 
 @FUZZ
-@given(rows=st.lists(json_values, min_size=0, max_size=6), fmt=st.sampled_from(
-    ["auto", "chat", "alpaca", "prompt_completion", "sharegpt", "text"]))
+@given(
+    rows=st.lists(json_values, min_size=0, max_size=6),
+    fmt=st.sampled_from(["auto", "chat", "alpaca", "prompt_completion", "sharegpt", "text"]),
+)
 def test_wrong_types_in_memory_and_on_disk(tmp_path: Path, rows: list, fmt: str):
     load_or_data_error(rows, format=fmt)
     path = tmp_path / "rows.jsonl"
@@ -74,12 +106,17 @@ def test_wrong_types_in_memory_and_on_disk(tmp_path: Path, rows: list, fmt: str)
 
 
 @FUZZ
-@given(junk=st.binary(min_size=1, max_size=8).filter(lambda b: _not_utf8(b)), where=st.integers(0, 60),
-       suffix=st.sampled_from([".jsonl", ".json", ".csv"]))
+@given(
+    junk=st.binary(min_size=1, max_size=8).filter(lambda b: _not_utf8(b)),
+    where=st.integers(0, 60),
+    suffix=st.sampled_from([".jsonl", ".json", ".csv"]),
+)
 def test_non_utf8_bytes_inside_good_rows(tmp_path: Path, junk: bytes, where: int, suffix: str):
-    good = {".jsonl": b'{"text": "hello there"}\n{"text": "second row"}\n',
-            ".json": b'[{"text": "hello there"}, {"text": "second row"}]',
-            ".csv": b"prompt,completion\nhello there,general kenobi\nsecond,row\n"}[suffix]
+    good = {
+        ".jsonl": b'{"text": "hello there"}\n{"text": "second row"}\n',
+        ".json": b'[{"text": "hello there"}, {"text": "second row"}]',
+        ".csv": b"prompt,completion\nhello there,general kenobi\nsecond,row\n",
+    }[suffix]
     pos = where % len(good)
     path = tmp_path / f"bytes{suffix}"
     path.write_bytes(good[:pos] + junk + good[pos:])
@@ -97,7 +134,9 @@ def test_huge_fields(tmp_path: Path, suffix: str):
     else:
         path.write_text(f"text\n{huge}\nok\n")
     ds = load_or_data_error(path)
-    assert ds is not None and len(ds) == 1 and ds.problems[0].line == (1 if suffix == ".jsonl" else 2)
+    assert (
+        ds is not None and len(ds) == 1 and ds.problems[0].line == (1 if suffix == ".jsonl" else 2)
+    )
 
 
 def test_deep_nesting_and_giant_numbers(tmp_path: Path):

@@ -21,7 +21,9 @@ def test_import_workbench_is_light():
     assert imported_after("import workbench") == []
 
 
-@pytest.mark.parametrize("module", ["workbench.config", "workbench.data", "workbench.errors", "workbench.rundir"])
+@pytest.mark.parametrize(
+    "module", ["workbench.config", "workbench.data", "workbench.errors", "workbench.rundir"]
+)
 def test_core_modules_are_light(module):
     assert imported_after(f"import {module}") == []
 

@@ -159,6 +159,15 @@ def test_clean_saves_a_new_file_and_never_the_source(tmp_path):
     assert log["rows_before"] == 7 and log["rows_after"] == 6
 
 
+def test_clean_drops_truncated_rows_only_with_lengths(messy, tiny_model_dir):
+    with pytest.raises(DataError, match="needs token lengths"):
+        clean(messy, drop_truncated=True)
+    long = make([chat("short"), chat("long", " ".join(["word"] * 300))])
+    report = inspect_dataset(long, tokenizer_or_model=str(tiny_model_dir), max_length=128)
+    assert clean(long, report=report).dataset.row_ids == [1, 2]  # kept by default
+    assert clean(long, report=report, drop_truncated=True).dataset.row_ids == [1]
+
+
 def test_clean_refuses_a_report_of_another_dataset(messy):
     other = inspect_dataset(make([chat("x")]), tokenizer_or_model=None)
     with pytest.raises(DataError, match="different dataset"):

@@ -12,7 +12,10 @@ from workbench.models import COMPLETE_MARKER, DEFAULT_MODEL, TINY_MODEL, load_mo
 
 def greedy(model, tokenizer, question: str, max_new_tokens: int = 12) -> str:
     batch = tokenizer.apply_chat_template(
-        [{"role": "user", "content": question}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+        [{"role": "user", "content": question}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
     )
     with torch.no_grad():
         out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
@@ -24,7 +27,10 @@ def test_tiny_model_builds_and_generates(tiny_model_dir):
     model, tokenizer = load_model(TINY_MODEL, technique="full")
     assert model.config.num_hidden_layers == 2 and tokenizer.pad_token is not None
     batch = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Hi"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+        [{"role": "user", "content": "Hi"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
     )
     assert tokenizer.decode(batch["input_ids"][0]).endswith("<|im_start|>assistant\n")
     with torch.no_grad():
@@ -35,7 +41,9 @@ def test_tiny_model_builds_and_generates(tiny_model_dir):
 def test_cpu_dtype_is_float32(tiny_model_dir):
     assert models.choose_dtype("cpu") is torch.float32
     assert models.choose_dtype("cpu", "auto") is torch.float32
-    assert models.choose_dtype("cpu", "bfloat16") is torch.bfloat16  # an explicit choice is honoured
+    assert (
+        models.choose_dtype("cpu", "bfloat16") is torch.bfloat16
+    )  # an explicit choice is honoured
     model, _ = load_model(TINY_MODEL, technique="full", device="cpu")
     assert {p.dtype for p in model.parameters()} == {torch.float32}
 

@@ -81,6 +81,8 @@ def test_row_view_shows_template_and_mask(messy_report, tmp_path):
     assert "No findings." in b.view.value
     b.kind.value = "truncated"
     assert "cut here at max_length" in b.view.value
+    b.kind.value = "load_error"  # the unreadable line is not in the dataset: its finding is shown
+    assert b.indices == [] and "not valid JSON" in b.view.value
 
 
 def test_save_button_writes_a_cleaned_copy_and_leaves_the_source(messy_report, tmp_path):

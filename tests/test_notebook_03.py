@@ -12,18 +12,36 @@ from conftest import run_notebook
 @pytest.mark.slow
 def test_notebook_03_trains_headless(tiny_model_dir, run_dir, tmp_path):
     data = tmp_path / "chat.jsonl"
-    rows = [{"messages": [{"role": "user", "content": f"Say {i}."}, {"role": "assistant", "content": f"{i}"}]} for i in range(24)]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Say {i}."},
+                {"role": "assistant", "content": f"{i}"},
+            ]
+        }
+        for i in range(24)
+    ]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     # notebook 02's choice is the base; the notebook's parameters override it
-    chosen = {"model": "tiny-random", "technique": "lora", "dataset": str(data), "max_length": 256, "batch_size": 4,
-              "log_every": 1, "eval_every": 0, "max_steps": 50}
+    chosen = {
+        "model": "tiny-random",
+        "technique": "lora",
+        "dataset": str(data),
+        "max_length": 256,
+        "batch_size": 4,
+        "log_every": 1,
+        "eval_every": 0,
+        "max_steps": 50,
+    }
     (run_dir / "technique.json").write_text(json.dumps({"train_config": chosen}))
     out = run_notebook("03_train.ipynb", run_dir, max_steps=3)
     result = json.loads((run_dir / "train_result.json").read_text())
     assert result["status"] == "completed" and result["steps"] == 3
     assert result["config"]["dataset"] == str(data)
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
-    assert (run_dir / "figures" / "loss.html").is_file() and (run_dir / "scaleout" / "train.py").is_file()
+    assert (run_dir / "figures" / "loss.html").is_file() and (
+        run_dir / "scaleout" / "train.py"
+    ).is_file()
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     plotly = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]

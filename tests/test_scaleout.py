@@ -16,7 +16,15 @@ from workbench.scaleout import export_script
 
 
 def _chat_file(path: Path, n: int = 32) -> Path:
-    rows = [{"messages": [{"role": "user", "content": f"Say {i}."}, {"role": "assistant", "content": f"{i}"}]} for i in range(n)]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Say {i}."},
+                {"role": "assistant", "content": f"{i}"},
+            ]
+        }
+        for i in range(n)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -41,15 +49,42 @@ def test_export_without_a_config_says_what_to_do(run_dir):
 def test_exported_script_trains_with_two_processes(tiny_model_dir, tmp_path):
     source = tmp_path / "source"
     data = _chat_file(tmp_path / "chat.jsonl")
-    cfg = TrainConfig(model="tiny-random", dataset=str(data), run_dir=str(source), max_steps=4, batch_size=2,
-                      log_every=1, eval_every=0, eval_at_start=False, max_length=256, save_every=2)
+    cfg = TrainConfig(
+        model="tiny-random",
+        dataset=str(data),
+        run_dir=str(source),
+        max_steps=4,
+        batch_size=2,
+        log_every=1,
+        eval_every=0,
+        eval_at_start=False,
+        max_length=256,
+        save_every=2,
+    )
     cfg.to_yaml(source / "train_config.yaml")
     out = export_script(source)
     target = tmp_path / "launched"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
     launcher = Path(sys.executable).with_name("accelerate")
-    cmd = [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", str(out.script), str(target)]
+    cmd = [
+        str(launcher),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(out.script),
+        str(target),
+    ]
     proc = subprocess.run(cmd, env=env, cwd=out.folder, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((target / "train_result.json").read_text())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from workbench.errors import DataError
 from workbench.models import CHATML_TEMPLATE
@@ -179,3 +181,43 @@ def _copy_with_template(tok, template):
     other = copy.deepcopy(tok)
     other.chat_template = template
     return other
+
+
+def test_other_special_end_of_turn_tokens_are_trained_but_not_bos(tiny_tok):
+    """Gemma/Llama-3 style: the turn closes with a special token that is not eos."""
+    eot = CHATML_TEMPLATE.replace("'<|im_end|>' + '\n'", "'<|endoftext|>' + '\n'")
+    assert tiny_tok.eos_token == "<|im_end|>" and eot != CHATML_TEMPLATE
+    ids, mask = assistant_mask(_copy_with_template(tiny_tok, eot), CONVERSATIONS[1])
+    assert (
+        _trained_text(tiny_tok, ids, mask)
+        == "It ships today. 📦<|endoftext|>You are welcome.<|endoftext|>"
+    )
+    # no end-of-turn token at all: the next turn's opening token (bos here) is not trained
+    bare = CHATML_TEMPLATE.replace("'<|im_end|>' + '\n'", "'\n'")
+    assert bare != CHATML_TEMPLATE
+    ids, mask = assistant_mask(_copy_with_template(tiny_tok, bare), CONVERSATIONS[1])
+    assert _trained_text(tiny_tok, ids, mask) == "It ships today. 📦You are welcome."
+
+
+_PIECES = ["Hi", "hello there", " ", "\n", "You are a helpful assistant.", "assistant", "user",
+           "📦", "é", "{\"a\": 1}", "  ", "ok", "OK."]  # fmt: skip
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    system=st.booleans(),
+    turns=st.lists(
+        st.lists(st.sampled_from(_PIECES), max_size=4).map("".join), min_size=2, max_size=6
+    ),
+)
+def test_random_conversations_match_the_reference_mask(tiny_tok, system, turns):
+    """Repeated, empty and template-like contents: still exactly transformers' generation mask."""
+    messages = [{"role": "system", "content": "Be brief."}] if system else []
+    messages += [
+        {"role": "user" if k % 2 == 0 else "assistant", "content": t} for k, t in enumerate(turns)
+    ]
+    assert assistant_mask(tiny_tok, messages) == _reference_mask(
+        tiny_tok, messages, "You are a helpful assistant."
+    )

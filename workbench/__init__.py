@@ -28,6 +28,7 @@ _EXPORTS = {
     "estimate": "estimate", "Estimate": "estimate", "probe": "estimate",
     "train": "train", "TrainResult": "train",
     "compare": "compare", "Comparison": "compare",
+    "load_run": "generation", "GenerationSettings": "generation", "compare_run": "compare_run",
     "write_run_docs": "report",
     "run_pipeline": "pipeline",
 }

@@ -26,7 +26,9 @@ class Encoded:
 
     input_ids: list[int]
     labels: list[int]
-    segments: list[int] = field(default_factory=list)  # lengths of the packed pieces; empty: one piece
+    segments: list[int] = field(
+        default_factory=list
+    )  # lengths of the packed pieces; empty: one piece
     truncated: bool = False
 
 
@@ -57,17 +59,27 @@ def encode_conversation(
     """
     enc = encode_chat(tokenizer, messages, max_length=max_length)
     ids = enc.input_ids
-    labels = [t if m else IGNORE for t, m in zip(ids, enc.labels_mask, strict=True)] if assistant_only else list(ids)
+    labels = (
+        [t if m else IGNORE for t, m in zip(ids, enc.labels_mask, strict=True)]
+        if assistant_only
+        else list(ids)
+    )
     return Encoded(input_ids=ids, labels=labels, truncated=enc.truncated)
 
 
 def encode_dataset(
-    tokenizer: Any, conversations: Sequence[list[dict[str, str]]], *, max_length: int, assistant_only: bool = True
+    tokenizer: Any,
+    conversations: Sequence[list[dict[str, str]]],
+    *,
+    max_length: int,
+    assistant_only: bool = True,
 ) -> tuple[list[Encoded], EncodeReport]:
     """Encode every conversation; rows whose labels were all cut off are dropped and counted."""
     report, out = EncodeReport(), []
     for messages in conversations:
-        item = encode_conversation(tokenizer, messages, max_length=max_length, assistant_only=assistant_only)
+        item = encode_conversation(
+            tokenizer, messages, max_length=max_length, assistant_only=assistant_only
+        )
         report.truncated += item.truncated
         n_labels = sum(1 for t in item.labels[1:] if t != IGNORE)
         if n_labels == 0:
@@ -78,8 +90,12 @@ def encode_dataset(
         report.label_tokens += n_labels
         out.append(item)
     if report.truncated:
-        log.warning("%d of %d conversations were longer than max_length=%d and were truncated.",
-                    report.truncated, len(conversations), max_length)
+        log.warning(
+            "%d of %d conversations were longer than max_length=%d and were truncated.",
+            report.truncated,
+            len(conversations),
+            max_length,
+        )
     return out, report
 
 
@@ -193,7 +209,9 @@ class LengthGroupedSampler:
     Deterministic from (seed, epoch), so a resumed run replays the same order.
     """
 
-    def __init__(self, lengths: Sequence[int], *, batch_size: int, seed: int, mega_batches: int = 16):
+    def __init__(
+        self, lengths: Sequence[int], *, batch_size: int, seed: int, mega_batches: int = 16
+    ):
         self.lengths, self.batch_size, self.seed, self.epoch = list(lengths), batch_size, seed, 0
         self.mega = batch_size * mega_batches
 
@@ -211,10 +229,14 @@ class LengthGroupedSampler:
         batches = []
         for chunk in chunks:
             chunk.sort(key=lambda i: -self.lengths[i])
-            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+            batches += [
+                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
+            ]
         full = [b for b in batches if len(b) == self.batch_size]
         rng.shuffle(full)  # so the longest batch is not always first; a short last batch stays last
-        return iter([i for batch in full + [b for b in batches if len(b) < self.batch_size] for i in batch])
+        return iter(
+            [i for batch in full + [b for b in batches if len(b) < self.batch_size] for i in batch]
+        )
 
 
 # -- splits --------------------------------------------------------------------------------------
@@ -243,7 +265,11 @@ def load_splits(cfg: Any, train_data: Any = None, eval_data: Any = None) -> Spli
         train, evals = _split_off(train, cfg.eval_fraction, cfg.seed)
         source_eval = f"{cfg.eval_fraction:.0%} of the training data"
     train, evals = train.head(cfg.max_train_rows), evals.head(cfg.max_eval_rows)
-    return Splits(train, evals, {"train": train.provenance.sample or train.provenance.source, "eval": source_eval})
+    return Splits(
+        train,
+        evals,
+        {"train": train.provenance.sample or train.provenance.source, "eval": source_eval},
+    )
 
 
 def _as_dataset(source: Any, split: str) -> Any:
@@ -251,8 +277,12 @@ def _as_dataset(source: Any, split: str) -> Any:
 
     if isinstance(source, ChatDataset):
         return source
-    if isinstance(source, list) and all(isinstance(c, list) for c in source):  # conversations (maybe none)
-        return ChatDataset(conversations=source, provenance=Provenance(source="<conversations>", format="chat"))
+    if isinstance(source, list) and all(
+        isinstance(c, list) for c in source
+    ):  # conversations (maybe none)
+        return ChatDataset(
+            conversations=source, provenance=Provenance(source="<conversations>", format="chat")
+        )
     if isinstance(source, str) and source in list_samples():
         return load_dataset(source, split=split)
     return load_dataset(source)

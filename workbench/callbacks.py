@@ -32,7 +32,9 @@ class TrainState:
     message: str = ""
     stop_requested: bool = False
     stop_status: str = "stopped"
-    model: Any = field(default=None, repr=False)  # the model being trained (for callbacks that probe it)
+    model: Any = field(
+        default=None, repr=False
+    )  # the model being trained (for callbacks that probe it)
 
     @property
     def elapsed(self) -> float:
@@ -157,7 +159,8 @@ class EarlyStopping(Callback):
         self.bad += 1
         if self.bad >= self.patience:
             state.request_stop(
-                "stopped", f"Early stopping at step {state.step}: eval loss did not improve for {self.bad} evaluations."
+                "stopped",
+                f"Early stopping at step {state.step}: eval loss did not improve for {self.bad} evaluations.",
             )
 
 
@@ -180,7 +183,9 @@ class StopFlag(Callback):
 
     def on_step_end(self, state: TrainState) -> None:
         if self._event.is_set():
-            state.request_stop("stopped", f"{self.reason} A checkpoint was saved at step {state.step}.")
+            state.request_stop(
+                "stopped", f"{self.reason} A checkpoint was saved at step {state.step}."
+            )
 
 
 def _stamp(state: TrainState) -> dict[str, Any]:

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect_command(sub)
     _add_train_commands(sub)
     _add_compare_command(sub)
+    _add_estimate_command(sub)
     return parser
 
 
@@ -274,6 +275,53 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print("\n".join(result.summary_lines()))
     print(f"wrote {args.run_dir}/comparison.json, comparison.html, figures/comparison.html")
     return 1 if args.fail_on_forgetting and result.forgetting_flag else 0
+
+
+# -- estimate (notebook 02) ----------------------------------------------------------------------
+
+
+def _add_estimate_command(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser(
+        "estimate", help="memory / time / cost of a run before you start it",
+        description="Estimate peak memory by component, whether it fits, tokens/s, wall time and cost. "
+                    "--technique all compares every technique.",
+    )
+    cmd.add_argument("--model", default="smollm2-135m-instruct",
+                     help="a preset (e.g. llama-3.1-8b, qwen2.5-7b), a local model folder or a hub id")
+    cmd.add_argument("--technique", default="lora", help="full, freeze, lora, dora, qlora, or all")
+    cmd.add_argument("--hardware", default="this-cpu", help="this-cpu, t4, l4, a10, l40s, a100-40, a100, h100, h200, ...")
+    cmd.add_argument("--seq-len", type=int, default=512)
+    cmd.add_argument("--batch-size", type=int, default=8)
+    cmd.add_argument("--grad-checkpointing", action="store_true")
+    cmd.add_argument("--optimizer", default="adamw", help="adamw, adamw_8bit, paged_adamw_8bit, sgd")
+    cmd.add_argument("--lora-r", type=int, default=16)
+    cmd.add_argument("--dataset-tokens", type=int, default=None, help="tokens per epoch, for wall time and cost")
+    cmd.add_argument("--epochs", type=float, default=1.0)
+    cmd.add_argument("--price", type=float, default=None, help="hourly price of the hardware, for the cost")
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cmd.set_defaults(func=_cmd_estimate)
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    import json
+
+    from .config import TrainConfig
+    from .estimate import estimate
+    from .techniques import available_techniques
+
+    names = available_techniques() if args.technique == "all" else [args.technique]
+    results = [
+        estimate(model=args.model, technique=name, hardware=args.hardware, seq_len=args.seq_len,
+                 batch_size=args.batch_size, grad_checkpointing=args.grad_checkpointing, optimizer=args.optimizer,
+                 dataset_tokens=args.dataset_tokens, epochs=args.epochs, hourly_price=args.price,
+                 config=TrainConfig(lora_r=args.lora_r))
+        for name in names
+    ]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2, default=str))
+    else:
+        print("\n\n".join(r.to_text() for r in results))
+    return 0 if all(r.fits for r in results) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -218,6 +218,7 @@ def compare(
     summary = summarise(rows, list(chosen), n_boot=n_boot, seed=seed)
     forgetting = None
     if probe is not None:
+        t_probe = time.perf_counter()
         forgetting = probe_forgetting(
             pair,
             probe,
@@ -230,6 +231,7 @@ def compare(
             n_boot=n_boot,
             seed=seed,
         )
+        seconds["probe"] = round(time.perf_counter() - t_probe, 2)
     seconds["total"] = round(time.perf_counter() - t0, 2)
     models = {
         **pair.info,

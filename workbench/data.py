@@ -14,9 +14,10 @@ bytes, only DataError escapes. Source files are only ever opened for reading.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,19 @@ from .sources import BadRow, Source, open_file, open_object
 
 log = logging.getLogger(__name__)
 SAMPLES_DIR = Path(__file__).parent / "samples"
-DETECT_ROWS = 20  # the format is detected from this many first rows
-__all__ = ["ROLES", "SAMPLES_DIR", "ChatDataset", "LoadProblem", "Provenance", "load_dataset",
-           "list_samples", "sample_path", "sample_schema", "file_sha256"]
+DETECT_ROWS = 20  # the format is detected from this many first readable rows
+__all__ = [
+    "ROLES",
+    "SAMPLES_DIR",
+    "ChatDataset",
+    "LoadProblem",
+    "Provenance",
+    "load_dataset",
+    "list_samples",
+    "sample_path",
+    "sample_schema",
+    "file_sha256",
+]
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
 Conversation = list[Message]
@@ -123,7 +134,9 @@ class ChatDataset:
         path = Path(path).resolve()
         src = Path(self.provenance.source)
         if src.exists() and src.resolve() == path:
-            raise DataError(f"{path}: refusing to overwrite the source dataset; save to a new file.")
+            raise DataError(
+                f"{path}: refusing to overwrite the source dataset; save to a new file."
+            )
         if path.exists() and not overwrite:
             raise DataError(f"{path}: file exists; pass overwrite=True or choose a new name.")
         lines = (json.dumps(r, ensure_ascii=False) for r in self.to_records())
@@ -217,79 +230,81 @@ def _check_options(*, format: str, on_error: str, columns: dict, max_rows: int |
             f"columns= maps format fields to your column names (both strings); unknown field(s) "
             f"{', '.join(map(repr, unknown)) or '(none)'}. Known fields: {', '.join(sorted(known_fields()))}."
         )
-    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
+    if max_rows is not None and (
+        isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1
+    ):
         raise DataError(f"max_rows must be a positive integer or None, got {max_rows!r}.")
 
 
-def _load_rows(src: Source, *, format: str, columns: dict[str, str], on_error: str, max_rows: int | None) -> ChatDataset:
+def _load_rows(
+    src: Source, *, format: str, columns: dict[str, str], on_error: str, max_rows: int | None
+) -> ChatDataset:
     """Detect the format from the first rows, normalise every row, collect (or raise) problems."""
-    fmt = None if format == "auto" else format
-    pending: list[tuple[int, Any]] = []  # rows held back until the format is known
+    rows = list(itertools.islice(src.rows, max_rows))
+    if not rows:
+        raise DataError(f"{src.label}: no rows found (the source is empty).")
+    fmt = _detect(src, rows, columns) if format == "auto" else format
     conversations: list[Conversation] = []
     row_ids: list[int] = []
     problems: list[LoadProblem] = []
-    rows_read = 0
-
-    def take(line: int, row: Any) -> None:
-        if isinstance(row, BadRow):
-            problem = LoadProblem(src.label, line, None, row.message, row.hint)
-        else:
-            try:
-                conversations.append(normalise(row, fmt, columns))
-                row_ids.append(line)
-                return
-            except RowError as exc:
-                problem = LoadProblem(src.label, line, exc.field, exc.message, exc.hint or f"Expected {fmt} format.")
-        if on_error == "raise":
-            raise DataError(str(problem))
-        problems.append(problem)
-
-    for line, row in src.rows:
-        if max_rows is not None and rows_read >= max_rows:
-            break
-        rows_read += 1
-        if fmt is not None:
-            take(line, row)
-            continue
-        pending.append((line, row))
-        if len(pending) >= DETECT_ROWS:
-            fmt = _detect(src, pending, columns)
-            for item in pending:
-                take(*item)
-            pending.clear()
-    if rows_read == 0:
-        raise DataError(f"{src.label}: no rows found (the source is empty).")
-    if pending:
-        fmt = _detect(src, pending, columns)
-        for item in pending:
-            take(*item)
+    for line, row in rows:
+        try:
+            conversations.append(_normalise(src, line, row, fmt, columns))
+            row_ids.append(line)
+        except _Bad as bad:
+            if on_error == "raise":
+                raise DataError(str(bad.problem)) from None
+            problems.append(bad.problem)
     if not conversations:
         first = "; ".join(str(p) for p in problems[:3])
-        raise DataError(f"{src.label}: none of the {rows_read} row(s) could be loaded. First problems: {first}")
-    prov = Provenance(source=src.label, format=fmt, sha256=src.sha256, rows_read=rows_read,
-                      rows_loaded=len(conversations), sample=src.sample, split=src.split)
+        raise DataError(
+            f"{src.label}: none of the {len(rows)} row(s) could be loaded. First problems: {first}"
+        )
     if problems:
         log.warning("%s: loaded %d of %d rows; %d problem(s), first: %s",
-                    src.label, len(conversations), rows_read, len(problems), problems[0])
-    return ChatDataset(conversations=conversations, provenance=prov, problems=problems, row_ids=row_ids)
+                    src.label, len(conversations), len(rows), len(problems), problems[0])  # fmt: skip
+    prov = Provenance(source=src.label, format=fmt, sha256=src.sha256, rows_read=len(rows),
+                      rows_loaded=len(conversations), sample=src.sample, split=src.split)  # fmt: skip
+    return ChatDataset(
+        conversations=conversations, provenance=prov, problems=problems, row_ids=row_ids
+    )
 
 
-def _detect(src: Source, pending: list[tuple[int, Any]], columns: dict[str, str]) -> str:
-    rows = [row for _, row in pending if isinstance(row, dict)]
-    fmt = detect_format(rows, columns)
-    if fmt is None:
-        if not rows:
-            line, bad = pending[0]
-            why = bad.message if isinstance(bad, BadRow) else f"expected an object, got {type(bad).__name__}"
-            raise DataError(f"{src.label}: no readable rows among the first {len(pending)} (line {line}: {why})")
-        seen = sorted({str(k) for row in rows for k in row})[:20]
-        raise DataError(
-            f"{src.label}: could not recognise the format from the fields {', '.join(seen) or '(none)'}. "
-            f"Supported: {_format_list()}. "
-            "Pass format= and columns={format field: your column}."
+class _Bad(Exception):
+    def __init__(self, problem: LoadProblem):
+        self.problem = problem
+
+
+def _normalise(src: Source, line: int, row: Any, fmt: str, columns: dict[str, str]) -> Conversation:
+    if isinstance(row, BadRow):
+        raise _Bad(LoadProblem(src.label, line, None, row.message, row.hint))
+    try:
+        return normalise(row, fmt, columns)
+    except RowError as exc:
+        hint = exc.hint or f"Expected {fmt} format."
+        raise _Bad(LoadProblem(src.label, line, exc.field, exc.message, hint)) from None
+
+
+def _detect(src: Source, rows: list[tuple[int, Any]], columns: dict[str, str]) -> str:
+    """The format of the first readable rows; DataError (saying what was seen) when none fits."""
+    first = [row for _, row in rows if isinstance(row, Mapping)][:DETECT_ROWS]
+    fmt = detect_format(first, columns)
+    if fmt is not None:
+        log.debug("%s: detected %s format", src.label, fmt)
+        return fmt
+    if not first:
+        line, bad = rows[0]
+        why = (
+            bad.message
+            if isinstance(bad, BadRow)
+            else f"expected an object, got {type(bad).__name__}"
         )
-    log.debug("%s: detected %s format", src.label, fmt)
-    return fmt
+        raise DataError(f"{src.label}: no readable rows (line {line}: {why})")
+    seen = sorted({str(k) for row in first for k in row})[:20]
+    raise DataError(
+        f"{src.label}: could not recognise the format from the fields {', '.join(seen) or '(none)'}. "
+        f"Supported: {_format_list()}. Pass format= and columns={{format field: your column}}."
+    )
 
 
 def _format_list() -> str:

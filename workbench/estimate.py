@@ -200,6 +200,23 @@ def compare_techniques(techniques: list[str] | None = None, **kwargs: Any) -> li
     return [estimate(technique=t, **kwargs) for t in techniques or available_techniques()]
 
 
+# Rough characters per token of BPE tokenizers on English text and JSON, plus the chat template's
+# few tokens per turn: enough for a time estimate; the probe measures the real speed.
+CHARS_PER_TOKEN, TOKENS_PER_TURN = 4.0, 5
+
+
+def dataset_tokens(dataset: Any, *, max_length: int) -> int:
+    """Approximate training tokens per epoch of a dataset (each conversation capped at max_length)."""
+    from .data import load_dataset
+
+    ds = load_dataset(dataset, split="train") if isinstance(dataset, str) else load_dataset(dataset)
+    total = 0
+    for conversation in ds.conversations:
+        chars = sum(len(turn["content"]) for turn in conversation)
+        total += min(max_length, int(chars / CHARS_PER_TOKEN) + TOKENS_PER_TURN * len(conversation))
+    return total
+
+
 def resolve_architecture(model: Any) -> Architecture:
     """A preset name, a local folder / config.json, a loaded model, a config dict, or a hub id."""
     if isinstance(model, Architecture):
@@ -275,4 +292,5 @@ def probe(cfg: TrainConfig, *, steps: int = 3, isolated: bool = True) -> Any:
     return _probe(cfg, steps=steps, isolated=isolated)
 
 
-__all__ = ["Estimate", "estimate", "estimate_config", "compare_techniques", "resolve_architecture", "probe"]
+__all__ = ["Estimate", "estimate", "estimate_config", "compare_techniques", "dataset_tokens", "resolve_architecture",
+           "probe"]

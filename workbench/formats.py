@@ -29,8 +29,14 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # undecodable bytes (CSV) or a broke
 MAX_FIELD_CHARS = 1_000_000  # one field longer than this is almost certainly a broken export
 ROLES = ("system", "user", "assistant")
 SHAREGPT_ROLES = {
-    "system": "system", "human": "user", "user": "user",
-    "gpt": "assistant", "assistant": "assistant", "bot": "assistant", "model": "assistant", "chatgpt": "assistant",
+    "system": "system",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "bot": "assistant",
+    "model": "assistant",
+    "chatgpt": "assistant",
 }
 # Built-in aliases: a field may also be found under these names (first present wins).
 ALIASES = {
@@ -98,13 +104,19 @@ def _guess(row: Mapping, columns: Mapping[str, str]) -> str | None:
 def normalise(row: Any, fmt: str, columns: Mapping[str, str]) -> list[dict[str, str]]:
     """Turn one raw row into a conversation, or raise RowError."""
     if not isinstance(row, Mapping):
-        raise RowError(None, f"expected an object with fields, got {_kind(row)}.",
-                       "Each row must be a JSON object / table row.")
+        raise RowError(
+            None,
+            f"expected an object with fields, got {_kind(row)}.",
+            "Each row must be a JSON object / table row.",
+        )
     for name in REQUIRED[fmt]:
         if get_field(row, name, columns) is None:
             present = ", ".join(sorted(map(str, row))[:12]) or "none"
-            raise RowError(field_name(name, columns), f"missing field for {fmt} format (fields present: {present}).",
-                           "Pass format= if the format was mis-detected, or columns={...} to map your field names.")
+            raise RowError(
+                field_name(name, columns),
+                f"missing field for {fmt} format (fields present: {present}).",
+                "Pass format= if the format was mis-detected, or columns={...} to map your field names.",
+            )
     return _NORMALISERS[fmt](row, columns)
 
 
@@ -119,11 +131,16 @@ def _messages(value: Any, name: str) -> list[dict[str, str]]:
     for i, turn in enumerate(turns):
         where = f"{name}[{i}]"
         if not isinstance(turn, Mapping):
-            raise RowError(where, f"expected a message object with role and content, got {_kind(turn)}.")
+            raise RowError(
+                where, f"expected a message object with role and content, got {_kind(turn)}."
+            )
         role = turn.get("role")
         if role not in ROLES:
-            raise RowError(f"{where}.role", f"unsupported role {role!r}.",
-                           "Use system, user or assistant (tool/function turns are not supported).")
+            raise RowError(
+                f"{where}.role",
+                f"unsupported role {role!r}.",
+                "Use system, user or assistant (tool/function turns are not supported).",
+            )
         out.append({"role": role, "content": _content(turn.get("content"), f"{where}.content")})
     return out
 
@@ -138,8 +155,11 @@ def _sharegpt(row: Mapping, columns: Mapping[str, str]) -> list[dict[str, str]]:
         speaker = turn.get("from", turn.get("role"))
         role = SHAREGPT_ROLES.get(speaker.lower()) if isinstance(speaker, str) else None
         if role is None:
-            raise RowError(f"{where}.from", f"unsupported speaker {speaker!r}.",
-                           f"Use one of {', '.join(sorted(SHAREGPT_ROLES))}.")
+            raise RowError(
+                f"{where}.from",
+                f"unsupported speaker {speaker!r}.",
+                f"Use one of {', '.join(sorted(SHAREGPT_ROLES))}.",
+            )
         value = turn["value"] if "value" in turn else turn.get("content")
         out.append({"role": role, "content": _content(value, f"{where}.value")})
     return out
@@ -149,17 +169,24 @@ def _alpaca(row: Mapping, columns: Mapping[str, str]) -> list[dict[str, str]]:
     instruction = _text(row, "instruction", columns)
     extra = _text(row, "input", columns, required=False)
     user = f"{instruction}\n\n{extra}" if extra else instruction
-    return [*_system(row, columns), {"role": "user", "content": user},
-            {"role": "assistant", "content": _text(row, "output", columns)}]
+    return [
+        *_system(row, columns),
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": _text(row, "output", columns)},
+    ]
 
 
 def _prompt_completion(row: Mapping, columns: Mapping[str, str]) -> list[dict[str, str]]:
     prompt, completion = get_field(row, "prompt", columns), get_field(row, "completion", columns)
     if isinstance(prompt, list) or isinstance(completion, list):  # TRL's conversational variant
         return _messages(prompt, field_name("prompt", columns)) + _messages(
-            completion, field_name("completion", columns))
-    return [*_system(row, columns), {"role": "user", "content": _text(row, "prompt", columns)},
-            {"role": "assistant", "content": _text(row, "completion", columns)}]
+            completion, field_name("completion", columns)
+        )
+    return [
+        *_system(row, columns),
+        {"role": "user", "content": _text(row, "prompt", columns)},
+        {"role": "assistant", "content": _text(row, "completion", columns)},
+    ]
 
 
 def _plain_text(row: Mapping, columns: Mapping[str, str]) -> list[dict[str, str]]:
@@ -167,8 +194,11 @@ def _plain_text(row: Mapping, columns: Mapping[str, str]) -> list[dict[str, str]
 
 
 _NORMALISERS: dict[str, Callable[[Mapping, Mapping[str, str]], list[dict[str, str]]]] = {
-    "chat": _chat, "sharegpt": _sharegpt, "alpaca": _alpaca,
-    "prompt_completion": _prompt_completion, "text": _plain_text,
+    "chat": _chat,
+    "sharegpt": _sharegpt,
+    "alpaca": _alpaca,
+    "prompt_completion": _prompt_completion,
+    "text": _plain_text,
 }
 
 
@@ -189,16 +219,27 @@ def _text(row: Mapping, name: str, columns: Mapping[str, str], *, required: bool
 
 def _content(value: Any, where: str) -> str:
     if isinstance(value, list):  # OpenAI content parts: [{"type": "text", "text": ...}]
-        if all(isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in value):
+        if all(
+            isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str)
+            for p in value
+        ):
             value = "".join(p["text"] for p in value)
     if not isinstance(value, str):
-        raise RowError(where, f"expected text, got {_kind(value)}.", "Every message content must be a string.")
+        raise RowError(
+            where, f"expected text, got {_kind(value)}.", "Every message content must be a string."
+        )
     if len(value) > MAX_FIELD_CHARS:
-        raise RowError(where, f"field is {len(value):,} characters long (limit {MAX_FIELD_CHARS:,}).",
-                       "This is most likely a broken export (a whole file in one cell); split or drop it.")
+        raise RowError(
+            where,
+            f"field is {len(value):,} characters long (limit {MAX_FIELD_CHARS:,}).",
+            "This is most likely a broken export (a whole file in one cell); split or drop it.",
+        )
     if _SURROGATE.search(value):
-        raise RowError(where, "text holds bytes that are not valid UTF-8 (or an unpaired \\u surrogate escape).",
-                       "Re-save the file as UTF-8 and check the export that produced it.")
+        raise RowError(
+            where,
+            "text holds bytes that are not valid UTF-8 (or an unpaired \\u surrogate escape).",
+            "Re-save the file as UTF-8 and check the export that produced it.",
+        )
     return value
 
 
@@ -207,8 +248,12 @@ def _as_list(value: Any, where: str) -> list:
         try:
             value = json.loads(value)
         except (ValueError, RecursionError):
-            raise RowError(where, "expected a list of messages, got a string that is not valid JSON.") from None
-    if hasattr(value, "tolist") and not isinstance(value, (list, str)):  # numpy arrays from parquet/pandas
+            raise RowError(
+                where, "expected a list of messages, got a string that is not valid JSON."
+            ) from None
+    if hasattr(value, "tolist") and not isinstance(
+        value, (list, str)
+    ):  # numpy arrays from parquet/pandas
         value = value.tolist()
     if not isinstance(value, list):
         raise RowError(where, f"expected a list of messages, got {_kind(value)}.")
@@ -224,5 +269,11 @@ def _blank(value: Any) -> bool:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)

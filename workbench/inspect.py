@@ -143,9 +143,20 @@ def load_tokenizer(tokenizer_or_model: Any):
             )
     from transformers import AutoTokenizer
 
-    from .models import resolve_model
+    from .errors import ModelError
+    from .models import _hub_offline, resolve_model
 
-    return AutoTokenizer.from_pretrained(resolve_model(str(name)), trust_remote_code=False)
+    source = resolve_model(str(name))
+    offline = isinstance(source, str) and _hub_offline()  # a hub id: only the local cache
+    try:
+        return AutoTokenizer.from_pretrained(
+            source, trust_remote_code=False, local_files_only=offline
+        )
+    except OSError as exc:
+        raise ModelError(
+            f"Could not load the tokenizer of {name!r}: {exc}. Use a local folder, "
+            "'smollm2-135m-instruct', or a hub id that is cached (HF_HUB_OFFLINE=1 blocks downloads)."
+        ) from exc
 
 
 def _as_dataset(ds: Any, split: str | None = None) -> ChatDataset:
@@ -338,6 +349,9 @@ def clean(
     elif report.fingerprint != ds.fingerprint():
         raise DataError("The report was made for a different dataset (fingerprints differ); "
                         "inspect this dataset again or call clean() without report=.")  # fmt: skip
+    if drop_truncated and report.lengths is None:
+        raise DataError("drop_truncated=True needs token lengths: pass report=inspect_dataset(ds, "
+                        "tokenizer_or_model=<your model>, max_length=...).")  # fmt: skip
     dropping = {kind for opt, kinds in DROP_RULES.items() if options[opt] for kind in kinds}
     drop: dict[int, str] = {}
     pii_rows: dict[int, list[str]] = {}

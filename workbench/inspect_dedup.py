@@ -59,6 +59,14 @@ def words(conversation: list[dict]) -> list[str]:
     return _PUNCT.sub(" ", text.lower()).split()
 
 
+class _Vocab(dict):
+    """word -> id from 1 on; a missing word gets the next id (the lookup runs in C: `map`)."""
+
+    def __missing__(self, word: str) -> int:
+        self[word] = value = len(self) + 1
+        return value
+
+
 @dataclass
 class Signatures:
     """Everything duplicate and leak detection needs about a list of conversations, computed once."""
@@ -66,7 +74,7 @@ class Signatures:
     keys: list[str]  # exact-match keys
     shingles: list[np.ndarray]  # sorted unique word 3-gram ids per conversation (exact, no hashing)
     matrix: np.ndarray  # (n, num_perm) MinHash signatures; rows of empty conversations unused
-    vocab: dict[str, int] = field(repr=False, default_factory=dict)  # word -> id, shared with eval
+    vocab: _Vocab = field(repr=False, default_factory=_Vocab)  # word -> id, shared with eval
 
     def minhash(self, i: int):
         from datasketch import LeanMinHash
@@ -75,12 +83,10 @@ class Signatures:
 
 
 def signatures(conversations: list[list[dict]], *, num_perm: int = NUM_PERM,
-               vocab: dict[str, int] | None = None) -> Signatures:  # fmt: skip
+               vocab: _Vocab | None = None) -> Signatures:  # fmt: skip
     """Keys, shingle sets and MinHash signatures. Pass one `vocab` to compare two lists (train/eval)."""
-    vocab = {} if vocab is None else vocab
-    shingle_sets = [
-        _shingle_ids([vocab.setdefault(w, len(vocab) + 1) for w in words(c)]) for c in conversations
-    ]
+    vocab = _Vocab() if vocab is None else vocab
+    shingle_sets = [_shingle_ids(list(map(vocab.__getitem__, words(c)))) for c in conversations]
     return Signatures(
         keys=[content_key(c) for c in conversations], shingles=shingle_sets,
         matrix=_minhash_matrix(shingle_sets, num_perm), vocab=vocab,

@@ -22,8 +22,30 @@ def esc(value: Any) -> str:
 
 
 def table(rows: list[tuple[Any, Any]]) -> str:
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(_plain(v))}</td></tr>" for k, v in rows)
     return f"<table>{body}</table>"
+
+
+def _plain(value: Any) -> str:
+    """A value as a person reads it: dicts as "key value · key value"."""
+    if isinstance(value, dict):
+        return " · ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    return str(value)
+
+
+def kinds_table(report) -> str:
+    """Findings per kind, worst severity first."""
+    rank = {s: i for i, s in enumerate(SEVERITY_COLOURS)}
+    sev = {}
+    for f in report.findings:
+        sev[f.kind] = min(sev.get(f.kind, f.severity), f.severity, key=rank.__getitem__)
+    rows = sorted(report.kind_counts().items(), key=lambda kv: (rank[sev[kv[0]]], kv[0]))
+    body = "".join(
+        f'<tr><td style="color:{SEVERITY_COLOURS[sev[k]]}">{esc(sev[k])}</td><th>{esc(k)}</th>'
+        f"<td>{n}</td></tr>"
+        for k, n in rows
+    )
+    return f"<table><tr><th>severity</th><th>kind</th><th>findings</th></tr>{body}</table>"
 
 
 def mask_html(segments: list[tuple[str, bool]], *, truncated: bool = False) -> str:
@@ -71,7 +93,7 @@ def report_html(report) -> str:
         f"<p>{verdict}, {by_sev['warning']} warning(s), {by_sev['info']} info. "
         f"Format {esc(d.format)}, {d.counts['rows']} rows, model {esc(d.model or 'none')}.</p>",
         "<h4>Findings by kind</h4>",
-        table(sorted(d.kind_counts().items())) if d.findings else "<p>none</p>",
+        kinds_table(d) if d.findings else "<p>none</p>",
         "<h4>Counts</h4>",
         table([(k, v) for k, v in d.counts.items()]),
     ]

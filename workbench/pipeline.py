@@ -45,7 +45,6 @@ QUIET_ENV = {
     "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
     "TOKENIZERS_PARALLELISM": "false",
-    "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
 }
 
 
@@ -283,16 +282,20 @@ def _notebook_path(folder: Path, name: str) -> Path:
 def unused_parameters(
     params: PipelineParams, paths: list[Path], *, profile: str | None
 ) -> list[str]:
-    """Shared keys no notebook declares in its parameters cell (a typo, or a knob for a notebook not run)."""
+    """Shared keys that are neither TrainConfig fields nor in any notebook's parameters cell (a typo?)."""
+    from dataclasses import fields
+
     import papermill as pm
 
-    declared: set[str] = set()
+    from .config import TrainConfig
+
+    declared = {f.name for f in fields(TrainConfig)}  # notebooks 02/03 read these from globals()
     with _quiet_papermill():
         for path in paths:
             declared |= set(pm.inspect_notebook(str(path)))
     unused = sorted(set(params.resolved(profile=profile)) - declared)
     if unused:
-        log.warning("parameters no notebook declares (typo?): %s", ", ".join(unused))
+        log.warning("parameters no notebook uses (a typo?): %s", ", ".join(unused))
     return unused
 
 
@@ -322,8 +325,12 @@ def _quiet_papermill() -> Iterator[None]:
 @contextmanager
 def _quiet_kernel_env() -> Iterator[None]:
     """Kernels inherit this process's environment: silence progress bars for the duration."""
-    saved = {k: os.environ.get(k) for k in QUIET_ENV}
-    os.environ.update(QUIET_ENV)
+    env = {
+        **QUIET_ENV,
+        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+    }  # offline unless told
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         with _quiet_papermill():
             yield

@@ -20,7 +20,11 @@ def smooth(values: list[float], weight: float = 0.6) -> list[float]:
 
 
 def loss_figure(
-    history: list[dict[str, Any]], *, title: str = "Training loss", smoothing: float = 0.6, max_points: int = 2000
+    history: list[dict[str, Any]],
+    *,
+    title: str = "Training loss",
+    smoothing: float = 0.6,
+    max_points: int = 2000,
 ) -> Any:
     """Train loss (raw + smoothed), eval loss, and learning rate on a second axis, against step."""
     import plotly.graph_objects as go
@@ -29,14 +33,27 @@ def loss_figure(
     for trace in loss_traces(history, smoothing=smoothing, max_points=max_points):
         fig.add_trace(go.Scatter(**trace))
     fig.update_layout(
-        title=title, xaxis_title="step", yaxis_title="loss", template="plotly_white", height=380,
-        yaxis2={"title": "learning rate", "overlaying": "y", "side": "right", "showgrid": False, "tickformat": ".1e"},
-        legend={"orientation": "h", "y": -0.2}, margin={"l": 60, "r": 70, "t": 50, "b": 40},
+        title=title,
+        xaxis_title="step",
+        yaxis_title="loss",
+        template="plotly_white",
+        height=380,
+        yaxis2={
+            "title": "learning rate",
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "tickformat": ".1e",
+        },
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 70, "t": 50, "b": 40},
     )
     return fig
 
 
-def loss_traces(history: list[dict[str, Any]], *, smoothing: float = 0.6, max_points: int = 2000) -> list[dict[str, Any]]:
+def loss_traces(
+    history: list[dict[str, Any]], *, smoothing: float = 0.6, max_points: int = 2000
+) -> list[dict[str, Any]]:
     """The four traces as plain dicts, in a fixed order (so a live widget can update them in place)."""
     train = [r for r in history if r.get("kind") == "train" and "loss" in r]
     evals = [r for r in history if r.get("kind") == "eval" and "eval_loss" in r]
@@ -45,13 +62,35 @@ def loss_traces(history: list[dict[str, Any]], *, smoothing: float = 0.6, max_po
     steps, losses = [r["step"] for r in train], [r["loss"] for r in train]
     lrs = [r.get("learning_rate") for r in train]
     return [
-        {"x": steps, "y": losses, "name": "train loss", "mode": "lines", "line": {"color": "rgba(31,119,180,0.3)"}},
-        {"x": steps, "y": smooth(losses, smoothing), "name": "train loss (smoothed)", "mode": "lines",
-         "line": {"color": "rgb(31,119,180)", "width": 2}},
-        {"x": [r["step"] for r in evals], "y": [r["eval_loss"] for r in evals], "name": "eval loss",
-         "mode": "lines+markers", "line": {"color": "rgb(214,39,40)", "width": 2}},
-        {"x": steps, "y": lrs, "name": "learning rate", "mode": "lines", "yaxis": "y2",
-         "line": {"color": "rgb(127,127,127)", "dash": "dot", "width": 1}},
+        {
+            "x": steps,
+            "y": losses,
+            "name": "train loss",
+            "mode": "lines",
+            "line": {"color": "rgba(31,119,180,0.3)"},
+        },
+        {
+            "x": steps,
+            "y": smooth(losses, smoothing),
+            "name": "train loss (smoothed)",
+            "mode": "lines",
+            "line": {"color": "rgb(31,119,180)", "width": 2},
+        },
+        {
+            "x": [r["step"] for r in evals],
+            "y": [r["eval_loss"] for r in evals],
+            "name": "eval loss",
+            "mode": "lines+markers",
+            "line": {"color": "rgb(214,39,40)", "width": 2},
+        },
+        {
+            "x": steps,
+            "y": lrs,
+            "name": "learning rate",
+            "mode": "lines",
+            "yaxis": "y2",
+            "line": {"color": "rgb(127,127,127)", "dash": "dot", "width": 1},
+        },
     ]
 
 
@@ -166,7 +205,9 @@ def comparison_delta_figure(comparison: Any) -> Any:
 
     c = _comparison_dict(comparison)
     fig = go.Figure()
-    for (label, summary), colour in zip(_summary_groups(c), ("rgb(31,119,180)", "rgb(255,127,14)"), strict=False):
+    for (label, summary), colour in zip(
+        _summary_groups(c), ("rgb(31,119,180)", "rgb(255,127,14)"), strict=False
+    ):
         rows = [s for s in summary.values() if s["delta"] is not None]
         fig.add_trace(go.Bar(
             x=[s["name"] for s in rows], y=[s["delta"] for s in rows], name=label, marker_color=colour,
@@ -212,4 +253,62 @@ def comparison_scores_figure(comparison: Any) -> Any:
 def comparison_figures(comparison: Any) -> dict[str, Any]:
     """The notebook 04 figures by file stem: comparison_scores, comparison_deltas."""
     c = _comparison_dict(comparison)
-    return {"comparison_scores": comparison_scores_figure(c), "comparison_deltas": comparison_delta_figure(c)}
+    return {
+        "comparison_scores": comparison_scores_figure(c),
+        "comparison_deltas": comparison_delta_figure(c),
+    }
+
+
+# -- memory by component (notebook 02) -----------------------------------------------------------
+
+MEMORY_COLOURS = {
+    "weights": "#4c72b0",
+    "gradients": "#dd8452",
+    "optimizer": "#c44e52",
+    "adapters": "#55a868",
+    "activations": "#8172b3",
+    "logits": "#937860",
+    "overhead": "#8c8c8c",
+}
+
+
+def memory_figure(estimates: list[Any], *, title: str | None = None) -> Any:
+    """Stacked bar of memory by component (GB), one bar per estimate, with the hardware's limit as a line."""
+    import plotly.graph_objects as go
+
+    rows = [e.to_dict() if hasattr(e, "to_dict") else e for e in estimates]
+    names = [r["technique"] for r in rows]
+    fig = go.Figure()
+    for part, colour in MEMORY_COLOURS.items():
+        fig.add_trace(
+            go.Bar(
+                name=part,
+                x=names,
+                y=[r["breakdown"].get(part, 0) / 1e9 for r in rows],
+                marker_color=colour,
+                hovertemplate=f"{part}: %{{y:.2f}} GB<extra></extra>",
+            )
+        )
+    limits = sorted({r["memory_bytes"] for r in rows})
+    for limit in limits:
+        hw = next(r["hardware"] for r in rows if r["memory_bytes"] == limit)
+        fig.add_hline(
+            y=limit / 1e9,
+            line_dash="dash",
+            line_color="#c62828",
+            annotation_text=f"{hw}: {limit / 1e9:.0f} GB",
+            annotation_position="top left",
+        )
+    peak = max([r["peak_bytes"] for r in rows] + limits) / 1e9
+    model = rows[0]["model"] if rows else ""
+    fig.update_layout(
+        barmode="stack",
+        template="plotly_white",
+        height=420,
+        yaxis_title="GB",
+        yaxis_range=[0, peak * 1.12],
+        title=title or f"Peak training memory by component: {model}",
+        legend={"orientation": "h", "y": -0.15},
+        margin={"l": 60, "r": 30, "t": 50, "b": 40},
+    )
+    return fig

@@ -94,15 +94,28 @@ class ExportedScript:
     command: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (str(v) if isinstance(v, Path) else {n: str(p) for n, p in v.items()} if isinstance(v, dict) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (
+                str(v)
+                if isinstance(v, Path)
+                else {n: str(p) for n, p in v.items()}
+                if isinstance(v, dict)
+                else v
+            )
+            for k, v in asdict(self).items()
+        }
 
     def _repr_html_(self) -> str:
-        files = "".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in [self.script, *self.configs.values()])
+        files = "".join(
+            f"<li><code>{html.escape(str(p))}</code></li>"
+            for p in [self.script, *self.configs.values()]
+        )
         return f"<div><b>Exported</b> <ul>{files}</ul>Run: <code>{html.escape(self.command)}</code></div>"
 
 
-def export_script(run_dir: str | Path, *, gpus: int = 2, strategy: str = "ddp", out_dir: str | Path | None = None) -> ExportedScript:
+def export_script(
+    run_dir: str | Path, *, gpus: int = 2, strategy: str = "ddp", out_dir: str | Path | None = None
+) -> ExportedScript:
     """Write train.py, train_config.yaml, accelerate configs and a README under RUN_DIR/scaleout/."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}.")
@@ -111,14 +124,24 @@ def export_script(run_dir: str | Path, *, gpus: int = 2, strategy: str = "ddp", 
     folder = Path(out_dir) if out_dir else rd.root / "scaleout"
     write_text_atomic(folder / "train_config.yaml", cfg.to_yaml())
     script = write_text_atomic(folder / "train.py", SCRIPT.format(run_dir=cfg.run_dir))
-    precision = "no" if cfg.dtype in ("auto", "float32") else {"bfloat16": "bf16", "float16": "fp16"}[cfg.dtype]
+    precision = (
+        "no"
+        if cfg.dtype in ("auto", "float32")
+        else {"bfloat16": "bf16", "float16": "fp16"}[cfg.dtype]
+    )
     configs = {}
     for name, body in CONFIGS.items():
-        text = _COMMON.format(gpus=gpus, precision=precision) + body.format(accum=cfg.grad_accum, clip=cfg.max_grad_norm)
-        configs[name] = write_text_atomic(folder / f"accelerate_{name.replace('-', '_')}.yaml", text)
+        text = _COMMON.format(gpus=gpus, precision=precision) + body.format(
+            accum=cfg.grad_accum, clip=cfg.max_grad_norm
+        )
+        configs[name] = write_text_atomic(
+            folder / f"accelerate_{name.replace('-', '_')}.yaml", text
+        )
     command = f"accelerate launch --config_file {configs[strategy].name} train.py"
     write_text_atomic(folder / "README.md", _readme(cfg, command))
-    return ExportedScript(folder=folder, script=script, configs=configs, command=f"cd {folder} && {command}")
+    return ExportedScript(
+        folder=folder, script=script, configs=configs, command=f"cd {folder} && {command}"
+    )
 
 
 def _run_config(rd: RunDir) -> TrainConfig:
@@ -127,7 +150,9 @@ def _run_config(rd: RunDir) -> TrainConfig:
     if rd.technique_json.is_file():
         import json
 
-        return TrainConfig.from_dict(json.loads(rd.technique_json.read_text(encoding="utf-8"))["train_config"])
+        return TrainConfig.from_dict(
+            json.loads(rd.technique_json.read_text(encoding="utf-8"))["train_config"]
+        )
     raise ConfigError(
         f"{rd.root}: no train_config.yaml (written by notebook 03 / `workbench train`) or technique.json "
         "(notebook 02). Train or choose a technique first, then export."

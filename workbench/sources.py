@@ -18,8 +18,15 @@ from typing import Any
 
 from .errors import DataError
 
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-            ".parquet": "parquet", ".pq": "parquet"}
+SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 UTF8_HINT = "Re-save the file as UTF-8 (most editors and pandas' to_csv(encoding='utf-8') do)."
 
 
@@ -51,7 +58,9 @@ def open_file(path: Path) -> Source:
     label = str(path)
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
-        raise DataError(f"{label}: unsupported file type {path.suffix!r}. Use one of: {', '.join(SUFFIXES)}.")
+        raise DataError(
+            f"{label}: unsupported file type {path.suffix!r}. Use one of: {', '.join(SUFFIXES)}."
+        )
     if kind == "parquet":
         return Source(label, _parquet_rows(path), sha256=_file_hash(path))
     try:
@@ -72,7 +81,13 @@ def _jsonl_rows(data: bytes, label: str) -> Iterator[tuple[int, Any]]:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield line, BadRow(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}).", UTF8_HINT)
+            yield (
+                line,
+                BadRow(
+                    f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}).",
+                    UTF8_HINT,
+                ),
+            )
             continue
         yield line, _parse_json_line(text.lstrip("\ufeff") if line == 1 else text)
 
@@ -81,8 +96,10 @@ def _parse_json_line(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        return BadRow(f"not valid JSON: {exc.msg} (column {exc.colno}).",
-                      "Each line must hold one complete JSON object; this one may be truncated or split.")
+        return BadRow(
+            f"not valid JSON: {exc.msg} (column {exc.colno}).",
+            "Each line must hold one complete JSON object; this one may be truncated or split.",
+        )
     except (ValueError, RecursionError) as exc:  # e.g. a 5000-digit number, nesting too deep
         return BadRow(f"not valid JSON: {type(exc).__name__}: {str(exc)[:200]}.")
 
@@ -100,15 +117,21 @@ def _json_rows(data: bytes, label: str) -> Iterator[tuple[int, Any]]:
             return _jsonl_rows(data, label)
         raise DataError(
             f"{label}, line {exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno}). "
-            "The file may be truncated; a .json file must hold one list of rows or {\"data\": [...]}."
+            'The file may be truncated; a .json file must hold one list of rows or {"data": [...]}.'
         ) from None
     except (ValueError, RecursionError) as exc:
-        raise DataError(f"{label}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]}).") from None
+        raise DataError(
+            f"{label}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]})."
+        ) from None
     if isinstance(doc, Mapping) and isinstance(doc.get("data"), list):
         doc = doc["data"]
     if not isinstance(doc, list):
-        keys = f" with keys {', '.join(map(str, list(doc)[:10]))}" if isinstance(doc, Mapping) else ""
-        raise DataError(f"{label}: expected a list of rows or {{\"data\": [...]}}, got a JSON {type(doc).__name__}{keys}.")
+        keys = (
+            f" with keys {', '.join(map(str, list(doc)[:10]))}" if isinstance(doc, Mapping) else ""
+        )
+        raise DataError(
+            f'{label}: expected a list of rows or {{"data": [...]}}, got a JSON {type(doc).__name__}{keys}.'
+        )
     return enumerate(doc, 1)
 
 
@@ -139,7 +162,13 @@ def _csv_rows(data: bytes, label: str, delimiter: str = ",") -> Iterator[tuple[i
             yield seen[0], BadRow(f"not valid CSV: {exc}.", hint)
             continue
         if None in row:
-            yield seen[0], BadRow(f"{len(row[None])} more value(s) than header columns.", "Quote cells that contain the delimiter.")
+            yield (
+                seen[0],
+                BadRow(
+                    f"{len(row[None])} more value(s) than header columns.",
+                    "Quote cells that contain the delimiter.",
+                ),
+            )
             continue
         yield seen[0], row
 
@@ -152,7 +181,9 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
     except ImportError as exc:
         raise DataError("Reading Parquet needs pyarrow: pip install pyarrow.") from exc
     except Exception as exc:  # pyarrow raises its own ArrowInvalid/ArrowIOError/OSError family
-        raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+        raise DataError(
+            f"{path}: not a readable Parquet file ({type(exc).__name__}: {str(exc)[:200]})."
+        ) from exc
     return enumerate(table.to_pylist(), 1)
 
 
@@ -191,10 +222,15 @@ def open_object(obj: Any, *, split: str | None) -> Source:
 
 def _pick_split(splits: list[str], split: str | None) -> str:
     wanted = split or "train"
-    options = {"eval": ("eval", "validation", "valid", "test"), "validation": ("validation", "eval", "valid")}
+    options = {
+        "eval": ("eval", "validation", "valid", "test"),
+        "validation": ("validation", "eval", "valid"),
+    }
     for key in options.get(wanted, (wanted,)):
         if key in splits:
             return key
     if split is None and len(splits) == 1:
         return splits[0]
-    raise DataError(f"The DatasetDict has no {wanted!r} split. Splits: {', '.join(splits)}. Pass split=.")
+    raise DataError(
+        f"The DatasetDict has no {wanted!r} split. Splits: {', '.join(splits)}. Pass split=."
+    )

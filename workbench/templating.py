@@ -4,10 +4,11 @@ The one rule, used by `inspect.py` (to show and count what is trained on) and by
 batcher (to build labels), so the preview and the real run can never disagree:
 
     A token is trained on when its characters overlap the *content* of an assistant message,
-    or when it is the end-of-turn token (the tokenizer's `eos_token`, e.g. `<|im_end|>`) that the
-    template writes right after that content. Everything else (system prompts, including a default
-    one the template injects, user turns, role headers such as `<|im_start|>assistant\\n`, and
-    whitespace after the end-of-turn token) is context only.
+    or when it is the end-of-turn token that the template writes right after that content
+    (whitespace allowed in between): the tokenizer's `eos_token` or another special token such as
+    `<|im_end|>`, `<end_of_turn>`, `<|eot_id|>`, but never `bos_token`. Everything else (system
+    prompts, including a default one the template injects, user turns, role headers such as
+    `<|im_start|>assistant\\n`, and whitespace after the end-of-turn token) is context only.
 
 How the spans are found: the conversation is rendered with `apply_chat_template(tokenize=False)`,
 and each assistant message's content is located in it: directly when it occurs exactly once,
@@ -85,9 +86,28 @@ def render_chat(
     )
 
 
-def trained_spans(tokenizer: Any, messages: list[Message], text: str) -> list[tuple[int, int]]:
-    """Character spans of `text` (the full render) that are trained on: assistant content + end-of-turn."""
-    eos = getattr(tokenizer, "eos_token", None) or ""
+def end_of_turn_tokens(tokenizer: Any) -> tuple[str, ...]:
+    """Special tokens that can close an assistant turn, longest first: eos (`<|im_end|>`, `</s>`) and
+    the other special tokens (`<end_of_turn>`, `<|eot_id|>`), but not bos, which opens turns."""
+    names = {
+        getattr(tokenizer, "eos_token", None),
+        *(getattr(tokenizer, "all_special_tokens", None) or []),
+    }
+    decoder = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    names.update(t.content for t in decoder.values() if getattr(t, "special", False))
+    bos = getattr(tokenizer, "bos_token", None)
+    names.discard(bos if bos != getattr(tokenizer, "eos_token", None) else None)
+    return tuple(sorted((n for n in names if n), key=len, reverse=True))
+
+
+def trained_spans(
+    tokenizer: Any, messages: list[Message], text: str, *, ends: tuple[str, ...] | None = None
+) -> list[tuple[int, int]]:
+    """Character spans of `text` (the full render) that are trained on: assistant content + end-of-turn.
+
+    ends: `end_of_turn_tokens(tokenizer)`, computed once by callers that handle many conversations.
+    """
+    ends = end_of_turn_tokens(tokenizer) if ends is None else ends
     spans: list[tuple[int, int]] = []
     cursor = 0
     for i, message in enumerate(messages):
@@ -102,10 +122,10 @@ def trained_spans(tokenizer: Any, messages: list[Message], text: str) -> list[tu
                 continue
             start, content = found, core
         end = start + len(content)
-        after = text[end:]
-        stripped = after.lstrip()
-        if eos and stripped.startswith(eos):
-            end = end + (len(after) - len(stripped)) + len(eos)
+        gap = len(text) - end - len(text[end:].lstrip())  # whitespace before the end-of-turn token
+        closing = next((t for t in ends if text.startswith(t, end + gap)), None)
+        if closing:
+            end += gap + len(closing)
         if end > start:
             spans.append((start, end))
         cursor = end
@@ -192,10 +212,11 @@ def count_tokens(
 
 def _count_batch(tokenizer, conversations, max_length) -> list[TokenCounts]:
     rendered: list[tuple[str, list[tuple[int, int]]] | str] = []
+    ends = end_of_turn_tokens(tokenizer)
     for messages in conversations:
         try:
             text = render_chat(tokenizer, messages)
-            rendered.append((text, trained_spans(tokenizer, messages, text)))
+            rendered.append((text, trained_spans(tokenizer, messages, text, ends=ends)))
         except DataError:
             raise
         except Exception as exc:  # a template that refuses this conversation (e.g. role order)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import logging
-import shutil
 import signal
 import threading
 import time
@@ -24,7 +23,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .callbacks import Callback, EarlyStopping, History, JsonlLog, NanGuard, StopFlag, TrainState, read_jsonl
+from .callbacks import (
+    Callback,
+    EarlyStopping,
+    History,
+    JsonlLog,
+    NanGuard,
+    StopFlag,
+    TrainState,
+)
+from .checkpoints import clear_previous, kept_records, newest, resume_point
 from .config import TrainConfig
 from .errors import ConfigError
 from .io import write_json_atomic
@@ -72,14 +80,21 @@ class TrainResult:
     def load(cls, run_dir: str | Path) -> TrainResult:
         import json
 
-        return cls.from_dict(json.loads(RunDir(run_dir).train_result_json.read_text(encoding="utf-8")))
+        return cls.from_dict(
+            json.loads(RunDir(run_dir).train_result_json.read_text(encoding="utf-8"))
+        )
 
     def _repr_html_(self) -> str:
-        colour = {"completed": "#2a7", "stopped": "#c80", "diverged": "#c33", "failed": "#c33"}.get(self.status, "#555")
+        colour = {"completed": "#2a7", "stopped": "#c80", "diverged": "#c33", "failed": "#c33"}.get(
+            self.status, "#555"
+        )
         rows = [
             ("steps", f"{self.steps} / {self.max_steps}"),
             ("train loss", _fmt(self.metrics.get("train_loss"))),
-            ("eval loss", f"{_fmt(self.metrics.get('first_eval_loss'))} &rarr; {_fmt(self.metrics.get('eval_loss'))}"),
+            (
+                "eval loss",
+                f"{_fmt(self.metrics.get('first_eval_loss'))} &rarr; {_fmt(self.metrics.get('eval_loss'))}",
+            ),
             ("tokens", f"{self.tokens_seen:,} ({self.tokens_per_second:,.0f}/s)"),
             ("wall time", f"{self.wall_time_s:,.1f} s"),
             ("FLOPs (est.)", f"{self.flops:.3g}"),
@@ -88,7 +103,9 @@ class TrainResult:
         ]
         if self.merged_dir:
             rows.append(("merged", html.escape(self.merged_dir)))
-        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows
+        )
         return (
             f"<div><b>TrainResult</b> <span style='color:{colour};font-weight:bold'>{self.status}</span>"
             f"<div>{html.escape(self.message)}</div><table>{body}</table></div>"
@@ -99,7 +116,9 @@ def _fmt(value: float | None) -> str:
     return "&ndash;" if value is None else f"{value:.4f}"
 
 
-def estimate_flops(*, tokens: int, total_params: int, trainable_params: int, recompute: bool = False) -> float:
+def estimate_flops(
+    *, tokens: int, total_params: int, trainable_params: int, recompute: bool = False
+) -> float:
     """Training FLOPs: per token 2N forward + 2N backward through activations + 2T weight gradients.
 
     N = all parameters, T = trained ones. Full fine-tuning (T = N) gives the usual 6 N per token;
@@ -133,16 +152,16 @@ def train(
 
     started = time.monotonic()
     rd = RunDir(cfg.run_dir).ensure()
-    checkpoint = _resume_point(cfg, rd, resume)
+    checkpoint = resume_point(cfg, rd, resume)
     if checkpoint is None:
-        _clear_previous(rd)
+        clear_previous(rd)
     cfg.to_yaml(rd.train_config_yaml)
     state = TrainState(run_dir=str(rd.root))
-    history = History(_kept_records(rd, checkpoint))
+    history = History(kept_records(rd, checkpoint))
     result = TrainResult(status="failed", message="", run_dir=str(rd.root), config=cfg.to_dict())
     result.resumed_from = str(checkpoint) if checkpoint else None
     try:
-        trainer, tech, info = _build(cfg, rd, load_splits(cfg, train_data, eval_data))
+        trainer, tech, info = _build(cfg, rd, load_splits(cfg, train_data, eval_data), checkpoint)
         result.data, result.world_size = info["data"], trainer.args.world_size
         result.trainable_params, result.total_params = info["trainable"], info["total"]
         sinks = _sinks(cfg, rd, history, trainer.is_world_process_zero(), stop) + list(callbacks)
@@ -154,7 +173,7 @@ def train(
         result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
     result.wall_time_s = round(time.monotonic() - started, 3)
     result.history = history.snapshot()
-    result.checkpoint = _str(_newest(rd))
+    result.checkpoint = _str(newest(rd))
     state.status, state.message = result.status, result.message
     for cb in callbacks:
         cb.on_train_end(state)
@@ -164,7 +183,9 @@ def train(
     return result
 
 
-def _build(cfg: TrainConfig, rd: RunDir, splits: Any) -> tuple[Any, Any, dict[str, Any]]:
+def _build(
+    cfg: TrainConfig, rd: RunDir, splits: Any, checkpoint: Path | None
+) -> tuple[Any, Any, dict[str, Any]]:
     """Model, technique, encoded data and the Trainer, ready to run."""
     from transformers import PrinterCallback, ProgressCallback, set_seed
 
@@ -176,23 +197,33 @@ def _build(cfg: TrainConfig, rd: RunDir, splits: Any) -> tuple[Any, Any, dict[st
     set_seed(cfg.seed)
     tech = get_technique(cfg.technique)
     with _quiet_loading():  # tqdm.auto would leave a progress widget in papermill outputs
-        model, tokenizer = load_model(cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device)
+        model, tokenizer = load_model(
+            cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device
+        )
     model = tech.prepare(model, cfg)
     trainable, total = _param_counts(model)
     encoded, data = {}, {}
     for name, ds in (("train", splits.train), ("eval", splits.eval)):
         items, report = encode_dataset(
-            tokenizer, ds.conversations, max_length=cfg.max_length, assistant_only=cfg.assistant_only_loss
+            tokenizer,
+            ds.conversations,
+            max_length=cfg.max_length,
+            assistant_only=cfg.assistant_only_loss,
         )
         if cfg.packing and name == "train":
             items = pack(items, max_length=cfg.max_length, seed=cfg.seed)
             report.packed_rows = len(items)
-        encoded[name], data[name] = EncodedDataset(items), {**report.to_dict(), "source": splits.sources[name]}
+        encoded[name], data[name] = (
+            EncodedDataset(items),
+            {**report.to_dict(), "source": splits.sources[name]},
+        )
     if not len(encoded["train"]):
-        raise ConfigError("No training rows left after tokenisation: every row lost its labels (check max_length).")
+        raise ConfigError(
+            "No training rows left after tokenisation: every row lost its labels (check max_length)."
+        )
     trainer = WorkbenchTrainer(
         model=model,
-        args=_training_args(cfg, rd, model),
+        args=_training_args(cfg, rd, model, resuming=checkpoint is not None),
         train_dataset=encoded["train"],
         eval_dataset=encoded["eval"] if len(encoded["eval"]) else None,
         data_collator=Collator(pad_token_id=tokenizer.pad_token_id),
@@ -201,10 +232,14 @@ def _build(cfg: TrainConfig, rd: RunDir, splits: Any) -> tuple[Any, Any, dict[st
     )
     for noisy in (PrinterCallback, ProgressCallback):  # events replace Trainer's prints and tqdm
         trainer.remove_callback(noisy)
-    return trainer, tech, {"data": data, "trainable": trainable, "total": total, "tokenizer": tokenizer}
+    return (
+        trainer,
+        tech,
+        {"data": data, "trainable": trainable, "total": total, "tokenizer": tokenizer},
+    )
 
 
-def _training_args(cfg: TrainConfig, rd: RunDir, model: Any) -> Any:
+def _training_args(cfg: TrainConfig, rd: RunDir, model: Any, *, resuming: bool) -> Any:
     import torch
     from transformers import TrainingArguments
 
@@ -212,7 +247,9 @@ def _training_args(cfg: TrainConfig, rd: RunDir, model: Any) -> Any:
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     on_gpu = device.startswith("cuda")
     if not on_gpu and dtype in (torch.bfloat16, torch.float16):
-        log.warning("Training in %s on a CPU: expect it to be very slow (use dtype=float32).", dtype)
+        log.warning(
+            "Training in %s on a CPU: expect it to be very slow (use dtype=float32).", dtype
+        )
     return TrainingArguments(
         output_dir=str(rd.checkpoints_dir),
         per_device_train_batch_size=cfg.batch_size,
@@ -231,7 +268,7 @@ def _training_args(cfg: TrainConfig, rd: RunDir, model: Any) -> Any:
         logging_nan_inf_filter=False,  # let a NaN reach the log, where NanGuard sees it
         eval_strategy="steps" if cfg.eval_every else "no",
         eval_steps=cfg.eval_every or None,
-        eval_on_start=cfg.eval_at_start,
+        eval_on_start=cfg.eval_at_start and not resuming,  # the baseline is already in the log
         save_strategy="steps" if cfg.save_every else "no",
         save_steps=cfg.save_every or None,
         include_num_input_tokens_seen="non_padding",
@@ -249,7 +286,9 @@ def _training_args(cfg: TrainConfig, rd: RunDir, model: Any) -> Any:
     )
 
 
-def _sinks(cfg: TrainConfig, rd: RunDir, history: History, main: bool, stop: StopFlag | None) -> list[Callback]:
+def _sinks(
+    cfg: TrainConfig, rd: RunDir, history: History, main: bool, stop: StopFlag | None
+) -> list[Callback]:
     sinks: list[Callback] = [history, NanGuard()]
     if main:
         sinks.append(JsonlLog(rd.metrics_jsonl))
@@ -260,7 +299,13 @@ def _sinks(cfg: TrainConfig, rd: RunDir, history: History, main: bool, stop: Sto
     return sinks
 
 
-def _run(trainer: Any, state: TrainState, sinks: list[Callback], checkpoint: Path | None, cfg: TrainConfig) -> None:
+def _run(
+    trainer: Any,
+    state: TrainState,
+    sinks: list[Callback],
+    checkpoint: Path | None,
+    cfg: TrainConfig,
+) -> None:
     """trainer.train with the event bridge; Ctrl-C / kernel interrupt stops after the step with a checkpoint."""
     from .trainer import EventBridge
 
@@ -315,15 +360,29 @@ def _final_status(state: TrainState) -> tuple[str, str]:
     return "completed", f"Trained {state.step} steps."
 
 
-def _finish(trainer: Any, tech: Any, cfg: TrainConfig, rd: RunDir, state: TrainState, result: TrainResult, history: History) -> None:
+def _finish(
+    trainer: Any,
+    tech: Any,
+    cfg: TrainConfig,
+    rd: RunDir,
+    state: TrainState,
+    result: TrainResult,
+    history: History,
+) -> None:
     """Fill the result's numbers and save the adapter / model (not when the weights diverged)."""
     hs = trainer.state
-    result.steps, result.max_steps, result.epoch = hs.global_step, hs.max_steps, float(hs.epoch or 0.0)
+    result.steps, result.max_steps, result.epoch = (
+        hs.global_step,
+        hs.max_steps,
+        float(hs.epoch or 0.0),
+    )
     result.tokens_seen = int(hs.num_input_tokens_seen)
     session_tokens = result.tokens_seen - getattr(trainer, "_initial_num_input_tokens_seen", 0)
     result.tokens_per_second = round(session_tokens / max(state.elapsed, 1e-9), 2)
     result.flops = estimate_flops(
-        tokens=result.tokens_seen, total_params=result.total_params, trainable_params=result.trainable_params,
+        tokens=result.tokens_seen,
+        total_params=result.total_params,
+        trainable_params=result.trainable_params,
         recompute=cfg.gradient_checkpointing,
     )
     result.metrics = _summary_metrics(history.snapshot())
@@ -331,7 +390,9 @@ def _finish(trainer: Any, tech: Any, cfg: TrainConfig, rd: RunDir, state: TrainS
         return
     from .export import save_trained
 
-    saved, merged = save_trained(trainer.model, trainer.processing_class, tech=tech, cfg=cfg, rd=rd, result=result)
+    saved, merged = save_trained(
+        trainer.model, trainer.processing_class, tech=tech, cfg=cfg, rd=rd, result=result
+    )
     result.adapter_dir, result.merged_dir = _str(saved), _str(merged)
 
 
@@ -342,7 +403,11 @@ def _summary_metrics(records: list[dict[str, Any]]) -> dict[str, float]:
     if train:
         out["first_train_loss"], out["train_loss"] = train[0], train[-1]
     if evals:
-        out["first_eval_loss"], out["eval_loss"], out["best_eval_loss"] = evals[0], evals[-1], min(evals)
+        out["first_eval_loss"], out["eval_loss"], out["best_eval_loss"] = (
+            evals[0],
+            evals[-1],
+            min(evals),
+        )
     return out
 
 
@@ -352,74 +417,6 @@ def _param_counts(model: Any) -> tuple[int, int]:
         return int(trainable), int(total)
     params = list(model.parameters())
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
-
-
-# -- resume --------------------------------------------------------------------------------------
-
-
-def _resume_point(cfg: TrainConfig, rd: RunDir, resume: bool | str) -> Path | None:
-    from .trainer import newest_checkpoint
-
-    if resume is False:
-        return None
-    if isinstance(resume, (str, Path)) and resume != "auto":
-        path = Path(resume)
-        if not path.is_dir():
-            raise ConfigError(f"resume={str(resume)!r}: no such checkpoint folder.")
-        return path
-    found = newest_checkpoint(rd.checkpoints_dir)
-    if resume is True:
-        if found is None:
-            raise ConfigError(f"resume=True but {rd.checkpoints_dir} holds no complete checkpoint. Use resume=False.")
-        return found
-    if found is None or _finished(rd) or not _same_config(cfg, rd):
-        return None
-    log.info("Resuming from %s", found)
-    return found
-
-
-def _finished(rd: RunDir) -> bool:
-    import json
-
-    if not rd.train_result_json.is_file():
-        return False
-    return json.loads(rd.train_result_json.read_text(encoding="utf-8")).get("status") == "completed"
-
-
-def _same_config(cfg: TrainConfig, rd: RunDir) -> bool:
-    if not rd.train_config_yaml.is_file():
-        return False
-    try:
-        return TrainConfig.from_yaml(rd.train_config_yaml, strict=False).to_dict() == cfg.to_dict()
-    except ConfigError:
-        return False
-
-
-def _clear_previous(rd: RunDir) -> None:
-    """A fresh start: old checkpoints and logs of this run dir would mix with the new run."""
-    shutil.rmtree(rd.checkpoints_dir, ignore_errors=True)
-    for path in (rd.metrics_jsonl, rd.train_result_json):
-        path.unlink(missing_ok=True)
-
-
-def _kept_records(rd: RunDir, checkpoint: Path | None) -> list[dict[str, Any]]:
-    """On resume: the log up to the checkpoint's step (later lines are replayed), rewritten in place."""
-    if checkpoint is None:
-        return []
-    from .io import write_text_atomic
-
-    step = int(checkpoint.name.rsplit("-", 1)[-1])
-    kept = [r for r in read_jsonl(rd.metrics_jsonl) if r.get("step", 0) <= step]
-    import json
-
-    write_text_atomic(rd.metrics_jsonl, "".join(json.dumps(r) + "\n" for r in kept))
-    return kept
-
-
-def _newest(rd: RunDir) -> Path | None:
-    from .trainer import newest_checkpoint
-
-    return newest_checkpoint(rd.checkpoints_dir)
 
 
 def _str(path: Path | None) -> str | None:
@@ -447,7 +444,6 @@ def notebook_config(namespace: dict[str, Any], *, use_technique_json: bool = Tru
     """The config notebook 03 trains: notebook 02's choice (run_dir/technique.json) when asked for and
     present, then every TrainConfig-named parameter that is not None on top, run_dir always."""
     import json
-
     from dataclasses import fields
 
     names = {f.name for f in fields(TrainConfig)}

@@ -12,9 +12,8 @@
 from __future__ import annotations
 
 import logging
-import os
-import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +21,17 @@ from transformers import Trainer, TrainerCallback
 
 from .batching import LengthGroupedSampler
 from .callbacks import Callback, TrainState
+from .checkpoints import complete_checkpoints, publish
 
 log = logging.getLogger(__name__)
-
-COMPLETE = "WORKBENCH_CHECKPOINT_COMPLETE"
-_CKPT = re.compile(r"^checkpoint-(\d+)$")
-
-
-def complete_checkpoints(root: str | Path) -> list[Path]:
-    """Complete checkpoints under `root`, oldest first (by step)."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _CKPT.match(p.name)) and (p / COMPLETE).is_file()]
-    return [p for _, p in sorted(found)]
-
-
-def newest_checkpoint(root: str | Path) -> Path | None:
-    found = complete_checkpoints(root)
-    return found[-1] if found else None
 
 
 class WorkbenchTrainer(Trainer):
     """Trainer with atomic checkpoints, a seeded length-grouped sampler and real-token counting."""
 
-    def __init__(self, *args: Any, group_by_length: bool = False, keep_checkpoints: int = 2, **kwargs: Any):
+    def __init__(
+        self, *args: Any, group_by_length: bool = False, keep_checkpoints: int = 2, **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
         self.group_by_length = group_by_length
         self.keep_checkpoints = keep_checkpoints
@@ -56,7 +41,9 @@ class WorkbenchTrainer(Trainer):
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.group_by_length and hasattr(dataset, "lengths"):
-            return LengthGroupedSampler(dataset.lengths(), batch_size=self.args.train_batch_size, seed=self.args.seed)
+            return LengthGroupedSampler(
+                dataset.lengths(), batch_size=self.args.train_batch_size, seed=self.args.seed
+            )
         return super()._get_train_sampler(train_dataset)
 
     def _track_num_input_tokens(self, inputs: dict[str, Any]) -> None:
@@ -91,7 +78,7 @@ class WorkbenchTrainer(Trainer):
             self._staging = None
         self.accelerator.wait_for_everyone()
         if self.is_world_process_zero():
-            _publish(staging / name, root / name)
+            publish(staging / name, root / name)
             shutil.rmtree(staging, ignore_errors=True)
             self._rotate()
         self.accelerator.wait_for_everyone()
@@ -99,18 +86,6 @@ class WorkbenchTrainer(Trainer):
     def _rotate(self) -> None:
         for old in complete_checkpoints(self.args.output_dir)[: -self.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _publish(staged: Path, final: Path) -> None:
-    """Mark a fully written checkpoint complete and move it into place with one rename."""
-    marker = staged / COMPLETE
-    with open(marker, "w") as f:
-        f.write("complete\n")
-        f.flush()
-        os.fsync(f.fileno())
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(staged, final)
 
 
 class EventBridge(TrainerCallback):
@@ -139,6 +114,7 @@ class EventBridge(TrainerCallback):
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         self._sync(state)
         self.wb.model = kwargs.get("model")
+        self.wb.started_at = time.monotonic()  # rates count training (and its evals), not loading
         self._emit("on_train_begin")
         return control
 
@@ -147,15 +123,31 @@ class EventBridge(TrainerCallback):
         self._emit("on_step_end")
         return self._obey(control)
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> Any:
+    def on_log(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        logs: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         logs = logs or {}
-        if "loss" in logs:  # train logs only; eval results arrive via on_evaluate, the summary is skipped
+        if (
+            "loss" in logs
+        ):  # train logs only; eval results arrive via on_evaluate, the summary is skipped
             self._sync(state)
             keep = ("loss", "grad_norm", "learning_rate")
             self._emit("on_log", {k: float(logs[k]) for k in keep if k in logs})
         return self._obey(control)
 
-    def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **kwargs: Any) -> Any:
+    def on_evaluate(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         self._sync(state)
         metrics = {k: float(v) for k, v in (metrics or {}).items() if k in ("eval_loss",)}
         self._emit("on_evaluate", metrics)

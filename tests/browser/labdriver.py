@@ -167,11 +167,17 @@ _JS_NOTEBOOK_READY = """(name) => {
   const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
   return !!kernel && kernel.status === 'idle' && w.content.widgets.length > 0;
 }"""
-_JS_RUN_ALL = """() => {
-  window.__wbRunAll = 'running';
-  window.jupyterapp.commands.execute('notebook:run-all-cells').then(
-    (ok) => { window.__wbRunAll = ok === false ? 'stopped' : 'done'; },
-    (err) => { window.__wbRunAll = 'failed: ' + err; });
+_JS_RUN = """(command) => {
+  window.__wbRun = 'running';
+  window.jupyterapp.commands.execute(command).then(
+    (ok) => { window.__wbRun = ok === false ? 'stopped' : 'done'; },
+    (err) => { window.__wbRun = 'failed: ' + err; });
+}"""
+_JS_SELECT_CELL = """(marker) => {
+  const notebook = window.jupyterapp.shell.currentWidget.content;
+  const index = notebook.widgets.findIndex((cell) => cell.model.sharedModel.getSource().includes(marker));
+  if (index >= 0) notebook.activeCellIndex = index;
+  return index;
 }"""
 _JS_ERRORS = """() => {
   const errors = [];
@@ -214,13 +220,21 @@ class NotebookPage:
 
     def run_all(self, *, timeout_s: float = 180) -> None:
         """Run every cell (Run > Run All Cells) and wait until the last one finished; fail on errors."""
-        self.page.evaluate(_JS_RUN_ALL)
+        self._run("notebook:run-all-cells", timeout_s)
+
+    def run_cell(self, marker: str, *, timeout_s: float = 60) -> None:
+        """Run the first cell whose source contains `marker`, as a person re-running it would."""
+        assert self.page.evaluate(_JS_SELECT_CELL, marker) >= 0, f"no cell contains {marker!r}"
+        self._run("notebook:run-cell", timeout_s)
+
+    def _run(self, command: str, timeout_s: float) -> None:
+        self.page.evaluate(_JS_RUN, command)
         self.page.wait_for_function(
-            "() => window.__wbRunAll !== 'running'", timeout=timeout_s * 1000, polling=250
+            "() => window.__wbRun !== 'running'", timeout=timeout_s * 1000, polling=250
         )
-        state = self.page.evaluate("() => window.__wbRunAll")
+        state = self.page.evaluate("() => window.__wbRun")
         errors = self.errors()
-        assert not errors and state == "done", f"run all cells: {state}; errors: {errors}"
+        assert not errors and state == "done", f"{command}: {state}; errors: {errors}"
 
     def errors(self) -> list[str]:
         """Error outputs of cells, and tracebacks shown anywhere in the page (e.g. in widgets)."""
@@ -243,7 +257,7 @@ class NotebookPage:
         cell = self.page.locator(".jp-Notebook .jp-CodeCell").filter(
             has=self.page.locator(".jp-InputArea", has_text=marker)
         )
-        return cell.first.locator(".jp-Cell-outputWrapper")
+        return cell.first.locator(".jp-Cell-outputArea")
 
     def outputs(self):
         """All output areas: the part of the page a person reads as results (never the sources)."""

@@ -46,7 +46,10 @@ class InspectBrowser:
         )
         self.where = w.HTML()
         self.view = w.HTML()
-        self.save = w.Button(description="Save a cleaned copy", button_style="primary", icon="save")
+        self.save = w.Button(
+            description="Save a cleaned copy", button_style="primary", icon="save",
+            layout=w.Layout(width="auto"),
+        )  # fmt: skip
         self.status = w.HTML()
         self.kind.observe(self._on_kind, names="value")
         self.position.observe(lambda _change: self._show(), names="value")
@@ -101,8 +104,9 @@ class InspectBrowser:
     def _row_html(self) -> str:
         n = len(self.indices)
         self.where.value = f"of {n} &middot; filter <b>{html.escape(self.kind.value)}</b>"
-        if not n:
-            return "<p>No rows match this filter.</p>"
+        if not n:  # e.g. load errors: those lines never made it into the dataset
+            unplaced = [f for f in self.report.findings if f.kind == self.kind.value]
+            return findings_table(unplaced) if unplaced else "<p>No rows match this filter.</p>"
         i = self.current
         ds = self.report.dataset
         parts = [f"<h4>Row {ds.row_ids[i]} (position {i})</h4>",

@@ -43,8 +43,15 @@ class _Throttled(Callback):
 class LiveLossPlot(_Throttled):
     """Train loss (raw + smoothed), eval loss and learning rate, redrawn while training runs."""
 
-    def __init__(self, *, backend: str = "display", min_interval: float = 0.5, title: str = "Training loss",
-                 max_points: int = 500, history: list[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        *,
+        backend: str = "display",
+        min_interval: float = 0.5,
+        title: str = "Training loss",
+        max_points: int = 500,
+        history: list[dict[str, Any]] | None = None,
+    ):
         super().__init__(min_interval)
         if backend not in ("display", "widget"):
             raise ValueError(f"backend must be 'display' or 'widget', got {backend!r}")
@@ -59,7 +66,9 @@ class LiveLossPlot(_Throttled):
         if self.backend == "widget":
             import plotly.graph_objects as go
 
-            self.widget = go.FigureWidget(loss_figure(self.records, title=self.title, max_points=self.max_points))
+            self.widget = go.FigureWidget(
+                loss_figure(self.records, title=self.title, max_points=self.max_points)
+            )
             return self.widget
         from IPython.display import display
 
@@ -136,7 +145,9 @@ class ProgressLine(_Throttled):
         self._maybe_redraw(state, force=True)
 
     def redraw(self, state: TrainState) -> None:
-        self.text = describe_progress(state, self._first_step, self._first_tokens, getattr(self, "_started", None))
+        self.text = describe_progress(
+            state, self._first_step, self._first_tokens, getattr(self, "_started", None)
+        )
         if self.bar is not None:
             self.bar.max, self.bar.value = max(state.max_steps, 1), state.step
             self.label.value = self.text
@@ -146,8 +157,10 @@ class ProgressLine(_Throttled):
             self._handle.update(HTML(f"<code>{self.text}</code>"))
 
 
-def describe_progress(state: TrainState, first_step: int = 0, first_tokens: int = 0, started: float | None = None) -> str:
-    """"step 40/200 · 312 tok/s · ETA 2m10s" (rates over this session, so a resume is not skewed)."""
+def describe_progress(
+    state: TrainState, first_step: int = 0, first_tokens: int = 0, started: float | None = None
+) -> str:
+    """ "step 40/200 · 312 tok/s · ETA 2m10s" (rates over this session, so a resume is not skewed)."""
     elapsed = time.monotonic() - (started if started is not None else state.started_at)
     done = state.step - first_step
     rate = (state.tokens_seen - first_tokens) / elapsed if elapsed > 0 else 0.0

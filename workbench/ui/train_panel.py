@@ -32,9 +32,13 @@ class TrainPanel:
         self.thread: threading.Thread | None = None
         self.stop_flag = StopFlag()
         self.train_button = w.Button(description="Train", button_style="success", icon="play")
-        self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.stop_button = w.Button(
+            description="Stop", button_style="danger", icon="stop", disabled=True
+        )
         self.export_button = w.Button(description="Export script", icon="share-square")
-        self.status = w.HTML(f"Ready: {html.escape(cfg.technique)} on {html.escape(cfg.model)}, run dir {html.escape(cfg.run_dir)}")
+        self.status = w.HTML(
+            f"Ready: {html.escape(cfg.technique)} on {html.escape(cfg.model)}, run dir {html.escape(cfg.run_dir)}"
+        )
         self.plot_box = w.VBox([])
         self.progress_box = w.VBox([])
         self.log = w.Output()
@@ -54,13 +58,18 @@ class TrainPanel:
         if self.thread is not None and self.thread.is_alive():
             return None
         self.stop_flag.clear()
-        self.plot = LiveLossPlot(backend="widget", min_interval=self.min_interval,
-                                 history=_previous_history(self.cfg, self.resume))
+        self.plot = LiveLossPlot(
+            backend="widget",
+            min_interval=self.min_interval,
+            history=_previous_history(self.cfg, self.resume),
+        )
         self.progress = ProgressLine(backend="widget", min_interval=self.min_interval)
         self.plot_box.children = (self.plot.show(),)
         self.progress_box.children = (self.progress.show(),)
         self.train_button.disabled, self.stop_button.disabled = True, False
-        self.status.value = "Training&hellip; (Stop saves a checkpoint; Train again resumes from it)"
+        self.status.value = (
+            "Training&hellip; (Stop saves a checkpoint; Train again resumes from it)"
+        )
         self.thread = threading.Thread(target=self._train, name="workbench-train", daemon=True)
         self.thread.start()
         return self.thread
@@ -84,7 +93,12 @@ class TrainPanel:
         from ..train import train
 
         try:
-            self.result = train(self.cfg, callbacks=[self.plot, self.progress], stop=self.stop_flag, resume=self.resume)
+            self.result = train(
+                self.cfg,
+                callbacks=[self.plot, self.progress],
+                stop=self.stop_flag,
+                resume=self.resume,
+            )
             self.status.value = f"<b>{self.result.status}</b>: {html.escape(self.result.message)}"
         except Exception as exc:
             log.exception("training failed")

@@ -1,0 +1,62 @@
+"""Notebook 03 in the browser: Train starts a run, the live loss plot gains points while it runs,
+Stop ends it with status `stopped`, and the static figure is left in its place (and in Results)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+# long enough that the test, not the schedule, ends the run; small steps so points come often
+PARAMS = dict(
+    dataset="orders-json", max_steps=500, batch_size=2, max_length=128, log_every=1,
+    eval_every=0, save_every=0, use_technique_json=False,
+)  # fmt: skip
+
+
+def test_train_live_plot_and_stop(open_notebook, tmp_path):
+    notebook = open_notebook("03_train.ipynb", **PARAMS)
+    notebook.run_all(timeout_s=120)
+
+    panel = notebook.output_of("TrainPanel(cfg)")
+    status = panel.locator(".widget-html").first
+    expect(status).to_contain_text("Ready: lora on tiny-random")
+    stop = panel.locator(".jupyter-button", has_text="Stop")
+    expect(stop).to_be_disabled()
+
+    import time
+
+    t0 = time.monotonic()
+    panel.locator(".jupyter-button", has_text="Train").click()
+    expect(status).to_contain_text("Training", timeout=60_000)
+    print("click->Training", time.monotonic() - t0)
+    expect(stop).to_be_enabled()
+    live = panel.locator(".js-plotly-plot")
+    expect(live).to_be_visible()
+    page = notebook.page
+    page.wait_for_function("(gd) => (gd.data || []).some((t) => t.x && t.x.length >= 2)",
+                           arg=live.element_handle(), timeout=120_000, polling=250)  # fmt: skip
+    seen = notebook.plot_points(live)
+    page.wait_for_function(f"(gd) => ({_count_js()}) > {seen}", arg=live.element_handle(),
+                           timeout=60_000, polling=250)  # fmt: skip
+    notebook.screenshot(panel, "03_train_live", docs=True)
+
+    stop.click()
+    expect(status).to_contain_text("stopped", timeout=120_000)
+    static = panel.locator(".widget-output .js-plotly-plot")  # the live widget was swapped out
+    expect(static).to_be_visible()
+    assert notebook.plot_points(static) >= seen
+    expect(panel.locator(".jupyter-button", has_text="Train")).to_be_enabled()
+    notebook.screenshot(panel, "03_train_stopped")
+
+    notebook.run_cell("panel.result")  # the Results cell, run again once training has finished
+    results = notebook.output_of("panel.result")
+    expect(results).to_contain_text("stopped")
+    expect(results.locator(".js-plotly-plot")).to_be_visible()
+    assert (tmp_path / "run" / "train_result.json").exists()
+    assert notebook.errors() == []
+
+
+def _count_js() -> str:
+    return "(gd.data || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0)"

@@ -1,0 +1,49 @@
+"""The notebook-03 panel driven like a user would, without a browser: Train, Stop, static figure."""
+
+from __future__ import annotations
+
+import time
+
+from test_train import conversations
+
+from workbench.config import TrainConfig
+
+
+def test_panel_trains_in_a_thread_stops_on_click_and_leaves_a_static_figure(
+    tiny_model_dir, run_dir, tmp_path
+):
+    import json
+
+    from workbench.ui.train_panel import TrainPanel
+
+    data = tmp_path / "chat.jsonl"
+    data.write_text("".join(json.dumps({"messages": c}) + "\n" for c in conversations(32)))
+    cfg = TrainConfig(
+        model="tiny-random",
+        dataset=str(data),
+        run_dir=str(run_dir),
+        max_steps=500,
+        batch_size=4,
+        log_every=1,
+        eval_every=0,
+        eval_at_start=False,
+        max_length=256,
+    )
+    panel = TrainPanel(cfg, min_interval=0.0)
+    panel.train_button.click()
+    assert (
+        panel.thread is not None and panel.thread.is_alive()
+    )  # the kernel is free: clicks get through
+    assert panel.stop_button.disabled is False and panel.train_button.disabled is True
+    deadline = time.monotonic() + 120
+    while not panel.plot.records and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert panel.plot.records, "no loss point reached the live plot"
+    panel.stop_button.click()
+    result = panel.wait(timeout=120)
+    assert result.status == "stopped" and 0 < result.steps < 500
+    assert "stopped" in panel.status.value
+    assert panel.plot.widget is None  # the FigureWidget was closed...
+    (static,) = panel.plot_box.children  # ...and replaced by a static figure
+    assert "application/vnd.plotly.v1+json" in static.outputs[0]["data"]
+    assert panel.train_button.disabled is False
