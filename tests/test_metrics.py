@@ -80,6 +80,20 @@ def test_chrf_ignores_whitespace_and_handles_unicode():
     assert m.chrf("🙂🙂", "🙂") < 1.0
 
 
+@pytest.mark.parametrize(
+    "hyp, ref, expected",
+    [  # sacrebleu 2.6.0 CHRF().sentence_score(hyp, [ref]).score / 100, computed once outside the repo
+        ("The order ships Monday.", "The order ships on Monday.", 0.775504),
+        ("Bananas are yellow.", "The order ships on Monday.", 0.079365),
+        ("東京は首都", "東京は日本の首都です", 0.214873),
+        ("Grüße aus Köln", "Grüße aus  Köln!", 0.920133),
+        ("a", "abcdefgh", 0.151515),
+    ],
+)
+def test_chrf_agrees_with_sacrebleu(hyp, ref, expected):
+    assert m.chrf(hyp, ref) == pytest.approx(expected, abs=1e-6)
+
+
 def test_chrf_matches_a_hand_computed_value():
     # hyp "ab", ref "abc", max_n=2: unigrams P=2/2 R=2/3, bigrams P=1/1 R=1/2
     p, r = (1 + 1) / 2, (2 / 3 + 1 / 2) / 2
@@ -220,3 +234,20 @@ def test_score_applies_user_callables_and_rejects_out_of_range():
     assert scores == {"exact": 1.0, "shouts": 1.0, "na": None}
     with pytest.raises(ConfigError, match="'bad'"):
         m.score({"bad": lambda o, r: 2.0}, "x", "y")
+
+
+# -- any text at all ------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_every_metric_stays_in_range_on_arbitrary_text(output, reference):
+    suite = {**m.json_metrics(SCHEMA), **m.style_metrics(STYLE), "exact_match": m.exact_match,
+             "contains_reference": m.contains_reference, "chrf": m.chrf}  # fmt: skip
+    for name, value in m.score(suite, output, reference).items():
+        assert value is None or 0.0 <= value <= 1.0, name
+    assert m.chrf(output, output) == 1.0
+    assert m.exact_match(output, output) == 1.0

@@ -37,17 +37,14 @@ def _train(model, steps: int = 3) -> list[float]:
     return losses
 
 
+def _is_4bit(p) -> bool:
+    return type(p).__name__ == "Params4bit"
+
+
 def _snapshot(model) -> dict[str, torch.Tensor]:
-    return {n: _values(p) for n, p in model.named_parameters()}
-
-
-def _values(p) -> torch.Tensor:
-    """A parameter's values; 4-bit weights dequantised (bitsandbytes may repack their bytes in place)."""
-    if type(p).__name__ == "Params4bit":
-        from bitsandbytes.functional import dequantize_4bit
-
-        return dequantize_4bit(p.data, p.quant_state).clone()
-    return p.detach().clone()
+    """Parameter values. 4-bit weights are left out: bitsandbytes repacks their bytes for its CPU
+    kernel on first use, so their storage changes without training; they are checked by grad."""
+    return {n: p.detach().clone() for n, p in model.named_parameters() if not _is_4bit(p)}
 
 
 def test_registry_lists_every_technique_and_refuses_unknown_names():
@@ -70,6 +67,7 @@ def test_each_technique_trains_exactly_what_it_says(tiny_model_dir, name):
     after = _snapshot(model)
     changed = {n for n in before if not torch.equal(before[n], after[n])}
     assert changed == trainable, f"{name}: trained {sorted(changed - trainable)}, untouched {sorted(trainable - changed)}"
+    assert all(p.grad is None for p in model.parameters() if _is_4bit(p))
 
 
 def test_full_trains_everything_and_lora_only_adapters(tiny_model_dir):

@@ -57,8 +57,8 @@ def chrf(output: str, reference: str, *, max_n: int = 6, beta: float = 2.0) -> f
 
     Whitespace is removed, n-grams of 1..max_n characters are counted; precision and recall are
     averaged over the orders that the reference (or output) is long enough to have. Written here
-    rather than taken from sacrebleu to keep the dependency list short; it agrees with sacrebleu's
-    sentence chrF on plain text.
+    rather than taken from sacrebleu to keep the dependency list short; it gives sacrebleu 2.6's
+    sentence chrF (default settings, divided by 100) to six decimals (see tests/test_metrics.py).
     """
     hyp = "".join(unicodedata.normalize("NFC", output or "").split())
     ref = "".join(unicodedata.normalize("NFC", reference or "").split())

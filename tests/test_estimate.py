@@ -1,0 +1,161 @@
+"""The estimator: presets match public sizes, formulas match what autograd really saves, probe measures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from workbench import TrainConfig, get_technique, load_model
+from workbench.errors import ConfigError
+from workbench.estimate import COMPONENTS, Estimate, compare_techniques, estimate, resolve_architecture
+from workbench.memory import layer_activation_elems, training_for
+from workbench.presets import GB, MODEL_PRESETS, Architecture, get_hardware
+
+# Parameter counts published on each model card (billions, rounded as published).
+PUBLISHED_PARAMS = {"llama-3.1-8b": 8.03, "llama-3.1-70b": 70.6, "mistral-7b": 7.25, "qwen2.5-7b": 7.62,
+                    "qwen2.5-0.5b": 0.49, "smollm2-135m": 0.135, "smollm2-1.7b": 1.71, "llama-3.2-1b": 1.24}
+
+
+@pytest.mark.parametrize("name,billions", PUBLISHED_PARAMS.items())
+def test_presets_have_the_published_parameter_counts(name, billions):
+    assert MODEL_PRESETS[name].params / 1e9 == pytest.approx(billions, rel=0.01)
+
+
+def test_architecture_of_a_real_model_counts_its_parameters(tiny_model_dir):
+    model, _ = load_model("tiny-random", technique="full")
+    arch = Architecture.from_config(model.config)
+    assert arch.params == sum(p.numel() for p in model.parameters())
+    assert resolve_architecture("tiny-random") == Architecture.from_config(json.loads((tiny_model_dir / "config.json").read_text()), name="tiny-random")
+    assert resolve_architecture(model).params == arch.params
+
+
+def _saved_activation_elems(model, tokens_shape) -> float:
+    """Elements autograd saves for backward that are neither parameters nor logits-sized."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+    vocab = model.config.vocab_size
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in params and not (t.dim() and t.shape[-1] == vocab):
+            seen[ptr] = max(seen.get(ptr, 0), t.untyped_storage().nbytes())
+        return t
+
+    ids = torch.randint(0, vocab, tokens_shape)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(input_ids=ids, labels=ids)
+    return sum(seen.values()) / 4
+
+
+@pytest.mark.parametrize("name,dropout", [("full", 0.0), ("lora", 0.0), ("lora", 0.05), ("qlora", 0.05)])
+def test_activation_formula_matches_what_autograd_saves(tiny_model_dir, name, dropout):
+    cfg = TrainConfig(model="tiny-random", technique=name, lora_dropout=dropout)
+    tech = get_technique(name)
+    model, _ = load_model("tiny-random", technique=name)
+    model = tech.prepare(model, cfg)
+    model.train()
+    b, s = 2, 64
+    measured = _saved_activation_elems(model, (b, s))
+    arch = Architecture.from_config(model.config)
+    formula = layer_activation_elems(arch, training_for(tech, arch, cfg)) * arch.layers * b * s
+    assert formula == pytest.approx(measured, rel=0.05)
+
+
+def test_breakdown_adds_up_and_follows_the_bytes_per_parameter_rules():
+    n = MODEL_PRESETS["llama-3.1-8b"].params
+    full_cpu = estimate(model="llama-3.1-8b", technique="full", hardware={"memory_gb": 1000, "kind": "cpu"})
+    assert set(full_cpu.breakdown) == set(COMPONENTS)
+    assert full_cpu.peak_bytes == pytest.approx(sum(full_cpu.breakdown.values()))
+    static = sum(full_cpu.breakdown[k] for k in ("weights", "gradients", "optimizer"))
+    assert static == pytest.approx(16 * n)  # fp32 AdamW: 4 + 4 + 8 bytes per parameter
+    full_gpu = estimate(model="llama-3.1-8b", technique="full", hardware="h100")
+    assert sum(full_gpu.breakdown[k] for k in ("weights", "gradients", "optimizer")) == pytest.approx(8 * n)
+    qlora = estimate(model="llama-3.1-8b", technique="qlora", hardware="h100")
+    arch = MODEL_PRESETS["llama-3.1-8b"]
+    nf4 = arch.linear_params * (4 + 8 / 64 + 32 / (64 * 256)) / 8 + (arch.params - arch.linear_params) * 4
+    assert qlora.breakdown["weights"] == pytest.approx(nf4)
+    lora = estimate(model="llama-3.1-8b", technique="lora", hardware="h100")
+    assert qlora.breakdown["weights"] < lora.breakdown["weights"] / 2 < full_gpu.breakdown["weights"]
+    assert lora.breakdown["optimizer"] == pytest.approx(lora.trainable_params * 8)  # fp32 adapters
+
+
+def test_shape_knobs_move_the_right_components():
+    base = estimate(model="qwen2.5-7b", technique="lora", hardware="a100", seq_len=1024, batch_size=4)
+    double = estimate(model="qwen2.5-7b", technique="lora", hardware="a100", seq_len=1024, batch_size=8)
+    ckpt = estimate(model="qwen2.5-7b", technique="lora", hardware="a100", seq_len=1024, batch_size=4,
+                    grad_checkpointing=True)
+    assert double.breakdown["activations"] == pytest.approx(2 * base.breakdown["activations"])
+    assert double.breakdown["weights"] == base.breakdown["weights"]
+    assert ckpt.breakdown["activations"] < base.breakdown["activations"] / 5
+    assert ckpt.tokens_per_s < base.tokens_per_s
+
+
+def test_fit_time_and_cost():
+    big = estimate(model="llama-3.1-70b", technique="full", hardware="h200")
+    assert not big.fits and big.headroom_bytes < 0
+    small = estimate(model="smollm2-135m", technique="lora", hardware="t4", dataset_tokens=3_600_000,
+                     hourly_price=0.5)
+    assert small.fits and small.headroom_bytes == pytest.approx(16 * GB - small.peak_bytes)
+    assert small.wall_s == pytest.approx(3_600_000 / small.tokens_per_s)
+    assert small.cost == pytest.approx(small.wall_s / 3600 * 0.5)
+    data = json.loads(json.dumps(small.to_dict()))
+    assert data["fits"] is True and Estimate.from_dict(data).peak_bytes == small.peak_bytes
+    assert "fits" in small.to_text() and "<table>" in small._repr_html_()
+
+
+def test_freeze_keeps_activations_only_for_trained_layers():
+    cfg = TrainConfig(freeze_keep_last=2)
+    freeze = estimate(model="smollm2-135m", technique="freeze", hardware="l4", config=cfg)
+    full = estimate(model="smollm2-135m", technique="full", hardware="l4")
+    assert freeze.breakdown["activations"] < full.breakdown["activations"] / 10
+
+
+def test_hardware_and_model_errors_say_what_to_do():
+    assert get_hardware({"memory_gb": 24, "name": "my-gpu"}).memory_bytes == 24 * GB
+    assert get_hardware("a100-40").memory_bytes == 40 * GB
+    with pytest.raises(ConfigError, match="Presets: this-cpu"):
+        get_hardware("tpu-v9")
+    with pytest.raises(ConfigError, match="Unknown optimizer"):
+        estimate(optimizer="lion")
+    with pytest.raises(ConfigError, match="Presets:"):
+        estimate(model="nobody/no-such-model-xyz", hardware="t4")
+
+
+def test_compare_and_calibrate_with_a_probe_in_process(tiny_model_dir):
+    from workbench.probe import probe
+
+    cfg = TrainConfig(model="tiny-random", technique="lora", max_length=32, batch_size=2)
+    result = probe(cfg, steps=2, isolated=False)
+    assert result.peak_bytes > 0 and result.step_s > 0 and len(result.losses) == 2
+    assert 0.3 < result.memory_ratio < 3  # same order; the benchmark holds the tight comparison
+    est = result.estimate
+    corrected = est.calibrated(result)
+    assert corrected.peak_bytes == pytest.approx(est.peak_bytes * result.memory_ratio)
+    assert corrected.tokens_per_s == pytest.approx(result.tokens_per_s)
+    assert json.loads(json.dumps(result.to_dict()))["memory_ratio"] == pytest.approx(result.memory_ratio)
+    names = [e.technique for e in compare_techniques(model="tiny-random", hardware="t4")]
+    assert names == ["dora", "freeze", "full", "lora", "qlora"]
+
+
+def test_cli_prints_the_table(capsys):
+    from workbench.cli import main
+
+    code = main(["estimate", "--model", "llama-3.1-8b", "--technique", "all", "--hardware", "a10",
+                 "--seq-len", "1024", "--batch-size", "2", "--grad-checkpointing"])
+    out = capsys.readouterr().out
+    assert code == 1  # full fine-tuning of 8B does not fit a 24 GB A10
+    for name in ("full", "lora", "qlora", "dora", "freeze", "weights", "activations", "fits"):
+        assert name in out
+    assert main(["estimate", "--model", "smollm2-135m", "--technique", "qlora", "--hardware", "t4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["technique"] == "qlora"
+
+
+def test_memory_figure_has_a_bar_per_component_and_the_limit():
+    from workbench.plots import memory_figure
+
+    fig = memory_figure(compare_techniques(["full", "lora", "qlora"], model="llama-3.1-8b", hardware="l40s"))
+    assert [t.name for t in fig.data] == list(COMPONENTS)
+    assert list(fig.data[0].x) == ["full", "lora", "qlora"]
+    assert any(s.y0 == pytest.approx(48) for s in fig.layout.shapes)
