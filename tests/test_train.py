@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from workbench.callbacks import Callback, StopFlag, read_jsonl
+from workbench.checkpoints import COMPLETE, complete_checkpoints
 from workbench.config import TrainConfig
 from workbench.train import TrainResult, train
-from workbench.checkpoints import COMPLETE, complete_checkpoints
 
 REPO = Path(__file__).resolve().parents[1]
 COLOURS = ["red", "green", "blue", "amber", "violet", "black", "white", "grey"]

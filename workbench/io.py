@@ -12,6 +12,13 @@ from pathlib import Path
 from typing import Any
 
 
+def _default_file_mode() -> int:
+    # mkstemp creates 0600 files; a result file should get the usual mode (0666 minus umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write `text` to `path` via a temp file in the same folder and an atomic rename."""
     path = Path(path)
@@ -22,6 +29,7 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

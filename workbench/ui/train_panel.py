@@ -58,6 +58,8 @@ class TrainPanel:
         if self.thread is not None and self.thread.is_alive():
             return None
         self.stop_flag.clear()
+        self.train_button.disabled = True  # feedback at once: building the live plot takes a moment
+        self.status.value = "Starting&hellip;"
         self.plot = LiveLossPlot(
             backend="widget",
             min_interval=self.min_interval,
