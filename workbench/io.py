@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Any
 
 
-def _default_file_mode() -> int:
-    # mkstemp creates 0600 files; a result file should get the usual mode (0666 minus umask).
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def _default_file_mode() -> int:
+    # mkstemp creates 0600 files; a result file should get the usual mode (0666 minus umask).
+    return 0o666 & ~_umask()
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -47,6 +51,7 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
     try:
         yield tmp
         if final.exists():
