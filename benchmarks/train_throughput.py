@@ -10,8 +10,8 @@ for every variant.
     .venv/bin/python benchmarks/train_throughput.py --model tiny-random --rows 16 --rounds 1
     .venv/bin/python benchmarks/train_throughput.py --trl-defaults        # + TRL defaults (bf16 on CPU: very slow)
 
-Variants: plain (hand-written fp32 PEFT loop over the workbench's batches), workbench (defaults:
-length-grouped batches), workbench-unsorted (random batches, like the plain loop),
+Variants: plain (hand-written fp32 PEFT loop over exactly the batches workbench.train's default
+length-grouped sampler yields), workbench (defaults), workbench-unsorted (random batches, as TRL),
 workbench+plot (a live FigureWidget plot redrawn every 0.5 s, logging every step: the UI's cost),
 workbench+packing, trl-fast (SFTTrainer with bf16 and gradient checkpointing off), trl-defaults.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -70,7 +69,7 @@ def base_config(args: argparse.Namespace, run_dir: str, **over) -> TrainConfig:
 def plain_loop(args, convs) -> tuple[int, float]:
     import torch
 
-    from workbench.batching import Collator, EncodedDataset, encode_dataset
+    from workbench.batching import Collator, EncodedDataset, LengthGroupedSampler, encode_dataset
     from workbench.models import load_model
     from workbench.techniques import get_technique
 
@@ -80,7 +79,8 @@ def plain_loop(args, convs) -> tuple[int, float]:
     model = get_technique("lora").prepare(model, cfg)
     items, _ = encode_dataset(tok, convs, max_length=cfg.max_length)
     data, collate = EncodedDataset(items), Collator(pad_token_id=tok.pad_token_id)
-    order = random.Random(0).sample(range(len(data)), len(data))
+    # the same batches as workbench.train's default sampler (seed 0, epoch 0): only the engine differs
+    order = list(LengthGroupedSampler(data.lengths(), batch_size=cfg.batch_size, seed=cfg.seed))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
     model.train()

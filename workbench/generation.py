@@ -140,6 +140,7 @@ def generate(
                 pad_token_id=pad_id,
                 **_sampling_kwargs(settings),
             )
+        log.debug("generated %d of %d answers", min(start + len(batch), len(order)), len(order))
         new_tokens = out[:, enc["input_ids"].shape[1] :]
         for i, text in zip(
             batch, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True

@@ -19,8 +19,9 @@ Sources:
   attention). The Llama-family layer here has no dropout, RMSNorm, SwiGLU and SDPA (no s² term),
   so the count below is our own adaptation of that method, tensor by tensor (see
   `layer_activation_elems`), checked against `torch.autograd.graph.saved_tensors_hooks` on
-  SmolLM2-135M: full 11,207 elements/token/layer counted by the hooks vs 11,138 from the formula,
-  LoRA without dropout 10,109 vs 9,984 (transformers 5.24, peft 0.21, torch 2.13, CPU).
+  SmolLM2-135M: full 11,207 elements/token/layer counted by the hooks vs 11,196 from the formula,
+  LoRA without dropout 10,109 vs 10,003 (transformers 5.24, peft 0.21, torch 2.13, CPU);
+  tests/test_estimate.py repeats the check on the tiny model.
 - Logits: Korthikanti et al. §4.3 note the output layer's b·s·v logits dominate for large
   vocabularies; the loss keeps fp32 log-probabilities, and backward holds their gradient.
 """
@@ -101,6 +102,9 @@ def activation_bytes(arch: Architecture, t: Training, *, tokens: int, act_bytes:
         kept = t.grad_layers * arch.hidden + per_layer
     else:
         kept = t.grad_layers * per_layer
+    # The final norm saves its input; when it and the head train, also its normalised output and
+    # the head's input.
+    kept += arch.hidden * (3 if t.trains_base else 1)
     return kept * tokens * act_bytes
 
 

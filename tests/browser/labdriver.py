@@ -105,6 +105,7 @@ def start_lab(home: Path, *, timeout_s: float = 90) -> Lab:
         "HF_HUB_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",  # the tiny model needs no more; steady on a busy shared machine
     }
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",

@@ -1,0 +1,47 @@
+"""Notebook 02 in the browser: the advisor form gives a recommendation and changes it when the
+answers change; the memory chart renders, and the estimate panel recomputes it."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+PARAMS = dict(run_probe=False)  # the probe is real training in a subprocess: tested elsewhere
+
+
+def test_advisor_and_memory_chart(open_notebook):
+    notebook = open_notebook("02_choose_technique.ipynb", **PARAMS)
+    notebook.run_all(timeout_s=240)
+
+    form = notebook.output_of("AdvisorForm(")
+    advice = form.locator(".widget-html", has_text="Recommendation:")
+    expect(advice).to_contain_text("(recommended)")
+    before = advice.locator("h4").inner_text()
+    for label in ("change often", "cite their sources"):  # facts that change, with citations: RAG
+        box = form.locator(".widget-checkbox", has_text=label).locator("input")
+        box.check()
+        expect(box).to_be_checked()
+    for label in ("fixed output format", "Many calls a day", "stay in-house"):
+        form.locator(".widget-checkbox", has_text=label).locator("input").uncheck()
+    form.locator(".jupyter-button", has_text="Advise").click()
+    expect(advice.locator("h4")).not_to_have_text(before)
+    notebook.screenshot(form, "02_advisor")
+
+    chart = notebook.output_of("memory_figure(estimates)").locator(".js-plotly-plot")
+    expect(chart).to_be_visible()
+    assert notebook.plot_points(chart) > 0, "the memory chart has no bars"
+
+    panel = notebook.output_of("EstimatePanel(")
+    table = panel.locator(".widget-html table")
+    expect(table.locator("tr")).not_to_have_count(0)
+    expect(panel.locator(".widget-output .js-plotly-plot")).to_be_visible()
+    peaks = table.inner_text()
+    batch = panel.locator(".widget-text", has_text="batch").locator("input")
+    batch.fill(str(int(batch.input_value()) * 4))
+    panel.locator(".jupyter-button", has_text="Estimate").click()
+    expect(table).not_to_have_text(peaks)  # a bigger batch needs more memory
+    expect(panel.locator(".widget-output .js-plotly-plot")).to_be_visible()
+    notebook.screenshot(panel, "02_choose_technique", docs=True)
+    assert notebook.errors() == []
