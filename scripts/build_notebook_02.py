@@ -9,7 +9,9 @@ import nbformat
 OUT = Path(__file__).resolve().parents[1] / "notebooks" / "02_choose_technique.ipynb"
 
 CELLS = [
-    ("md", """# 02 · Choose the lever, the technique, and what it will cost
+    (
+        "md",
+        """# 02 · Choose the lever, the technique, and what it will cost
 
 Fine-tuning is one of three levers, and often not the first one to pull:
 
@@ -24,8 +26,11 @@ Fine-tuning is one of three levers, and often not the first one to pull:
 The three combine: a fine-tuned model that answers in your format, over documents that retrieval
 supplies. This notebook asks a few questions, recommends a lever with its reasons, then estimates
 the memory, time and cost of each fine-tuning technique, and checks the estimate with a few real
-training steps on this machine. Its choice is written to `technique.json` for notebook 03."""),
-    ("params", """run_dir = "runs/latest"          # technique.json is written here for notebook 03
+training steps on this machine. Its choice is written to `technique.json` for notebook 03.""",
+    ),
+    (
+        "params",
+        """run_dir = "runs/latest"          # technique.json is written here for notebook 03
 interactive = True               # papermill passes False: same calls, no widgets
 # the run to estimate (any TrainConfig field may be added here)
 model = "smollm2-135m-instruct"  # a preset (llama-3.1-8b, qwen2.5-7b, ...), a local folder, a hub id
@@ -50,8 +55,11 @@ goal_jargon = False
 cost_at_volume = True
 data_in_house = True
 good_examples = None             # None: the number of conversations in `dataset`
-prompting_tried = False"""),
-    ("code", """import logging
+prompting_tried = False""",
+    ),
+    (
+        "code",
+        """import logging
 from pathlib import Path
 
 from IPython.display import HTML, Markdown, display
@@ -68,25 +76,37 @@ if seq_len is not None:
     max_length = int(seq_len)
 cfg = TrainConfig.from_parameters(globals()).replace(run_dir=str(run_dir))
 rd = RunDir(run_dir)
-cfg"""),
-    ("md", """## 1 · Which lever?
+cfg""",
+    ),
+    (
+        "md",
+        """## 1 · Which lever?
 
 Tick what is true for your project. Every point for or against a lever is listed, so you can
-disagree with a reason rather than with a verdict."""),
-    ("code", """if good_examples is None:
+disagree with a reason rather than with a verdict.""",
+    ),
+    (
+        "code",
+        """if good_examples is None:
     good_examples = len(load_dataset(dataset, split="train"))
 answers = dict(knowledge_changes_often=knowledge_changes_often, needs_citations=needs_citations,
                goal_tone=goal_tone, goal_format=goal_format, goal_jargon=goal_jargon,
                cost_at_volume=cost_at_volume, data_in_house=data_in_house,
                good_examples=int(good_examples), prompting_tried=prompting_tried)
 advice = advise(**answers)
-advice"""),
-    ("code", """if interactive:
+advice""",
+    ),
+    (
+        "code",
+        """if interactive:
     from workbench.ui.advisor import AdvisorForm
 
     form = AdvisorForm(**answers)
-    display(form.widget)"""),
-    ("md", """## 2 · Which technique?
+    display(form.widget)""",
+    ),
+    (
+        "md",
+        """## 2 · Which technique?
 
 All of them train on chat-formatted examples with the loss on the assistant's replies only
 (*instruction tuning* is a data mode, not a technique: it combines with each row below).
@@ -99,16 +119,22 @@ All of them train on chat-formatted examples with the loss on the assistant's re
 * **DoRA** is LoRA plus a learned magnitude per output: often a little better at low rank, slower.
 * **QLoRA** is LoRA on a base quantised to 4 bits (NF4): the base takes about a quarter of its
   16-bit size, so a bigger model fits one GPU (the QLoRA paper tuned a 65B model on one 48 GB GPU).
-  It is slower per step, and on a CPU it is a demonstration rather than a speed-up."""),
-    ("code", """rows = []
+  It is slower per step, and on a CPU it is a demonstration rather than a speed-up.""",
+    ),
+    (
+        "code",
+        """rows = []
 for tech in all_techniques():
     ok, why = tech.available(device="cpu" if hardware == "this-cpu" else "cuda")
     rows.append(f"<tr><td><b>{tech.name}</b></td><td>{tech.summary}</td>"
                 f"<td>{'adapter' if tech.saves_adapter else 'full model'}</td>"
                 f"<td>{'yes' if ok else 'no: ' + why}</td></tr>")
 display(HTML("<table><tr><th>technique</th><th>what it does</th><th>saves</th><th>available here</th></tr>"
-             + "".join(rows) + "</table>"))"""),
-    ("md", """## 3 · What will it cost?
+             + "".join(rows) + "</table>"))""",
+    ),
+    (
+        "md",
+        """## 3 · What will it cost?
 
 Peak memory is the sum of the **weights**, the **gradients** and **optimizer** state of what is
 trained (AdamW keeps two numbers per trained parameter), the LoRA **adapters**, the
@@ -116,8 +142,11 @@ trained (AdamW keeps two numbers per trained parameter), the LoRA **adapters**, 
 checkpointing trades them for about a third more compute), the **logits** (batch × sequence ×
 vocabulary, large for small models with big vocabularies) and a fixed **overhead** (runtime, CUDA
 context). The formulas and their sources are in `workbench/memory.py`. The red line is the
-chosen hardware's memory."""),
-    ("code", """tokens = dataset_tokens(dataset, max_length=cfg.max_length)
+chosen hardware's memory.""",
+    ),
+    (
+        "code",
+        """tokens = dataset_tokens(dataset, max_length=cfg.max_length)
 common = dict(model=cfg.model, hardware=hardware, seq_len=cfg.max_length, batch_size=cfg.batch_size,
               grad_checkpointing=cfg.gradient_checkpointing, dataset_tokens=tokens, epochs=cfg.epochs,
               hourly_price=hourly_price, config=cfg)
@@ -126,32 +155,45 @@ chosen = estimate_config(cfg, hardware=hardware, dataset_tokens=tokens, epochs=c
 fig = memory_figure(estimates)
 write_figures_html({"memory": fig}, rd.root / "figures" / "memory.html", title="Memory by component")
 fig.show()
-chosen"""),
-    ("code", """if interactive:
+chosen""",
+    ),
+    (
+        "code",
+        """if interactive:
     from workbench.ui.estimate import EstimatePanel
 
     panel = EstimatePanel(model=cfg.model, technique=cfg.technique, hardware=hardware, seq_len=cfg.max_length,
                           batch_size=cfg.batch_size, grad_checkpointing=cfg.gradient_checkpointing)
     panel.update()
-    display(panel.widget)"""),
-    ("md", """## 4 · Check the estimate on this machine
+    display(panel.widget)""",
+    ),
+    (
+        "md",
+        """## 4 · Check the estimate on this machine
 
 The probe loads the model exactly as training will, runs a few real optimizer steps on batches of
 the chosen shape in a fresh process, and measures the peak memory (resident memory on a CPU,
 `torch.cuda.max_memory_allocated` on a GPU) and the time per step. The estimate for the full run
 is then corrected by the measured/estimated ratios. (It measures *this* machine: when the chosen
-hardware is a GPU you do not have, the probe is skipped.)"""),
-    ("code", """result = None
-can_probe = hardware == "this-cpu" or (hardware != "this-cpu" and __import__("torch").cuda.is_available())
-if run_probe and can_probe:
+hardware is a GPU you do not have, the probe is skipped.)""",
+    ),
+    (
+        "code",
+        """import torch
+
+result = None
+if run_probe and (hardware == "this-cpu" or torch.cuda.is_available()):
     result = probe(cfg, steps=probe_steps)
     display(result)
     chosen = chosen.calibrated(result)
     display(chosen)
 elif run_probe:
-    display(Markdown(f"No probe: `{hardware}` is not this machine."))"""),
+    display(Markdown(f"No probe: `{hardware}` is not this machine."))""",
+    ),
     ("md", """## 5 · Save the choice for notebook 03"""),
-    ("code", """choice = {
+    (
+        "code",
+        """choice = {
     "train_config": cfg.to_dict(),
     "estimate": chosen.to_dict(),
     "advice": advice.to_dict() if advice is not None else None,
@@ -160,13 +202,18 @@ elif run_probe:
 path = write_json_atomic(rd.technique_json, choice)
 display(Markdown(f"Wrote `{path}`: **{cfg.technique}** on `{cfg.model}`, peak "
                  f"{chosen.peak_bytes / 1e9:.2f} GB, {'fits' if chosen.fits else 'does NOT fit'} on {chosen.hardware}. "
-                 "Notebook 03 trains this configuration."))"""),
+                 "Notebook 03 trains this configuration."))""",
+    ),
 ]
 
 
 def build() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python", "version": "3.11"}
     for kind, source in CELLS:
         if kind == "md":

@@ -14,7 +14,11 @@ from workbench.errors import ConfigError
 def test_nothing_special_means_prompt_engineering():
     advice = advise()
     assert isinstance(advice, Advice)
-    assert advice.recommendation == "prompt" and advice.levers == ["prompt"] and advice.technique is None
+    assert (
+        advice.recommendation == "prompt"
+        and advice.levers == ["prompt"]
+        and advice.technique is None
+    )
 
 
 def test_fixed_format_at_volume_with_examples_means_fine_tuning():
@@ -35,7 +39,9 @@ def test_too_few_examples_blocks_fine_tuning_and_says_how_many_to_collect():
 def test_changing_knowledge_and_citations_mean_retrieval_and_mix_with_tone():
     rag = advise(knowledge_changes_often=True, needs_citations=True, good_examples=300)
     assert rag.recommendation == "rag"
-    mixed = advise(knowledge_changes_often=True, needs_citations=True, goal_tone=True, good_examples=300)
+    mixed = advise(
+        knowledge_changes_often=True, needs_citations=True, goal_tone=True, good_examples=300
+    )
     assert mixed.recommendation == "rag+finetune" and mixed.title == "Retrieval (RAG) + Fine-tuning"
     assert any("retrieval, not in the weights" in w for w in mixed.warnings)
 
@@ -50,7 +56,9 @@ def test_scores_are_the_sum_of_the_reasons_and_serialise():
     for lever in LEVERS:
         assert advice.scores[lever] == sum(r.points for r in advice.reasons_for(lever))
     data = json.loads(json.dumps(advice.to_dict()))
-    assert data["recommendation"] == advice.recommendation and data["answers"]["good_examples"] == 150
+    assert (
+        data["recommendation"] == advice.recommendation and data["answers"]["good_examples"] == 150
+    )
     assert "Recommendation" in advice.to_text() and "<h4>" in advice._repr_html_()
 
 

@@ -66,7 +66,9 @@ def test_each_technique_trains_exactly_what_it_says(tiny_model_dir, name):
     assert all(torch.isfinite(torch.tensor(losses)))
     after = _snapshot(model)
     changed = {n for n in before if not torch.equal(before[n], after[n])}
-    assert changed == trainable, f"{name}: trained {sorted(changed - trainable)}, untouched {sorted(trainable - changed)}"
+    assert changed == trainable, (
+        f"{name}: trained {sorted(changed - trainable)}, untouched {sorted(trainable - changed)}"
+    )
     assert all(p.grad is None for p in model.parameters() if _is_4bit(p))
 
 
@@ -92,7 +94,9 @@ def test_qlora_base_is_4bit_nf4_and_frozen(tiny_model_dir):
     _, _, model = _prepared("qlora")
     linears4 = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
     assert len(linears4) == 14  # 7 projections x 2 layers
-    assert all(m.weight.quant_state.quant_type == "nf4" and not m.weight.requires_grad for m in linears4)
+    assert all(
+        m.weight.quant_state.quant_type == "nf4" and not m.weight.requires_grad for m in linears4
+    )
     assert all(m.weight.quant_state.nested for m in linears4)  # double quantisation
     losses = _train(model, steps=4)
     assert losses[-1] < losses[0]

@@ -32,7 +32,9 @@ class Reason:
 class Advice:
     """A recommendation among the three levers, with the reasons that produced it."""
 
-    recommendation: str  # "prompt", "rag", "finetune" or "rag+finetune" (prompting always comes first)
+    recommendation: (
+        str  # "prompt", "rag", "finetune" or "rag+finetune" (prompting always comes first)
+    )
     levers: list[str]  # in the order to try them, starting with "prompt"
     scores: dict[str, int]
     reasons: list[Reason]
@@ -74,11 +76,17 @@ class Advice:
                 for r in self.reasons_for(lever)
             )
             chosen = " <b>(recommended)</b>" if lever in self.levers else ""
-            items.append(f"<li>{LEVERS[lever]}: score {self.scores[lever]:+d}{chosen}<ul>{rs}</ul></li>")
+            items.append(
+                f"<li>{LEVERS[lever]}: score {self.scores[lever]:+d}{chosen}<ul>{rs}</ul></li>"
+            )
         warns = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
-        tech = f"<p>Start with technique <code>{self.technique}</code>.</p>" if self.technique else ""
-        return (f"<div><h4>Recommendation: {html.escape(self.title)}</h4><ul>{''.join(items)}</ul>"
-                f"{'<p><b>Watch out</b></p><ul>' + warns + '</ul>' if warns else ''}{tech}</div>")
+        tech = (
+            f"<p>Start with technique <code>{self.technique}</code>.</p>" if self.technique else ""
+        )
+        return (
+            f"<div><h4>Recommendation: {html.escape(self.title)}</h4><ul>{''.join(items)}</ul>"
+            f"{'<p><b>Watch out</b></p><ul>' + warns + '</ul>' if warns else ''}{tech}</div>"
+        )
 
 
 def _sign(points: int) -> str:
@@ -115,59 +123,142 @@ def advise(
     if good_examples < 0:
         raise ConfigError(f"good_examples must be >= 0, got {good_examples}.")
     answers = {k: v for k, v in locals().items() if k != "answers"}
-    reasons = [Reason("prompt", 1, "Cheapest and fastest to change: always the first step and the baseline to beat.")]
+    reasons = [
+        Reason(
+            "prompt",
+            1,
+            "Cheapest and fastest to change: always the first step and the baseline to beat.",
+        )
+    ]
     reasons += _knowledge_reasons(knowledge_changes_often, needs_citations)
-    reasons += _behaviour_reasons(goal_tone, goal_format, goal_jargon, cost_at_volume, data_in_house)
+    reasons += _behaviour_reasons(
+        goal_tone, goal_format, goal_jargon, cost_at_volume, data_in_house
+    )
     reasons += _evidence_reasons(good_examples, prompting_tried)
     scores = {lever: sum(r.points for r in reasons if r.lever == lever) for lever in LEVERS}
     levers = _choose(scores, good_examples)
     warnings = _warnings(levers, knowledge_changes_often, good_examples, data_in_house)
     technique = "lora" if "finetune" in levers else None  # the default for most business cases
     beyond_prompt = [lv for lv in levers if lv != "prompt"]
-    return Advice(recommendation="+".join(beyond_prompt) or "prompt", levers=levers, scores=scores, reasons=reasons, warnings=warnings,
-                  technique=technique, answers=answers)
+    return Advice(
+        recommendation="+".join(beyond_prompt) or "prompt",
+        levers=levers,
+        scores=scores,
+        reasons=reasons,
+        warnings=warnings,
+        technique=technique,
+        answers=answers,
+    )
 
 
 def _knowledge_reasons(changes: bool, citations: bool) -> list[Reason]:
     out = []
     if changes:
-        out += [Reason("rag", 3, "Knowledge changes often: retrieval reads the current documents at question time."),
-                Reason("finetune", 0, "Facts baked into weights go stale; every change means retraining (a recurring cost).")]
+        out += [
+            Reason(
+                "rag",
+                3,
+                "Knowledge changes often: retrieval reads the current documents at question time.",
+            ),
+            Reason(
+                "finetune",
+                0,
+                "Facts baked into weights go stale; every change means retraining (a recurring cost).",
+            ),
+        ]
     if citations:
-        out += [Reason("rag", 3, "Citations are needed: retrieval can show the passage an answer came from."),
-                Reason("finetune", 0, "A fine-tuned model cannot say where it learned something.")]
+        out += [
+            Reason(
+                "rag",
+                3,
+                "Citations are needed: retrieval can show the passage an answer came from.",
+            ),
+            Reason("finetune", 0, "A fine-tuned model cannot say where it learned something."),
+        ]
     return out
 
 
-def _behaviour_reasons(tone: bool, fmt: bool, jargon: bool, volume: bool, in_house: bool) -> list[Reason]:
+def _behaviour_reasons(
+    tone: bool, fmt: bool, jargon: bool, volume: bool, in_house: bool
+) -> list[Reason]:
     out = []
     if tone:
-        out += [Reason("finetune", 2, "A consistent tone or voice is behaviour: fine-tuning makes it the default."),
-                Reason("prompt", 1, "A style guide and examples in the prompt often get most of the way.")]
+        out += [
+            Reason(
+                "finetune",
+                2,
+                "A consistent tone or voice is behaviour: fine-tuning makes it the default.",
+            ),
+            Reason(
+                "prompt", 1, "A style guide and examples in the prompt often get most of the way."
+            ),
+        ]
     if fmt:
-        out += [Reason("finetune", 2, "A fixed output format (e.g. a strict JSON schema) is learned reliably from examples."),
-                Reason("prompt", 1, "Try structured-output / JSON modes and few-shot examples first.")]
+        out += [
+            Reason(
+                "finetune",
+                2,
+                "A fixed output format (e.g. a strict JSON schema) is learned reliably from examples.",
+            ),
+            Reason("prompt", 1, "Try structured-output / JSON modes and few-shot examples first."),
+        ]
     if jargon:
-        out.append(Reason("finetune", 2, "Domain jargon and conventions are learned from many examples, not one prompt."))
+        out.append(
+            Reason(
+                "finetune",
+                2,
+                "Domain jargon and conventions are learned from many examples, not one prompt.",
+            )
+        )
     if volume:
-        out += [Reason("finetune", 2, "At high volume a small fine-tuned model replaces a large prompted one: "
-                                      "shorter prompts, cheaper calls."),
-                Reason("prompt", -1, "Long prompts with many examples cost tokens on every call.")]
+        out += [
+            Reason(
+                "finetune",
+                2,
+                "At high volume a small fine-tuned model replaces a large prompted one: "
+                "shorter prompts, cheaper calls.",
+            ),
+            Reason("prompt", -1, "Long prompts with many examples cost tokens on every call."),
+        ]
     if in_house:
-        out += [Reason("finetune", 1, "Data must stay in-house: a self-hosted open model can be tuned on your own machines."),
-                Reason("rag", 1, "Retrieval can also run self-hosted over in-house documents.")]
+        out += [
+            Reason(
+                "finetune",
+                1,
+                "Data must stay in-house: a self-hosted open model can be tuned on your own machines.",
+            ),
+            Reason("rag", 1, "Retrieval can also run self-hosted over in-house documents."),
+        ]
     return out
 
 
 def _evidence_reasons(examples: int, prompting_tried: bool) -> list[Reason]:
     out = []
     if examples < MIN_EXAMPLES:
-        out.append(Reason("finetune", -3, f"Only {examples} good examples: collect at least {MIN_EXAMPLES} "
-                                          f"(better {GOOD_EXAMPLES}+) before training; use them as few-shot examples now."))
+        out.append(
+            Reason(
+                "finetune",
+                -3,
+                f"Only {examples} good examples: collect at least {MIN_EXAMPLES} "
+                f"(better {GOOD_EXAMPLES}+) before training; use them as few-shot examples now.",
+            )
+        )
     elif examples >= GOOD_EXAMPLES:
-        out.append(Reason("finetune", 1, f"{examples} good examples: enough for a LoRA run and a held-out test set."))
+        out.append(
+            Reason(
+                "finetune",
+                1,
+                f"{examples} good examples: enough for a LoRA run and a held-out test set.",
+            )
+        )
     if prompting_tried:
-        out.append(Reason("finetune", 1, "A careful prompt was tried and fell short: a measured reason to train."))
+        out.append(
+            Reason(
+                "finetune",
+                1,
+                "A careful prompt was tried and fell short: a measured reason to train.",
+            )
+        )
     return out
 
 
@@ -183,14 +274,20 @@ def _choose(scores: dict[str, int], examples: int) -> list[str]:
 def _warnings(levers: list[str], changes: bool, examples: int, in_house: bool) -> list[str]:
     out = []
     if "finetune" in levers:
-        out.append("Test on a broader set than your task: fine-tuning can make the model forget general skills.")
+        out.append(
+            "Test on a broader set than your task: fine-tuning can make the model forget general skills."
+        )
         out.append("Bad examples get amplified: inspect and clean the data first (notebook 01).")
         if in_house:
-            out.append("Personal data baked into weights is hard to remove (erasure requests): redact it before training.")
+            out.append(
+                "Personal data baked into weights is hard to remove (erasure requests): redact it before training."
+            )
         if changes:
             out.append("Keep changing facts in retrieval, not in the weights.")
     if "finetune" not in levers and examples >= MIN_EXAMPLES:
-        out.append("You have examples: use the best ones as few-shot prompts and as an evaluation set.")
+        out.append(
+            "You have examples: use the best ones as few-shot prompts and as an evaluation set."
+        )
     return out
 
 

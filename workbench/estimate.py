@@ -87,13 +87,19 @@ class Estimate:
         parts = {k: v * mem_ratio for k, v in self.breakdown.items()}
         note = f"Calibrated by a {probe.steps}-step probe: memory x{mem_ratio:.2f}, speed x{speed_ratio:.2f}."
         return replace(
-            self, breakdown=parts, peak_bytes=sum(parts.values()), tokens_per_s=self.tokens_per_s * speed_ratio,
-            notes=[*self.notes, note], calibration={"memory_ratio": mem_ratio, "speed_ratio": speed_ratio},
+            self,
+            breakdown=parts,
+            peak_bytes=sum(parts.values()),
+            tokens_per_s=self.tokens_per_s * speed_ratio,
+            notes=[*self.notes, note],
+            calibration={"memory_ratio": mem_ratio, "speed_ratio": speed_ratio},
         )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(fits=self.fits, headroom_bytes=self.headroom_bytes, wall_s=self.wall_s, cost=self.cost)
+        data.update(
+            fits=self.fits, headroom_bytes=self.headroom_bytes, wall_s=self.wall_s, cost=self.cost
+        )
         return data
 
     @classmethod
@@ -108,8 +114,11 @@ class Estimate:
             ("peak", _gb(self.peak_bytes)),
             (f"{self.hardware} memory", _gb(self.memory_bytes)),
             ("fits", f"{'yes' if self.fits else 'NO'} (headroom {_gb(self.headroom_bytes)})"),
-            ("trainable parameters", f"{self.trainable_params:,} of {self.params:,} "
-                                     f"({100 * self.trainable_params / max(self.params, 1):.2f}%)"),
+            (
+                "trainable parameters",
+                f"{self.trainable_params:,} of {self.params:,} "
+                f"({100 * self.trainable_params / max(self.params, 1):.2f}%)",
+            ),
             ("tokens/s", f"{self.tokens_per_s:,.0f}"),
         ]
         if self.wall_s is not None:
@@ -125,13 +134,17 @@ class Estimate:
         return "\n".join(lines + [f"note: {n}" for n in self.notes])
 
     def _repr_html_(self) -> str:
-        cells = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{html.escape(v)}</td></tr>"
-                        for k, v in self.rows())
+        cells = "".join(
+            f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{html.escape(v)}</td></tr>"
+            for k, v in self.rows()
+        )
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         colour = "#2e7d32" if self.fits else "#c62828"
-        return (f"<div><b>{html.escape(self.model)}</b> · {html.escape(self.technique)} · "
-                f"<span style='color:{colour}'>{'fits' if self.fits else 'does not fit'}</span> on "
-                f"{html.escape(self.hardware)}<table>{cells}</table><ul>{notes}</ul></div>")
+        return (
+            f"<div><b>{html.escape(self.model)}</b> · {html.escape(self.technique)} · "
+            f"<span style='color:{colour}'>{'fits' if self.fits else 'does not fit'}</span> on "
+            f"{html.escape(self.hardware)}<table>{cells}</table><ul>{notes}</ul></div>"
+        )
 
 
 def estimate(
@@ -156,7 +169,9 @@ def estimate(
     from .techniques import get_technique
 
     if optimizer not in OPTIMIZERS:
-        raise ConfigError(f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
+        raise ConfigError(
+            f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}."
+        )
     if seq_len <= 0 or batch_size <= 0:
         raise ConfigError(f"seq_len and batch_size must be > 0, got {seq_len} and {batch_size}.")
     cfg = config or TrainConfig()
@@ -167,30 +182,56 @@ def estimate(
     train = training_for(tech, arch, cfg)
     n_trainable = tech.count_trainable(arch, cfg)
     tokens = seq_len * batch_size
-    parts = static_bytes(arch, train, n_trainable=n_trainable, weight_bits=tech.memory.weight_bits,
-                         param_bytes=act_bytes, optimizer=optimizer)
-    parts["activations"] = activation_bytes(arch, train, tokens=tokens, act_bytes=act_bytes,
-                                            checkpointing=grad_checkpointing)
+    parts = static_bytes(
+        arch,
+        train,
+        n_trainable=n_trainable,
+        weight_bits=tech.memory.weight_bits,
+        param_bytes=act_bytes,
+        optimizer=optimizer,
+    )
+    parts["activations"] = activation_bytes(
+        arch, train, tokens=tokens, act_bytes=act_bytes, checkpointing=grad_checkpointing
+    )
     parts["logits"] = logits_bytes(arch, tokens=tokens, act_bytes=act_bytes)
-    parts["overhead"] = hw.overhead_bytes + dequant_buffer_bytes(arch, weight_bits=tech.memory.weight_bits,
-                                                                  act_bytes=act_bytes)
+    parts["overhead"] = hw.overhead_bytes + dequant_buffer_bytes(
+        arch, weight_bits=tech.memory.weight_bits, act_bytes=act_bytes
+    )
     flops = training_flops_per_token(arch, train, seq_len=seq_len, checkpointing=grad_checkpointing)
     tokens_per_s = hw.train_flops * hw.mfu / flops / STEP_TIME_FACTOR.get(technique, 1.0)
     return Estimate(
-        model=arch.name, technique=technique, hardware=hw.name, seq_len=seq_len, batch_size=batch_size,
-        grad_checkpointing=grad_checkpointing, optimizer=optimizer, params=arch.params,
-        trainable_params=n_trainable, breakdown={k: float(parts[k]) for k in COMPONENTS},
-        peak_bytes=float(sum(parts.values())), memory_bytes=hw.memory_bytes, tokens_per_s=tokens_per_s,
-        dataset_tokens=dataset_tokens, epochs=epochs, hourly_price=hourly_price,
+        model=arch.name,
+        technique=technique,
+        hardware=hw.name,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        grad_checkpointing=grad_checkpointing,
+        optimizer=optimizer,
+        params=arch.params,
+        trainable_params=n_trainable,
+        breakdown={k: float(parts[k]) for k in COMPONENTS},
+        peak_bytes=float(sum(parts.values())),
+        memory_bytes=hw.memory_bytes,
+        tokens_per_s=tokens_per_s,
+        dataset_tokens=dataset_tokens,
+        epochs=epochs,
+        hourly_price=hourly_price,
         notes=_notes(tech, hw, arch),
     )
 
 
 def estimate_config(cfg: TrainConfig, *, hardware: Any = "this-cpu", **kwargs: Any) -> Estimate:
     """Estimate the run a TrainConfig describes (its model, technique, max_length, batch_size)."""
-    return estimate(model=cfg.model, technique=cfg.technique, hardware=hardware, seq_len=cfg.max_length,
-                    batch_size=cfg.batch_size, grad_checkpointing=cfg.gradient_checkpointing, config=cfg,
-                    **kwargs)
+    return estimate(
+        model=cfg.model,
+        technique=cfg.technique,
+        hardware=hardware,
+        seq_len=cfg.max_length,
+        batch_size=cfg.batch_size,
+        grad_checkpointing=cfg.gradient_checkpointing,
+        config=cfg,
+        **kwargs,
+    )
 
 
 def compare_techniques(techniques: list[str] | None = None, **kwargs: Any) -> list[Estimate]:
@@ -222,7 +263,9 @@ def resolve_architecture(model: Any) -> Architecture:
     if isinstance(model, Architecture):
         return model
     if hasattr(model, "config") and not isinstance(model, (str, Path)):
-        return Architecture.from_config(model.config, name=getattr(model.config, "_name_or_path", None))
+        return Architecture.from_config(
+            model.config, name=getattr(model.config, "_name_or_path", None)
+        )
     if isinstance(model, dict):
         return Architecture.from_config(model)
     name = str(model)
@@ -252,7 +295,9 @@ def _hub_architecture(name: str) -> Architecture:
     try:
         from transformers import AutoConfig
 
-        return Architecture.from_config(AutoConfig.from_pretrained(name, trust_remote_code=False), name=name)
+        return Architecture.from_config(
+            AutoConfig.from_pretrained(name, trust_remote_code=False), name=name
+        )
     except (OSError, ValueError) as exc:
         raise ConfigError(
             f"Cannot get the architecture of {name!r}: not a preset, not a local folder, and the hub "
@@ -263,7 +308,9 @@ def _hub_architecture(name: str) -> Architecture:
 def _notes(tech: Any, hw: Hardware, arch: Architecture) -> list[str]:
     notes = []
     if hw.kind == "cpu":
-        notes.append("CPU: trains in fp32; memory is process RSS including the Python/torch runtime.")
+        notes.append(
+            "CPU: trains in fp32; memory is process RSS including the Python/torch runtime."
+        )
     if tech.memory.weight_bits is not None and hw.kind == "cpu":
         notes.append("QLoRA on a CPU saves memory but is slower than LoRA: a correctness demo.")
     if tech.name == "dora":
@@ -292,5 +339,12 @@ def probe(cfg: TrainConfig, *, steps: int = 3, isolated: bool = True) -> Any:
     return _probe(cfg, steps=steps, isolated=isolated)
 
 
-__all__ = ["Estimate", "estimate", "estimate_config", "compare_techniques", "dataset_tokens", "resolve_architecture",
-           "probe"]
+__all__ = [
+    "Estimate",
+    "estimate",
+    "estimate_config",
+    "compare_techniques",
+    "dataset_tokens",
+    "resolve_architecture",
+    "probe",
+]

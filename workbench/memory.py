@@ -42,7 +42,12 @@ OPTIMIZERS = {
     "sgd_momentum": lambda p: 1 * p,
 }
 
-ATTN_IN, O_IN, MLP_IN, DOWN_IN = ("q_proj", "k_proj", "v_proj"), ("o_proj",), ("gate_proj", "up_proj"), ("down_proj",)
+ATTN_IN, O_IN, MLP_IN, DOWN_IN = (
+    ("q_proj", "k_proj", "v_proj"),
+    ("o_proj",),
+    ("gate_proj", "up_proj"),
+    ("down_proj",),
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,15 @@ def layer_activation_elems(arch: Architecture, t: Training) -> float:
     h, i = arch.hidden, arch.intermediate
     q_dim, kv_dim = arch.heads * arch.dim_head, arch.kv_heads * arch.dim_head
     elems = 2 * h + 2 * q_dim + 2 * kv_dim + 3 * i
-    d_in = {"q_proj": h, "k_proj": h, "v_proj": h, "o_proj": q_dim, "gate_proj": h, "up_proj": h, "down_proj": i}
+    d_in = {
+        "q_proj": h,
+        "k_proj": h,
+        "v_proj": h,
+        "o_proj": q_dim,
+        "gate_proj": h,
+        "up_proj": h,
+        "down_proj": i,
+    }
     for group in (ATTN_IN, O_IN, MLP_IN, DOWN_IN):
         adapted = [m for m in group if m in t.adapted]
         if t.dropout and adapted:
@@ -91,7 +104,9 @@ def layer_activation_elems(arch: Architecture, t: Training) -> float:
     return elems
 
 
-def activation_bytes(arch: Architecture, t: Training, *, tokens: int, act_bytes: int, checkpointing: bool) -> float:
+def activation_bytes(
+    arch: Architecture, t: Training, *, tokens: int, act_bytes: int, checkpointing: bool
+) -> float:
     """Activations kept between forward and backward for `tokens` = batch * seq_len tokens.
 
     With gradient checkpointing only each layer's input (h) stays, plus one layer's full working
@@ -115,7 +130,13 @@ def logits_bytes(arch: Architecture, *, tokens: int, act_bytes: int) -> float:
 
 
 def static_bytes(
-    arch: Architecture, t: Training, *, n_trainable: int, weight_bits: float | None, param_bytes: int, optimizer: str
+    arch: Architecture,
+    t: Training,
+    *,
+    n_trainable: int,
+    weight_bits: float | None,
+    param_bytes: int,
+    optimizer: str,
 ) -> dict[str, float]:
     """Weights, adapters, gradients and optimizer state (bytes)."""
     if weight_bits is None:
@@ -140,7 +161,9 @@ def dequant_buffer_bytes(arch: Architecture, *, weight_bits: float | None, act_b
     return max(a * b for a, b in arch.layer_linears().values()) * act_bytes
 
 
-def training_flops_per_token(arch: Architecture, t: Training, *, seq_len: int, checkpointing: bool) -> float:
+def training_flops_per_token(
+    arch: Architecture, t: Training, *, seq_len: int, checkpointing: bool
+) -> float:
     """Forward 2 FLOPs per weight; backward 2 for input gradients through every layer gradients
     reach, plus 2 for weight gradients of trained weights (Kaplan et al. 2020: 6N for full
     training); checkpointing re-runs the forward (+2N). Attention adds 6 * s * heads * head_dim per
@@ -149,7 +172,9 @@ def training_flops_per_token(arch: Architecture, t: Training, *, seq_len: int, c
     head = arch.vocab * arch.hidden
     frac = t.grad_layers / arch.layers
     forward = 2 * (arch.linear_params + head)
-    backward = 2 * (per_layer * t.grad_layers + head) + (2 * (per_layer * t.grad_layers + head) if t.trains_base else 0)
+    backward = 2 * (per_layer * t.grad_layers + head) + (
+        2 * (per_layer * t.grad_layers + head) if t.trains_base else 0
+    )
     attention = 6 * seq_len * arch.heads * arch.dim_head * arch.layers * (1 + frac) / 2
     recompute = forward * frac if checkpointing else 0
     return forward + backward + attention + recompute

@@ -8,6 +8,7 @@ sold (decimal GB) and dense (no sparsity) 16-bit tensor-core TFLOP/s.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -105,7 +106,9 @@ class Architecture:
 
 
 def _arch(name: str, h: int, i: int, n: int, a: int, kv: int, v: int, **kw: Any) -> Architecture:
-    return Architecture(name=name, hidden=h, intermediate=i, layers=n, heads=a, kv_heads=kv, vocab=v, **kw)
+    return Architecture(
+        name=name, hidden=h, intermediate=i, layers=n, heads=a, kv_heads=kv, vocab=v, **kw
+    )
 
 
 MODEL_PRESETS: dict[str, Architecture] = {
@@ -188,9 +191,17 @@ HARDWARE_PRESETS: dict[str, Hardware] = {
 }
 
 HARDWARE_ALIASES = {
-    "t4": "t4-16gb", "l4": "l4-24gb", "a10": "a10-24gb", "a6000": "rtx-a6000-48gb", "4090": "rtx-4090-24gb",
-    "l40s": "l40s-48gb", "a100": "a100-80gb", "a100-40": "a100-40gb", "a100-80": "a100-80gb",
-    "h100": "h100-80gb", "h200": "h200-141gb",
+    "t4": "t4-16gb",
+    "l4": "l4-24gb",
+    "a10": "a10-24gb",
+    "a6000": "rtx-a6000-48gb",
+    "4090": "rtx-4090-24gb",
+    "l40s": "l40s-48gb",
+    "a100": "a100-80gb",
+    "a100-40": "a100-40gb",
+    "a100-80": "a100-80gb",
+    "h100": "h100-80gb",
+    "h200": "h200-141gb",
 }
 
 # Measured on the 2-core machines this project is developed on (docs/design: ~116 GFLOP/s fp32).
@@ -230,6 +241,7 @@ def this_gpu() -> Hardware:
     return replace(preset, name=f"this-gpu ({props.name})", memory_bytes=float(props.total_memory))
 
 
+@functools.lru_cache(maxsize=1)
 def _measure_cpu_gflops(n: int = 512, seconds: float = 0.3) -> float:
     import time
 
@@ -259,15 +271,27 @@ def get_hardware(spec: str | Hardware | dict[str, Any]) -> Hardware:
         try:
             return Hardware(**data)
         except TypeError as exc:
-            raise ConfigError(f"Explicit hardware: {exc}. Give memory_gb and optionally kind, tflops_16bit.") from None
+            raise ConfigError(
+                f"Explicit hardware: {exc}. Give memory_gb and optionally kind, tflops_16bit."
+            ) from None
     key = spec.strip().lower()
     if key in ("this-cpu", "cpu"):
         return this_cpu(measure=os.environ.get("WORKBENCH_MEASURE_CPU", "1") == "1")
     key = HARDWARE_ALIASES.get(key, key)
     if key not in HARDWARE_PRESETS:
-        raise ConfigError(f"Unknown hardware {spec!r}. Presets: this-cpu, {', '.join(HARDWARE_PRESETS)}; "
-                          "or pass explicit numbers, e.g. {'memory_gb': 24, 'tflops_16bit': 120}.")
+        raise ConfigError(
+            f"Unknown hardware {spec!r}. Presets: this-cpu, {', '.join(HARDWARE_PRESETS)}; "
+            "or pass explicit numbers, e.g. {'memory_gb': 24, 'tflops_16bit': 120}."
+        )
     return HARDWARE_PRESETS[key]
 
 
-__all__ = ["Architecture", "Hardware", "MODEL_PRESETS", "HARDWARE_PRESETS", "get_hardware", "this_cpu", "this_gpu"]
+__all__ = [
+    "Architecture",
+    "Hardware",
+    "MODEL_PRESETS",
+    "HARDWARE_PRESETS",
+    "get_hardware",
+    "this_cpu",
+    "this_gpu",
+]

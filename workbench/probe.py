@@ -62,8 +62,11 @@ class ProbeResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["estimate"] = self.estimate.to_dict()
-        data.update(tokens_per_s=self.tokens_per_s, estimated_bytes=self.estimated_bytes,
-                    memory_ratio=self.memory_ratio)
+        data.update(
+            tokens_per_s=self.tokens_per_s,
+            estimated_bytes=self.estimated_bytes,
+            memory_ratio=self.memory_ratio,
+        )
         return data
 
     def _repr_html_(self) -> str:
@@ -75,9 +78,14 @@ class ProbeResult:
             ("tokens/s estimated", f"{self.estimate.tokens_per_s:,.0f}"),
             ("loss per step", ", ".join(f"{x:.3f}" for x in self.losses)),
         ]
-        cells = "".join(f"<tr><td>{k}</td><td style='text-align:right'>{html.escape(v)}</td></tr>" for k, v in rows)
-        return (f"<div><b>Probe</b>: {html.escape(self.technique)} on {html.escape(self.device)}, "
-                f"{self.steps} steps of {self.batch_size} x {self.seq_len} tokens<table>{cells}</table></div>")
+        cells = "".join(
+            f"<tr><td>{k}</td><td style='text-align:right'>{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return (
+            f"<div><b>Probe</b>: {html.escape(self.technique)} on {html.escape(self.device)}, "
+            f"{self.steps} steps of {self.batch_size} x {self.seq_len} tokens<table>{cells}</table></div>"
+        )
 
 
 def probe(cfg: TrainConfig, *, steps: int = 3, isolated: bool = True) -> ProbeResult:
@@ -90,10 +98,19 @@ def probe(cfg: TrainConfig, *, steps: int = 3, isolated: bool = True) -> ProbeRe
     device = raw["device"]
     hardware = this_gpu() if device.startswith("cuda") else this_cpu(measure=True)
     est = estimate_config(cfg, hardware=hardware)
-    return ProbeResult(model=cfg.model, technique=cfg.technique, device=device, seq_len=cfg.max_length,
-                       batch_size=cfg.batch_size, steps=steps, peak_bytes=raw["peak_bytes"],
-                       baseline_bytes=raw["baseline_bytes"], step_s=raw["step_s"], losses=raw["losses"],
-                       estimate=est)
+    return ProbeResult(
+        model=cfg.model,
+        technique=cfg.technique,
+        device=device,
+        seq_len=cfg.max_length,
+        batch_size=cfg.batch_size,
+        steps=steps,
+        peak_bytes=raw["peak_bytes"],
+        baseline_bytes=raw["baseline_bytes"],
+        step_s=raw["step_s"],
+        losses=raw["losses"],
+        estimate=est,
+    )
 
 
 def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
@@ -113,7 +130,9 @@ def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
-    ids = torch.randint(0, model.config.vocab_size, (cfg.batch_size, cfg.max_length), generator=gen).to(device)
+    ids = torch.randint(
+        0, model.config.vocab_size, (cfg.batch_size, cfg.max_length), generator=gen
+    ).to(device)
     peak = _PeakMeter(device)
     times, losses = [], []
     for _ in range(steps):
@@ -126,8 +145,13 @@ def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    return {"device": device, "peak_bytes": peak.stop(), "baseline_bytes": baseline,
-            "step_s": statistics.median(times[1:]), "losses": losses}
+    return {
+        "device": device,
+        "peak_bytes": peak.stop(),
+        "baseline_bytes": baseline,
+        "step_s": statistics.median(times[1:]),
+        "losses": losses,
+    }
 
 
 class _PeakMeter:
@@ -187,13 +211,16 @@ def _rss() -> float:
 def _run_isolated(cfg: TrainConfig, steps: int) -> dict[str, Any]:
     payload = json.dumps({"config": cfg.to_dict(), "steps": steps})
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
-    proc = subprocess.run([sys.executable, "-m", "workbench.probe", payload], capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.probe", payload], capture_output=True, text=True, env=env
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip()[-1500:]
         killed = " (killed: probably out of memory)" if proc.returncode in (-9, 137) else ""
-        raise WorkbenchError(f"The probe process failed with exit code {proc.returncode}{killed}:\n{tail}")
+        raise WorkbenchError(
+            f"The probe process failed with exit code {proc.returncode}{killed}:\n{tail}"
+        )
     return json.loads(lines[-1])
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -263,6 +264,14 @@ class NotebookPage:
     def outputs(self):
         """All output areas: the part of the page a person reads as results (never the sources)."""
         return self.page.locator(".jp-Notebook .jp-OutputArea")
+
+    def field(self, container, label: str):
+        """The input, select or textarea of the control in `container` labelled exactly `label`."""
+        exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
+        control = container.locator(".widget-inline-hbox").filter(
+            has=self.page.locator(".widget-label", has_text=exact)
+        )
+        return control.locator("input, select, textarea").first
 
     def button(self, label: str):
         return self.outputs().locator(".jupyter-button", has_text=label)

@@ -3,6 +3,8 @@ answers change; the memory chart renders, and the estimate panel recomputes it."
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -38,10 +40,27 @@ def test_advisor_and_memory_chart(open_notebook):
     expect(table.locator("tr")).not_to_have_count(0)
     expect(panel.locator(".widget-output .js-plotly-plot")).to_be_visible()
     peaks = table.inner_text()
-    batch = panel.locator(".widget-text", has_text="batch").locator("input")
+    batch = notebook.field(panel, "batch")
     batch.fill(str(int(batch.input_value()) * 4))
     panel.locator(".jupyter-button", has_text="Estimate").click()
     expect(table).not_to_have_text(peaks)  # a bigger batch needs more memory
     expect(panel.locator(".widget-output .js-plotly-plot")).to_be_visible()
+
+    # an 8B model on a 24 GB GPU: neither full fine-tuning nor LoRA fits, QLoRA does
+    notebook.field(panel, "model").fill("llama-3.1-8b")
+    notebook.field(panel, "hardware").select_option("l4-24gb")
+    batch.fill("2")
+    panel.locator(".jupyter-button", has_text="Estimate").click()
+    fits = {tech: _row(table, tech).locator("td").nth(3) for tech in ("full", "lora", "qlora")}
+    expect(fits["full"]).to_have_text("no")
+    expect(fits["lora"]).to_have_text("no")
+    expect(fits["qlora"]).to_have_text("yes")
+    expect(panel.locator(".widget-output .js-plotly-plot")).to_be_visible()
     notebook.screenshot(panel, "02_choose_technique", docs=True)
     assert notebook.errors() == []
+
+
+def _row(table, technique: str):
+    """The table row whose first cell is exactly `technique`."""
+    first = table.page.locator("td:first-child", has_text=re.compile(rf"^{technique}$"))
+    return table.locator("tr").filter(has=first)

@@ -27,15 +27,13 @@ def test_compare_table_and_own_prompt(open_notebook, trained_run):
     expect(table.locator("tr")).to_have_count(total + 1)  # a header and one row per prompt
     notebook.screenshot(view, "04_compare", docs=True, max_height=760)
 
-    search = view.locator(".widget-text", has_text="search").locator("input")
+    search = notebook.field(view, "search")
     search.fill("no-such-word-anywhere")
     expect(count).to_have_text(f"0 of {total} prompts")
     search.fill("")
     expect(count).to_have_text(f"{total} of {total} prompts")
 
-    view.locator(".widget-textarea", has_text="prompt").locator("textarea").fill(
-        "Where is my parcel? It was due on Monday."
-    )
+    notebook.field(view, "prompt").fill("Where is my parcel? It was due on Monday.")
     view.locator(".jupyter-button", has_text="Ask both models").click()
     answers = view.locator(".widget-html", has=notebook.page.locator("th", has_text="tuned ("))
     expect(answers).to_be_visible(timeout=120_000)

@@ -32,7 +32,9 @@ def get_technique(name: str) -> Technique:
 def all_techniques() -> list[Technique]:
     """One instance of every registered technique, in a stable teaching order."""
     order = {"full": 0, "freeze": 1, "lora": 2, "dora": 3, "qlora": 4}
-    return [get_technique(n) for n in sorted(available_techniques(), key=lambda n: (order.get(n, 9), n))]
+    return [
+        get_technique(n) for n in sorted(available_techniques(), key=lambda n: (order.get(n, 9), n))
+    ]
 
 
 def available_techniques() -> list[str]:
@@ -45,4 +47,11 @@ def _load_builtins() -> None:
     from . import dora, freeze, full, lora, qlora  # noqa: F401
 
 
-__all__ = ["MemoryProfile", "Technique", "all_techniques", "available_techniques", "get_technique", "register"]
+__all__ = [
+    "MemoryProfile",
+    "Technique",
+    "all_techniques",
+    "available_techniques",
+    "get_technique",
+    "register",
+]

@@ -11,7 +11,9 @@ from .full import enable_checkpointing
 
 def target_modules(cfg: Any) -> str | list[str]:
     spec = cfg.target_modules.strip()
-    return "all-linear" if spec == "all-linear" else [m.strip() for m in spec.split(",") if m.strip()]
+    return (
+        "all-linear" if spec == "all-linear" else [m.strip() for m in spec.split(",") if m.strip()]
+    )
 
 
 def lora_config(cfg: Any, **extra: Any) -> Any:
@@ -36,7 +38,9 @@ def targeted_linears(arch: Any, cfg: Any) -> dict[str, tuple[int, int]]:
     targets = target_modules(cfg)
     if targets == "all-linear":
         return linears
-    return {name: shape for name, shape in linears.items() if any(name.endswith(t) for t in targets)}
+    return {
+        name: shape for name, shape in linears.items() if any(name.endswith(t) for t in targets)
+    }
 
 
 @register
@@ -60,5 +64,7 @@ class LoRA(Technique):
         return get_peft_model(model, lora_config(cfg, **self.peft_extra))
 
     def count_trainable(self, arch: Any, cfg: Any) -> int:
-        per_layer = sum(cfg.lora_r * (d_in + d_out) for d_in, d_out in targeted_linears(arch, cfg).values())
+        per_layer = sum(
+            cfg.lora_r * (d_in + d_out) for d_in, d_out in targeted_linears(arch, cfg).values()
+        )
         return arch.layers * per_layer

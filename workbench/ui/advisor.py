@@ -27,11 +27,22 @@ class AdvisorForm:
     def __init__(self, **answers: Any):
         style = {"description_width": "initial"}
         self.boxes = {
-            name: w.Checkbox(value=bool(answers.get(name, False)), description=label, indent=False, style=style)
+            name: w.Checkbox(
+                value=bool(answers.get(name, False)),
+                description=label,
+                indent=False,
+                style=style,
+                layout=w.Layout(width="auto"),  # the default width cuts the question off
+            )
             for name, label in QUESTIONS.items()
         }
-        self.examples = w.BoundedIntText(value=int(answers.get("good_examples", 0)), min=0, max=10_000_000,
-                                         description="Good examples you have", style=style)
+        self.examples = w.BoundedIntText(
+            value=int(answers.get("good_examples", 0)),
+            min=0,
+            max=10_000_000,
+            description="Good examples you have",
+            style=style,
+        )
         self.button = w.Button(description="Advise", button_style="primary", icon="compass")
         self.result = w.HTML()
         self.advice: Advice | None = None

@@ -134,8 +134,13 @@ class ComparisonView:
             self.ask.disabled = False
 
 
+EMPTY_ANSWER = "<i>(an empty answer)</i>"  # a blank cell reads as "nothing happened"
+
+
 def side_by_side(base: str, tuned: str, seconds: dict[str, float]) -> str:
     left, right = word_diff(base, tuned)
+    left = left if base.strip() else EMPTY_ANSWER
+    right = right if tuned.strip() else EMPTY_ANSWER
     return (
         "<div class='wb-cmp'><table><tr>"
         f"<th>base ({seconds.get('base', 0):.1f} s)</th><th>tuned ({seconds.get('tuned', 0):.1f} s)</th></tr>"

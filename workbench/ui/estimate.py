@@ -20,17 +20,34 @@ class EstimatePanel:
     `estimates` holds one Estimate per technique, `table.value` the comparison table,
     `figure` the last plotly figure. `probe_button` runs a probe of `technique.value`."""
 
-    def __init__(self, *, model: str = "smollm2-135m-instruct", technique: str = "lora", hardware: str = "this-cpu",
-                 seq_len: int = 512, batch_size: int = 8, grad_checkpointing: bool = False, probe_steps: int = 3):
+    def __init__(
+        self,
+        *,
+        model: str = "smollm2-135m-instruct",
+        technique: str = "lora",
+        hardware: str = "this-cpu",
+        seq_len: int = 512,
+        batch_size: int = 8,
+        grad_checkpointing: bool = False,
+        probe_steps: int = 3,
+    ):
         models = list(dict.fromkeys([model, "smollm2-135m-instruct", *MODEL_PRESETS]))
-        self.model = w.Combobox(value=model, options=models, description="model", ensure_option=False)
-        self.technique = w.Dropdown(options=available_techniques(), value=technique, description="technique")
-        self.hardware = w.Dropdown(options=["this-cpu", *HARDWARE_PRESETS], value=hardware, description="hardware")
+        self.model = w.Combobox(
+            value=model, options=models, description="model", ensure_option=False
+        )
+        self.technique = w.Dropdown(
+            options=available_techniques(), value=technique, description="technique"
+        )
+        self.hardware = w.Dropdown(
+            options=["this-cpu", *HARDWARE_PRESETS], value=hardware, description="hardware"
+        )
         self.seq_len = w.BoundedIntText(value=seq_len, min=16, max=1_000_000, description="seq_len")
         self.batch_size = w.BoundedIntText(value=batch_size, min=1, max=4096, description="batch")
         self.grad_ckpt = w.Checkbox(value=grad_checkpointing, description="gradient checkpointing")
         self.button = w.Button(description="Estimate", button_style="primary", icon="calculator")
-        self.probe_steps = w.BoundedIntText(value=probe_steps, min=2, max=50, description="probe steps")
+        self.probe_steps = w.BoundedIntText(
+            value=probe_steps, min=2, max=50, description="probe steps"
+        )
         self.probe_button = w.Button(description="Run probe here", icon="stopwatch")
         self.table, self.status = w.HTML(), w.HTML()
         self.plot = w.Output()
@@ -47,11 +64,17 @@ class EstimatePanel:
 
     def update(self) -> list[Estimate]:
         try:
-            self.estimates = compare_techniques(model=self.model.value, hardware=self.hardware.value,
-                                                seq_len=self.seq_len.value, batch_size=self.batch_size.value,
-                                                grad_checkpointing=self.grad_ckpt.value)
+            self.estimates = compare_techniques(
+                model=self.model.value,
+                hardware=self.hardware.value,
+                seq_len=self.seq_len.value,
+                batch_size=self.batch_size.value,
+                grad_checkpointing=self.grad_ckpt.value,
+            )
         except Exception as exc:
-            self.status.value = f"<p style='color:#c62828'>{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+            self.status.value = (
+                f"<p style='color:#c62828'>{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+            )
             return []
         self.table.value = comparison_table_html(self.estimates)
         self.figure = memory_figure(self.estimates)
@@ -62,8 +85,13 @@ class EstimatePanel:
         return self.estimates
 
     def config(self) -> TrainConfig:
-        return TrainConfig(model=self.model.value, technique=self.technique.value, max_length=self.seq_len.value,
-                           batch_size=self.batch_size.value, gradient_checkpointing=self.grad_ckpt.value)
+        return TrainConfig(
+            model=self.model.value,
+            technique=self.technique.value,
+            max_length=self.seq_len.value,
+            batch_size=self.batch_size.value,
+            gradient_checkpointing=self.grad_ckpt.value,
+        )
 
     def run_probe(self) -> Any:
         self.status.value = "Running the probe in a fresh process (real training steps)..."
@@ -71,7 +99,9 @@ class EstimatePanel:
             self.probe_result = probe(self.config(), steps=self.probe_steps.value)
             self.status.value = self.probe_result._repr_html_()
         except Exception as exc:
-            self.status.value = f"<p style='color:#c62828'>{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+            self.status.value = (
+                f"<p style='color:#c62828'>{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+            )
         return self.probe_result
 
     def _ipython_display_(self) -> None:
@@ -83,7 +113,9 @@ class EstimatePanel:
 
 def comparison_table_html(estimates: list[Estimate]) -> str:
     """One row per technique: trainable share, peak, fit, tokens/s."""
-    head = "".join(f"<th>{h}</th>" for h in ("technique", "trainable", "peak", "fits", "tokens/s", "saves"))
+    head = "".join(
+        f"<th>{h}</th>" for h in ("technique", "trainable", "peak", "fits", "tokens/s", "saves")
+    )
     rows = []
     for e in estimates:
         from ..techniques import get_technique

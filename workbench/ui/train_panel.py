@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+import signal
 import threading
 from typing import Any
 
@@ -74,7 +75,22 @@ class TrainPanel:
         )
         self.thread = threading.Thread(target=self._train, name="workbench-train", daemon=True)
         self.thread.start()
+        self._stop_on_interrupt()
         return self.thread
+
+    def _stop_on_interrupt(self) -> None:
+        """Kernel > Interrupt stops the background run too (then behaves as before)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.thread is not None and self.thread.is_alive():
+                self.stop()
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(signal.SIGINT, handler)
 
     def stop(self) -> None:
         self.stop_flag.set("Stopped from the panel.")
