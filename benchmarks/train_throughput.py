@@ -4,7 +4,9 @@ Same model, data rows, LoRA settings (r=16, alpha 32, all-linear), batch size, m
 learning rate for every variant; each does one pass over the same rows. Variants are alternated
 round by round so a busy machine slows them alike. Timing covers the training steps only (from
 the start of training to the end of the last optimizer step): model loading and saving are left out
-for every variant.
+for every variant. Two rates are printed: real tokens per wall-clock second, and real tokens per
+CPU-second of the process (all threads). On a machine shared with other jobs the wall-clock rate
+swings with their load; the CPU-time rate measures the work each engine does per token.
 
     .venv/bin/python benchmarks/train_throughput.py                       # default model, 2 rounds
     .venv/bin/python benchmarks/train_throughput.py --model tiny-random --rows 16 --rounds 1
@@ -63,10 +65,10 @@ def base_config(args: argparse.Namespace, run_dir: str, **over) -> TrainConfig:
     return TrainConfig(**{**fields, **over})
 
 
-# -- variants: each returns (real tokens, seconds of training steps) -----------------------------
+# -- variants: each returns (real tokens, wall seconds, CPU seconds of the training steps) -----------------------------
 
 
-def plain_loop(args, convs) -> tuple[int, float]:
+def plain_loop(args, convs) -> tuple[int, float, float]:
     import torch
 
     from workbench.batching import Collator, EncodedDataset, LengthGroupedSampler, encode_dataset
@@ -84,7 +86,7 @@ def plain_loop(args, convs) -> tuple[int, float]:
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
     model.train()
-    tokens, start = 0, time.perf_counter()
+    tokens, start, cpu = 0, time.perf_counter(), time.process_time()
     for b in range(0, len(order), cfg.batch_size):
         batch = collate([data[i] for i in order[b : b + cfg.batch_size]])
         tokens += int(batch.pop("real_tokens"))
@@ -94,7 +96,7 @@ def plain_loop(args, convs) -> tuple[int, float]:
         opt.step()
         opt.zero_grad(set_to_none=True)
         loss.item()  # one sync per step, as any loop that logs would do
-    return tokens, time.perf_counter() - start
+    return tokens, time.perf_counter() - start, time.process_time() - cpu
 
 
 class StepTimer(Callback):
@@ -102,12 +104,14 @@ class StepTimer(Callback):
 
     def on_train_begin(self, state) -> None:
         self.start, self.first_tokens = time.perf_counter(), state.tokens_seen
+        self.cpu_start = time.process_time()
 
     def on_step_end(self, state) -> None:
         self.end, self.tokens = time.perf_counter(), state.tokens_seen - self.first_tokens
+        self.cpu_end = time.process_time()
 
 
-def workbench_run(args, convs, *, plot: bool = False, **over) -> tuple[int, float]:
+def workbench_run(args, convs, *, plot: bool = False, **over) -> tuple[int, float, float]:
     from workbench.train import train
 
     timer, callbacks = StepTimer(), []
@@ -130,10 +134,10 @@ def workbench_run(args, convs, *, plot: bool = False, **over) -> tuple[int, floa
         )
     if result.status != "completed":
         raise RuntimeError(result.message)
-    return timer.tokens, timer.end - timer.start
+    return timer.tokens, timer.end - timer.start, timer.cpu_end - timer.cpu_start
 
 
-def trl_run(args, convs, *, fast: bool) -> tuple[int, float]:
+def trl_run(args, convs, *, fast: bool) -> tuple[int, float, float]:
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import TrainerCallback
@@ -143,10 +147,11 @@ def trl_run(args, convs, *, fast: bool) -> tuple[int, float]:
 
     class Timer(TrainerCallback):
         def on_train_begin(self, a, state, control, **kw):
-            self.start = time.perf_counter()
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
         def on_step_end(self, a, state, control, **kw):
             self.end, self.tokens = time.perf_counter(), state.num_input_tokens_seen
+            self.cpu_end = time.process_time()
 
     model, tok = load_model(args.model, technique="full")
     timer = Timer()
@@ -185,7 +190,7 @@ def trl_run(args, convs, *, fast: bool) -> tuple[int, float]:
             callbacks=[timer],
         )
         trainer.train()
-    return timer.tokens, timer.end - timer.start
+    return timer.tokens, timer.end - timer.start, timer.cpu_end - timer.cpu_start
 
 
 VARIANTS = {
@@ -226,25 +231,27 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     convs = rows(args.dataset, args.rows)
     names = args.only or list(VARIANTS)
-    results: dict[str, list[float]] = {n: [] for n in names}
+    results: dict[str, list[tuple[float, float]]] = {n: [] for n in names}  # (tok/s, tok/CPU-s)
     print(
         f"{args.model} on {args.dataset}: {len(convs)} rows, batch {args.batch_size}, max_length {args.max_length}, "
         f"torch threads {torch.get_num_threads()}, {args.rounds} rounds",
         flush=True,
     )
-    for rnd in range(args.rounds):
-        for name in names if rnd % 2 == 0 else reversed(names):
-            tokens, seconds = VARIANTS[name](args, convs)
-            results[name].append(tokens / seconds)
-            print(
-                f"  round {rnd + 1} {name:20s} {tokens:6d} tokens {seconds:7.1f} s {tokens / seconds:8.1f} tok/s",
-                flush=True,
-            )
+    runs = [
+        (rnd, name)
+        for rnd in range(args.rounds)
+        for name in (names if rnd % 2 == 0 else names[::-1])
+    ]
     if args.trl_defaults:
-        tokens, seconds = trl_run(args, convs, fast=False)
-        results["trl-defaults"] = [tokens / seconds]
+        runs.append((0, "trl-defaults"))
+        results["trl-defaults"] = []
+    for rnd, name in runs:
+        variant = VARIANTS.get(name) or (lambda a, c: trl_run(a, c, fast=False))
+        tokens, wall, cpu = variant(args, convs)
+        results[name].append((tokens / wall, tokens / cpu))
         print(
-            f"  once    trl-defaults         {tokens:6d} tokens {seconds:7.1f} s {tokens / seconds:8.1f} tok/s",
+            f"  round {rnd + 1} {name:20s} {tokens:6d} tokens {wall:7.1f} s wall {cpu:7.1f} s CPU "
+            f"{tokens / wall:8.1f} tok/s {tokens / cpu:8.1f} tok/CPU-s",
             flush=True,
         )
     print_table(results)
@@ -252,16 +259,25 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
 
-def print_table(results: dict[str, list[float]]) -> None:
-    ref = statistics.median(results["plain"]) if results.get("plain") else None
-    wb = statistics.median(results["workbench"]) if results.get("workbench") else None
-    print("\n| variant | real tokens/s (median) | runs | vs plain loop | vs workbench |")
-    print("|---|---:|---:|---:|---:|")
-    for name, values in results.items():
-        med = statistics.median(values)
-        vs_plain = f"{med / ref:.2f}x" if ref else "-"
-        vs_wb = f"{med / wb:.2f}x" if wb else "-"
-        print(f"| {name} | {med:,.1f} | {len(values)} | {vs_plain} | {vs_wb} |")
+def print_table(results: dict[str, list[tuple[float, float]]]) -> None:
+    """Medians and ratios. On a shared machine wall-clock rates swing with the load; tokens per
+    CPU-second of this process (all its threads) is the steadier measure of the work each engine does."""
+
+    def med(name: str, i: int) -> float | None:
+        values = [v[i] for v in results.get(name, [])]
+        return statistics.median(values) if values else None
+
+    print(
+        "\n| variant | runs | real tok/s (wall) | real tok/CPU-s | vs plain (CPU) | vs workbench (CPU) | vs plain (wall) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in results:
+        wall, cpu = med(name, 0), med(name, 1)
+        ratio = lambda x, ref: f"{x / ref:.2f}x" if x and ref else "-"  # noqa: E731
+        print(
+            f"| {name} | {len(results[name])} | {wall:,.1f} | {cpu:,.1f} | {ratio(cpu, med('plain', 1))} "
+            f"| {ratio(cpu, med('workbench', 1))} | {ratio(wall, med('plain', 0))} |"
+        )
 
 
 if __name__ == "__main__":

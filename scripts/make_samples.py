@@ -22,6 +22,7 @@ from sample_messy import messy_support  # noqa: E402
 from sample_orders import orders_json  # noqa: E402
 from sample_texts import (  # noqa: E402
     GENERAL_PROBE,
+    GENERAL_PROBE_CORRECT,
     GENERAL_PROBE_TRIED,
     SUPPORT_BANNED,
     SUPPORT_MAX_WORDS,
@@ -117,8 +118,9 @@ def build() -> dict[str, str]:
         "measure forgetting: ask the base and the tuned model, count answers that contain the "
         "reference (case-insensitive). Of "
         f"{GENERAL_PROBE_TRIED} candidate questions, SmolLM2-135M-Instruct (the embedded build, "
-        f"fp32, greedy, 32-40 new tokens) answered {len(rows)} with the reference "
-        f"({len(rows) / GENERAL_PROBE_TRIED:.0%}); only those are kept, so the base model scores "
+        f"fp32, greedy, 32-40 new tokens) answered {GENERAL_PROBE_CORRECT} with the reference "
+        f"({GENERAL_PROBE_CORRECT / GENERAL_PROBE_TRIED:.0%}); {len(rows)} of those are kept, so "
+        "the base model scores "
         "close to 100% here by construction and a drop after fine-tuning measures forgetting. "
         "train.jsonl is the same set (it exists so the sample is listed).",
         len(rows),

@@ -276,7 +276,8 @@ def _qa(question: str, answer: str) -> dict:
 # -- general-probe -------------------------------------------------------------------------------
 
 # Kept: questions SmolLM2-135M-Instruct answered with the reference, greedy (see README).
-GENERAL_PROBE_TRIED = 83  # candidates asked; the rest were answered wrongly and dropped
+GENERAL_PROBE_TRIED = 147  # candidate questions asked
+GENERAL_PROBE_CORRECT = 96  # answered with the reference; 60 of these are kept
 GENERAL_PROBE = [
     ("What is the capital of France?", "Paris"),
     ("What is the capital of Germany?", "Berlin"),
@@ -329,4 +330,13 @@ GENERAL_PROBE = [
     ("What do we call a baby cat?", "kitten"),
     ("Which continent is Kenya in?", "Africa"),
     ("Which continent is France in?", "Europe"),
+    ("Who was the first person to walk on the Moon?", "Armstrong"),
+    ("What instrument has 88 keys?", "piano"),
+    ("What is the main ingredient in bread?", "flour"),
+    ("What is the next number: 2, 4, 6, 8?", "10"),
+    ("What is 3 + 4?", "7"),
+    ("What language is spoken in Germany?", "German"),
+    ("Who developed the theory of relativity?", "Einstein"),
+    ("Who discovered penicillin?", "Fleming"),
+    ("What is the largest desert in the world?", "Sahara"),
 ]

@@ -96,3 +96,32 @@ def test_default_model_knows_the_capital_of_france():
     model, tokenizer = load_model(DEFAULT_MODEL, technique="full")
     assert next(model.parameters()).dtype is torch.float32
     assert "Paris" in greedy(model, tokenizer, "What is the capital of France?")
+
+
+@pytest.mark.slow
+def test_default_model_answers_most_of_the_general_probe():
+    """The forgetting probe only means something if the base model passes it (kept: 60 of 147)."""
+    from workbench.data import load_dataset
+
+    model, tokenizer = load_model(DEFAULT_MODEL, technique="full")
+    tokenizer.padding_side = "left"
+    probe = load_dataset("general-probe", split="eval")
+    prompts = [
+        tokenizer.apply_chat_template(c[:-1], add_generation_prompt=True, tokenize=False)
+        for c in probe
+    ]
+    hits = 0
+    for start in range(0, len(prompts), 20):
+        batch = tokenizer(
+            prompts[start : start + 20], return_tensors="pt", padding=True, add_special_tokens=False
+        )
+        with torch.no_grad():
+            out = model.generate(**batch, max_new_tokens=32, do_sample=False)
+        answers = tokenizer.batch_decode(
+            out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True
+        )
+        refs = [c[-1]["content"] for c in probe.conversations[start : start + 20]]
+        hits += sum(
+            ref.lower() in answer.lower() for ref, answer in zip(refs, answers, strict=True)
+        )
+    assert hits / len(probe) >= 0.9, f"{hits}/{len(probe)}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import json
 import logging
+import sys
+import types
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from .errors import ConfigError
 from .memory import (
     OPTIMIZERS,
     activation_bytes,
+    cpu_adapter_temporaries_bytes,
     dequant_buffer_bytes,
     logits_bytes,
     static_bytes,
@@ -197,6 +200,10 @@ def estimate(
     parts["overhead"] = hw.overhead_bytes + dequant_buffer_bytes(
         arch, weight_bits=tech.memory.weight_bits, act_bytes=act_bytes
     )
+    if hw.kind == "cpu":
+        parts["overhead"] += cpu_adapter_temporaries_bytes(
+            arch, train, tokens=tokens, act_bytes=act_bytes
+        )
     flops = training_flops_per_token(arch, train, seq_len=seq_len, checkpointing=grad_checkpointing)
     tokens_per_s = hw.train_flops * hw.mfu / flops / STEP_TIME_FACTOR.get(technique, 1.0)
     return Estimate(
@@ -348,3 +355,14 @@ __all__ = [
     "resolve_architecture",
     "probe",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """`from workbench import estimate` must give the function even after `import
+    workbench.estimate` has bound the package attribute to this module: calling the module calls it."""
+
+    def __call__(self, **kwargs: Any) -> Estimate:
+        return estimate(**kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -25,7 +25,7 @@ def test_compare_table_and_own_prompt(open_notebook, trained_run):
     total = int(count.inner_text().split()[0])
     assert total >= 1
     expect(table.locator("tr")).to_have_count(total + 1)  # a header and one row per prompt
-    notebook.screenshot(view, "04_compare", docs=True, max_height=760)
+    notebook.screenshot(view, "04_compare", max_height=760)
 
     search = notebook.field(view, "search")
     search.fill("no-such-word-anywhere")
