@@ -245,6 +245,7 @@ def main() -> None:
     if args.trl_defaults:
         runs.append((0, "trl-defaults"))
         results["trl-defaults"] = []
+    plain_loop(args, convs)  # warm-up, untimed: one-time costs (allocator, kernels) hit no variant
     for rnd, name in runs:
         variant = VARIANTS.get(name) or (lambda a, c: trl_run(a, c, fast=False))
         tokens, wall, cpu = variant(args, convs)

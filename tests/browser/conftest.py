@@ -6,6 +6,7 @@ if it failed, a screenshot of the window is left in tests/browser/artifacts/.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -45,7 +46,10 @@ def lab(tmp_path_factory):
 def browser():
     executable = chromium_path()
     if executable is None:
-        pytest.skip("Chromium is not installed: `apt-get install chromium` (.ci/run does this)")
+        message = "Chromium is not installed: `apt-get install chromium` (.ci/run does this)"
+        if os.environ.get("CI"):  # on CI a missing browser is a broken set-up, not a skip
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -197,11 +197,6 @@ _JS_CELL_COUNTS = """() => [
 _JS_PLOT_POINTS = (
     "(gd) => (gd.data || []).reduce((n, trace) => n + (trace.x ? trace.x.length : 0), 0)"
 )
-_JS_KERNEL_IDLE = """() => {
-  const w = window.jupyterapp.shell.currentWidget;
-  const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!kernel && kernel.status === 'idle';
-}"""
 
 
 class NotebookPage:
@@ -239,20 +234,14 @@ class NotebookPage:
         assert not errors and state == "done", f"{command}: {state}; errors: {errors}"
 
     def errors(self) -> list[str]:
-        """Error outputs of cells, and tracebacks shown anywhere in the page (e.g. in widgets)."""
+        """Error outputs of cells, and tracebacks shown inside widgets (a handler's Output)."""
         errors = self.page.evaluate(_JS_ERRORS)
-        stderr = self.page.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
-        for text in stderr.all_inner_texts():
-            if "Traceback" in text and not any(text.strip()[:80] in e for e in errors):
-                errors.append(text[-800:])
-        return errors
-
-    def wait_idle(self, *, timeout_s: float = 60) -> None:
-        self.page.wait_for_function(_JS_KERNEL_IDLE, timeout=timeout_s * 1000, polling=250)
-
-    def cell(self, index: int):
-        """Locator of the index-th cell (0-based, markdown cells included)."""
-        return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+        in_widgets = self.page.locator(
+            '.widget-output [data-mime-type="application/vnd.jupyter.stderr"]'
+        )
+        return errors + [
+            text[-800:] for text in in_widgets.all_inner_texts() if "Traceback" in text
+        ]
 
     def output_of(self, marker: str):
         """Output area of the code cell whose source contains `marker` (first match)."""
@@ -304,10 +293,3 @@ class NotebookPage:
         locator.evaluate("(e) => e.scrollIntoView({block: 'start'})")
         self.page.wait_for_timeout(300)  # let JupyterLab re-lay out and plotly redraw
         return locator.bounding_box()
-
-    def save_view(self, name: str) -> Path:
-        """Save what the window shows now."""
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
-        self.page.screenshot(path=str(path), animations="disabled")
-        return path

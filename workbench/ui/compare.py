@@ -129,7 +129,7 @@ class ComparisonView:
             out = generate_pair(self.pair, [messages], settings=self.generation)
             self.answers.value = side_by_side(out["base"][0], out["tuned"][0], out["seconds"])
         except Exception as exc:  # shown in the view, never lost in the kernel log
-            self.answers.value = f"<pre style='color:#b00'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</pre>"
+            self.answers.value = f"<pre style='color:#c62828'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</pre>"
         finally:
             self.ask.disabled = False
 
