@@ -245,7 +245,9 @@ def main() -> None:
     if args.trl_defaults:
         runs.append((0, "trl-defaults"))
         results["trl-defaults"] = []
-    plain_loop(args, convs)  # warm-up, untimed: one-time costs (allocator, kernels) hit no variant
+    plain_loop(
+        args, convs[: args.batch_size]
+    )  # one warm-up step, untimed: one-time costs (allocator, kernels) hit no variant
     for rnd, name in runs:
         variant = VARIANTS.get(name) or (lambda a, c: trl_run(a, c, fast=False))
         tokens, wall, cpu = variant(args, convs)

@@ -160,3 +160,16 @@ def test_real_notebooks_end_to_end_on_the_tiny_model(tmp_path, tiny_model_dir, m
     assert summary["metrics"]["train"]["status"] == "completed"
     leaks = [p for p in run.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert leaks == []
+
+
+def test_a_dead_kernel_is_a_failed_step_not_a_crash(tmp_path):
+    nbdir = make_standin_notebooks(
+        tmp_path / "repo", extra_code={"02_choose_technique": "import os\nos._exit(1)"}
+    )
+    run = tmp_path / "run"
+    result = run_pipeline(
+        {}, run_dir=run, notebooks=STANDIN_STEPS, profile="quick", notebooks_dir=nbdir
+    )
+    assert [s.status for s in result.steps] == ["ok", "failed", "not run", "not run"]
+    assert "kernel died" in result.failed_step.error
+    assert json.loads((run / "summary.json").read_text())["status"] == "failed"

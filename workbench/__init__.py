@@ -7,6 +7,8 @@ plotting, quantisation or notebook-execution library (and not even torch) until 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -27,6 +29,7 @@ _EXPORTS = {
     "advise": "advisor", "Advice": "advisor",
     "estimate": "estimate", "Estimate": "estimate", "probe": "estimate",
     "train": "train", "TrainResult": "train",
+    "StopFlag": "callbacks", "Callback": "callbacks", "export_script": "scaleout",
     "compare": "compare", "Comparison": "compare",
     "load_run": "generation", "GenerationSettings": "generation", "compare_run": "compare_run",
     "write_run_docs": "report",
@@ -47,3 +50,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(list(globals()) + __all__)
+
+
+class _Package(types.ModuleType):
+    """Public functions win over same-named submodules (`estimate`, `train`, `compare`).
+
+    Importing `workbench.train` makes Python bind the submodule as the package attribute `train`,
+    which would shadow the function `workbench.train`. Submodules stay reachable through
+    `from workbench.train import ...` and `sys.modules`.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

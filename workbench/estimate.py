@@ -11,8 +11,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import sys
-import types
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -356,13 +354,3 @@ __all__ = [
     "probe",
 ]
 
-
-class _CallableModule(types.ModuleType):
-    """`from workbench import estimate` must give the function even after `import
-    workbench.estimate` has bound the package attribute to this module: calling the module calls it."""
-
-    def __call__(self, **kwargs: Any) -> Estimate:
-        return estimate(**kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

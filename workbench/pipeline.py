@@ -372,9 +372,25 @@ def _execute(
             )
     except PapermillExecutionError as exc:
         return StepResult(path.stem, "failed", time.perf_counter() - t0, str(out), _describe(exc))
+    except Exception as exc:  # noqa: BLE001 - a dead kernel or a cell timeout is a failed step, not a crash
+        return StepResult(
+            path.stem, "failed", time.perf_counter() - t0, str(out), _describe_crash(exc)
+        )
     finally:
         scrub_tree(out.parent)
     return StepResult(path.stem, "ok", time.perf_counter() - t0, str(out))
+
+
+def _describe_crash(exc: Exception) -> str:
+    name = type(exc).__name__
+    if name == "DeadKernelError":
+        return (
+            "the kernel died (most often: out of memory; see `dmesg`). Lower batch_size or "
+            "max_length, or close other notebooks, and run again."
+        )
+    if "Timeout" in name:
+        return f"a cell ran longer than the cell timeout ({name}: {exc})."
+    return f"{name}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
 
 
 def _describe(exc: Any) -> str:
