@@ -37,7 +37,12 @@ def run_notebook(name: str, run_dir: Path, **parameters) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     params = {"run_dir": str(run_dir), "interactive": False, **parameters}
     pm.execute_notebook(
-        str(NOTEBOOKS / name), str(out), parameters=params, kernel_name="python3",
-        cwd=str(REPO), progress_bar=False, log_output=False,
+        str(NOTEBOOKS / name),
+        str(out),
+        parameters=params,
+        kernel_name="python3",
+        cwd=str(REPO),
+        progress_bar=False,
+        log_output=False,
     )
     return out

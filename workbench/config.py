@@ -70,23 +70,41 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"TrainConfig.{name} must be > 0, got {getattr(self, name)!r}.")
-        for name in ("eval_every", "save_every", "early_stopping_patience", "weight_decay", "freeze_keep_last"):
+        for name in (
+            "eval_every",
+            "save_every",
+            "early_stopping_patience",
+            "weight_decay",
+            "freeze_keep_last",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}.")
         if not 0.0 <= self.lora_dropout < 1.0:
-            raise ConfigError(f"TrainConfig.lora_dropout must be in [0, 1), got {self.lora_dropout!r}.")
+            raise ConfigError(
+                f"TrainConfig.lora_dropout must be in [0, 1), got {self.lora_dropout!r}."
+            )
         if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ConfigError(f"TrainConfig.warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}.")
+            raise ConfigError(
+                f"TrainConfig.warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}."
+            )
         if not 0.0 < self.eval_fraction < 1.0:
-            raise ConfigError(f"TrainConfig.eval_fraction must be in (0, 1), got {self.eval_fraction!r}.")
+            raise ConfigError(
+                f"TrainConfig.eval_fraction must be in (0, 1), got {self.eval_fraction!r}."
+            )
         if self.learning_rate <= 0:
             raise ConfigError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate!r}.")
         if self.max_steps <= 0 and self.epochs <= 0:
-            raise ConfigError("Set epochs > 0 or max_steps > 0: otherwise nothing would be trained.")
+            raise ConfigError(
+                "Set epochs > 0 or max_steps > 0: otherwise nothing would be trained."
+            )
         if self.lr_scheduler not in SCHEDULES:
-            raise ConfigError(f"TrainConfig.lr_scheduler must be one of {SCHEDULES}, got {self.lr_scheduler!r}.")
+            raise ConfigError(
+                f"TrainConfig.lr_scheduler must be one of {SCHEDULES}, got {self.lr_scheduler!r}."
+            )
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ConfigError(f"TrainConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}.")
+            raise ConfigError(
+                f"TrainConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}."
+            )
 
     # -- round trips ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -121,7 +139,9 @@ class TrainConfig:
         except yaml.YAMLError as exc:
             raise ConfigError(f"{source}: not valid YAML ({exc}).") from exc
         if not isinstance(data, dict):
-            raise ConfigError(f"{source}: expected a mapping of field: value, got {type(data).__name__}.")
+            raise ConfigError(
+                f"{source}: expected a mapping of field: value, got {type(data).__name__}."
+            )
         if isinstance(data.get("train"), dict):
             data = data["train"]
         return cls.from_dict(data, strict=strict)
@@ -129,7 +149,9 @@ class TrainConfig:
     @classmethod
     def from_parameters(cls, namespace: dict[str, Any]) -> TrainConfig:
         """Pick this config's fields out of a notebook's globals (papermill parameters)."""
-        return cls.from_dict({k: v for k, v in namespace.items() if k in _field_names(cls)}, strict=False)
+        return cls.from_dict(
+            {k: v for k, v in namespace.items() if k in _field_names(cls)}, strict=False
+        )
 
 
 def _field_names(cls: type) -> set[str]:
@@ -156,7 +178,9 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     args = typing.get_args(hint)
     optional = (typing.get_origin(hint) in (typing.Union, types.UnionType)) and type(None) in args
     if optional:
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        if value is None or (
+            isinstance(value, str) and value.strip().lower() in ("", "none", "null")
+        ):
             return None
         hint = next(a for a in args if a is not type(None))
     try:

@@ -42,7 +42,9 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
-    return write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    return write_text_atomic(
+        path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    )
 
 
 @contextmanager

