@@ -33,7 +33,9 @@ def main() -> int:
             if not args.check:
                 path.write_text(clean, encoding="utf-8")
     if args.check and dirty:
-        print("notebooks with outputs or unstripped metadata (run `make format`):", *dirty, sep="\n  ")
+        print(
+            "notebooks with outputs or unstripped metadata (run `make format`):", *dirty, sep="\n  "
+        )
         return 1
     return 0
 

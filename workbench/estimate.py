@@ -353,4 +353,3 @@ __all__ = [
     "resolve_architecture",
     "probe",
 ]
-
