@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-
-OUT = Path(__file__).resolve().parents[1] / "notebooks" / "02_choose_technique.ipynb"
+from notebook_builder import write
 
 CELLS = [
     (
@@ -207,29 +203,5 @@ display(Markdown(f"Wrote `{path}`: **{cfg.technique}** on `{cfg.model}`, peak "
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nb.metadata["language_info"] = {"name": "python", "version": "3.11"}
-    for kind, source in CELLS:
-        if kind == "md":
-            nb.cells.append(nbformat.v4.new_markdown_cell(source))
-        else:
-            cell = nbformat.v4.new_code_cell(source)
-            if kind == "params":
-                cell.metadata["tags"] = ["parameters"]
-            nb.cells.append(cell)
-    for cell in nb.cells:  # stable ids keep diffs small
-        cell.pop("id", None)
-    nb.nbformat_minor = 4
-    return nb
-
-
 if __name__ == "__main__":
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(build(), OUT)
-    print(OUT)
+    print(write(CELLS, "02_choose_technique.ipynb"))
