@@ -93,3 +93,16 @@ def test_progress_line_reports_rate_and_eta():
     state = TrainState(step=50, max_steps=100, tokens_seen=5000)
     text = describe_progress(state, started=state.started_at - 10)
     assert text.startswith("step 50/100") and "500 tok/s" in text and "ETA 10s" in text
+
+
+def test_progress_lines_reports_step_loss_and_eval():
+    from workbench.callbacks import ProgressLines, TrainState
+
+    lines: list[str] = []
+    sink = ProgressLines(lines.append)
+    state = TrainState(max_steps=10, step=4, tokens_seen=400)
+    sink.on_log(state, {"loss": 1.25, "learning_rate": 0.001})
+    sink.on_evaluate(state, {"eval_loss": 0.5})
+    assert lines[0].startswith("step 4/10") and "loss 1.25" in lines[0] and "tok/s" in lines[0]
+    assert "eta" in lines[0]
+    assert lines[1] == "step 4/10  eval  eval_loss 0.5"

@@ -213,3 +213,23 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return out
+
+
+class ProgressLines(Callback):
+    """One plain line per log and evaluation (for terminals and CI logs, where bars flood)."""
+
+    def __init__(self, write: Any):
+        self._write = write  # e.g. a logger method, or the CLI's line printer
+
+    def on_log(self, state: TrainState, logs: dict[str, float]) -> None:
+        eta = state.eta_seconds()
+        parts = [f"step {state.step}/{state.max_steps}"]
+        parts += [f"{k} {logs[k]:.4g}" for k in ("loss", "learning_rate") if k in logs]
+        parts.append(f"{state.tokens_per_second:.0f} tok/s")
+        if eta is not None:
+            parts.append(f"eta {eta:.0f} s")
+        self._write("  ".join(parts))
+
+    def on_evaluate(self, state: TrainState, metrics: dict[str, float]) -> None:
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+        self._write(f"step {state.step}/{state.max_steps}  eval  {shown}")

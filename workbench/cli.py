@@ -268,7 +268,12 @@ def _add_train_commands(sub: argparse._SubParsersAction) -> None:
     exp.set_defaults(func=_cmd_export_script)
 
 
+def _stderr_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .callbacks import ProgressLines
     from .config import TrainConfig
     from .errors import ConfigError
     from .rundir import RunDir
@@ -281,7 +286,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.run_dir:
         changes["run_dir"] = args.run_dir
     cfg = TrainConfig.from_dict({**cfg.to_dict(), **changes})
-    result = train(cfg, resume=False if args.no_resume else "auto")
+    result = train(
+        cfg, callbacks=[ProgressLines(_stderr_line)], resume=False if args.no_resume else "auto"
+    )
     print(f"{result.status}: {result.message}", file=sys.stderr)
     print(RunDir(cfg.run_dir).train_result_json)
     return 0 if result.status in ("completed", "stopped") else 1
