@@ -50,7 +50,8 @@ def test_advisor_and_memory_chart(open_notebook):
     notebook.field(panel, "model").fill("llama-3.1-8b")
     notebook.field(panel, "hardware").select_option("l4-24gb")
     batch.fill("2")
-    batch.press("Enter")  # an int field sends its value on Enter or blur: commit it before the click
+    # an int field sends its value on Enter or blur: commit it before clicking Estimate
+    batch.press("Enter")
     expect(batch).to_have_value("2")
     panel.locator(".jupyter-button", has_text="Estimate").click()
     fits = {tech: _row(table, tech).locator("td").nth(3) for tech in ("full", "lora", "qlora")}
