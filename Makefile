@@ -5,6 +5,8 @@ TORCH_SPEC  ?= torch==2.13.0
 PARAMS      ?= examples/demo.yaml
 BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.workbench-installed
+# jupyter refuses to start as root unless told; containers and these machines run as root
+LAB_FLAGS   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
@@ -31,7 +33,7 @@ demo: model
 	$(BIN)/workbench run $(PARAMS) --profile quick
 
 lab: model
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
 test: model
 	$(BIN)/python -m pytest
