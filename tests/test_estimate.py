@@ -131,6 +131,29 @@ def test_shape_knobs_move_the_right_components():
     assert ckpt.tokens_per_s < base.tokens_per_s
 
 
+def test_chunked_loss_and_pure_bf16_move_only_their_components():
+    shape = dict(model="llama-3.1-8b", hardware="rtx-4090-24gb", seq_len=2048, batch_size=2)
+    plain = estimate(technique="qlora", **shape)
+    chunked = estimate(technique="qlora", loss_chunks=8, **shape)
+    tokens, vocab = 2048 * 2, MODEL_PRESETS["llama-3.1-8b"].vocab
+    assert plain.breakdown["logits"] == pytest.approx(tokens * vocab * (2 + 4 + 4))
+    assert chunked.breakdown["logits"] == pytest.approx(tokens * vocab * 2 + tokens / 8 * vocab * 8)
+    assert {k: v for k, v in chunked.breakdown.items() if k != "logits"} == {
+        k: v for k, v in plain.breakdown.items() if k != "logits"
+    }
+    pure = estimate(technique="qlora", pure_bf16=True, **shape)
+    for part in ("adapters", "gradients", "optimizer"):  # fp32 -> bf16: half
+        assert pure.breakdown[part] == pytest.approx(plain.breakdown[part] / 2)
+    arch = MODEL_PRESETS["llama-3.1-8b"]
+    unquantised = arch.params - arch.linear_params
+    assert plain.breakdown["weights"] - pure.breakdown["weights"] == pytest.approx(2 * unquantised)
+    assert "pure bf16" in pure.to_text() and "loss in 8 chunks" in chunked.to_text()
+    cpu = estimate(technique="lora", hardware={"memory_gb": 64, "kind": "cpu"}, pure_bf16=True)
+    assert not cpu.pure_bf16  # CPUs train in fp32: the knob does not apply
+    with pytest.raises(ConfigError, match="loss_chunks"):
+        estimate(loss_chunks=0)
+
+
 def test_fit_time_and_cost():
     big = estimate(model="llama-3.1-70b", technique="full", hardware="h200")
     assert not big.fits and big.headroom_bytes < 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -100,6 +103,29 @@ def test_qlora_base_is_4bit_nf4_and_frozen(tiny_model_dir):
     assert all(m.weight.quant_state.nested for m in linears4)  # double quantisation
     losses = _train(model, steps=4)
     assert losses[-1] < losses[0]
+
+
+def _mappings(path) -> int:
+    """How many memory maps of `path` this process holds (other tests' models may hold some)."""
+    gc.collect()
+    return Path("/proc/self/smaps").read_text().count(str(path))
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
+def test_qlora_lets_go_of_the_mapped_checkpoint_on_cpu(tiny_model_dir):
+    """Quantising reads the whole fp32 checkpoint through a memory map; the unquantised tensors
+    (embeddings, norms) are views into it and would keep it resident for the whole run."""
+    weights = (tiny_model_dir / "model.safetensors").resolve()
+    before = _mappings(weights)
+    model, _ = load_model("tiny-random", technique="qlora")
+    assert _mappings(weights) == before + 1  # the situation the technique has to fix
+    tied = model.config.tie_word_embeddings
+    model = get_technique("qlora").prepare(model, TrainConfig(technique="qlora"))
+    assert _mappings(weights) == before
+    base = model.get_base_model()
+    if tied:
+        assert base.lm_head.weight is base.model.embed_tokens.weight
+    assert _train(model, steps=2)
 
 
 def test_qlora_load_kwargs_and_refusals(tiny_model_dir):

@@ -391,6 +391,17 @@ def _add_estimate_command(sub: argparse._SubParsersAction) -> None:
     )
     cmd.add_argument("--lora-r", type=int, default=16)
     cmd.add_argument(
+        "--loss-chunks",
+        type=int,
+        default=1,
+        help="model a cross-entropy computed in N chunks (torchtune: 8); 1 = the workbench's loss",
+    )
+    cmd.add_argument(
+        "--pure-bf16",
+        action="store_true",
+        help="model adapters and optimizer state in bf16 (torchtune) instead of peft's fp32",
+    )
+    cmd.add_argument(
         "--dataset-tokens", type=int, default=None, help="tokens per epoch, for wall time and cost"
     )
     cmd.add_argument("--epochs", type=float, default=1.0)
@@ -422,6 +433,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             hourly_price=args.price,
             config=TrainConfig(lora_r=args.lora_r),
+            loss_chunks=args.loss_chunks,
+            pure_bf16=args.pure_bf16,
         )
         for name in names
     ]

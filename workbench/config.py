@@ -53,6 +53,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     gradient_checkpointing: bool = False
+    # CPU + glibc: freed blocks >= 1 MiB go back to the OS at once (workbench/malloc.py): lower
+    # peak RSS, slower steps. Process-wide for the rest of the process.
+    cpu_low_memory: bool = False
     seed: int = 42
     # cadence
     log_every: int = 5

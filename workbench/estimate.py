@@ -60,6 +60,8 @@ class Estimate:
     hourly_price: float | None = None
     notes: list[str] = field(default_factory=list)
     calibration: dict[str, float] | None = None
+    loss_chunks: int = 1
+    pure_bf16: bool = False
 
     @property
     def fits(self) -> bool:
@@ -130,6 +132,12 @@ class Estimate:
 
     def to_text(self) -> str:
         title = f"{self.model} | {self.technique} | {self.hardware} | seq {self.seq_len} x batch {self.batch_size}"
+        if self.grad_checkpointing:
+            title += " | checkpointing"
+        if self.loss_chunks > 1:
+            title += f" | loss in {self.loss_chunks} chunks"
+        if self.pure_bf16:
+            title += " | pure bf16"
         width = max(len(k) for k, _ in self.rows())
         lines = [title, "-" * len(title)] + [f"{k:<{width}}  {v}" for k, v in self.rows()]
         return "\n".join(lines + [f"note: {n}" for n in self.notes])
@@ -161,11 +169,20 @@ def estimate(
     epochs: float = 1.0,
     hourly_price: float | None = None,
     config: TrainConfig | None = None,
+    loss_chunks: int = 1,
+    pure_bf16: bool = False,
+    cpu_low_memory: bool = False,
 ) -> Estimate:
     """Estimate peak memory (by component), fit, tokens/s, wall time and cost of one training run.
 
     `config` supplies the technique's knobs (lora_r, target_modules, lora_dropout,
     freeze_keep_last); `seq_len`, `batch_size` and `grad_checkpointing` are the shape estimated.
+    The workbench trains with transformers + peft; two knobs describe other stacks' savings so
+    their published figures can be compared like for like: `loss_chunks` (a cross-entropy computed
+    in chunks of the sequence, as torchtune's CEWithChunkedOutputLoss) and `pure_bf16` (adapters,
+    their optimizer state and unquantised layers kept in bf16 rather than fp32; GPU only).
+    `cpu_low_memory` is TrainConfig's knob of that name: on a CPU the allocator then holds no freed
+    temporaries, so that term of the overhead drops out.
     """
     from .techniques import get_technique
 
@@ -175,11 +192,14 @@ def estimate(
         )
     if seq_len <= 0 or batch_size <= 0:
         raise ConfigError(f"seq_len and batch_size must be > 0, got {seq_len} and {batch_size}.")
+    if loss_chunks < 1:
+        raise ConfigError(f"loss_chunks must be >= 1 (1 = no chunking), got {loss_chunks}.")
     cfg = config or TrainConfig()
     tech = get_technique(technique)
     arch = resolve_architecture(model)
     hw = get_hardware(hardware)
     act_bytes = hw.train_dtype_bytes
+    pure_bf16 = pure_bf16 and hw.kind != "cpu"  # CPUs train in fp32 throughout
     train = training_for(tech, arch, cfg)
     n_trainable = tech.count_trainable(arch, cfg)
     tokens = seq_len * batch_size
@@ -190,17 +210,24 @@ def estimate(
         weight_bits=tech.memory.weight_bits,
         param_bytes=act_bytes,
         optimizer=optimizer,
+        pure_16bit=pure_bf16,
     )
     parts["activations"] = activation_bytes(
         arch, train, tokens=tokens, act_bytes=act_bytes, checkpointing=grad_checkpointing
     )
-    parts["logits"] = logits_bytes(arch, tokens=tokens, act_bytes=act_bytes)
+    parts["logits"] = logits_bytes(
+        arch, tokens=tokens, act_bytes=act_bytes, loss_chunks=loss_chunks
+    )
     parts["overhead"] = hw.overhead_bytes + dequant_buffer_bytes(
         arch, weight_bits=tech.memory.weight_bits, act_bytes=act_bytes
     )
-    if hw.kind == "cpu":
+    if hw.kind == "cpu" and not cpu_low_memory:
         parts["overhead"] += cpu_adapter_temporaries_bytes(
-            arch, train, tokens=tokens, act_bytes=act_bytes
+            arch,
+            train,
+            tokens=tokens,
+            act_bytes=act_bytes,
+            quantised=tech.memory.weight_bits is not None,
         )
     flops = training_flops_per_token(arch, train, seq_len=seq_len, checkpointing=grad_checkpointing)
     tokens_per_s = hw.train_flops * hw.mfu / flops / STEP_TIME_FACTOR.get(technique, 1.0)
@@ -222,6 +249,8 @@ def estimate(
         epochs=epochs,
         hourly_price=hourly_price,
         notes=_notes(tech, hw, arch),
+        loss_chunks=loss_chunks,
+        pure_bf16=pure_bf16,
     )
 
 
@@ -235,6 +264,7 @@ def estimate_config(cfg: TrainConfig, *, hardware: Any = "this-cpu", **kwargs: A
         batch_size=cfg.batch_size,
         grad_checkpointing=cfg.gradient_checkpointing,
         config=cfg,
+        cpu_low_memory=cfg.cpu_low_memory,
         **kwargs,
     )
 

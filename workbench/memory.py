@@ -22,8 +22,9 @@ Sources:
   SmolLM2-135M: full 11,207 elements/token/layer counted by the hooks vs 11,196 from the formula,
   LoRA without dropout 10,109 vs 10,003 (transformers 5.24, peft 0.21, torch 2.13, CPU);
   tests/test_estimate.py repeats the check on the tiny model.
-- CPU only: freed LoRA temporaries that the process keeps resident (`cpu_adapter_temporaries_bytes`),
-  an empirical term fitted to one probe of SmolLM2-135M (see its docstring); the probe re-checks it.
+- CPU only: freed LoRA (and 4-bit dequantisation) temporaries that the process keeps resident
+  (`cpu_adapter_temporaries_bytes`), an empirical term fitted to one probe shape of SmolLM2-135M
+  and checked at two others (see its docstring); the probe re-checks it.
 - Logits: Korthikanti et al. §4.3 note the output layer's b·s·v logits dominate for large
   vocabularies; the loss keeps fp32 log-probabilities, and backward holds their gradient.
 """
@@ -125,10 +126,18 @@ def activation_bytes(
     return kept * tokens * act_bytes
 
 
-# Logits-sized tensors alive at the peak (start of backward): the logits, the fp32
-# log-probabilities the loss saves, and their gradient. 16-bit logits are upcast to fp32 first.
-def logits_bytes(arch: Architecture, *, tokens: int, act_bytes: int) -> float:
-    return tokens * arch.vocab * (act_bytes + 4 + 4)
+def logits_bytes(arch: Architecture, *, tokens: int, act_bytes: int, loss_chunks: int = 1) -> float:
+    """Logits-sized tensors alive at the peak (start of backward).
+
+    One loss over the whole vocabulary (transformers' default): the logits, the fp32
+    log-probabilities the loss saves, and their gradient (16-bit logits are upcast to fp32 first).
+    A chunked loss (`loss_chunks` > 1, torchtune's CEWithChunkedOutputLoss under torch.compile)
+    keeps the logits in the training dtype and upcasts one chunk at a time: the logits plus one
+    chunk's fp32 log-probabilities and gradient.
+    """
+    if loss_chunks <= 1:
+        return tokens * arch.vocab * (act_bytes + 4 + 4)
+    return tokens * arch.vocab * act_bytes + tokens / loss_chunks * arch.vocab * (4 + 4)
 
 
 def static_bytes(
@@ -139,14 +148,23 @@ def static_bytes(
     weight_bits: float | None,
     param_bytes: int,
     optimizer: str,
+    pure_16bit: bool = False,
 ) -> dict[str, float]:
-    """Weights, adapters, gradients and optimizer state (bytes)."""
+    """Weights, adapters, gradients and optimizer state (bytes).
+
+    By default (peft) adapters, their gradients and optimizer state are fp32, and with 4-bit
+    weights `prepare_model_for_kbit_training` upcasts embeddings, head and norms to fp32.
+    `pure_16bit` keeps every tensor in the training dtype instead, as torchtune's recipes do.
+    """
+    kept_bytes = param_bytes if pure_16bit else 4
     if weight_bits is None:
         weights = arch.params * param_bytes
-    else:  # quantised Linears; embeddings, head and norms upcast to fp32 by prepare_model_for_kbit_training
-        weights = arch.linear_params * weight_bits / 8 + (arch.params - arch.linear_params) * 4
-    trainable_bytes = param_bytes if t.trains_base else 4  # peft keeps adapters in fp32
-    adapters = 0.0 if t.trains_base else n_trainable * 4.0
+    else:  # quantised Linears; the rest (embeddings, head, norms) unquantised
+        weights = (
+            arch.linear_params * weight_bits / 8 + (arch.params - arch.linear_params) * kept_bytes
+        )
+    trainable_bytes = param_bytes if t.trains_base else kept_bytes
+    adapters = 0.0 if t.trains_base else float(n_trainable * trainable_bytes)
     state = OPTIMIZERS[optimizer](trainable_bytes)
     return {
         "weights": float(weights),
@@ -157,18 +175,26 @@ def static_bytes(
 
 
 def cpu_adapter_temporaries_bytes(
-    arch: Architecture, t: Training, *, tokens: int, act_bytes: int
+    arch: Architecture, t: Training, *, tokens: int, act_bytes: int, quantised: bool = False
 ) -> float:
-    """CPU only, measured rather than derived: peft computes each adapted Linear as
-    `base(x) + B(A(x)) * scaling`, three d_out-sized temporaries that are freed at once, yet the
-    process's resident peak on CPU (glibc malloc) grew as if they were kept: SmolLM2-135M LoRA at
-    1,024 tokens peaked 1.9 GB above the live tensors, which 3 * sum(d_out) per adapted layer
-    predicts (1.91 GB). The probe checks it on your machine; CUDA's caching allocator reuses them.
+    """CPU only, measured rather than derived: freed temporaries that stay resident.
+
+    peft computes each adapted Linear as `base(x) + B(A(x)) * scaling`, three d_out-sized
+    temporaries that are freed at once, yet the process's resident peak on CPU (glibc malloc keeps
+    freed blocks of a few MB in its heap) grew as if they were kept: SmolLM2-135M LoRA at 1,024
+    tokens peaked 1.9 GB above the live tensors, which 3 * sum(d_out) per adapted layer predicts
+    (1.91 GB); the same term holds at 512 and 2,048 tokens (benchmarks/estimate_accuracy.py).
+    A 4-bit base (`quantised`) dequantises every weight in forward and backward, interleaving
+    weight-sized blocks with these: one more d_out-sized block per quantised Linear, fitted at
+    1,024 tokens (0.67 GB) and checked at 512 and 2,048. CUDA's caching allocator reuses such
+    blocks; the probe re-checks the term on your machine.
     """
     if not t.adapted:
         return 0.0
     linears = arch.layer_linears()
     per_layer = 3 * sum(linears[m][1] for m in t.adapted)
+    if quantised:
+        per_layer += sum(d_out for _, d_out in linears.values())
     return per_layer * t.grad_layers * tokens * act_bytes
 
 

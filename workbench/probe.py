@@ -122,6 +122,10 @@ def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
 
     baseline = _rss()
     device = choose_device(cfg.device)
+    if cfg.cpu_low_memory and device == "cpu":
+        from .malloc import return_freed_memory
+
+        return_freed_memory()
     tech = get_technique(cfg.technique)
     tech.check(device=device)
     model, _ = load_model(cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=device)

@@ -183,6 +183,19 @@ def train(
     return result
 
 
+def _apply_cpu_low_memory(cfg: TrainConfig) -> None:
+    """`cpu_low_memory` on a CPU run: fix glibc's mmap threshold (see workbench/malloc.py)."""
+    from .models import choose_device
+
+    if cfg.cpu_low_memory and choose_device(cfg.device) == "cpu":
+        from .malloc import return_freed_memory
+
+        if not return_freed_memory():
+            log.warning(
+                "cpu_low_memory needs Linux with glibc; training with the default allocator."
+            )
+
+
 def _build(
     cfg: TrainConfig, rd: RunDir, splits: Any, checkpoint: Path | None
 ) -> tuple[Any, Any, dict[str, Any]]:
@@ -196,6 +209,7 @@ def _build(
 
     set_seed(cfg.seed)
     tech = get_technique(cfg.technique)
+    _apply_cpu_low_memory(cfg)
     with _quiet_loading():  # tqdm.auto would leave a progress widget in papermill outputs
         model, tokenizer = load_model(
             cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device

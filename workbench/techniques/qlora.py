@@ -54,6 +54,8 @@ class QLoRA(LoRA):
                 "QLoRA needs a model loaded in 4-bit: load it with "
                 "`load_model(name, technique='qlora')` so the quantisation config is applied."
             )
+        if str(model.device).startswith("cpu"):
+            _release_checkpoint_mapping(model)
         # Freezes the base, casts norms / embeddings / head to fp32, optionally turns on checkpointing.
         model = prepare_model_for_kbit_training(
             model,
@@ -61,3 +63,29 @@ class QLoRA(LoRA):
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
         return get_peft_model(model, lora_config(cfg))
+
+
+def _release_checkpoint_mapping(model: Any) -> None:
+    """Give the unquantised tensors (embeddings, norms, buffers) memory of their own on CPU.
+
+    On CPU they are views into the memory-mapped safetensors file, which keeps the whole mapping
+    alive; quantising read every page of it, so the process holds the full-precision checkpoint
+    resident for nothing (SmolLM2-135M: 0.41 GB of RSS). Copying the few small tensors lets the
+    mapping go. Tied weights stay tied: the shared Parameter object is updated in place.
+    """
+    import gc
+
+    import torch
+    from bitsandbytes.nn import Params4bit
+
+    seen: set[int] = set()
+    with torch.no_grad():
+        for module in model.modules():
+            for param in module.parameters(recurse=False):
+                if id(param) not in seen and not isinstance(param, Params4bit):
+                    seen.add(id(param))
+                    param.data = param.data.clone()
+            for name, buf in module.named_buffers(recurse=False):
+                if buf is not None:
+                    module._buffers[name] = buf.clone()
+    gc.collect()
