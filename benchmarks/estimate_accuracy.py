@@ -6,7 +6,10 @@ LoRA and QLoRA on the embedded SmolLM2-135M at several shapes (512, 1,024 and 2,
 step by default) and prints estimated vs measured peaks. Run it on an idle machine: about 6 min.
 
     .venv/bin/python benchmarks/estimate_accuracy.py [--model smollm2-135m-instruct]
-        [--shapes 128x4 256x4 512x4] [--steps 3] [--skip-probe]
+        [--shapes 128x4 256x4 512x4] [--steps 3] [--skip-probe] [--cpu-low-memory]
+
+--cpu-low-memory repeats part 2 with TrainConfig.cpu_low_memory on (glibc gives freed blocks of
+>= 1 MiB back at once) and prints peak RSS and tokens/s as on/off ratios per shape.
 """
 
 from __future__ import annotations
@@ -103,21 +106,29 @@ def published_table() -> None:
             )
 
 
-def probe_table(model: str, shapes: list[tuple[int, int]], steps: int) -> None:
+def probe_table(
+    model: str, shapes: list[tuple[int, int]], steps: int, *, low_memory: bool = False
+) -> dict[tuple[int, int, str], object]:
+    mode = ", cpu_low_memory on" if low_memory else ""
     print(
-        f"\nPart 2: estimate vs probe on this CPU ({model}, {steps} AdamW steps, a fresh process each)"
+        f"\nPart {3 if low_memory else 2}: estimate vs probe on this CPU ({model}, {steps} AdamW "
+        f"steps, a fresh process each{mode})"
     )
     print(
         f"{'seq x batch':<12} {'technique':<10} {'measured':>10} {'estimate':>10} {'error':>7} "
         f"{'tok/s meas':>10} {'tok/s est':>10}"
     )
-    errors = []
+    errors, results = [], {}
     for seq_len, batch_size in shapes:
         for technique in ("full", "lora", "qlora"):
             cfg = TrainConfig(
-                model=model, technique=technique, max_length=seq_len, batch_size=batch_size
+                model=model,
+                technique=technique,
+                max_length=seq_len,
+                batch_size=batch_size,
+                cpu_low_memory=low_memory,
             )
-            r = probe(cfg, steps=steps)
+            r = results[seq_len, batch_size, technique] = probe(cfg, steps=steps)
             error = (r.estimated_bytes - r.peak_bytes) / r.peak_bytes
             errors.append(abs(error))
             print(
@@ -127,6 +138,19 @@ def probe_table(model: str, shapes: list[tuple[int, int]], steps: int) -> None:
                 flush=True,
             )
     print(f"largest |error|: {max(errors):.1%}; median: {statistics.median(errors):.1%}")
+    return results
+
+
+def low_memory_table(default: dict, low: dict) -> None:
+    """cpu_low_memory against the default allocator: same shapes, probes run by this same script."""
+    print("\ncpu_low_memory on vs off (ratios on / off)")
+    print(f"{'seq x batch':<12} {'technique':<10} {'peak RSS':>9} {'tokens/s':>9}")
+    for key, off in default.items():
+        on = low[key]
+        print(
+            f"{f'{key[0]} x {key[1]}':<12} {key[2]:<10} {on.peak_bytes / off.peak_bytes:>8.2f}x "
+            f"{on.tokens_per_s / off.tokens_per_s:>8.2f}x"
+        )
 
 
 def _shape(text: str) -> tuple[int, int]:
@@ -148,10 +172,18 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--skip-probe", action="store_true")
+    parser.add_argument(
+        "--cpu-low-memory",
+        action="store_true",
+        help="also probe every shape with cpu_low_memory on and print the on/off ratios",
+    )
     args = parser.parse_args()
     published_table()
     if not args.skip_probe:
-        probe_table(args.model, args.shapes, args.steps)
+        default = probe_table(args.model, args.shapes, args.steps)
+        if args.cpu_low_memory:
+            low = probe_table(args.model, args.shapes, args.steps, low_memory=True)
+            low_memory_table(default, low)
 
 
 if __name__ == "__main__":

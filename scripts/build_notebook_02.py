@@ -36,6 +36,7 @@ max_length = 512                 # sequence length (tokens)
 seq_len = None                   # alias of max_length
 batch_size = 8
 gradient_checkpointing = False
+cpu_low_memory = False           # CPU: give freed memory back at once (lower peak RAM, slower steps)
 lora_r = 16
 dataset = "orders-json"          # used for the number of tokens per epoch
 epochs = 1.0
@@ -145,7 +146,7 @@ chosen hardware's memory.""",
         """tokens = dataset_tokens(dataset, max_length=cfg.max_length)
 common = dict(model=cfg.model, hardware=hardware, seq_len=cfg.max_length, batch_size=cfg.batch_size,
               grad_checkpointing=cfg.gradient_checkpointing, dataset_tokens=tokens, epochs=cfg.epochs,
-              hourly_price=hourly_price, config=cfg)
+              hourly_price=hourly_price, config=cfg, cpu_low_memory=cfg.cpu_low_memory)
 estimates = compare_techniques(["full", "lora", "qlora"], **common)
 chosen = estimate_config(cfg, hardware=hardware, dataset_tokens=tokens, epochs=cfg.epochs, hourly_price=hourly_price)
 fig = memory_figure(estimates)
@@ -159,7 +160,8 @@ chosen""",
     from workbench.ui.estimate import EstimatePanel
 
     panel = EstimatePanel(model=cfg.model, technique=cfg.technique, hardware=hardware, seq_len=cfg.max_length,
-                          batch_size=cfg.batch_size, grad_checkpointing=cfg.gradient_checkpointing)
+                          batch_size=cfg.batch_size, grad_checkpointing=cfg.gradient_checkpointing,
+                          cpu_low_memory=cfg.cpu_low_memory)
     panel.update()
     display(panel.widget)""",
     ),

@@ -47,7 +47,8 @@ packing = None
 eval_every = None
 save_every = None
 log_every = None
-save_merged = None""",
+save_merged = None
+cpu_low_memory = None        # True: lower peak RAM on a CPU, slower steps (README, "cpu_low_memory")""",
     ),
     (
         "md",

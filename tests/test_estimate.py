@@ -249,6 +249,25 @@ def test_cli_prints_the_table(capsys):
     assert json.loads(capsys.readouterr().out)[0]["technique"] == "qlora"
 
 
+def test_cli_takes_explicit_hardware_and_the_modelling_knobs(capsys):
+    from workbench.cli import main
+
+    laptop = '{"memory_gb": 8, "kind": "cpu", "name": "laptop"}'
+    args = ["estimate", "--hardware", laptop, "--seq-len", "1024", "--batch-size", "8", "--json"]
+    assert main(args) == 1
+    plain = json.loads(capsys.readouterr().out)[0]
+    assert plain["hardware"] == "laptop" and not plain["fits"]
+    assert any("cpu_low_memory=True" in note for note in plain["notes"])
+    main([*args, "--cpu-low-memory"])
+    low = json.loads(capsys.readouterr().out)[0]
+    assert low["peak_bytes"] < plain["peak_bytes"]
+    main(["estimate", "--hardware", "l4", "--loss-chunks", "8", "--pure-bf16", "--json"])
+    knobs = json.loads(capsys.readouterr().out)[0]
+    assert knobs["loss_chunks"] == 8 and knobs["pure_bf16"]
+    assert main(["estimate", "--hardware", '{"memory_gb": 8']) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
 def test_memory_figure_has_a_bar_per_component_and_the_limit():
     from workbench.plots import memory_figure
 

@@ -381,7 +381,8 @@ def _add_estimate_command(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument(
         "--hardware",
         default="this-cpu",
-        help="this-cpu, t4, l4, a10, l40s, a100-40, a100, h100, h200, ...",
+        help="this-cpu, t4, l4, a10, l40s, a100-40, a100, h100, h200, ... or JSON numbers, "
+        'e.g. \'{"memory_gb": 16, "kind": "cpu"}\'',
     )
     cmd.add_argument("--seq-len", type=int, default=512)
     cmd.add_argument("--batch-size", type=int, default=8)
@@ -402,6 +403,11 @@ def _add_estimate_command(sub: argparse._SubParsersAction) -> None:
         help="model adapters and optimizer state in bf16 (torchtune) instead of peft's fp32",
     )
     cmd.add_argument(
+        "--cpu-low-memory",
+        action="store_true",
+        help="CPU: estimate with TrainConfig.cpu_low_memory on (freed memory returned at once)",
+    )
+    cmd.add_argument(
         "--dataset-tokens", type=int, default=None, help="tokens per epoch, for wall time and cost"
     )
     cmd.add_argument("--epochs", type=float, default=1.0)
@@ -416,15 +422,22 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     import json
 
     from .config import TrainConfig
+    from .errors import ConfigError
     from .estimate import estimate
     from .techniques import available_techniques
 
     names = available_techniques() if args.technique == "all" else [args.technique]
+    hardware = args.hardware
+    if hardware.lstrip().startswith("{"):  # explicit numbers: '{"memory_gb": 16, "kind": "cpu"}'
+        try:
+            hardware = json.loads(hardware)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--hardware {hardware!r} is not valid JSON: {exc}") from None
     results = [
         estimate(
             model=args.model,
             technique=name,
-            hardware=args.hardware,
+            hardware=hardware,
             seq_len=args.seq_len,
             batch_size=args.batch_size,
             grad_checkpointing=args.grad_checkpointing,
@@ -435,6 +448,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             config=TrainConfig(lora_r=args.lora_r),
             loss_chunks=args.loss_chunks,
             pure_bf16=args.pure_bf16,
+            cpu_low_memory=args.cpu_low_memory,
         )
         for name in names
     ]

@@ -30,6 +30,7 @@ class EstimatePanel:
         batch_size: int = 8,
         grad_checkpointing: bool = False,
         probe_steps: int = 3,
+        cpu_low_memory: bool = False,
     ):
         models = list(dict.fromkeys([model, "smollm2-135m-instruct", *MODEL_PRESETS]))
         self.model = w.Combobox(
@@ -44,6 +45,11 @@ class EstimatePanel:
         self.seq_len = w.BoundedIntText(value=seq_len, min=16, max=1_000_000, description="seq_len")
         self.batch_size = w.BoundedIntText(value=batch_size, min=1, max=4096, description="batch")
         self.grad_ckpt = w.Checkbox(value=grad_checkpointing, description="gradient checkpointing")
+        self.low_memory = w.Checkbox(
+            value=cpu_low_memory,
+            description="cpu_low_memory",
+            tooltip="CPU: give freed memory back at once; lower peak RAM, slower steps",
+        )
         self.button = w.Button(description="Estimate", button_style="primary", icon="calculator")
         self.probe_steps = w.BoundedIntText(
             value=probe_steps, min=2, max=50, description="probe steps"
@@ -58,7 +64,7 @@ class EstimatePanel:
         self.probe_button.on_click(lambda _b: self.run_probe())
         self.widget = w.VBox([
             w.HBox([self.model, self.technique, self.hardware]),
-            w.HBox([self.seq_len, self.batch_size, self.grad_ckpt, self.button]),
+            w.HBox([self.seq_len, self.batch_size, self.grad_ckpt, self.low_memory, self.button]),
             self.table, self.plot, w.HBox([self.probe_steps, self.probe_button]), self.status,
         ])  # fmt: skip
 
@@ -70,6 +76,7 @@ class EstimatePanel:
                 seq_len=self.seq_len.value,
                 batch_size=self.batch_size.value,
                 grad_checkpointing=self.grad_ckpt.value,
+                cpu_low_memory=self.low_memory.value,
             )
         except Exception as exc:
             self.status.value = (
@@ -91,6 +98,7 @@ class EstimatePanel:
             max_length=self.seq_len.value,
             batch_size=self.batch_size.value,
             gradient_checkpointing=self.grad_ckpt.value,
+            cpu_low_memory=self.low_memory.value,
         )
 
     def run_probe(self) -> Any:
