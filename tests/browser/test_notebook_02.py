@@ -46,6 +46,15 @@ def test_advisor_and_memory_chart(open_notebook):
     expect(table).not_to_have_text(peaks)  # a bigger batch needs more memory
     expect(panel.locator(".widget-output .js-plotly-plot")).to_be_visible()
 
+    # cpu_low_memory: on this CPU the estimate drops the freed blocks the allocator would keep
+    lora_peak = _row(table, "lora").locator("td").nth(2)
+    high = lora_peak.inner_text()
+    panel.locator(".widget-checkbox", has_text="cpu_low_memory").locator("input").check()
+    panel.locator(".jupyter-button", has_text="Estimate").click()
+    expect(lora_peak).not_to_have_text(high)
+    assert _gb(lora_peak.inner_text()) < _gb(high)
+    panel.locator(".widget-checkbox", has_text="cpu_low_memory").locator("input").uncheck()
+
     # an 8B model on a 24 GB GPU: neither full fine-tuning nor LoRA fits, QLoRA does
     notebook.field(panel, "model").fill("llama-3.1-8b")
     notebook.field(panel, "hardware").select_option("l4-24gb")
@@ -67,3 +76,7 @@ def _row(table, technique: str):
     """The table row whose first cell is exactly `technique`."""
     first = table.page.locator("td:first-child", has_text=re.compile(rf"^{technique}$"))
     return table.locator("tr").filter(has=first)
+
+
+def _gb(text: str) -> float:
+    return float(text.replace("GB", "").replace(",", "").strip())
