@@ -93,6 +93,9 @@ def test_progress_line_reports_rate_and_eta():
     state = TrainState(step=50, max_steps=100, tokens_seen=5000)
     text = describe_progress(state, started=state.started_at - 10)
     assert text.startswith("step 50/100") and "500 tok/s" in text and "ETA 10s" in text
+    state.status = "stopped"  # after Stop there is no time left to predict
+    text = describe_progress(state, started=state.started_at - 10)
+    assert "ETA" not in text and text.endswith("stopped after 10s")
 
 
 def test_progress_lines_reports_step_loss_and_eval():

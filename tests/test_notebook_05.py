@@ -66,6 +66,8 @@ def test_preview_widget_saves_provider_facts_and_regenerates(tmp_path):
 
     view = ReportPreview(tmp_path)
     assert "to be completed by the provider" in view.tabs.children[2].value
+    labels = [box.description for box in view.inputs.values()]
+    assert labels[0] == "Provider" and not any("_" in label for label in labels)  # no raw keys
     view.inputs["intended_purpose"].value = "Answer customer questions about orders"
     view.save.click()
     assert (

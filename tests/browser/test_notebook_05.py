@@ -25,7 +25,7 @@ def test_report_preview(open_notebook, trained_run):
     expect(document).not_to_contain_text("step 03")  # the trained run was found
     notebook.screenshot(preview, "05_document", docs=True, max_height=760)
 
-    purpose = notebook.field(preview, "intended_purpose")
+    purpose = notebook.field(preview, "Intended purpose")
     purpose.fill(PURPOSE)
     preview.locator(".jupyter-button", has_text="Save and regenerate").click()
     expect(document).to_contain_text(PURPOSE)

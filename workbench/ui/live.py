@@ -165,10 +165,10 @@ def describe_progress(
     done = state.step - first_step
     rate = (state.tokens_seen - first_tokens) / elapsed if elapsed > 0 else 0.0
     parts = [f"step {state.step}/{state.max_steps or '?'}", f"{rate:,.0f} tok/s"]
+    if state.status not in ("running", ""):  # finished, stopped, diverged: no time left to predict
+        return " · ".join([*parts, f"{state.status} after {_duration(elapsed)}"])
     if done > 0 and state.max_steps:
         parts.append(f"ETA {_duration(elapsed / done * (state.max_steps - state.step))}")
-    if state.status not in ("running", ""):
-        parts.append(state.status)
     return " · ".join(parts)
 
 

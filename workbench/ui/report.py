@@ -22,6 +22,21 @@ LONG_FIELDS = (
     "collection_purpose",
 )
 
+# Short labels for the form; the full question is each field's tooltip (report.PROVIDER_FIELDS).
+LABELS = {
+    "provider_name": "Provider",
+    "contact": "Contact",
+    "intended_purpose": "Intended purpose",
+    "high_risk_use": "High-risk use?",
+    "language": "Language(s)",
+    "dataset_licence": "Data licence",
+    "collection_purpose": "Collection purpose",
+    "legal_basis": "GDPR legal basis",
+    "out_of_scope_uses": "Out-of-scope uses",
+    "human_oversight": "Human oversight",
+    "region": "Region / grid",
+}
+
 
 class ReportPreview:
     """Provider fields on the left, the three documents in tabs on the right.
@@ -36,10 +51,10 @@ class ReportPreview:
         self.inputs: dict[str, Any] = {
             key: (w.Textarea if key in LONG_FIELDS else w.Text)(
                 value=str(stated.get(key, "")),
-                description=key,
+                description=LABELS.get(key, key.replace("_", " ").capitalize()),
                 placeholder="to be completed by the provider",
                 tooltip=label,
-                style={"description_width": "9rem"},
+                style={"description_width": "10rem"},
                 layout=w.Layout(width="98%"),
             )
             for key, label in PROVIDER_FIELDS.items()
