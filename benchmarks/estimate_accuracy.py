@@ -23,6 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from workbench.config import TrainConfig  # noqa: E402
 from workbench.estimate import estimate, probe  # noqa: E402
 from workbench.presets import get_hardware  # noqa: E402
+from workbench.techniques import get_technique  # noqa: E402
 
 GIB = 2**30
 # torchtune README, "Memory and training speed" (Llama 3.1 8B on one RTX 4090): batch 2, a dataset
@@ -41,32 +42,22 @@ TORCHTUNE = dict(
     loss_chunks=8,
     pure_bf16=True,
 )
-TORCHTUNE_LORA = "q_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
-TORCHTUNE_QLORA = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
+
+
+def _torchtune(technique: str, published_gib: float, targets: str, note: str) -> tuple:
+    config = TrainConfig(lora_r=8, lora_alpha=16, lora_dropout=0.0, target_modules=targets)
+    return (
+        f"torchtune Llama 3.1 8B {get_technique(technique).title.split()[0]}, 1x4090",
+        published_gib * GIB,
+        f"yes, with loss_chunks=8 + pure_bf16{note}",
+        dict(technique=technique, config=config, **TORCHTUNE),
+    )
+
+
 PUBLISHED = [
-    (
-        "torchtune Llama 3.1 8B LoRA, 1x4090",
-        16.2 * GIB,
-        "yes, with loss_chunks=8 + pure_bf16",
-        dict(
-            technique="lora",
-            config=TrainConfig(
-                lora_r=8, lora_alpha=16, lora_dropout=0.0, target_modules=TORCHTUNE_LORA
-            ),
-            **TORCHTUNE,
-        ),
-    ),
-    (
-        "torchtune Llama 3.1 8B QLoRA, 1x4090",
-        7.4 * GIB,
-        "yes, with loss_chunks=8 + pure_bf16 (torchao NF4)",
-        dict(
-            technique="qlora",
-            config=TrainConfig(
-                lora_r=8, lora_alpha=16, lora_dropout=0.0, target_modules=TORCHTUNE_QLORA
-            ),
-            **TORCHTUNE,
-        ),
+    _torchtune("lora", 16.2, "q_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", ""),
+    _torchtune(
+        "qlora", 7.4, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", " (torchao NF4)"
     ),
     (
         "QLoRA paper: LLaMA 65B on one 48 GB GPU (< 48 GB)",

@@ -126,11 +126,6 @@ def test_report_serialises_and_escapes_html(tmp_path, messy):
     json_path, html_path = report.save(tmp_path / "inspect")
     assert json.loads(json_path.read_text())["fingerprint"] == messy.fingerprint()
     assert html_path.read_text().startswith("<!doctype html>")
-    from workbench.inspect_html import findings_table
-
-    table = findings_table(report.findings)
-    cells = table.count("<td") + table.count("<th")
-    assert cells > 5 and table.count("text-align:left") == cells  # messages read from the left
 
 
 def test_clean_drops_and_redacts_a_copy_only(tmp_path, messy):

@@ -62,6 +62,7 @@ class Estimate:
     calibration: dict[str, float] | None = None
     loss_chunks: int = 1
     pure_bf16: bool = False
+    cpu_low_memory: bool = False
 
     @property
     def fits(self) -> bool:
@@ -138,6 +139,8 @@ class Estimate:
             title += f" | loss in {self.loss_chunks} chunks"
         if self.pure_bf16:
             title += " | pure bf16"
+        if self.cpu_low_memory:
+            title += " | cpu_low_memory"
         width = max(len(k) for k, _ in self.rows())
         lines = [title, "-" * len(title)] + [f"{k:<{width}}  {v}" for k, v in self.rows()]
         return "\n".join(lines + [f"note: {n}" for n in self.notes])
@@ -200,6 +203,7 @@ def estimate(
     hw = get_hardware(hardware)
     act_bytes = hw.train_dtype_bytes
     pure_bf16 = pure_bf16 and hw.kind != "cpu"  # CPUs train in fp32 throughout
+    cpu_low_memory = cpu_low_memory and hw.kind == "cpu"
     train = training_for(tech, arch, cfg)
     n_trainable = tech.count_trainable(arch, cfg)
     tokens = seq_len * batch_size
@@ -221,7 +225,7 @@ def estimate(
     parts["overhead"] = hw.overhead_bytes + dequant_buffer_bytes(
         arch, weight_bits=tech.memory.weight_bits, act_bytes=act_bytes
     )
-    if hw.kind == "cpu" and not cpu_low_memory:
+    if hw.kind == "cpu" and not cpu_low_memory:  # the allocator keeps freed temporaries
         parts["overhead"] += cpu_adapter_temporaries_bytes(
             arch,
             train,
@@ -231,7 +235,7 @@ def estimate(
         )
     flops = training_flops_per_token(arch, train, seq_len=seq_len, checkpointing=grad_checkpointing)
     tokens_per_s = hw.train_flops * hw.mfu / flops / STEP_TIME_FACTOR.get(technique, 1.0)
-    return Estimate(
+    est = Estimate(
         model=arch.name,
         technique=technique,
         hardware=hw.name,
@@ -248,12 +252,17 @@ def estimate(
         dataset_tokens=dataset_tokens,
         epochs=epochs,
         hourly_price=hourly_price,
-        notes=_notes(
-            tech, hw, arch, fits=sum(parts.values()) <= hw.memory_bytes, low=cpu_low_memory
-        ),
+        notes=_notes(tech, hw, arch),
         loss_chunks=loss_chunks,
         pure_bf16=pure_bf16,
+        cpu_low_memory=cpu_low_memory,
     )
+    if hw.kind == "cpu" and not est.fits and not cpu_low_memory:
+        est.notes.append(
+            "Does not fit: cpu_low_memory=True lowered the peak by 11-47% here (steps 17-37% "
+            "slower); a smaller batch_size or max_length lowers activations and logits."
+        )
+    return est
 
 
 def estimate_config(cfg: TrainConfig, *, hardware: Any = "this-cpu", **kwargs: Any) -> Estimate:
@@ -342,19 +351,12 @@ def _hub_architecture(name: str) -> Architecture:
         ) from None
 
 
-def _notes(
-    tech: Any, hw: Hardware, arch: Architecture, *, fits: bool = True, low: bool = False
-) -> list[str]:
+def _notes(tech: Any, hw: Hardware, arch: Architecture) -> list[str]:
     notes = []
     if hw.kind == "cpu":
         notes.append(
             "CPU: trains in fp32; memory is process RSS including the Python/torch runtime."
         )
-        if not fits and not low:
-            notes.append(
-                "Does not fit: cpu_low_memory=True lowered the peak by 11-47% here (steps 17-37% "
-                "slower); a smaller batch_size or max_length lowers activations and logits."
-            )
     if tech.memory.weight_bits is not None and hw.kind == "cpu":
         notes.append("QLoRA on a CPU saves memory but is slower than LoRA: a correctness demo.")
     if tech.name == "dora":

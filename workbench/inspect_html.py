@@ -61,19 +61,14 @@ def mask_html(segments: list[tuple[str, bool]], *, truncated: bool = False) -> s
     return f'<div class="wb-report">{STYLE}{legend}<div class="wb-mask">{"".join(parts)}</div>{cut}</div>'
 
 
-# JupyterLab right-aligns table cells by default; prose reads better from the left.
-LEFT = 'style="text-align:left"'
-
-
 def findings_table(findings: list, *, limit: int = MAX_FINDING_ROWS) -> str:
     if not findings:
         return "<p>No findings.</p>"
-    head = "".join(f"<th {LEFT}>{h}</th>" for h in ("row", "severity", "kind", "field", "message"))
+    head = "<tr><th>row</th><th>severity</th><th>kind</th><th>field</th><th>message</th></tr>"
     body = "".join(
-        f"<tr><td {LEFT}>{esc(f.row)}</td>"
-        f'<td style="text-align:left;color:{SEVERITY_COLOURS.get(f.severity, "#000")}">'
-        f"{esc(f.severity)}</td><td {LEFT}>{esc(f.kind)}</td><td {LEFT}>{esc(f.field or '')}</td>"
-        f"<td {LEFT}>{esc(f.message)}</td></tr>"
+        f"<tr><td>{esc(f.row)}</td>"
+        f'<td style="color:{SEVERITY_COLOURS.get(f.severity, "#000")}">{esc(f.severity)}</td>'
+        f"<td>{esc(f.kind)}</td><td>{esc(f.field or '')}</td><td>{esc(f.message)}</td></tr>"
         for f in findings[:limit]
     )
     more = (
@@ -81,7 +76,7 @@ def findings_table(findings: list, *, limit: int = MAX_FINDING_ROWS) -> str:
         if len(findings) > limit
         else ""
     )
-    return f"<table><tr>{head}</tr>{body}</table>{more}"
+    return f"<table>{head}{body}</table>{more}"
 
 
 def report_html(report) -> str:

@@ -23,7 +23,8 @@ import platform
 log = logging.getLogger(__name__)
 
 M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
-LOW_MEMORY_THRESHOLD = 1 << 20  # 1 MiB: below the smallest activation of a 135M model at 512 tokens
+# 1 MiB: below a 135M model's hidden state at 512 tokens (576 x 512 x 4 B = 1.2 MB)
+LOW_MEMORY_THRESHOLD = 1 << 20
 
 _applied: int | None = None
 
@@ -52,6 +53,19 @@ def return_freed_memory(threshold: int = LOW_MEMORY_THRESHOLD) -> bool:
     _applied = threshold
     log.info("cpu_low_memory: blocks >= %d bytes now go back to the OS when freed", threshold)
     return True
+
+
+def apply_cpu_low_memory(enabled: bool, device: str) -> bool:
+    """TrainConfig.cpu_low_memory for a run on `device`: set the threshold when asked and on a CPU.
+
+    Returns whether the setting is in effect; asked for but unavailable is a warning, not an error.
+    """
+    if not enabled or not device.startswith("cpu"):
+        return False
+    if return_freed_memory():
+        return True
+    log.warning("cpu_low_memory needs Linux with glibc; running with the default allocator.")
+    return False
 
 
 def applied() -> int | None:

@@ -117,15 +117,13 @@ def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
     """The measurement itself, in this process. Returns plain numbers (JSON-able)."""
     import torch
 
+    from .malloc import apply_cpu_low_memory
     from .models import choose_device, load_model
     from .techniques import get_technique
 
     baseline = _rss()
     device = choose_device(cfg.device)
-    if cfg.cpu_low_memory and device == "cpu":
-        from .malloc import return_freed_memory
-
-        return_freed_memory()
+    apply_cpu_low_memory(cfg.cpu_low_memory, device)
     tech = get_technique(cfg.technique)
     tech.check(device=device)
     model, _ = load_model(cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=device)

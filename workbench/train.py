@@ -183,19 +183,6 @@ def train(
     return result
 
 
-def _apply_cpu_low_memory(cfg: TrainConfig) -> None:
-    """`cpu_low_memory` on a CPU run: fix glibc's mmap threshold (see workbench/malloc.py)."""
-    from .models import choose_device
-
-    if cfg.cpu_low_memory and choose_device(cfg.device) == "cpu":
-        from .malloc import return_freed_memory
-
-        if not return_freed_memory():
-            log.warning(
-                "cpu_low_memory needs Linux with glibc; training with the default allocator."
-            )
-
-
 def _build(
     cfg: TrainConfig, rd: RunDir, splits: Any, checkpoint: Path | None
 ) -> tuple[Any, Any, dict[str, Any]]:
@@ -203,13 +190,14 @@ def _build(
     from transformers import PrinterCallback, ProgressCallback, set_seed
 
     from .batching import Collator, EncodedDataset, encode_dataset, pack
-    from .models import load_model
+    from .malloc import apply_cpu_low_memory
+    from .models import choose_device, load_model
     from .techniques import get_technique
     from .trainer import WorkbenchTrainer
 
     set_seed(cfg.seed)
     tech = get_technique(cfg.technique)
-    _apply_cpu_low_memory(cfg)
+    apply_cpu_low_memory(cfg.cpu_low_memory, choose_device(cfg.device))
     with _quiet_loading():  # tqdm.auto would leave a progress widget in papermill outputs
         model, tokenizer = load_model(
             cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device

@@ -44,6 +44,9 @@ def test_inspect_data(open_notebook, tmp_path):
     expect(where).to_contain_text("filter pii")
     expect(row.locator("td", has_text=re.compile(r"^pii$")).first).to_be_visible()
     expect(row).to_contain_text("redact it or drop the row")
+    # the header sits over its column, like the report's own table (a browser centres <th>)
+    header = row.locator("th", has_text="message").first
+    assert header.evaluate("(e) => getComputedStyle(e).textAlign") == "left"
     notebook.screenshot(browser, "01_inspect_data", docs=True)
 
     browser.locator(".jupyter-button", has_text="Save a cleaned copy").click()

@@ -86,6 +86,5 @@ def _release_checkpoint_mapping(model: Any) -> None:
                     seen.add(id(param))
                     param.data = param.data.clone()
             for name, buf in module.named_buffers(recurse=False):
-                if buf is not None:
-                    module._buffers[name] = buf.clone()
+                module._buffers[name] = buf.clone()
     gc.collect()

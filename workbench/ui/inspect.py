@@ -10,7 +10,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..inspect import DatasetReport, clean
-from ..inspect_html import SEVERITY_COLOURS, findings_table, mask_html
+from ..inspect_html import SEVERITY_COLOURS, STYLE, findings_table, mask_html
 
 ALL_ROWS = "all rows"
 ANY_FINDING = "any finding"
@@ -95,7 +95,7 @@ class InspectBrowser:
 
     def _show(self) -> None:
         try:
-            self.view.value = self._row_html()
+            self.view.value = f'<div class="wb-report">{STYLE}{self._row_html()}</div>'
         except Exception as exc:  # show, do not lose, an error inside a handler
             self.view.value = (
                 f'<pre style="color:{SEVERITY_COLOURS["error"]}">{html.escape(repr(exc))}</pre>'
