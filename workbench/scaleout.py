@@ -35,6 +35,8 @@ complete checkpoint.
 import sys
 from pathlib import Path
 
+import torch.distributed as dist
+
 from workbench.config import TrainConfig
 from workbench.train import train
 
@@ -44,6 +46,11 @@ def main() -> int:
     if len(sys.argv) > 1:
         cfg = cfg.replace(run_dir=sys.argv[1])
     result = train(cfg, resume="auto")
+    if dist.is_available() and dist.is_initialized():
+        # Before the interpreter exits: a gloo worker thread still holding work would need the GIL
+        # during shutdown and abort the process (SIGABRT after a completed run, seen on CPU).
+        dist.barrier()
+        dist.destroy_process_group()
     print(f"{{result.status}}: {{result.message}} (world size {{result.world_size}}, {{result.tokens_seen}} tokens)")
     return 0 if result.status in ("completed", "stopped") else 1
 
