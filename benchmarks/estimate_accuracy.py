@@ -21,8 +21,8 @@ import statistics
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from workbench.config import TrainConfig  # noqa: E402
-from workbench.estimate import estimate, probe  # noqa: E402
-from workbench.presets import get_hardware  # noqa: E402
+from workbench.estimation.estimator import estimate, probe  # noqa: E402
+from workbench.estimation.presets import get_hardware  # noqa: E402
 from workbench.techniques import get_technique  # noqa: E402
 
 GIB = 2**30

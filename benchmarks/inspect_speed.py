@@ -61,8 +61,8 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=512)
     args = parser.parse_args()
 
-    from workbench.data import ChatDataset, Provenance
-    from workbench.inspect import inspect_dataset, load_tokenizer
+    from workbench.data.dataset import ChatDataset, Provenance
+    from workbench.inspection.report import inspect_dataset, load_tokenizer
 
     model = None if args.model == "none" else args.model
     tokenizer = load_tokenizer(model)  # loading the tokenizer is not part of the measurement

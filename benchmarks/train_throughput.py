@@ -1,4 +1,4 @@
-"""Real (non-padding) training tokens/s: workbench.train vs a plain PEFT loop vs TRL's SFTTrainer.
+"""Real (non-padding) training tokens/s: workbench.training.engine vs a plain PEFT loop vs TRL's SFTTrainer.
 
 Same model, data rows, LoRA settings (r=16, alpha 32, all-linear), batch size, max_length and
 learning rate for every variant; each does one pass over the same rows. Variants are alternated
@@ -12,7 +12,7 @@ swings with their load; the CPU-time rate measures the work each engine does per
     .venv/bin/python benchmarks/train_throughput.py --model tiny-random --rows 16 --rounds 1
     .venv/bin/python benchmarks/train_throughput.py --trl-defaults        # + TRL defaults (bf16 on CPU: very slow)
 
-Variants: plain (hand-written fp32 PEFT loop over exactly the batches workbench.train's default
+Variants: plain (hand-written fp32 PEFT loop over exactly the batches workbench.training.engine's default
 length-grouped sampler yields), workbench (defaults), workbench-unsorted (random batches, as TRL),
 workbench+plot (a live FigureWidget plot redrawn every 0.5 s, logging every step: the UI's cost),
 workbench+packing, trl-fast (SFTTrainer with bf16 and gradient checkpointing off), trl-defaults.
@@ -33,12 +33,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workbench.callbacks import Callback  # noqa: E402
 from workbench.config import TrainConfig  # noqa: E402
+from workbench.training.events import Callback  # noqa: E402
 
 
 def rows(dataset: str, n: int) -> list[list[dict[str, str]]]:
-    from workbench.data import load_dataset
+    from workbench.data.dataset import load_dataset
 
     return load_dataset(dataset, split="train").conversations[:n]
 
@@ -71,9 +71,14 @@ def base_config(args: argparse.Namespace, run_dir: str, **over) -> TrainConfig:
 def plain_loop(args, convs) -> tuple[int, float, float]:
     import torch
 
-    from workbench.batching import Collator, EncodedDataset, LengthGroupedSampler, encode_dataset
     from workbench.models import load_model
     from workbench.techniques import get_technique
+    from workbench.training.batching import (
+        Collator,
+        EncodedDataset,
+        LengthGroupedSampler,
+        encode_dataset,
+    )
 
     cfg = base_config(args, "unused")
     torch.manual_seed(0)
@@ -81,7 +86,7 @@ def plain_loop(args, convs) -> tuple[int, float, float]:
     model = get_technique("lora").prepare(model, cfg)
     items, _ = encode_dataset(tok, convs, max_length=cfg.max_length)
     data, collate = EncodedDataset(items), Collator(pad_token_id=tok.pad_token_id)
-    # the same batches as workbench.train's default sampler (seed 0, epoch 0): only the engine differs
+    # the same batches as workbench.training.engine's default sampler (seed 0, epoch 0): only the engine differs
     order = list(LengthGroupedSampler(data.lengths(), batch_size=cfg.batch_size, seed=cfg.seed))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
@@ -112,7 +117,7 @@ class StepTimer(Callback):
 
 
 def workbench_run(args, convs, *, plot: bool = False, **over) -> tuple[int, float, float]:
-    from workbench.train import train
+    from workbench.training.engine import train
 
     timer, callbacks = StepTimer(), []
     if plot:

@@ -45,7 +45,7 @@ save_clean = False                    # headless: also write a cleaned copy into
         """from IPython.display import HTML, display
 
 from workbench import RunDir
-from workbench.inspect import clean, inspect_dataset, load_splits
+from workbench.inspection.report import clean, inspect_dataset, load_splits
 
 rd = RunDir(run_dir).ensure()
 train, eval_split = load_splits(dataset, eval_dataset)
@@ -95,7 +95,7 @@ template does not fit the data. The training step uses exactly this rule
     ),
     (
         "code",
-        """from workbench.inspect_html import mask_html
+        """from workbench.inspection.html import mask_html
 
 if report.preview and report.preview.get("segments"):
     display(HTML(mask_html([tuple(s) for s in report.preview["segments"]], truncated=report.preview["truncated"])))""",

@@ -62,7 +62,7 @@ from pathlib import Path
 from IPython.display import HTML, Markdown, display
 
 from workbench import TrainConfig, advise, load_dataset, probe
-from workbench.estimate import compare_techniques, dataset_tokens, estimate_config
+from workbench.estimation.estimator import compare_techniques, dataset_tokens, estimate_config
 from workbench.io import write_json_atomic
 from workbench.plots import memory_figure, write_figures_html
 from workbench.rundir import RunDir

@@ -63,7 +63,7 @@ file trains from the command line: `workbench train runs/latest/train_config.yam
 
 from IPython.display import Markdown, display
 
-from workbench.train import notebook_config, train
+from workbench.training.engine import notebook_config, train
 
 cfg = notebook_config(globals(), use_technique_json=use_technique_json)
 display(Markdown(f"```yaml\\n{cfg.to_yaml()}```"))""",
@@ -74,7 +74,7 @@ display(Markdown(f"```yaml\\n{cfg.to_yaml()}```"))""",
 
 Interactive: the panel trains in a background thread, so **Stop** works while it runs (it saves a
 checkpoint first; **Train** again resumes). Interrupting the kernel also stops cleanly with a
-checkpoint. Headless (papermill), the same `workbench.train` call runs in the foreground.""",
+checkpoint. Headless (papermill), the same `workbench.training.engine` call runs in the foreground.""",
     ),
     (
         "code",
@@ -127,7 +127,7 @@ button does the same; so does `workbench export-script RUN_DIR`.""",
     ),
     (
         "code",
-        """from workbench.scaleout import export_script
+        """from workbench.training.scaleout import export_script
 
 if (Path(run_dir) / "train_config.yaml").exists():
     display(export_script(run_dir))

@@ -57,8 +57,8 @@ adapter (or the base and the fully tuned model).""",
         "code",
         """from IPython.display import HTML, display
 
-from workbench.compare_run import compare_run
-from workbench.generation import load_run
+from workbench.comparison.saved_run import compare_run
+from workbench.comparison.generation import load_run
 
 pair = load_run(run_dir)
 display(HTML(f"<b>{pair.info['technique']}</b> run of <code>{pair.info['model']}</code>; base answers from "

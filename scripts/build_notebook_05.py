@@ -36,7 +36,8 @@ bias_max_new_tokens = 48   # answer length per prompt""",
         "code",
         """from IPython.display import HTML, Markdown, display
 
-from workbench.report import RunFacts, not_run, write_run_docs
+from workbench.documents.facts import RunFacts, not_run
+from workbench.documents.writer import write_run_docs
 
 facts = RunFacts.read(run_dir)
 steps = {"inspect": facts.inspect, "technique": facts.technique, "train": facts.train,
@@ -55,7 +56,7 @@ AI Act Art. 10(2)(f) asks you to examine the data and the model for such biases.
     ),
     (
         "code",
-        """from workbench.bias import run_bias_probe
+        """from workbench.documents.bias_probe import run_bias_probe
 
 probe = None
 if bias_probe and facts.train is not None:

@@ -1,4 +1,4 @@
-"""Generate the shipped demo datasets under workbench/samples/ deterministically (stdlib only).
+"""Generate the shipped demo datasets under workbench/data/samples/ deterministically (stdlib only).
 
     python scripts/make_samples.py           # (re)write every sample
     python scripts/make_samples.py --check   # exit 1 if the files on disk differ from the generator
@@ -31,7 +31,7 @@ from sample_texts import (  # noqa: E402
     support_tone,
 )
 
-SAMPLES = Path(__file__).resolve().parents[1] / "workbench" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "workbench" / "data" / "samples"
 LICENCE = "Written by the workbench project for demos and tests; dedicated to the public domain (CC0 1.0)."
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import nbformat
 
-from workbench.compare import Comparison, Forgetting, MetricSummary, Row
-from workbench.data import ChatDataset, Provenance
-from workbench.generation import GenerationSettings
+from workbench.comparison.comparison import Comparison, Forgetting, MetricSummary, Row
+from workbench.comparison.generation import GenerationSettings
+from workbench.data.dataset import ChatDataset, Provenance
 
 PARAMS = {
     "01_inspect_data": 'run_dir = "runs/x"\ninteractive = True\ndataset = "orders-json"\npii_errors = 0\ntruncated_share = 0.0',
@@ -65,7 +65,7 @@ data = {"dataset": "orders-json", "summary": {"schema_valid": summary("schema_va
 (rd / "comparison.json").write_text(json.dumps(data))
 """,
     "05_document": """
-from workbench.report import write_run_docs
+from workbench.documents.writer import write_run_docs
 docs = write_run_docs(run_dir=run_dir)
 print(sorted(docs.paths))
 """,

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from workbench import Advice, advise
-from workbench.advisor import LEVERS, MIN_EXAMPLES
 from workbench.errors import ConfigError
+from workbench.estimation.advisor import LEVERS, MIN_EXAMPLES
 
 
 def test_nothing_special_means_prompt_engineering():

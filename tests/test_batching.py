@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.batching import (
+from workbench.training.batching import (
     IGNORE,
     Collator,
     EncodedDataset,

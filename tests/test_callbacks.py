@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 
-from workbench.callbacks import (
+from workbench.training.events import (
     EarlyStopping,
     History,
     JsonlLog,
@@ -99,7 +99,7 @@ def test_progress_line_reports_rate_and_eta():
 
 
 def test_progress_lines_reports_step_loss_and_eval():
-    from workbench.callbacks import ProgressLines, TrainState
+    from workbench.training.events import ProgressLines, TrainState
 
     lines: list[str] = []
     sink = ProgressLines(lines.append)

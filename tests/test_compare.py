@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.compare import (
+from workbench.comparison.comparison import (
     Comparison,
     Row,
     compare,
@@ -15,15 +15,15 @@ from workbench.compare import (
     forgetting_reasons,
     resolve_metrics,
 )
-from workbench.errors import ConfigError, ModelError
-from workbench.generation import (
+from workbench.comparison.generation import (
     GenerationSettings,
     generate,
     load_run,
     perplexity,
     stop_token_ids,
 )
-from workbench.stats import MetricSummary, summarise_metric
+from workbench.comparison.stats import MetricSummary, summarise_metric
+from workbench.errors import ConfigError, ModelError
 
 PROMPTS = [
     [{"role": "user", "content": "Hello there"}],

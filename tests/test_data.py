@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.data import SAMPLES_DIR, ChatDataset, load_dataset, sample_schema
+from workbench.data.dataset import SAMPLES_DIR, ChatDataset, load_dataset, sample_schema
 from workbench.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.data import ChatDataset, load_dataset
+from workbench.data.dataset import ChatDataset, load_dataset
 from workbench.errors import DataError
 
 FUZZ = settings(

@@ -9,15 +9,15 @@ import torch
 
 from workbench import TrainConfig, get_technique, load_model
 from workbench.errors import ConfigError
-from workbench.estimate import (
+from workbench.estimation.estimator import (
     COMPONENTS,
     Estimate,
     compare_techniques,
     estimate,
     resolve_architecture,
 )
-from workbench.memory import activation_bytes, training_for
-from workbench.presets import GB, MODEL_PRESETS, Architecture, get_hardware
+from workbench.estimation.memory import activation_bytes, training_for
+from workbench.estimation.presets import GB, MODEL_PRESETS, Architecture, get_hardware
 
 # Parameter counts published on each model card (billions, rounded as published).
 PUBLISHED_PARAMS = {
@@ -191,7 +191,7 @@ def test_hardware_and_model_errors_say_what_to_do():
 
 
 def test_compare_and_calibrate_with_a_probe_in_process(tiny_model_dir):
-    from workbench.probe import probe
+    from workbench.estimation.calibration import probe
 
     cfg = TrainConfig(model="tiny-random", technique="lora", max_length=32, batch_size=2)
     result = probe(cfg, steps=2, isolated=False)

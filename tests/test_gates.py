@@ -11,8 +11,8 @@ import yaml
 from standins import chats, make_standin_notebooks, save_comparison
 
 from workbench.errors import ConfigError
-from workbench.gates import check_gates, validate_gates
-from workbench.inspect import inspect_dataset
+from workbench.inspection.report import inspect_dataset
+from workbench.pipeline.gates import check_gates, validate_gates
 from workbench.rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[1]

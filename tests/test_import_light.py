@@ -22,7 +22,7 @@ def test_import_workbench_is_light():
 
 
 @pytest.mark.parametrize(
-    "module", ["workbench.config", "workbench.data", "workbench.errors", "workbench.rundir"]
+    "module", ["workbench.config", "workbench.data.dataset", "workbench.errors", "workbench.rundir"]
 )
 def test_core_modules_are_light(module):
     assert imported_after(f"import {module}") == []

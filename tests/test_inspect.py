@@ -8,9 +8,9 @@ import json
 import pytest
 
 from workbench.cli import main as cli_main
-from workbench.data import SAMPLES_DIR, ChatDataset, Provenance, load_dataset
+from workbench.data.dataset import SAMPLES_DIR, ChatDataset, Provenance, load_dataset
 from workbench.errors import DataError
-from workbench.inspect import clean, inspect_dataset
+from workbench.inspection.report import clean, inspect_dataset
 
 
 def chat(user: str, answer: str | None = "Sure, happy to help with that today.") -> list[dict]:
@@ -281,7 +281,7 @@ def _random_chats(n: int, seed: int) -> list[list[dict]]:
 
 
 def test_duplicates_and_leaks_match_brute_force():
-    from workbench.inspect_dedup import (
+    from workbench.inspection.dedup import (
         build_index,
         find_duplicates,
         find_leaks,

@@ -14,7 +14,7 @@ import pytest
 
 from workbench import malloc
 from workbench.config import TrainConfig
-from workbench.estimate import estimate, estimate_config
+from workbench.estimation.estimator import estimate, estimate_config
 
 pytestmark = pytest.mark.skipif(not malloc.supported(), reason="needs Linux with glibc")
 
@@ -77,7 +77,7 @@ def test_training_applies_the_setting_on_cpu(tiny_model_dir, tmp_path):
         f"""
         from workbench import malloc
         from workbench.config import TrainConfig
-        from workbench.train import train
+        from workbench.training.engine import train
         chats = [[{{"role": "user", "content": "Say hi {{i}}."}},
                   {{"role": "assistant", "content": "hi {{i}}"}}] for i in range(8)]
         cfg = TrainConfig(model="tiny-random", run_dir={str(tmp_path / "run")!r}, max_steps=1,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from workbench import metrics as m
+from workbench.comparison import metrics as m
 from workbench.errors import ConfigError
 
 SCHEMA = {

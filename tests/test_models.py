@@ -101,7 +101,7 @@ def test_default_model_knows_the_capital_of_france():
 @pytest.mark.slow
 def test_default_model_answers_most_of_the_general_probe():
     """The forgetting probe only means something if the base model passes it (kept: 60 of 147)."""
-    from workbench.data import load_dataset
+    from workbench.data.dataset import load_dataset
 
     model, tokenizer = load_model(DEFAULT_MODEL, technique="full")
     tokenizer.padding_side = "left"

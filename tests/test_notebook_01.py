@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import run_notebook
 
-from workbench.data import sample_path
-from workbench.inspect import inspect_dataset, load_splits
+from workbench.data.dataset import sample_path
+from workbench.inspection.report import inspect_dataset, load_splits
 
 
 @pytest.fixture(scope="module")

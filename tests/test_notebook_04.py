@@ -9,8 +9,8 @@ import pytest
 from conftest import run_notebook
 
 from workbench.config import TrainConfig
-from workbench.data import load_dataset
-from workbench.train import train
+from workbench.data.dataset import load_dataset
+from workbench.training.engine import train
 
 
 def tiny_orders_run(run_dir: Path) -> Path:

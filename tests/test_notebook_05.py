@@ -9,7 +9,7 @@ import pytest
 from conftest import run_notebook
 
 from workbench.config import TrainConfig
-from workbench.train import train
+from workbench.training.engine import train
 
 
 def tiny_run(run_dir: Path) -> Path:

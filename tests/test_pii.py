@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.data import SAMPLES_DIR
-from workbench.pii import KINDS, PLACEHOLDERS, find_pii, iban_valid, luhn_valid, redact
+from workbench.data.dataset import SAMPLES_DIR
+from workbench.inspection.pii import KINDS, PLACEHOLDERS, find_pii, iban_valid, luhn_valid, redact
 
 POSITIVES = [
     (

@@ -10,7 +10,7 @@ import yaml
 from standins import make_standin_notebooks
 
 from workbench.errors import ConfigError
-from workbench.pipeline import NOTEBOOKS, PipelineParams, notebook_name, run_pipeline
+from workbench.pipeline.runner import NOTEBOOKS, PipelineParams, notebook_name, run_pipeline
 
 STANDIN_STEPS = NOTEBOOKS[:4]
 

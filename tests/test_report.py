@@ -9,14 +9,15 @@ import pytest
 import yaml
 from standins import chats, save_comparison
 
-from workbench.bias import counterfactual, probe_prompts
-from workbench.inspect import inspect_dataset
+from workbench.documents.bias_probe import counterfactual, probe_prompts
+from workbench.documents.facts import PROVIDER_FIELDS
+from workbench.documents.render import UNKNOWN
+from workbench.documents.writer import save_provider_facts, write_run_docs
+from workbench.inspection.report import inspect_dataset
 from workbench.io import write_json_atomic
 from workbench.models import DEFAULT_CARD
-from workbench.report import PROVIDER_FIELDS, save_provider_facts, write_run_docs
-from workbench.report_render import UNKNOWN
 from workbench.rundir import RunDir
-from workbench.train import TrainResult
+from workbench.training.engine import TrainResult
 
 DOCS = ("model_card", "data_card", "ai_act_record")
 

@@ -12,7 +12,7 @@ import pytest
 
 from workbench.config import TrainConfig
 from workbench.errors import ConfigError
-from workbench.scaleout import export_script
+from workbench.training.scaleout import export_script
 
 
 def _chat_file(path: Path, n: int = 32) -> Path:

@@ -8,7 +8,7 @@ import pytest
 from standins import make_standin_notebooks
 
 from workbench.errors import ConfigError
-from workbench.pipeline import PipelineParams, run_pipeline
+from workbench.pipeline.runner import PipelineParams, run_pipeline
 from workbench.secret_guard import PLACEHOLDER, scrub_text, secret_values
 
 SECRET = "hf_testSECRETvalue1234567890"

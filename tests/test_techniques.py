@@ -10,7 +10,7 @@ import torch
 
 from workbench import TrainConfig, get_technique, load_model
 from workbench.errors import ConfigError, TechniqueUnavailable
-from workbench.presets import Architecture
+from workbench.estimation.presets import Architecture
 from workbench.techniques import all_techniques, available_techniques
 from workbench.techniques.base import MemoryProfile, Technique
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench.callbacks import Callback, StopFlag, read_jsonl
-from workbench.checkpoints import COMPLETE, complete_checkpoints
 from workbench.config import TrainConfig
-from workbench.train import TrainResult, train
+from workbench.training.checkpoints import COMPLETE, complete_checkpoints
+from workbench.training.engine import TrainResult, train
+from workbench.training.events import Callback, StopFlag, read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 COLOURS = ["red", "green", "blue", "amber", "violet", "black", "white", "grey"]
@@ -88,7 +88,7 @@ def test_lora_run_leaves_every_artifact_and_eval_loss_falls(tiny_model_dir, run_
 
 
 def test_flops_estimate_follows_the_documented_formula(tiny_model_dir, run_dir):
-    from workbench.train import estimate_flops
+    from workbench.training.engine import estimate_flops
 
     assert estimate_flops(tokens=10, total_params=100, trainable_params=100) == 6 * 100 * 10
     assert estimate_flops(tokens=10, total_params=100, trainable_params=0) == 4 * 100 * 10

@@ -22,42 +22,67 @@ _EXPORTS = {
     "TechniqueUnavailable": "errors",
     "TrainConfig": "config",
     "RunDir": "rundir",
-    "ChatDataset": "data",
-    "load_dataset": "data",
-    "list_samples": "data",
-    "sample_path": "data",
-    "sample_schema": "data",
+    "ChatDataset": "data.dataset",
+    "load_dataset": "data.dataset",
+    "list_samples": "data.dataset",
+    "sample_path": "data.dataset",
+    "sample_schema": "data.dataset",
     "load_model": "models",
     "pull_default_model": "models",
     "DEFAULT_MODEL": "models",
     "TINY_MODEL": "models",
     "get_technique": "techniques",
     "available_techniques": "techniques",
-    "inspect_dataset": "inspect",
-    "DatasetReport": "inspect",
-    "clean": "inspect",
-    "find_pii": "pii",
-    "redact": "pii",
-    "advise": "advisor",
-    "Advice": "advisor",
-    "estimate": "estimate",
-    "Estimate": "estimate",
-    "probe": "estimate",
-    "train": "train",
-    "TrainResult": "train",
-    "StopFlag": "callbacks",
-    "Callback": "callbacks",
-    "export_script": "scaleout",
-    "compare": "compare",
-    "Comparison": "compare",
-    "load_run": "generation",
-    "GenerationSettings": "generation",
-    "compare_run": "compare_run",
-    "write_run_docs": "report",
-    "run_pipeline": "pipeline",
+    "inspect_dataset": "inspection.report",
+    "DatasetReport": "inspection.report",
+    "clean": "inspection.report",
+    "find_pii": "inspection.pii",
+    "redact": "inspection.pii",
+    "advise": "estimation.advisor",
+    "Advice": "estimation.advisor",
+    "estimate": "estimation.estimator",
+    "Estimate": "estimation.estimator",
+    "probe": "estimation.calibration",
+    "train": "training.engine",
+    "TrainResult": "training.engine",
+    "StopFlag": "training.events",
+    "Callback": "training.events",
+    "export_script": "training.scaleout",
+    "compare": "comparison.comparison",
+    "Comparison": "comparison.comparison",
+    "load_run": "comparison.generation",
+    "GenerationSettings": "comparison.generation",
+    "compare_run": "comparison.saved_run",
+    "write_run_docs": "documents.writer",
+    "run_pipeline": "pipeline.runner",
 }
 
 __all__ = sorted(_EXPORTS)
+
+# Modules that moved into the stage packages, kept importable under their old names: training
+# scripts exported before the move say `from workbench.train import train`. Each alias is a light
+# stand-in that imports its target on first attribute access, registered in sys.modules so that
+# importing it never binds a submodule over the public function of the same name.
+_MOVED = {
+    "train": "training.engine",
+    "compare": "comparison.comparison",
+    "estimate": "estimation.estimator",
+}
+
+
+class _MovedModule(types.ModuleType):
+    def __init__(self, old: str, new: str):
+        super().__init__(f"{__name__}.{old}", f"Moved to {__name__}.{new}.")
+        self._target = f"{__name__}.{new}"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(importlib.import_module(self._target), name)
+
+
+for _old, _new in _MOVED.items():
+    sys.modules.setdefault(f"{__name__}.{_old}", _MovedModule(_old, _new))
 
 
 def __getattr__(name: str) -> Any:
@@ -71,20 +96,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(list(globals()) + __all__)
-
-
-class _Package(types.ModuleType):
-    """Public functions win over same-named submodules (`estimate`, `train`, `compare`).
-
-    Importing `workbench.train` makes Python bind the submodule as the package attribute `train`,
-    which would shadow the function `workbench.train`. Submodules stay reachable through
-    `from workbench.train import ...` and `sys.modules`.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -117,9 +117,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from .pipeline import NOTEBOOKS, run_pipeline
+    from .pipeline.runner import NOTEBOOKS, run_pipeline
 
-    progress = logging.getLogger("workbench.pipeline")  # one plain line per notebook
+    progress = logging.getLogger("workbench.pipeline.runner")  # one plain line per notebook
     progress.setLevel(logging.INFO)
     progress.propagate = False
     handler = logging.StreamHandler(sys.stdout)
@@ -152,14 +152,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import yaml
 
-    from .report import write_run_docs
+    from .documents.writer import write_run_docs
 
     provider = None
     if args.provider:
         with open(args.provider, encoding="utf-8") as f:
             provider = yaml.safe_load(f) or {}
     if args.bias_probe:
-        from .bias import run_bias_probe
+        from .documents.bias_probe import run_bias_probe
 
         probe = run_bias_probe(run_dir=args.run_dir)
         print(f"bias probe: {len(probe.pairs)} pairs, identical share {probe.identical_share}")
@@ -207,7 +207,7 @@ def _add_inspect_command(sub: argparse._SubParsersAction) -> None:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     import json
 
-    from .inspect import inspect_dataset
+    from .inspection.report import inspect_dataset
 
     report = inspect_dataset(
         args.file,
@@ -273,11 +273,11 @@ def _stderr_line(line: str) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .callbacks import ProgressLines
     from .config import TrainConfig
     from .errors import ConfigError
     from .rundir import RunDir
-    from .train import train
+    from .training.engine import train
+    from .training.events import ProgressLines
 
     cfg = TrainConfig.from_yaml(args.params, strict=False)
     changes = dict(item.split("=", 1) for item in args.set if "=" in item)
@@ -295,7 +295,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_script(args: argparse.Namespace) -> int:
-    from .scaleout import export_script
+    from .training.scaleout import export_script
 
     out = export_script(args.run_dir, gpus=args.gpus, strategy=args.strategy)
     for path in [out.script, *out.configs.values()]:
@@ -345,7 +345,7 @@ def _add_compare_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .compare_run import compare_run
+    from .comparison.saved_run import compare_run
 
     result = compare_run(
         args.run_dir,
@@ -423,7 +423,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
     from .config import TrainConfig
     from .errors import ConfigError
-    from .estimate import estimate
+    from .estimation.estimator import estimate
     from .techniques import available_techniques
 
     names = available_techniques() if args.technique == "all" else [args.technique]

@@ -232,7 +232,7 @@ def build_tiny_model(out: Path, *, seed: int = 0) -> Path:
 
 
 def _tokenizer_corpus():
-    from .data import SAMPLES_DIR
+    from .data.dataset import SAMPLES_DIR
 
     for path in sorted(SAMPLES_DIR.glob("*/*.jsonl")):
         yield path.read_text(encoding="utf-8", errors="replace")

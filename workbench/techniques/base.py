@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import torch
 
     from ..config import TrainConfig
-    from ..presets import Architecture
+    from ..estimation.presets import Architecture
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Technique:
 
     def trainable_params(self, model: Any, cfg: TrainConfig) -> int:
         """Number of parameters this technique would train on a loaded `model`."""
-        from ..presets import Architecture
+        from ..estimation.presets import Architecture
 
         return self.count_trainable(Architecture.from_config(model.config), cfg)
 

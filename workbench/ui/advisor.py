@@ -6,7 +6,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..advisor import Advice, advise
+from ..estimation.advisor import Advice, advise
 
 QUESTIONS = {
     "knowledge_changes_often": "The facts it must know change often (weekly or faster)",

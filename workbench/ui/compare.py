@@ -7,9 +7,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..compare import Comparison, Row
-from ..compare_html import CSS, rows_table, word_diff
-from ..generation import GenerationSettings, ModelPair, generate_pair
+from ..comparison.comparison import Comparison, Row
+from ..comparison.generation import GenerationSettings, ModelPair, generate_pair
+from ..comparison.html import CSS, rows_table, word_diff
 
 ORDER = "prompt order"
 SHOW_ALL, TUNED_BETTER, BASE_BETTER, SAME = (

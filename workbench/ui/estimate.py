@@ -9,9 +9,9 @@ from typing import Any
 import ipywidgets as w
 
 from ..config import TrainConfig
-from ..estimate import Estimate, compare_techniques, probe
+from ..estimation.estimator import Estimate, compare_techniques, probe
+from ..estimation.presets import HARDWARE_PRESETS, MODEL_PRESETS
 from ..plots import memory_figure
-from ..presets import HARDWARE_PRESETS, MODEL_PRESETS
 from ..techniques import available_techniques
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..inspect import DatasetReport, clean
-from ..inspect_html import SEVERITY_COLOURS, STYLE, findings_table, mask_html
+from ..inspection.html import SEVERITY_COLOURS, STYLE, findings_table, mask_html
+from ..inspection.report import DatasetReport, clean
 
 ALL_ROWS = "all rows"
 ANY_FINDING = "any finding"

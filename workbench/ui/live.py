@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..callbacks import Callback, TrainState
 from ..plots import loss_figure, loss_traces
+from ..training.events import Callback, TrainState
 
 
 class _Throttled(Callback):

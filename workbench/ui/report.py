@@ -7,7 +7,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..report import PROVIDER_FIELDS, RunFacts, save_provider_facts, write_run_docs
+from ..documents.facts import PROVIDER_FIELDS, RunFacts
+from ..documents.writer import save_provider_facts, write_run_docs
 
 TITLES = {
     "model_card": "Model card",

@@ -1,8 +1,8 @@
 """The notebook-03 training panel: Train / Stop / Export-script buttons, live loss plot, progress.
 
 Training runs in a background thread (the kernel ignores clicks while a cell runs), so Stop works.
-The panel holds no logic: Train calls `workbench.train`, Stop sets a `StopFlag`, Export calls
-`workbench.scaleout.export_script`. At the end the live FigureWidget is closed and replaced by the
+The panel holds no logic: Train calls `workbench.training.engine`, Stop sets a `StopFlag`, Export calls
+`workbench.training.scaleout.export_script`. At the end the live FigureWidget is closed and replaced by the
 static figure.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..callbacks import StopFlag, read_jsonl
 from ..config import TrainConfig
 from ..rundir import RunDir
+from ..training.events import StopFlag, read_jsonl
 from .live import LiveLossPlot, ProgressLine
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class TrainPanel:
         self.status.value = "Stopping after the current step&hellip;"
 
     def export(self) -> None:
-        from ..scaleout import export_script
+        from ..training.scaleout import export_script
 
         try:
             out = export_script(self.cfg.run_dir)
@@ -108,7 +108,7 @@ class TrainPanel:
 
     # -- the background thread --------------------------------------------------------------------
     def _train(self) -> None:
-        from ..train import train
+        from ..training.engine import train
 
         try:
             self.result = train(

@@ -1,0 +1,441 @@
+"""Is the tuned model better, and what did it forget? Paired base-vs-tuned answers, metrics and a forgetting probe.
+
+`compare(tuned=..., prompts=...)` asks both models every prompt, scores each answer against the
+reference, and summarises each metric with a paired bootstrap confidence interval and
+win/loss/tie counts. The optional probe repeats the exercise on a broad set (general knowledge by
+default) and measures perplexity there: a tuned model that drops more than `forgetting_margin`
+raises `Comparison.forgetting_flag`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..io import write_json_atomic, write_text_atomic
+from . import metrics as M
+from .generation import (
+    GenerationSettings,
+    ModelPair,
+    generate_pair,
+    load_run,
+    perplexity_pair,
+)
+from .stats import MetricSummary, summarise
+
+log = logging.getLogger(__name__)
+
+Conversation = list[dict[str, str]]
+NAMED_METRICS: dict[str, M.MetricFn] = {
+    "exact_match": M.exact_match,
+    "contains_reference": M.contains_reference,
+    "chrf": M.chrf,
+    "json_parses": M.json_parses,
+    "field_accuracy": M.field_accuracy,
+}
+PROBE_METRICS = ("contains_reference", "chrf")
+
+
+@dataclass
+class Example:
+    """One prompt: the conversation up to the last assistant turn, and that turn as the reference."""
+
+    prompt: Conversation
+    reference: str
+    row_id: int
+
+    @property
+    def question(self) -> str:
+        """The last user message: what a reader of the table wants to see."""
+        users = [m["content"] for m in self.prompt if m["role"] == "user"]
+        return users[-1] if users else self.prompt[-1]["content"]
+
+
+@dataclass
+class Row:
+    """One prompt's answers and scores on both sides."""
+
+    row_id: int
+    prompt: Conversation
+    reference: str
+    base: str
+    tuned: str
+    base_scores: dict[str, float | None]
+    tuned_scores: dict[str, float | None]
+
+    @property
+    def question(self) -> str:
+        return Example(self.prompt, self.reference, self.row_id).question
+
+    def delta(self, metric: str) -> float | None:
+        b, t = self.base_scores.get(metric), self.tuned_scores.get(metric)
+        return None if b is None or t is None else t - b
+
+
+@dataclass
+class Forgetting:
+    """The probe: same questions to base and tuned on a broad set, perplexity, and the verdict."""
+
+    dataset: str
+    rows: list[Row]
+    summary: dict[str, MetricSummary]
+    perplexity: dict[str, float | None]
+    margin: float
+    perplexity_margin: float
+    flag: bool
+    reasons: list[str]
+
+
+@dataclass
+class Comparison:
+    """What `compare` returns: per-prompt rows, per-metric summaries, the forgetting probe, settings."""
+
+    dataset: str
+    rows: list[Row]
+    summary: dict[str, MetricSummary]
+    forgetting: Forgetting | None
+    generation: dict[str, Any]
+    models: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def forgetting_flag(self) -> bool:
+        return bool(self.forgetting and self.forgetting.flag)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return list(self.summary)
+
+    def summary_lines(self) -> list[str]:
+        """Plain text for a terminal or a log: one line per metric, then the forgetting verdict."""
+        lines = [
+            f"{self.dataset}: {len(self.rows)} prompts, base -> tuned (95% CI of the difference)"
+        ]
+        lines += [_summary_line(s) for s in self.summary.values()]
+        f = self.forgetting
+        if f is not None:
+            lines.append(f"forgetting probe {f.dataset}: {len(f.rows)} prompts")
+            lines += [_summary_line(s) for s in f.summary.values()]
+            ppl = f.perplexity
+            if ppl.get("base") and ppl.get("tuned"):
+                lines.append(f"  perplexity  {ppl['base']:.2f} -> {ppl['tuned']:.2f}")
+            lines.append(
+                "  FORGETTING: " + "; ".join(f.reasons)
+                if f.flag
+                else "  no forgetting beyond the margins"
+            )
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["forgetting_flag"] = self.forgetting_flag
+        return data
+
+    def _repr_html_(self) -> str:
+        from .html import comparison_fragment
+
+        return comparison_fragment(self)
+
+    def to_html(self) -> str:
+        """A self-contained page (sortable, filterable table; no network)."""
+        from .html import comparison_page
+
+        return comparison_page(self)
+
+    def save(self, run_dir: str | Path) -> dict[str, Path]:
+        """Write comparison.json and comparison.html into the run directory, atomically."""
+        from ..rundir import RunDir
+
+        rd = RunDir(run_dir)
+        return {
+            "json": write_json_atomic(rd.comparison_json, self.to_dict()),
+            "html": write_text_atomic(rd.comparison_html, self.to_html()),
+        }
+
+
+def _summary_line(s: MetricSummary) -> str:
+    if s.n == 0:
+        return f"  {s.name:<20} n/a"
+    ci = f" [{s.delta_ci[0]:+.1%}, {s.delta_ci[1]:+.1%}]" if s.delta_ci else ""
+    return (
+        f"  {s.name:<20} {s.base_mean:6.1%} -> {s.tuned_mean:6.1%}  ({s.delta:+.1%}{ci}; "
+        f"wins {s.wins}, losses {s.losses}, ties {s.ties})"
+    )
+
+
+# -- the entry point ------------------------------------------------------------------------------
+
+
+def compare(
+    *,
+    tuned: Any,
+    prompts: Any,
+    base: Any = None,
+    tokenizer: Any = None,
+    metrics: Any = None,
+    probe: Any = None,
+    probe_metrics: Any = PROBE_METRICS,
+    perplexity_texts: Any = None,
+    generation: GenerationSettings | Mapping[str, Any] | None = None,
+    max_prompts: int | None = None,
+    max_probe_prompts: int | None = None,
+    schema: Mapping[str, Any] | None = None,
+    style: Mapping[str, Any] | None = None,
+    forgetting_margin: float = 0.05,
+    perplexity_margin: float = 0.25,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Comparison:
+    """Ask base and tuned every prompt and score both; optionally run the forgetting probe.
+
+    tuned: a run directory, a `ModelPair` (from `load_run`), a PeftModel, or a model (then pass `base`).
+    base: None (the tuned PeftModel with its adapter off), a model, or a model name/folder.
+    prompts / probe: a ChatDataset, a sample name or file, or a list of conversations.
+    metrics: None (chosen from the data: JSON suite + schema, style checks, exact match, chrF),
+        a list of metric names, or {name: fn(output, reference) -> float | None}.
+    probe_metrics: metrics for the probe (default: reference contained in the answer, chrF).
+    perplexity_texts: conversations to measure perplexity on; default: the probe itself.
+    forgetting_margin: largest acceptable drop of a probe metric's mean (absolute, 0..1).
+    perplexity_margin: largest acceptable relative rise of probe perplexity (0.25 = +25%).
+    """
+    if not 0.0 <= forgetting_margin <= 1.0:
+        raise ConfigError(f"forgetting_margin must be in [0, 1], got {forgetting_margin!r}.")
+    settings = _settings(generation)
+    pair = as_pair(tuned=tuned, base=base, tokenizer=tokenizer)
+    dataset_name = _name_of(prompts)
+    examples = examples_from(prompts, max_rows=max_prompts)
+    chosen = resolve_metrics(
+        metrics, examples=examples, dataset=dataset_name, schema=schema, style=style
+    )
+    t0 = time.perf_counter()
+    rows, seconds = _answer_and_score(pair, examples, chosen, settings)
+    summary = summarise(rows, list(chosen), n_boot=n_boot, seed=seed)
+    forgetting = None
+    if probe is not None:
+        t_probe = time.perf_counter()
+        forgetting = probe_forgetting(
+            pair,
+            probe,
+            metrics=probe_metrics,
+            settings=settings,
+            max_rows=max_probe_prompts,
+            perplexity_texts=perplexity_texts,
+            margin=forgetting_margin,
+            perplexity_margin=perplexity_margin,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        seconds["probe"] = round(time.perf_counter() - t_probe, 2)
+    seconds["total"] = round(time.perf_counter() - t0, 2)
+    models = {
+        **pair.info,
+        "base_path": "adapter disabled" if pair.shares_weights else "separate model",
+    }
+    return Comparison(dataset_name, rows, summary, forgetting, settings.to_dict(), models, seconds)
+
+
+def probe_forgetting(
+    pair: ModelPair,
+    probe: Any,
+    *,
+    metrics: Any = PROBE_METRICS,
+    settings: GenerationSettings | None = None,
+    max_rows: int | None = None,
+    perplexity_texts: Any = None,
+    margin: float = 0.05,
+    perplexity_margin: float = 0.25,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Forgetting:
+    """Score both sides on a broad set and compare perplexities; flag drops beyond the margins."""
+    examples = examples_from(probe, max_rows=max_rows)
+    chosen = resolve_metrics(metrics, examples=examples, dataset=_name_of(probe))
+    rows, _ = _answer_and_score(pair, examples, chosen, settings or GenerationSettings())
+    summary = summarise(rows, list(chosen), n_boot=n_boot, seed=seed)
+    texts = examples_from(perplexity_texts) if perplexity_texts is not None else examples
+    ppl = perplexity_pair(
+        pair, [e.prompt + [{"role": "assistant", "content": e.reference}] for e in texts]
+    )
+    reasons = forgetting_reasons(summary, ppl, margin=margin, perplexity_margin=perplexity_margin)
+    return Forgetting(
+        _name_of(probe), rows, summary, ppl, margin, perplexity_margin, bool(reasons), reasons
+    )
+
+
+def forgetting_reasons(
+    summary: Mapping[str, MetricSummary],
+    ppl: Mapping[str, float | None],
+    *,
+    margin: float,
+    perplexity_margin: float,
+) -> list[str]:
+    """Plain-language reasons for the forgetting flag; empty when the tuned model kept up."""
+    reasons = []
+    for s in summary.values():
+        if s.delta is not None and -s.delta > margin:
+            reasons.append(
+                f"{s.name} fell from {s.base_mean:.1%} to {s.tuned_mean:.1%} "
+                f"({s.delta:+.1%}; margin {margin:.0%})"
+            )
+    base, tuned = ppl.get("base"), ppl.get("tuned")
+    if base and tuned and tuned / base - 1 > perplexity_margin:
+        reasons.append(
+            f"perplexity rose from {base:.2f} to {tuned:.2f} (+{tuned / base - 1:.0%}; margin +{perplexity_margin:.0%})"
+        )
+    return reasons
+
+
+def _answer_and_score(
+    pair: ModelPair,
+    examples: list[Example],
+    chosen: Mapping[str, M.MetricFn],
+    settings: GenerationSettings,
+) -> tuple[list[Row], dict[str, float]]:
+    answers = generate_pair(pair, [e.prompt for e in examples], settings=settings)
+    rows = [
+        Row(
+            e.row_id,
+            e.prompt,
+            e.reference,
+            b,
+            t,
+            M.score(chosen, b, e.reference),
+            M.score(chosen, t, e.reference),
+        )
+        for e, b, t in zip(examples, answers["base"], answers["tuned"], strict=True)
+    ]
+    return rows, dict(answers["seconds"])
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+
+def as_pair(*, tuned: Any, base: Any = None, tokenizer: Any = None) -> ModelPair:
+    """Normalise the `tuned`/`base` arguments of `compare` into a ModelPair."""
+    if isinstance(tuned, ModelPair):
+        return tuned
+    if isinstance(tuned, (str, Path)):
+        return load_run(tuned)
+    if tokenizer is None:
+        raise ConfigError("Pass tokenizer=... when tuned is a model object.")
+    if isinstance(base, (str, Path)):
+        from ..models import load_model
+
+        base, _ = load_model(str(base), technique="full")
+    info = {"model": getattr(getattr(tuned, "config", None), "name_or_path", None)}
+    return ModelPair(tuned=tuned, tokenizer=tokenizer, base=base, info=info)
+
+
+def examples_from(source: Any, *, max_rows: int | None = None) -> list[Example]:
+    """Prompts and references from a dataset: prompt = messages before the last assistant turn."""
+    conversations, row_ids = _conversations(source)
+    examples = []
+    for conv, row_id in zip(conversations, row_ids, strict=True):
+        last = max((i for i, m in enumerate(conv) if m["role"] == "assistant"), default=None)
+        if last is None:
+            examples.append(Example(list(conv), "", row_id))
+        elif last > 0:
+            examples.append(Example(list(conv[:last]), conv[last]["content"], row_id))
+    if not examples:
+        raise ConfigError(
+            f"No prompts to compare in {_name_of(source)}: every conversation was empty."
+        )
+    return examples[:max_rows] if max_rows else examples
+
+
+def _conversations(source: Any) -> tuple[list[Conversation], list[int]]:
+    from ..data.dataset import ChatDataset, load_dataset
+
+    if isinstance(source, (str, Path)):
+        source = load_dataset(str(source), split="eval" if _is_sample(source) else None)
+    if isinstance(source, ChatDataset):
+        return source.conversations, source.row_ids
+    rows = list(source)
+    convs = []
+    for item in rows:
+        if isinstance(item, str):
+            item = [{"role": "user", "content": item}]
+        elif isinstance(item, Mapping):
+            item = item["messages"]
+        convs.append(list(item))
+    return convs, list(range(1, len(convs) + 1))
+
+
+def _is_sample(source: Any) -> bool:
+    from ..data.dataset import SAMPLES_DIR
+
+    return isinstance(source, str) and (SAMPLES_DIR / source / "train.jsonl").is_file()
+
+
+def _name_of(source: Any) -> str:
+    if isinstance(source, (str, Path)):
+        return str(source)
+    prov = getattr(source, "provenance", None)
+    if prov is not None:
+        return prov.sample or Path(prov.source).name
+    return f"<{len(source)} conversations>" if isinstance(source, Sequence) else "<prompts>"
+
+
+def _settings(generation: Any) -> GenerationSettings:
+    if generation is None:
+        return GenerationSettings()
+    if isinstance(generation, GenerationSettings):
+        return generation
+    return GenerationSettings(**dict(generation))
+
+
+def resolve_metrics(
+    metrics: Any,
+    *,
+    examples: list[Example],
+    dataset: str = "",
+    schema: Mapping[str, Any] | None = None,
+    style: Mapping[str, Any] | None = None,
+) -> dict[str, M.MetricFn]:
+    """Turn `metrics` into {name: fn}; None picks them from the data (see `compare`)."""
+    from ..data.dataset import sample_schema
+
+    if schema is None and _is_sample(dataset):
+        schema = sample_schema(dataset)
+    if style is None and _is_sample(dataset):
+        style = _sample_style(dataset)
+    if metrics is None:
+        chosen: dict[str, M.MetricFn] = {}
+        if schema is not None or M.looks_like_json([e.reference for e in examples]):
+            chosen.update(M.json_metrics(schema))
+        if style:
+            chosen.update(M.style_metrics(style))
+        return {**chosen, "exact_match": M.exact_match, "chrf": M.chrf}
+    if isinstance(metrics, Mapping):
+        return dict(metrics)
+    return dict(_named_metric(m, schema=schema, style=style) for m in metrics)
+
+
+def _named_metric(spec: str | Callable, *, schema, style) -> tuple[str, M.MetricFn]:
+    if callable(spec):
+        return getattr(spec, "__name__", "metric"), spec
+    if spec == "schema_valid":
+        if schema is None:
+            raise ConfigError(
+                "Metric 'schema_valid' needs a JSON Schema: pass schema=... to compare()."
+            )
+        return spec, M.json_metrics(schema)["schema_valid"]
+    if spec in NAMED_METRICS:
+        return spec, NAMED_METRICS[spec]
+    if style and spec in M.style_metrics(style):
+        return spec, M.style_metrics(style)[spec]
+    known = sorted({*NAMED_METRICS, "schema_valid", *M.style_metrics(style or {})})
+    raise ConfigError(f"Unknown metric {spec!r}. Known: {', '.join(known)}; or pass a function.")
+
+
+def _sample_style(name: str) -> dict[str, Any] | None:
+    from ..data.dataset import SAMPLES_DIR
+
+    path = SAMPLES_DIR / name / "style.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -1,0 +1,248 @@
+"""Per-output quality metrics: pure functions of (output, reference) that return a score in [0, 1] or None.
+
+None means "does not apply" (for example field accuracy when the reference is not JSON) and is
+left out of averages. Every metric is cheap, deterministic and needs no model:
+
+- `exact_match`: the whole answer, whitespace-normalised.
+- `contains_reference`: the reference appears in the answer (case-insensitive); how the
+  general-knowledge probe is scored.
+- `json_parses`, `schema_valid`, `field_accuracy`: for structured output such as `orders-json`.
+- `chrf`: character n-gram F-score, a fuzzy "how close is the text" that needs no tokenizer.
+- `style_metrics(style)`: greeting, sign-off, banned phrases and length checks built from a
+  `style.json` such as the `support-tone` sample's.
+
+`MetricFn` is the shape a user-supplied metric takes: `fn(output, reference) -> float | None`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import ConfigError
+
+MetricFn = Callable[[str, str], "float | None"]
+
+_FENCE = re.compile(r"^```[a-zA-Z0-9_-]*\s*\n(.*?)\n?```$", re.DOTALL)
+_MISSING = object()
+
+
+def normalise(text: str) -> str:
+    """NFC Unicode form, whitespace runs collapsed, ends stripped (case kept)."""
+    return " ".join(unicodedata.normalize("NFC", text or "").split())
+
+
+# -- text -----------------------------------------------------------------------------------------
+
+
+def exact_match(output: str, reference: str) -> float:
+    """1.0 when output and reference are the same text after `normalise`, else 0.0."""
+    return float(normalise(output) == normalise(reference))
+
+
+def contains_reference(output: str, reference: str) -> float | None:
+    """1.0 when the reference occurs in the output, ignoring case and whitespace runs."""
+    ref = normalise(reference).casefold()
+    if not ref:
+        return None
+    return float(ref in normalise(output).casefold())
+
+
+def chrf(output: str, reference: str, *, max_n: int = 6, beta: float = 2.0) -> float:
+    """Character n-gram F-score (Popovic 2015, chrF with beta=2 as in sacrebleu), in [0, 1].
+
+    Whitespace is removed, n-grams of 1..max_n characters are counted; precision and recall are
+    averaged over the orders that the reference (or output) is long enough to have. Written here
+    rather than taken from sacrebleu to keep the dependency list short; it gives sacrebleu 2.6's
+    sentence chrF (default settings, divided by 100) to six decimals (see tests/test_metrics.py).
+    """
+    hyp = "".join(unicodedata.normalize("NFC", output or "").split())
+    ref = "".join(unicodedata.normalize("NFC", reference or "").split())
+    if not hyp and not ref:
+        return 1.0
+    if not hyp or not ref:
+        return 0.0
+    precisions, recalls = [], []
+    for n in range(1, max_n + 1):
+        h, r = _char_ngrams(hyp, n), _char_ngrams(ref, n)
+        if not h or not r:
+            continue
+        overlap = sum((h & r).values())
+        precisions.append(overlap / sum(h.values()))
+        recalls.append(overlap / sum(r.values()))
+    p, r = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
+    if p == 0.0 and r == 0.0:
+        return 0.0
+    b2 = beta * beta
+    return (1 + b2) * p * r / (b2 * p + r)
+
+
+def _char_ngrams(text: str, n: int) -> Counter:
+    return Counter(text[i : i + n] for i in range(len(text) - n + 1))
+
+
+# -- structured output ----------------------------------------------------------------------------
+
+
+def parse_json(text: str) -> Any:
+    """The JSON value the output holds; raises ValueError when it holds none.
+
+    Accepts the bare value or one Markdown code fence around it (```json ... ```); anything else
+    around the JSON (an introduction, a trailing remark) counts as not parseable, because a
+    program reading the answer would fail on it too.
+    """
+    body = (text or "").strip()
+    fenced = _FENCE.match(body)
+    if fenced:
+        body = fenced.group(1).strip()
+    return json.loads(body)
+
+
+def json_parses(output: str, reference: str = "") -> float:
+    """1.0 when the output is one JSON value (optionally in a code fence), else 0.0."""
+    return float(_try_json(output) is not _MISSING)
+
+
+def schema_valid(output: str, reference: str = "", *, schema: Mapping[str, Any]) -> float:
+    """1.0 when the output parses and validates against the JSON Schema `schema`."""
+    import jsonschema
+
+    value = _try_json(output)
+    if value is _MISSING:
+        return 0.0
+    validator_cls = jsonschema.validators.validator_for(schema)
+    return float(validator_cls(schema).is_valid(value))
+
+
+def field_accuracy(output: str, reference: str) -> float | None:
+    """Share of the reference JSON's leaf fields that the output has with an equal value.
+
+    Fields are addressed by path (`items.0.sku`), so a nested value counts once per leaf. Numbers
+    compare by value (2 == 2.0). None when the reference is not JSON; 0.0 when the output is not.
+    """
+    ref = _try_json(reference)
+    if ref is _MISSING:
+        return None
+    leaves = dict(_leaves(ref))
+    if not leaves:
+        return None
+    out = _try_json(output)
+    if out is _MISSING:
+        return 0.0
+    got = dict(_leaves(out))
+    hits = sum(1 for path, value in leaves.items() if _same_value(got.get(path, _MISSING), value))
+    return hits / len(leaves)
+
+
+def _try_json(text: str) -> Any:
+    try:
+        return parse_json(text)
+    except ValueError:
+        return _MISSING
+
+
+def _leaves(value: Any, prefix: str = ""):
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from _leaves(item, f"{prefix}{key}.")
+    elif isinstance(value, list) and value:
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{prefix}{i}.")
+    else:
+        yield prefix.rstrip(".") or "$", value
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    numbers = (int, float)
+    if (
+        isinstance(a, numbers)
+        and isinstance(b, numbers)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    return type(a) is type(b) and a == b
+
+
+# -- style ----------------------------------------------------------------------------------------
+
+
+def starts_with(output: str, phrase: str) -> float:
+    """1.0 when the output opens with `phrase` (case-insensitive, whitespace-normalised)."""
+    return float(normalise(output).casefold().startswith(normalise(phrase).casefold()))
+
+
+def ends_with(output: str, phrase: str) -> float:
+    """1.0 when the output closes with `phrase` (case-insensitive, whitespace-normalised)."""
+    return float(normalise(output).casefold().endswith(normalise(phrase).casefold()))
+
+
+def avoids_phrases(output: str, phrases: list[str]) -> float:
+    """1.0 when none of `phrases` occurs in the output (case-insensitive)."""
+    text = normalise(output).casefold()
+    return float(not any(normalise(p).casefold() in text for p in phrases))
+
+
+def within_words(output: str, *, max_words: int, min_words: int = 1) -> float:
+    """1.0 when the output has between min_words and max_words words."""
+    return float(min_words <= len(normalise(output).split()) <= max_words)
+
+
+def style_metrics(style: Mapping[str, Any]) -> dict[str, MetricFn]:
+    """Metric functions for the checkable markers in a style spec (keys as in support-tone's style.json).
+
+    Known keys: `greeting` (opening text), `sign_off` (closing text), `banned_phrases` (list),
+    `max_words` and `min_words`. Unknown keys are ignored.
+    """
+    checks: dict[str, MetricFn] = {}
+    if style.get("greeting"):
+        checks["greeting"] = lambda out, ref, g=style["greeting"]: starts_with(out, g)
+    if style.get("sign_off"):
+        checks["sign_off"] = lambda out, ref, s=style["sign_off"]: ends_with(out, s)
+    if style.get("banned_phrases"):
+        checks["no_banned_phrases"] = lambda out, ref, b=list(style["banned_phrases"]): (
+            avoids_phrases(out, b)
+        )
+    if style.get("max_words"):
+        lo, hi = int(style.get("min_words", 1)), int(style["max_words"])
+        checks["length_ok"] = lambda out, ref, lo=lo, hi=hi: within_words(
+            out, max_words=hi, min_words=lo
+        )
+    return checks
+
+
+def json_metrics(schema: Mapping[str, Any] | None = None) -> dict[str, MetricFn]:
+    """The structured-output suite: parse rate, schema validity (when a schema is given), field accuracy."""
+    metrics: dict[str, MetricFn] = {"json_parses": json_parses}
+    if schema is not None:
+        metrics["schema_valid"] = lambda out, ref, s=schema: schema_valid(out, ref, schema=s)
+    metrics["field_accuracy"] = field_accuracy
+    return metrics
+
+
+def looks_like_json(references: list[str], *, share: float = 0.8) -> bool:
+    """True when at least `share` of the non-empty references parse as JSON objects or arrays."""
+    refs = [r for r in references if r and r.strip()]
+    if not refs:
+        return False
+    hits = sum(isinstance(_try_json(r), (dict, list)) for r in refs)
+    return hits / len(refs) >= share
+
+
+def score(metrics: Mapping[str, MetricFn], output: str, reference: str) -> dict[str, float | None]:
+    """Apply each metric; a result outside [0, 1] is an error in the metric, reported by name."""
+    scores: dict[str, float | None] = {}
+    for name, fn in metrics.items():
+        value = fn(output, reference)
+        if value is not None:
+            value = float(value)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(
+                    f"Metric {name!r} returned {value!r}; a metric must return a float in [0, 1] or None."
+                )
+        scores[name] = value
+    return scores

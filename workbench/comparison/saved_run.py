@@ -1,0 +1,84 @@
+"""Compare a finished run: find its held-out data, ask base and tuned, write comparison.json/.html and figures.
+
+The one call notebook 04 (headless and interactive) and `workbench compare RUN_DIR` share.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..rundir import RunDir
+from .comparison import Comparison, compare
+from .generation import GenerationSettings, ModelPair, load_run
+
+log = logging.getLogger(__name__)
+
+
+def held_out(run_dir: str | Path, *, eval_dataset: str | None = None) -> Any:
+    """The prompts to compare on: `eval_dataset` when given (a name or file), else the ChatDataset of the
+    same split training evaluated on (the config's eval_dataset, the sample's eval split, or the
+    seeded slice of the training data), without the training-time `max_eval_rows` cap."""
+    from ..config import TrainConfig
+    from ..training.batching import load_splits
+
+    rd = RunDir(run_dir)
+    if eval_dataset:
+        return eval_dataset  # compare() loads it (a sample's eval split, or the file)
+    if not rd.train_config_yaml.is_file():
+        raise ConfigError(
+            f"{rd.train_config_yaml}: not found, so the held-out data is unknown. "
+            "Pass eval_dataset=... (a sample name or a file)."
+        )
+    cfg = TrainConfig.from_yaml(rd.train_config_yaml, strict=False).replace(max_eval_rows=None)
+    return load_splits(cfg).eval
+
+
+def compare_run(
+    run_dir: str | Path,
+    *,
+    pair: ModelPair | None = None,
+    eval_dataset: str | None = None,
+    probe_dataset: str | None = "general-probe",
+    max_eval_prompts: int | None = None,
+    max_probe_prompts: int | None = None,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    do_sample: bool = False,
+    forgetting_margin: float = 0.05,
+    perplexity_margin: float = 0.25,
+    save: bool = True,
+) -> Comparison:
+    """compare() on the run's held-out data and the probe set; with `save`, write the artifacts."""
+    pair = pair or load_run(run_dir)
+    prompts = held_out(run_dir, eval_dataset=eval_dataset)
+    probe = probe_dataset if probe_dataset and str(probe_dataset).lower() != "none" else None
+    result = compare(
+        tuned=pair,
+        prompts=prompts,
+        probe=probe,
+        max_prompts=max_eval_prompts,
+        max_probe_prompts=max_probe_prompts,
+        generation=GenerationSettings(
+            max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample
+        ),
+        forgetting_margin=forgetting_margin,
+        perplexity_margin=perplexity_margin,
+    )
+    if save:
+        write_comparison(result, run_dir)
+    return result
+
+
+def write_comparison(result: Comparison, run_dir: str | Path) -> dict[str, Path]:
+    """comparison.json, comparison.html and figures/comparison.html (self-contained, plotly inside)."""
+    from ..plots import comparison_figures, write_figures_html
+
+    paths = result.save(run_dir)
+    figures = RunDir(run_dir).figures_dir / "comparison.html"
+    paths["figures"] = write_figures_html(
+        comparison_figures(result), figures, title="Base vs tuned"
+    )
+    return paths

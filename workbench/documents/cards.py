@@ -1,0 +1,333 @@
+"""The model card (Hugging Face format with YAML metadata) and the data card, built from RunFacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .facts import RunFacts, generated_note, not_run
+from .numbers import (
+    as_number,
+    compute,
+    dataset_names,
+    forgetting,
+    forgetting_rows,
+    hyperparameters,
+    metric_rows,
+    sci,
+)
+from .render import UNKNOWN, Bullets, Document, Fields, Heading, Para, Table, cell
+
+# -- model card ----------------------------------------------------------------------------------
+
+
+def model_card(facts: RunFacts) -> Document:
+    base = facts.base.get("base_model") or facts.param("model")
+    technique = facts.param("technique")
+    licence = facts.base.get("license")
+    meta: dict[str, Any] = {
+        "base_model": base,
+        "library_name": "peft" if technique not in (None, "full", "freeze") else "transformers",
+        # the base's licence when known; otherwise Hugging Face's "other" with the gap named
+        "license": licence or "other",
+        **({} if licence else {"license_name": UNKNOWN}),
+        "datasets": dataset_names(facts),
+        "pipeline_tag": "text-generation",
+        "tags": ["workbench", *([technique] if technique else [])],
+    }
+    rows = metric_rows(facts)
+    if rows:
+        meta["model-index"] = [
+            {
+                "name": facts.run_dir.name,
+                "results": [
+                    {
+                        "task": {"type": "text-generation"},
+                        "dataset": {
+                            "name": facts.param("eval_dataset")
+                            or f"{facts.param('dataset')} (eval split)",
+                            "type": "custom",
+                        },
+                        "metrics": [
+                            {"type": r[0], "name": r[0], "value": round(float(r[2]), 4)}
+                            for r in rows
+                            if as_number(r[2]) is not None
+                        ],
+                    }
+                ],
+            }
+        ]
+    doc = Document(f"Model card: {facts.run_dir.name}", front_matter=meta)
+    doc.add(
+        Para(generated_note()),
+        Heading("Model details"),
+        Fields(
+            [
+                ("Fine-tuned from", base),
+                ("Technique", technique),
+                ("Developed by", facts.said("provider_name")),
+                (
+                    "Model type",
+                    "causal language model" + (f", {technique} fine-tune" if technique else ""),
+                ),
+                ("Language(s)", facts.said("language")),
+                (
+                    "Licence",
+                    f"{licence} (the base model's licence; confirm the licence you release under)"
+                    if licence
+                    else None,
+                ),
+            ]
+        ),
+    )
+    doc.add(
+        Heading("Uses"),
+        Fields(
+            [
+                ("Intended purpose", facts.said("intended_purpose")),
+                ("Out-of-scope uses", facts.said("out_of_scope_uses")),
+            ]
+        ),
+    )
+    doc.add(
+        Heading("Training details"),
+        Para("Training data: see `data_card.md` (provenance, cleaning, PII scan)."),
+    )
+    hp = hyperparameters(facts)
+    doc.add(Fields(hp) if hp else Para(not_run("train")))
+    doc.add(Heading("Evaluation"), *evaluation_blocks(facts))
+    doc.add(Heading("Bias, risks and limitations"), Bullets(limitations(facts)))
+    c = compute(facts)
+    doc.add(
+        Heading("Environmental impact"),
+        Fields(
+            [
+                ("Hardware", c["hardware"]),
+                (
+                    "Training wall time",
+                    f"{c['wall_time_s']:.0f} s" if c["wall_time_s"] is not None else None,
+                ),
+                ("Estimated training compute", f"{sci(c['flops'])} FLOP" if c["flops"] else None),
+                (
+                    "Estimated energy",
+                    f"{c['energy_wh']:.3g} Wh ({c['power_basis']})"
+                    if c["energy_wh"] is not None
+                    else None,
+                ),
+                ("Region / carbon intensity", facts.said("region")),
+            ]
+        ),
+    )
+    doc.add(
+        Heading("How to get started"),
+        Para(
+            f'`from peft import PeftModel; model = PeftModel.from_pretrained(base_model, "{facts.run_dir / "adapter"}")` '
+            "(for an adapter run; a full fine-tune loads with `AutoModelForCausalLM.from_pretrained`)."
+        ),
+    )
+    return doc
+
+
+def evaluation_blocks(facts: RunFacts) -> list[Any]:
+    if facts.comparison is None:
+        return [Para(not_run("comparison"))]
+    blocks: list[Any] = []
+    rows = metric_rows(facts)
+    if rows:
+        blocks.append(Table(["metric", "base", "tuned", "change"], rows))
+    probe = forgetting(facts)
+    if probe:
+        verdict = (
+            "FLAGGED: " + "; ".join(probe.get("reasons") or [])
+            if probe.get("flag")
+            else "no drop beyond the margins"
+        )
+        blocks.append(
+            Para(
+                f"Forgetting probe on `{probe.get('dataset')}` (general questions outside the task): {verdict}."
+            )
+        )
+        blocks.append(Table(["probe metric", "base", "tuned", "change"], forgetting_rows(facts)))
+        ppl = probe.get("perplexity") or {}
+        if ppl:
+            blocks.append(
+                Para("Probe perplexity: " + ", ".join(f"{k} {cell(v)}" for k, v in ppl.items()))
+            )
+    else:
+        blocks.append(Para("The forgetting probe was not run in this comparison."))
+    gates = (facts.summary or {}).get("gates") or []
+    if gates:
+        blocks.append(Para("Quality gates: " + "; ".join(g["reason"] for g in gates)))
+    return blocks or [Para("comparison.json holds no metrics.")]
+
+
+def limitations(facts: RunFacts) -> list[str]:
+    items = []
+    if facts.base.get("name") == "tiny-random":
+        items.append(
+            "The base is a random test model: its answers are meaningless; use it only to test the tooling."
+        )
+    train = facts.train or {}
+    if train.get("max_steps") and train.get("steps") and train["steps"] < 100:
+        items.append(
+            f"Trained for only {train['steps']} steps: a demonstration, not a production model."
+        )
+    probe = forgetting(facts)
+    if probe and probe.get("flag"):
+        items.append(
+            "General skills dropped on the forgetting probe: "
+            + "; ".join(probe.get("reasons") or [])
+        )
+    if facts.bias:
+        share = facts.bias.get("identical_share")
+        items.append(
+            f"Counterfactual bias probe: {facts.bias.get('n')} pairs, "
+            f"{'n/a' if share is None else f'{share:.0%}'} answered identically up to the swap (see the AI Act record)."
+        )
+    else:
+        items.append(not_run("bias"))
+    items.append(
+        "Evaluated only on the eval split named above; behaviour on other inputs is not measured."
+    )
+    items.append(
+        "Personal data that reached training cannot be removed from the weights afterwards; see the data card."
+    )
+    return items
+
+
+# -- data card -----------------------------------------------------------------------------------
+
+
+def data_card(facts: RunFacts) -> Document:
+    doc = Document(f"Data card: {', '.join(dataset_names(facts)) or facts.run_dir.name}")
+    doc.add(Para(generated_note()), Heading("Provenance"))
+    files = [
+        f
+        for d in ((facts.summary or {}).get("datasets") or {}).values()
+        for f in d.get("files", [])
+    ]
+    prov = (
+        ((facts.inspect or {}).get("dataset") or {}).get("provenance")
+        or (facts.inspect or {}).get("provenance")
+        or {}
+    )
+    if files:
+        doc.add(
+            Table(
+                ["file", "sha256", "bytes"],
+                [[f["path"], f"`{f['sha256']}`", f.get("bytes")] for f in files],
+            )
+        )
+    if prov:
+        doc.add(Fields([(k, v) for k, v in prov.items() if v is not None]))
+    if not files and not prov:
+        doc.add(Para(not_run("inspect")))
+    doc.add(
+        Fields(
+            [
+                ("Licence / terms of use", facts.said("dataset_licence")),
+                ("Original collection purpose", facts.said("collection_purpose")),
+                ("Language(s)", facts.said("language")),
+                ("Curated by", facts.said("provider_name")),
+            ]
+        )
+    )
+    doc.add(Heading("Size and shape"), *size_blocks(facts))
+    doc.add(Heading("Cleaning applied"), Bullets(cleaning(facts)))
+    doc.add(Heading("Personal data (PII scan)"), *pii_blocks(facts))
+    doc.add(Heading("Known gaps and problems"), Bullets(known_gaps(facts)))
+    return doc
+
+
+def size_blocks(facts: RunFacts) -> list[Any]:
+    rows = []
+    data = (facts.train or {}).get("data") or {}
+    for split, info in data.items():
+        if isinstance(info, dict):
+            rows.append([split, info.get("rows"), info.get("tokens"), info.get("truncated")])
+    if rows:
+        return [Table(["split", "rows", "tokens", "truncated"], rows)]
+    insp = facts.inspect or {}
+    if insp:
+        return [
+            Fields(
+                [("rows", (insp.get("counts") or {}).get("rows")), ("format", insp.get("format"))]
+            )
+        ]
+    return [Para(not_run("inspect"))]
+
+
+def cleaning(facts: RunFacts) -> list[str]:
+    """What `clean` did, from the clean logs notebook 01 leaves beside its cleaned copies."""
+    items = []
+    for log_path in sorted(facts.run_dir.glob("**/*.clean_log.json")):
+        data = _read(log_path)
+        counts = (
+            ", ".join(f"{n} x {what}" for what, n in (data.get("counts") or {}).items())
+            or "no changes"
+        )
+        items.append(
+            f"`{log_path.relative_to(facts.run_dir)}`: {data.get('rows_before')} -> {data.get('rows_after')} rows ({counts})"
+        )
+    if items:
+        return items
+    if facts.inspect is None:
+        return [not_run("inspect")]
+    return [
+        "No cleaning was recorded: the data was trained as loaded (rows the loader could not read were skipped)."
+    ]
+
+
+def _read(path: Any) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def pii_blocks(facts: RunFacts) -> list[Any]:
+    insp = facts.inspect
+    if insp is None:
+        return [Para(not_run("inspect"))]
+    pii = insp.get("pii") if isinstance(insp.get("pii"), dict) else {}
+    counts = pii.get("counts") or {}
+    blocks: list[Any] = (
+        [Table(["kind", "matches"], [[k, v] for k, v in counts.items()])] if counts else []
+    )
+    errors = [f for f in insp.get("findings", []) if isinstance(f, dict) and f.get("kind") == "pii"]
+    blocks.append(
+        Para(
+            f"{len(errors)} PII finding(s); rows with PII: {pii.get('rows_with_pii', 'not recorded')}."
+        )
+    )
+    if pii.get("not_detected"):
+        blocks.append(Para(f"Not detected by this scan: {pii['not_detected']}."))
+    return blocks
+
+
+def known_gaps(facts: RunFacts) -> list[str]:
+    insp = facts.inspect
+    if insp is None:
+        return [not_run("inspect")]
+    counts: dict[tuple[str, str], int] = {}
+    for f in insp.get("findings", []):
+        if isinstance(f, dict):
+            key = (str(f.get("severity")), str(f.get("kind")))
+            counts[key] = counts.get(key, 0) + 1
+    items = [f"{n} x {kind} ({sev})" for (sev, kind), n in sorted(counts.items())]
+    items.append(
+        "Representativeness of the data for the intended setting: _to be completed by the provider_"
+    )
+    return items
+
+
+__all__ = [
+    "model_card",
+    "data_card",
+    "evaluation_blocks",
+    "limitations",
+    "cleaning",
+    "pii_blocks",
+    "known_gaps",
+]

@@ -1,0 +1,388 @@
+"""How much memory, time and money a fine-tuning run needs, before you start it; and a probe that checks.
+
+`estimate(model=, technique=, hardware=, ...)` adds up the components in memory.py for a model
+shape (a preset, a local config, a loaded model or a hub id) on a hardware preset. `probe(cfg)`
+runs a few real optimizer steps on this machine and measures peak memory and step time; an
+estimate corrected by a probe (`Estimate.calibrated(probe)`) is what to plan the full run with.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainConfig
+from ..errors import ConfigError
+from .memory import (
+    OPTIMIZERS,
+    activation_bytes,
+    cpu_adapter_temporaries_bytes,
+    dequant_buffer_bytes,
+    logits_bytes,
+    static_bytes,
+    training_flops_per_token,
+    training_for,
+)
+from .presets import GB, MODEL_ALIASES, MODEL_PRESETS, Architecture, Hardware, get_hardware
+
+log = logging.getLogger(__name__)
+
+COMPONENTS = ("weights", "gradients", "optimizer", "adapters", "activations", "logits", "overhead")
+# Relative time per step against LoRA at the same shape (extra work each step): DoRA recomputes
+# weight norms, QLoRA dequantises every 4-bit weight in forward and backward. Rough public
+# figures (peft DoRA docs; QLoRA paper's slower-than-LoRA steps); the probe replaces them.
+STEP_TIME_FACTOR = {"dora": 1.2, "qlora": 1.4}
+
+
+@dataclass
+class Estimate:
+    """Memory by component (bytes), whether it fits, and how long and how much a run would take."""
+
+    model: str
+    technique: str
+    hardware: str
+    seq_len: int
+    batch_size: int
+    grad_checkpointing: bool
+    optimizer: str
+    params: int
+    trainable_params: int
+    breakdown: dict[str, float]
+    peak_bytes: float
+    memory_bytes: float
+    tokens_per_s: float
+    dataset_tokens: int | None = None
+    epochs: float = 1.0
+    hourly_price: float | None = None
+    notes: list[str] = field(default_factory=list)
+    calibration: dict[str, float] | None = None
+    loss_chunks: int = 1
+    pure_bf16: bool = False
+    cpu_low_memory: bool = False
+
+    @property
+    def fits(self) -> bool:
+        return self.peak_bytes <= self.memory_bytes
+
+    @property
+    def headroom_bytes(self) -> float:
+        return self.memory_bytes - self.peak_bytes
+
+    @property
+    def wall_s(self) -> float | None:
+        if not self.dataset_tokens or self.tokens_per_s <= 0:
+            return None
+        return self.dataset_tokens * self.epochs / self.tokens_per_s
+
+    @property
+    def cost(self) -> float | None:
+        if self.wall_s is None or self.hourly_price is None:
+            return None
+        return self.wall_s / 3600 * self.hourly_price
+
+    def calibrated(self, probe: Any) -> Estimate:
+        """This estimate scaled by a probe's measured/estimated ratios (memory and speed)."""
+        mem_ratio = probe.memory_ratio
+        speed_ratio = probe.tokens_per_s / max(probe.estimate.tokens_per_s, 1e-9)
+        parts = {k: v * mem_ratio for k, v in self.breakdown.items()}
+        note = f"Calibrated by a {probe.steps}-step probe: memory x{mem_ratio:.2f}, speed x{speed_ratio:.2f}."
+        return replace(
+            self,
+            breakdown=parts,
+            peak_bytes=sum(parts.values()),
+            tokens_per_s=self.tokens_per_s * speed_ratio,
+            notes=[*self.notes, note],
+            calibration={"memory_ratio": mem_ratio, "speed_ratio": speed_ratio},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            fits=self.fits, headroom_bytes=self.headroom_bytes, wall_s=self.wall_s, cost=self.cost
+        )
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Estimate:
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for a table: the breakdown, then the verdict and time/cost."""
+        rows = [(name, _gb(self.breakdown.get(name, 0.0))) for name in COMPONENTS]
+        rows += [
+            ("peak", _gb(self.peak_bytes)),
+            (f"{self.hardware} memory", _gb(self.memory_bytes)),
+            ("fits", f"{'yes' if self.fits else 'NO'} (headroom {_gb(self.headroom_bytes)})"),
+            (
+                "trainable parameters",
+                f"{self.trainable_params:,} of {self.params:,} "
+                f"({100 * self.trainable_params / max(self.params, 1):.2f}%)",
+            ),
+            ("tokens/s", f"{self.tokens_per_s:,.0f}"),
+        ]
+        if self.wall_s is not None:
+            rows.append(("wall time", _duration(self.wall_s)))
+        if self.cost is not None:
+            rows.append(("cost", f"{self.cost:,.2f} at {self.hourly_price}/h"))
+        return rows
+
+    def to_text(self) -> str:
+        title = f"{self.model} | {self.technique} | {self.hardware} | seq {self.seq_len} x batch {self.batch_size}"
+        if self.grad_checkpointing:
+            title += " | checkpointing"
+        if self.loss_chunks > 1:
+            title += f" | loss in {self.loss_chunks} chunks"
+        if self.pure_bf16:
+            title += " | pure bf16"
+        if self.cpu_low_memory:
+            title += " | cpu_low_memory"
+        width = max(len(k) for k, _ in self.rows())
+        lines = [title, "-" * len(title)] + [f"{k:<{width}}  {v}" for k, v in self.rows()]
+        return "\n".join(lines + [f"note: {n}" for n in self.notes])
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{html.escape(v)}</td></tr>"
+            for k, v in self.rows()
+        )
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        colour = "#2e7d32" if self.fits else "#c62828"
+        return (
+            f"<div><b>{html.escape(self.model)}</b> · {html.escape(self.technique)} · "
+            f"<span style='color:{colour}'>{'fits' if self.fits else 'does not fit'}</span> on "
+            f"{html.escape(self.hardware)}<table>{cells}</table><ul>{notes}</ul></div>"
+        )
+
+
+def estimate(
+    *,
+    model: Any = "smollm2-135m-instruct",
+    technique: str = "lora",
+    hardware: Any = "this-cpu",
+    seq_len: int = 512,
+    batch_size: int = 8,
+    grad_checkpointing: bool = False,
+    optimizer: str = "adamw",
+    dataset_tokens: int | None = None,
+    epochs: float = 1.0,
+    hourly_price: float | None = None,
+    config: TrainConfig | None = None,
+    loss_chunks: int = 1,
+    pure_bf16: bool = False,
+    cpu_low_memory: bool = False,
+) -> Estimate:
+    """Estimate peak memory (by component), fit, tokens/s, wall time and cost of one training run.
+
+    `config` supplies the technique's knobs (lora_r, target_modules, lora_dropout,
+    freeze_keep_last); `seq_len`, `batch_size` and `grad_checkpointing` are the shape estimated.
+    The workbench trains with transformers + peft; two knobs describe other stacks' savings so
+    their published figures can be compared like for like: `loss_chunks` (a cross-entropy computed
+    in chunks of the sequence, as torchtune's CEWithChunkedOutputLoss) and `pure_bf16` (adapters,
+    their optimizer state and unquantised layers kept in bf16 rather than fp32; GPU only).
+    `cpu_low_memory` is TrainConfig's knob of that name: on a CPU the allocator then holds no freed
+    temporaries, so that term of the overhead drops out.
+    """
+    from ..techniques import get_technique
+
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(
+            f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}."
+        )
+    if seq_len <= 0 or batch_size <= 0:
+        raise ConfigError(f"seq_len and batch_size must be > 0, got {seq_len} and {batch_size}.")
+    if loss_chunks < 1:
+        raise ConfigError(f"loss_chunks must be >= 1 (1 = no chunking), got {loss_chunks}.")
+    cfg = config or TrainConfig()
+    tech = get_technique(technique)
+    arch = resolve_architecture(model)
+    hw = get_hardware(hardware)
+    act_bytes = hw.train_dtype_bytes
+    pure_bf16 = pure_bf16 and hw.kind != "cpu"  # CPUs train in fp32 throughout
+    cpu_low_memory = cpu_low_memory and hw.kind == "cpu"
+    train = training_for(tech, arch, cfg)
+    n_trainable = tech.count_trainable(arch, cfg)
+    tokens = seq_len * batch_size
+    parts = static_bytes(
+        arch,
+        train,
+        n_trainable=n_trainable,
+        weight_bits=tech.memory.weight_bits,
+        param_bytes=act_bytes,
+        optimizer=optimizer,
+        pure_16bit=pure_bf16,
+    )
+    parts["activations"] = activation_bytes(
+        arch, train, tokens=tokens, act_bytes=act_bytes, checkpointing=grad_checkpointing
+    )
+    parts["logits"] = logits_bytes(
+        arch, tokens=tokens, act_bytes=act_bytes, loss_chunks=loss_chunks
+    )
+    parts["overhead"] = hw.overhead_bytes + dequant_buffer_bytes(
+        arch, weight_bits=tech.memory.weight_bits, act_bytes=act_bytes
+    )
+    if hw.kind == "cpu" and not cpu_low_memory:  # the allocator keeps freed temporaries
+        parts["overhead"] += cpu_adapter_temporaries_bytes(
+            arch,
+            train,
+            tokens=tokens,
+            act_bytes=act_bytes,
+            quantised=tech.memory.weight_bits is not None,
+        )
+    flops = training_flops_per_token(arch, train, seq_len=seq_len, checkpointing=grad_checkpointing)
+    tokens_per_s = hw.train_flops * hw.mfu / flops / STEP_TIME_FACTOR.get(technique, 1.0)
+    est = Estimate(
+        model=arch.name,
+        technique=technique,
+        hardware=hw.name,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        grad_checkpointing=grad_checkpointing,
+        optimizer=optimizer,
+        params=arch.params,
+        trainable_params=n_trainable,
+        breakdown={k: float(parts[k]) for k in COMPONENTS},
+        peak_bytes=float(sum(parts.values())),
+        memory_bytes=hw.memory_bytes,
+        tokens_per_s=tokens_per_s,
+        dataset_tokens=dataset_tokens,
+        epochs=epochs,
+        hourly_price=hourly_price,
+        notes=_notes(tech, hw, arch),
+        loss_chunks=loss_chunks,
+        pure_bf16=pure_bf16,
+        cpu_low_memory=cpu_low_memory,
+    )
+    if hw.kind == "cpu" and not est.fits and not cpu_low_memory:
+        est.notes.append(
+            "Does not fit: cpu_low_memory=True lowered the peak by 11-47% here (steps 17-37% "
+            "slower); a smaller batch_size or max_length lowers activations and logits."
+        )
+    return est
+
+
+def estimate_config(cfg: TrainConfig, *, hardware: Any = "this-cpu", **kwargs: Any) -> Estimate:
+    """Estimate the run a TrainConfig describes (its model, technique, max_length, batch_size)."""
+    return estimate(
+        model=cfg.model,
+        technique=cfg.technique,
+        hardware=hardware,
+        seq_len=cfg.max_length,
+        batch_size=cfg.batch_size,
+        grad_checkpointing=cfg.gradient_checkpointing,
+        config=cfg,
+        cpu_low_memory=cfg.cpu_low_memory,
+        **kwargs,
+    )
+
+
+def compare_techniques(techniques: list[str] | None = None, **kwargs: Any) -> list[Estimate]:
+    """One estimate per technique at the same shape and hardware (the notebook's comparison table)."""
+    from ..techniques import available_techniques
+
+    return [estimate(technique=t, **kwargs) for t in techniques or available_techniques()]
+
+
+# Rough characters per token of BPE tokenizers on English text and JSON, plus the chat template's
+# few tokens per turn: enough for a time estimate; the probe measures the real speed.
+CHARS_PER_TOKEN, TOKENS_PER_TURN = 4.0, 5
+
+
+def dataset_tokens(dataset: Any, *, max_length: int) -> int:
+    """Approximate training tokens per epoch of a dataset (each conversation capped at max_length)."""
+    from ..data.dataset import load_dataset
+
+    ds = load_dataset(dataset, split="train") if isinstance(dataset, str) else load_dataset(dataset)
+    total = 0
+    for conversation in ds.conversations:
+        chars = sum(len(turn["content"]) for turn in conversation)
+        total += min(max_length, int(chars / CHARS_PER_TOKEN) + TOKENS_PER_TURN * len(conversation))
+    return total
+
+
+def resolve_architecture(model: Any) -> Architecture:
+    """A preset name, a local folder / config.json, a loaded model, a config dict, or a hub id."""
+    if isinstance(model, Architecture):
+        return model
+    if hasattr(model, "config") and not isinstance(model, (str, Path)):
+        return Architecture.from_config(
+            model.config, name=getattr(model.config, "_name_or_path", None)
+        )
+    if isinstance(model, dict):
+        return Architecture.from_config(model)
+    name = str(model)
+    key = MODEL_ALIASES.get(name, name)
+    if key in MODEL_PRESETS:
+        return MODEL_PRESETS[key]
+    path = _local_config(name)
+    if path is not None:
+        return Architecture.from_config(json.loads(path.read_text(encoding="utf-8")), name=name)
+    return _hub_architecture(name)
+
+
+def _local_config(name: str) -> Path | None:
+    from ..models import TINY_MODEL, ensure_tiny_model
+
+    if name == TINY_MODEL:
+        return ensure_tiny_model() / "config.json"
+    path = Path(name).expanduser()
+    if path.is_file() and path.name.endswith(".json"):
+        return path
+    if (path / "config.json").is_file():
+        return path / "config.json"
+    return None
+
+
+def _hub_architecture(name: str) -> Architecture:
+    try:
+        from transformers import AutoConfig
+
+        return Architecture.from_config(
+            AutoConfig.from_pretrained(name, trust_remote_code=False), name=name
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"Cannot get the architecture of {name!r}: not a preset, not a local folder, and the hub "
+            f"did not answer ({type(exc).__name__}). Presets: {', '.join(MODEL_PRESETS)}."
+        ) from None
+
+
+def _notes(tech: Any, hw: Hardware, arch: Architecture) -> list[str]:
+    notes = []
+    if hw.kind == "cpu":
+        notes.append(
+            "CPU: trains in fp32; memory is process RSS including the Python/torch runtime."
+        )
+    if tech.memory.weight_bits is not None and hw.kind == "cpu":
+        notes.append("QLoRA on a CPU saves memory but is slower than LoRA: a correctness demo.")
+    if tech.name == "dora":
+        notes.append("DoRA activations are approximate (not yet checked against a probe).")
+    if hw.kind == "cuda" and not hw.bf16:
+        notes.append(f"{hw.name} has no bf16: training uses fp16 with loss scaling.")
+    return notes
+
+
+def _gb(value: float) -> str:
+    return f"{value / GB:,.2f} GB"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+__all__ = [
+    "Estimate",
+    "estimate",
+    "estimate_config",
+    "compare_techniques",
+    "dataset_tokens",
+    "resolve_architecture",
+]

@@ -1,0 +1,1 @@
+"""Headless runs: notebooks through papermill, quality gates and summary.json."""

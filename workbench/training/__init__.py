@@ -1,0 +1,1 @@
+"""The engine: TrainConfig -> TrainResult on transformers' Trainer, batching, events, checkpoints, saving, scale-out."""

@@ -1,0 +1,301 @@
+"""From conversations to training batches: chat template, loss labels, truncation, packing, length grouping.
+
+Packing puts several conversations in one row. Restarting `position_ids` alone does not isolate
+them (measured: the second sequence's logits changed), so packed batches carry a 4D block-diagonal
+causal `attention_mask` as well; `tests/test_batching.py` checks packed logits equal separate runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..templating import encode_chat
+
+log = logging.getLogger(__name__)
+
+IGNORE = -100  # label value the loss skips
+
+
+@dataclass
+class Encoded:
+    """One tokenised conversation (or one packed row of several)."""
+
+    input_ids: list[int]
+    labels: list[int]
+    segments: list[int] = field(
+        default_factory=list
+    )  # lengths of the packed pieces; empty: one piece
+    truncated: bool = False
+
+
+@dataclass
+class EncodeReport:
+    """What tokenisation did to a dataset: sizes, truncation, rows left without any label."""
+
+    rows: int = 0
+    tokens: int = 0
+    label_tokens: int = 0
+    truncated: int = 0
+    dropped_no_labels: int = 0
+    packed_rows: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+# -- labels --------------------------------------------------------------------------------------
+
+
+def encode_conversation(
+    tokenizer: Any, messages: list[dict[str, str]], *, max_length: int, assistant_only: bool = True
+) -> Encoded:
+    """Token ids and labels of one conversation; labels only on assistant turns when `assistant_only`.
+
+    The mask rule lives in `templating.encode_chat`, shared with the dataset inspection preview.
+    """
+    enc = encode_chat(tokenizer, messages, max_length=max_length)
+    ids = enc.input_ids
+    labels = (
+        [t if m else IGNORE for t, m in zip(ids, enc.labels_mask, strict=True)]
+        if assistant_only
+        else list(ids)
+    )
+    return Encoded(input_ids=ids, labels=labels, truncated=enc.truncated)
+
+
+def encode_dataset(
+    tokenizer: Any,
+    conversations: Sequence[list[dict[str, str]]],
+    *,
+    max_length: int,
+    assistant_only: bool = True,
+) -> tuple[list[Encoded], EncodeReport]:
+    """Encode every conversation; rows whose labels were all cut off are dropped and counted."""
+    report, out = EncodeReport(), []
+    for messages in conversations:
+        item = encode_conversation(
+            tokenizer, messages, max_length=max_length, assistant_only=assistant_only
+        )
+        report.truncated += item.truncated
+        n_labels = sum(1 for t in item.labels[1:] if t != IGNORE)
+        if n_labels == 0:
+            report.dropped_no_labels += 1
+            continue
+        report.rows += 1
+        report.tokens += len(item.input_ids)
+        report.label_tokens += n_labels
+        out.append(item)
+    if report.truncated:
+        log.warning(
+            "%d of %d conversations were longer than max_length=%d and were truncated.",
+            report.truncated,
+            len(conversations),
+            max_length,
+        )
+    return out, report
+
+
+# -- packing -------------------------------------------------------------------------------------
+
+
+def pack(items: Sequence[Encoded], *, max_length: int, seed: int = 0) -> list[Encoded]:
+    """Greedy first-fit packing of shuffled items into rows of at most `max_length` tokens."""
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    rows: list[list[Encoded]] = []
+    room: list[int] = []
+    for i in order:
+        item = items[i]
+        n = len(item.input_ids)
+        slot = next((r for r, free in enumerate(room) if free >= n), None)
+        if slot is None:
+            rows.append([item])
+            room.append(max_length - n)
+        else:
+            rows[slot].append(item)
+            room[slot] -= n
+    return [_join(row) for row in rows]
+
+
+def _join(pieces: list[Encoded]) -> Encoded:
+    ids, labels = [], []
+    for piece in pieces:
+        ids += piece.input_ids
+        # the first token of a piece must not be predicted from the previous piece's last token
+        labels += [IGNORE] + piece.labels[1:]
+    return Encoded(ids, labels, segments=[len(p.input_ids) for p in pieces])
+
+
+# -- batches -------------------------------------------------------------------------------------
+
+
+class EncodedDataset:
+    """A list of Encoded rows as a torch-style map dataset (Trainer reads `input_ids` for lengths)."""
+
+    def __init__(self, items: Sequence[Encoded]):
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = self.items[i]
+        return {"input_ids": item.input_ids, "labels": item.labels, "segments": item.segments}
+
+    def lengths(self) -> list[int]:
+        return [len(item.input_ids) for item in self.items]
+
+
+@dataclass
+class Collator:
+    """Right-pads a list of rows into tensors.
+
+    Unpacked rows get a 2D padding mask. Packed rows get restarted `position_ids` and a 4D
+    block-diagonal causal mask (bool, True = may attend). `real_tokens` counts non-padding tokens
+    (the engine reads and removes it before the forward pass).
+    """
+
+    pad_token_id: int
+    pad_to_multiple_of: int = 1
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        length = max(len(r["input_ids"]) for r in rows)
+        length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        ids = torch.full((len(rows), length), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(rows), length), IGNORE, dtype=torch.long)
+        for b, row in enumerate(rows):
+            n = len(row["input_ids"])
+            ids[b, :n] = torch.tensor(row["input_ids"])
+            labels[b, :n] = torch.tensor(row["labels"])
+        real = sum(len(r["input_ids"]) for r in rows)
+        batch = {"input_ids": ids, "labels": labels, "real_tokens": torch.tensor(real)}
+        if any(r.get("segments") for r in rows):
+            batch["attention_mask"], batch["position_ids"] = packed_mask_and_positions(rows, length)
+        else:
+            mask = torch.zeros((len(rows), length), dtype=torch.long)
+            for b, row in enumerate(rows):
+                mask[b, : len(row["input_ids"])] = 1
+            batch["attention_mask"] = mask
+        return batch
+
+
+def packed_mask_and_positions(rows: list[dict[str, Any]], length: int) -> tuple[Any, Any]:
+    """(B, 1, L, L) bool block-diagonal causal mask and per-piece restarted position ids."""
+    import torch
+
+    mask = torch.zeros((len(rows), 1, length, length), dtype=torch.bool)
+    positions = torch.zeros((len(rows), length), dtype=torch.long)
+    causal = torch.ones((length, length), dtype=torch.bool).tril()
+    for b, row in enumerate(rows):
+        start = 0
+        for n in row.get("segments") or [len(row["input_ids"])]:
+            mask[b, 0, start : start + n, start : start + n] = causal[:n, :n]
+            positions[b, start : start + n] = torch.arange(n)
+            start += n
+        pad = torch.arange(start, length)
+        mask[b, 0, pad, pad] = True  # padding attends to itself only: no empty softmax rows
+    return mask, positions
+
+
+class LengthGroupedSampler:
+    """Shuffles, then sorts within mega-batches by length so a batch holds similar lengths.
+
+    Deterministic from (seed, epoch), so a resumed run replays the same order.
+    """
+
+    def __init__(
+        self, lengths: Sequence[int], *, batch_size: int, seed: int, mega_batches: int = 16
+    ):
+        self.lengths, self.batch_size, self.seed, self.epoch = list(lengths), batch_size, seed, 0
+        self.mega = batch_size * mega_batches
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        rng = random.Random(self.seed * 1000 + self.epoch)
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        chunks = [order[i : i + self.mega] for i in range(0, len(order), self.mega)]
+        batches = []
+        for chunk in chunks:
+            chunk.sort(key=lambda i: -self.lengths[i])
+            batches += [
+                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
+            ]
+        full = [b for b in batches if len(b) == self.batch_size]
+        rng.shuffle(full)  # so the longest batch is not always first; a short last batch stays last
+        return iter(
+            [i for batch in full + [b for b in batches if len(b) < self.batch_size] for i in batch]
+        )
+
+
+# -- splits --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Splits:
+    """The conversations to train and evaluate on, and where each came from."""
+
+    train: Any  # ChatDataset
+    eval: Any  # ChatDataset (may be empty)
+    sources: dict[str, str]
+
+
+def load_splits(cfg: Any, train_data: Any = None, eval_data: Any = None) -> Splits:
+    """Train and eval data for `cfg`: explicit data wins, then `cfg.eval_dataset`, then the sample's
+    eval split, else a seeded `eval_fraction` slice of the training data."""
+    train = _as_dataset(train_data if train_data is not None else cfg.dataset, "train")
+    source_eval = "given"
+    if eval_data is not None or cfg.eval_dataset:
+        evals = _as_dataset(eval_data if eval_data is not None else cfg.eval_dataset, "eval")
+        source_eval = "given" if eval_data is not None else str(cfg.eval_dataset)
+    elif train_data is None and _has_eval_split(cfg.dataset):
+        evals, source_eval = _as_dataset(cfg.dataset, "eval"), f"{cfg.dataset} (eval split)"
+    else:
+        train, evals = _split_off(train, cfg.eval_fraction, cfg.seed)
+        source_eval = f"{cfg.eval_fraction:.0%} of the training data"
+    train, evals = train.head(cfg.max_train_rows), evals.head(cfg.max_eval_rows)
+    return Splits(
+        train,
+        evals,
+        {"train": train.provenance.sample or train.provenance.source, "eval": source_eval},
+    )
+
+
+def _as_dataset(source: Any, split: str) -> Any:
+    from ..data.dataset import ChatDataset, Provenance, list_samples, load_dataset
+
+    if isinstance(source, ChatDataset):
+        return source
+    if isinstance(source, list) and all(
+        isinstance(c, list) for c in source
+    ):  # conversations (maybe none)
+        return ChatDataset(
+            conversations=source, provenance=Provenance(source="<conversations>", format="chat")
+        )
+    if isinstance(source, str) and source in list_samples():
+        return load_dataset(source, split=split)
+    return load_dataset(source)
+
+
+def _has_eval_split(name: Any) -> bool:
+    from ..data.dataset import SAMPLES_DIR
+
+    return isinstance(name, str) and (SAMPLES_DIR / name / "eval.jsonl").is_file()
+
+
+def _split_off(ds: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+    order = list(range(len(ds)))
+    random.Random(seed).shuffle(order)
+    n_eval = max(1, round(len(ds) * fraction)) if len(ds) > 1 else 0
+    return ds.select(sorted(order[n_eval:])), ds.select(sorted(order[:n_eval]))

@@ -1,0 +1,382 @@
+"""The training engine: one readable path from a TrainConfig to a TrainResult, on transformers' Trainer.
+
+    config -> model + technique -> conversations -> batches -> Trainer (+ events) -> artifacts
+
+CPU policy (measured on the 2-core machines, design.md): fp32 only, no dataloader workers, no tqdm,
+no reporting integrations, no per-step extras, so Trainer costs about what a plain loop costs
+(benchmarks/train_throughput.py). Every run leaves in its run directory: `train_config.yaml`,
+`metrics.jsonl`, `checkpoints/` (atomic, resumable), `adapter/` (or `model/`), `merged/` on request,
+`figures/loss.html` and `train_result.json`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainConfig
+from ..errors import ConfigError
+from ..io import write_json_atomic
+from ..rundir import RunDir
+from .checkpoints import clear_previous, kept_records, newest, resume_point
+from .events import (
+    Callback,
+    EarlyStopping,
+    History,
+    JsonlLog,
+    NanGuard,
+    StopFlag,
+    TrainState,
+)
+from .result import TrainResult
+
+log = logging.getLogger(__name__)
+
+
+def estimate_flops(
+    *, tokens: int, total_params: int, trainable_params: int, recompute: bool = False
+) -> float:
+    """Training FLOPs: per token 2N forward + 2N backward through activations + 2T weight gradients.
+
+    N = all parameters, T = trained ones. Full fine-tuning (T = N) gives the usual 6 N per token;
+    LoRA (T << N) about 4 N. Gradient checkpointing recomputes the forward: another 2N.
+    Attention's quadratic term is left out (small at these lengths).
+    """
+    per_token = 4 * total_params + 2 * trainable_params + (2 * total_params if recompute else 0)
+    return float(per_token) * tokens
+
+
+# -- the engine ----------------------------------------------------------------------------------
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    callbacks: Sequence[Callback] = (),
+    resume: bool | str = "auto",
+    stop: StopFlag | None = None,
+    train_data: Any = None,
+    eval_data: Any = None,
+) -> TrainResult:
+    """Train `cfg` and return a TrainResult (also written to run_dir/train_result.json).
+
+    resume: "auto" continues from the newest complete checkpoint of an unfinished run with the same
+    config; True requires one; False starts over; a path resumes from that checkpoint.
+    stop: a StopFlag to stop from another thread (the notebook's Stop button).
+    train_data / eval_data: a ChatDataset or list of conversations instead of `cfg.dataset`.
+    """
+    from .batching import load_splits
+
+    started = time.monotonic()
+    rd = RunDir(cfg.run_dir).ensure()
+    checkpoint = resume_point(cfg, rd, resume)
+    if checkpoint is None:
+        clear_previous(rd)
+    cfg.to_yaml(rd.train_config_yaml)
+    state = TrainState(run_dir=str(rd.root))
+    history = History(kept_records(rd, checkpoint))
+    result = TrainResult(status="failed", message="", run_dir=str(rd.root), config=cfg.to_dict())
+    result.resumed_from = str(checkpoint) if checkpoint else None
+    try:
+        trainer, tech, info = _build(cfg, rd, load_splits(cfg, train_data, eval_data), checkpoint)
+        result.data, result.world_size = info["data"], trainer.args.world_size
+        result.trainable_params, result.total_params = info["trainable"], info["total"]
+        sinks = _sinks(cfg, rd, history, trainer.is_world_process_zero(), stop) + list(callbacks)
+        _run(trainer, state, sinks, checkpoint, cfg)
+        result.status, result.message = _final_status(state)
+        _finish(trainer, tech, cfg, rd, state, result, history)
+    except Exception as exc:  # a failed run still leaves a result saying why
+        log.error("Training failed:\n%s", traceback.format_exc())
+        result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
+    result.wall_time_s = round(time.monotonic() - started, 3)
+    result.history = history.snapshot()
+    result.checkpoint = _str(newest(rd))
+    state.status, state.message = result.status, result.message
+    for cb in callbacks:
+        cb.on_train_end(state)
+    if result.world_size == 1 or _is_main():
+        write_json_atomic(rd.train_result_json, result.to_dict())
+        _write_figure(result, rd)
+    return result
+
+
+def _build(
+    cfg: TrainConfig, rd: RunDir, splits: Any, checkpoint: Path | None
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Model, technique, encoded data and the Trainer, ready to run."""
+    from transformers import PrinterCallback, ProgressCallback, set_seed
+
+    from ..malloc import apply_cpu_low_memory
+    from ..models import choose_device, load_model
+    from ..techniques import get_technique
+    from .batching import Collator, EncodedDataset, encode_dataset, pack
+    from .trainer import WorkbenchTrainer
+
+    set_seed(cfg.seed)
+    tech = get_technique(cfg.technique)
+    apply_cpu_low_memory(cfg.cpu_low_memory, choose_device(cfg.device))
+    with _quiet_loading():  # tqdm.auto would leave a progress widget in papermill outputs
+        model, tokenizer = load_model(
+            cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device
+        )
+    model = tech.prepare(model, cfg)
+    trainable, total = _param_counts(model)
+    encoded, data = {}, {}
+    for name, ds in (("train", splits.train), ("eval", splits.eval)):
+        items, report = encode_dataset(
+            tokenizer,
+            ds.conversations,
+            max_length=cfg.max_length,
+            assistant_only=cfg.assistant_only_loss,
+        )
+        if cfg.packing and name == "train":
+            items = pack(items, max_length=cfg.max_length, seed=cfg.seed)
+            report.packed_rows = len(items)
+        encoded[name], data[name] = (
+            EncodedDataset(items),
+            {**report.to_dict(), "source": splits.sources[name]},
+        )
+    if not len(encoded["train"]):
+        raise ConfigError(
+            "No training rows left after tokenisation: every row lost its labels (check max_length)."
+        )
+    trainer = WorkbenchTrainer(
+        model=model,
+        args=_training_args(cfg, rd, model, resuming=checkpoint is not None),
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["eval"] if len(encoded["eval"]) else None,
+        data_collator=Collator(pad_token_id=tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        group_by_length=cfg.group_by_length and not cfg.packing,
+    )
+    for noisy in (PrinterCallback, ProgressCallback):  # events replace Trainer's prints and tqdm
+        trainer.remove_callback(noisy)
+    return (
+        trainer,
+        tech,
+        {"data": data, "trainable": trainable, "total": total, "tokenizer": tokenizer},
+    )
+
+
+def _training_args(cfg: TrainConfig, rd: RunDir, model: Any, *, resuming: bool) -> Any:
+    import torch
+    from transformers import TrainingArguments
+
+    device = str(next(model.parameters()).device)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    on_gpu = device.startswith("cuda")
+    if not on_gpu and dtype in (torch.bfloat16, torch.float16):
+        log.warning(
+            "Training in %s on a CPU: expect it to be very slow (use dtype=float32).", dtype
+        )
+    return TrainingArguments(
+        output_dir=str(rd.checkpoints_dir),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,  # < 1 means a fraction of the steps
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        seed=cfg.seed,
+        logging_strategy="steps",
+        logging_steps=cfg.log_every,
+        logging_nan_inf_filter=False,  # let a NaN reach the log, where NanGuard sees it
+        eval_strategy="steps" if cfg.eval_every else "no",
+        eval_steps=cfg.eval_every or None,
+        eval_on_start=cfg.eval_at_start and not resuming,  # the baseline is already in the log
+        save_strategy="steps" if cfg.save_every else "no",
+        save_steps=cfg.save_every or None,
+        include_num_input_tokens_seen="non_padding",
+        report_to=[],
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=on_gpu,
+        remove_unused_columns=False,
+        use_cpu=not on_gpu,
+        bf16=on_gpu and dtype == torch.bfloat16,
+        fp16=on_gpu and dtype == torch.float16,
+        ddp_find_unused_parameters=False,
+        label_names=["labels"],
+        log_level="warning",
+    )
+
+
+def _sinks(
+    cfg: TrainConfig, rd: RunDir, history: History, main: bool, stop: StopFlag | None
+) -> list[Callback]:
+    sinks: list[Callback] = [history, NanGuard()]
+    if main:
+        sinks.append(JsonlLog(rd.metrics_jsonl))
+    if cfg.early_stopping_patience:
+        sinks.append(EarlyStopping(cfg.early_stopping_patience))
+    if stop is not None:
+        sinks.append(stop)
+    return sinks
+
+
+def _run(
+    trainer: Any,
+    state: TrainState,
+    sinks: list[Callback],
+    checkpoint: Path | None,
+    cfg: TrainConfig,
+) -> None:
+    """trainer.train with the event bridge; Ctrl-C / kernel interrupt stops after the step with a checkpoint."""
+    from .trainer import EventBridge
+
+    trainer.add_callback(EventBridge(state, sinks))
+    with _interrupt_stops(state):
+        try:
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        except KeyboardInterrupt:  # a second interrupt, or one outside the main thread's handler
+            state.request_stop("stopped", "Interrupted.")
+            trainer._save_checkpoint(trainer.model, None)
+    if trainer.eval_dataset is not None and not state.stop_status == "diverged":
+        last_eval = max((r["step"] for r in sinks[0].snapshot() if r["kind"] == "eval"), default=-1)
+        if last_eval != trainer.state.global_step:
+            trainer.evaluate()  # the final eval loss, whatever the cadence
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+@contextmanager
+def _interrupt_stops(state: TrainState) -> Iterator[None]:
+    """First SIGINT (kernel interrupt) asks for a clean stop; a second one raises as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if state.stop_requested:
+            raise KeyboardInterrupt
+        state.request_stop("stopped", f"Interrupted at step {state.step}; a checkpoint was saved.")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _final_status(state: TrainState) -> tuple[str, str]:
+    if state.stop_requested:
+        return state.stop_status, state.message
+    return "completed", f"Trained {state.step} steps."
+
+
+def _finish(
+    trainer: Any,
+    tech: Any,
+    cfg: TrainConfig,
+    rd: RunDir,
+    state: TrainState,
+    result: TrainResult,
+    history: History,
+) -> None:
+    """Fill the result's numbers and save the adapter / model (not when the weights diverged)."""
+    hs = trainer.state
+    result.steps, result.max_steps, result.epoch = (
+        hs.global_step,
+        hs.max_steps,
+        float(hs.epoch or 0.0),
+    )
+    result.tokens_seen = int(hs.num_input_tokens_seen)
+    session_tokens = result.tokens_seen - getattr(trainer, "_initial_num_input_tokens_seen", 0)
+    result.tokens_per_second = round(session_tokens / max(state.elapsed, 1e-9), 2)
+    result.flops = estimate_flops(
+        tokens=result.tokens_seen,
+        total_params=result.total_params,
+        trainable_params=result.trainable_params,
+        recompute=cfg.gradient_checkpointing,
+    )
+    result.metrics = _summary_metrics(history.snapshot())
+    if result.status == "diverged" or not trainer.is_world_process_zero():
+        return
+    from .saving import save_trained
+
+    saved, merged = save_trained(
+        trainer.model, trainer.processing_class, tech=tech, cfg=cfg, rd=rd, result=result
+    )
+    result.adapter_dir, result.merged_dir = _str(saved), _str(merged)
+
+
+def _summary_metrics(records: list[dict[str, Any]]) -> dict[str, float]:
+    train = [r["loss"] for r in records if r["kind"] == "train" and "loss" in r]
+    evals = [r["eval_loss"] for r in records if r["kind"] == "eval" and "eval_loss" in r]
+    out: dict[str, float] = {}
+    if train:
+        out["first_train_loss"], out["train_loss"] = train[0], train[-1]
+    if evals:
+        out["first_eval_loss"], out["eval_loss"], out["best_eval_loss"] = (
+            evals[0],
+            evals[-1],
+            min(evals),
+        )
+    return out
+
+
+def _param_counts(model: Any) -> tuple[int, int]:
+    if hasattr(model, "get_nb_trainable_parameters"):  # peft counts 4-bit weights correctly
+        trainable, total = model.get_nb_trainable_parameters()
+        return int(trainable), int(total)
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def _str(path: Path | None) -> str | None:
+    return str(path) if path else None
+
+
+def _is_main() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _write_figure(result: TrainResult, rd: RunDir) -> None:
+    try:
+        from ..plots import loss_figure
+
+        fig = loss_figure(result.history, title=f"Training loss ({result.status})")
+        rd.figures_dir.mkdir(parents=True, exist_ok=True)
+        fig.write_html(rd.figures_dir / "loss.html", include_plotlyjs=True, full_html=True)
+    except ImportError as exc:  # plotly is optional for headless training
+        log.warning("Loss figure not written: %s", exc)
+
+
+def notebook_config(namespace: dict[str, Any], *, use_technique_json: bool = True) -> TrainConfig:
+    """The config notebook 03 trains: notebook 02's choice (run_dir/technique.json) when asked for and
+    present, then every TrainConfig-named parameter that is not None on top, run_dir always."""
+    import json
+    from dataclasses import fields
+
+    names = {f.name for f in fields(TrainConfig)}
+    rd = RunDir(namespace["run_dir"])
+    base: dict[str, Any] = {}
+    if use_technique_json and rd.technique_json.is_file():
+        base = json.loads(rd.technique_json.read_text(encoding="utf-8")).get("train_config", {})
+        log.info("Using the config chosen in notebook 02 (%s)", rd.technique_json)
+    overrides = {k: v for k, v in namespace.items() if k in names and v is not None}
+    return TrainConfig.from_dict({**base, **overrides, "run_dir": str(rd.root)}, strict=False)

@@ -1,0 +1,158 @@
+"""transformers' Trainer with what the workbench adds: atomic checkpoints, real-token counts, events.
+
+- Checkpoints: Trainer 5.x writes `checkpoint-N` in place, so a crash mid-save leaves a half folder
+  that its resume would pick. Here each checkpoint is written into a staging folder, marked
+  complete, then renamed in one step; `newest_checkpoint` only returns marked ones.
+- Tokens: batches carry `real_tokens` (non-padding count, exact for packed rows too); it is counted
+  and removed before the forward pass.
+- Events: `EventBridge` turns Trainer callbacks into the workbench's (see callbacks.py) and turns a
+  stop request into "save a checkpoint, then stop".
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import Trainer, TrainerCallback
+
+from .batching import LengthGroupedSampler
+from .checkpoints import complete_checkpoints, publish
+from .events import Callback, TrainState
+
+log = logging.getLogger(__name__)
+
+
+class WorkbenchTrainer(Trainer):
+    """Trainer with atomic checkpoints, a seeded length-grouped sampler and real-token counting."""
+
+    def __init__(
+        self, *args: Any, group_by_length: bool = False, keep_checkpoints: int = 2, **kwargs: Any
+    ):
+        super().__init__(*args, **kwargs)
+        self.group_by_length = group_by_length
+        self.keep_checkpoints = keep_checkpoints
+        self._staging: str | None = None
+
+    # -- data -------------------------------------------------------------------------------------
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.group_by_length and hasattr(dataset, "lengths"):
+            return LengthGroupedSampler(
+                dataset.lengths(), batch_size=self.args.train_batch_size, seed=self.args.seed
+            )
+        return super()._get_train_sampler(train_dataset)
+
+    def _track_num_input_tokens(self, inputs: dict[str, Any]) -> None:
+        import torch
+
+        real = torch.as_tensor(inputs["real_tokens"], device=self.args.device, dtype=torch.int64)
+        self.state.num_input_tokens_seen += int(self.accelerator.gather(real).sum().item())
+
+    def _prepare_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        inputs = {k: v for k, v in inputs.items() if k != "real_tokens"}
+        return super()._prepare_inputs(inputs)
+
+    def floating_point_ops(self, inputs: dict[str, Any]) -> int:
+        return 0  # the engine estimates FLOPs once from real tokens (see train.estimate_flops)
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def _get_output_dir(self, trial: Any) -> str:
+        return self._staging or super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        root = Path(self.args.output_dir)
+        name = f"checkpoint-{self.state.global_step}"
+        staging = root / f".staging-{name}"  # same name on every process, same filesystem as root
+        if self.is_world_process_zero():
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+        self.accelerator.wait_for_everyone()
+        self._staging = str(staging)
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging = None
+        self.accelerator.wait_for_everyone()
+        if self.is_world_process_zero():
+            publish(staging / name, root / name)
+            shutil.rmtree(staging, ignore_errors=True)
+            self._rotate()
+        self.accelerator.wait_for_everyone()
+
+    def _rotate(self) -> None:
+        for old in complete_checkpoints(self.args.output_dir)[: -self.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+class EventBridge(TrainerCallback):
+    """Forwards Trainer events to workbench callbacks; a stop request ends the run after a save."""
+
+    def __init__(self, state: TrainState, callbacks: list[Callback]):
+        self.wb, self.callbacks = state, callbacks
+
+    def _sync(self, hf_state: Any) -> None:
+        self.wb.step = hf_state.global_step
+        self.wb.epoch = float(hf_state.epoch or 0.0)
+        self.wb.max_steps = hf_state.max_steps
+        self.wb.tokens_seen = hf_state.num_input_tokens_seen
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, event)(self.wb, *args)
+
+    def _obey(self, control: Any) -> Any:
+        if self.wb.stop_requested:
+            control.should_training_stop = True
+            # never checkpoint weights that went NaN; otherwise save so nothing is lost
+            control.should_save = self.wb.stop_status != "diverged"
+        return control
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        self._sync(state)
+        self.wb.model = kwargs.get("model")
+        self.wb.started_at = time.monotonic()  # rates count training (and its evals), not loading
+        self._emit("on_train_begin")
+        return control
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        self._sync(state)
+        self._emit("on_step_end")
+        return self._obey(control)
+
+    def on_log(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        logs: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        logs = logs or {}
+        if (
+            "loss" in logs
+        ):  # train logs only; eval results arrive via on_evaluate, the summary is skipped
+            self._sync(state)
+            keep = ("loss", "grad_norm", "learning_rate")
+            self._emit("on_log", {k: float(logs[k]) for k in keep if k in logs})
+        return self._obey(control)
+
+    def on_evaluate(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        self._sync(state)
+        metrics = {k: float(v) for k, v in (metrics or {}).items() if k in ("eval_loss",)}
+        self._emit("on_evaluate", metrics)
+        return self._obey(control)
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        self._emit("on_save", str(Path(args.output_dir) / f"checkpoint-{state.global_step}"))
+        return control
