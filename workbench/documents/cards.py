@@ -20,13 +20,24 @@ from .render import UNKNOWN, Bullets, Document, Fields, Heading, Para, Table, ce
 # -- model card ----------------------------------------------------------------------------------
 
 
+def _library_name(technique: str | None) -> str:
+    """peft for a technique that saves an adapter, else transformers (also when unknown)."""
+    from ..errors import ConfigError
+    from ..techniques import get_technique
+
+    try:
+        return "peft" if technique and get_technique(technique).saves_adapter else "transformers"
+    except ConfigError:  # a technique this install does not register: assume a full model
+        return "transformers"
+
+
 def model_card(facts: RunFacts) -> Document:
     base = facts.base.get("base_model") or facts.param("model")
     technique = facts.param("technique")
     licence = facts.base.get("license")
     meta: dict[str, Any] = {
         "base_model": base,
-        "library_name": "peft" if technique not in (None, "full", "freeze") else "transformers",
+        "library_name": _library_name(technique),
         # the base's licence when known; otherwise Hugging Face's "other" with the gap named
         "license": licence or "other",
         **({} if licence else {"license_name": UNKNOWN}),

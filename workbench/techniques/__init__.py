@@ -30,11 +30,10 @@ def get_technique(name: str) -> Technique:
 
 
 def all_techniques() -> list[Technique]:
-    """One instance of every registered technique, in a stable teaching order."""
-    order = {"full": 0, "freeze": 1, "lora": 2, "dora": 3, "qlora": 4}
-    return [
-        get_technique(n) for n in sorted(available_techniques(), key=lambda n: (order.get(n, 9), n))
-    ]
+    """One instance of every registered technique, in teaching order (`Technique.teaching_order`)."""
+    _load_builtins()
+    names = sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].teaching_order, n))
+    return [_REGISTRY[n]() for n in names]
 
 
 def available_techniques() -> list[str]:

@@ -7,13 +7,15 @@ import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from packaging.version import Version
+
 from ..errors import TechniqueUnavailable
 
 if TYPE_CHECKING:
     import torch
 
     from ..config import TrainConfig
-    from ..estimation.presets import Architecture
+    from ..estimation.presets import Architecture, Hardware
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,8 @@ class Technique:
 
     The engine calls, in order: `check(device=)`, `load_kwargs(dtype=, device=)` (inside
     `load_model`), `prepare(model, cfg)`; after training it saves an adapter folder when
-    `saves_adapter` is true, else the full model.
+    `saves_adapter` is true, else the full model. The estimator reads `memory`,
+    `step_time_factor` and `estimate_notes`; listings sort by `teaching_order`.
     """
 
     name: ClassVar[str]
@@ -44,6 +47,10 @@ class Technique:
     summary: ClassVar[str]
     memory: ClassVar[MemoryProfile] = MemoryProfile()
     saves_adapter: ClassVar[bool] = False
+    # Where the technique comes when they are taught or listed side by side (lowest first).
+    teaching_order: ClassVar[int] = 100
+    # Time per step relative to LoRA at the same shape: the extra work each step does.
+    step_time_factor: ClassVar[float] = 1.0
     # (import name, distribution name, minimum version) this technique needs beyond the core.
     requires: ClassVar[tuple[tuple[str, str, str], ...]] = ()
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda", "mps")
@@ -92,6 +99,10 @@ class Technique:
 
         return self.count_trainable(Architecture.from_config(model.config), cfg)
 
+    def estimate_notes(self, hardware: Hardware, arch: Architecture) -> list[str]:
+        """Caveats the estimator adds for this technique on `hardware` (none by default)."""
+        return []
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -111,16 +122,8 @@ def _require(title: str, module: str, dist: str, minimum: str) -> None:
             "or choose the 'lora' technique."
         )
     version = importlib.metadata.version(dist)
-    if _version_tuple(version) < _version_tuple(minimum):
+    if Version(version) < Version(minimum):
         raise TechniqueUnavailable(
             f"{title} needs {dist}>={minimum}; version {version} is installed. "
             f"Upgrade with `pip install -U '{dist}>={minimum}'`."
         )
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)

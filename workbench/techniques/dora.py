@@ -22,6 +22,12 @@ class DoRA(LoRA):
         "rank, about as small to store, slower per step."
     )
     peft_extra: ClassVar[dict[str, Any]] = {"use_dora": True}
+    teaching_order = 3
+    # Every adapted layer recomputes its merged weight's norm each step (peft's DoRA docs: slower).
+    step_time_factor = 1.2
+
+    def estimate_notes(self, hardware: Any, arch: Any) -> list[str]:
+        return ["DoRA activations are approximate (not yet checked against a probe)."]
 
     def count_trainable(self, arch: Any, cfg: Any) -> int:
         magnitudes = sum(d_out for _, d_out in targeted_linears(arch, cfg).values())

@@ -36,6 +36,7 @@ class Freeze(Technique):
     )
     memory = MemoryProfile(trains_base=True)
     saves_adapter = False
+    teaching_order = 1
 
     def prepare(self, model: Any, cfg: Any) -> Any:
         layers = decoder_layers(model)

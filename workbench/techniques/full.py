@@ -25,6 +25,7 @@ class Full(Technique):
     )
     memory = MemoryProfile(trains_base=True)
     saves_adapter = False
+    teaching_order = 0
 
     def prepare(self, model: Any, cfg: Any) -> Any:
         for p in model.parameters():

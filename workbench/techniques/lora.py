@@ -53,6 +53,7 @@ class LoRA(Technique):
     )
     memory = MemoryProfile(adapter=True)
     saves_adapter = True
+    teaching_order = 2
     peft_extra: ClassVar[dict[str, Any]] = {}
 
     def prepare(self, model: Any, cfg: Any) -> Any:

@@ -30,6 +30,14 @@ class QLoRA(LoRA):
     memory = MemoryProfile(weight_bits=NF4_BITS_PER_PARAM, adapter=True)
     requires = (("bitsandbytes", "bitsandbytes", "0.46.1"),)
     devices = ("cpu", "cuda")
+    teaching_order = 4
+    # Every 4-bit weight is dequantised in forward and backward (the paper's slower-than-LoRA steps).
+    step_time_factor = 1.4
+
+    def estimate_notes(self, hardware: Any, arch: Any) -> list[str]:
+        if hardware.kind == "cpu":
+            return ["QLoRA on a CPU saves memory but is slower than LoRA: a correctness demo."]
+        return []
 
     def load_kwargs(self, *, dtype: Any, device: str) -> dict[str, Any]:
         import torch
