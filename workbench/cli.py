@@ -279,7 +279,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training.engine import train
     from .training.events import ProgressLines
 
-    cfg = TrainConfig.from_yaml(args.params, strict=False)
+    cfg = TrainConfig.from_yaml(args.params)
     changes = dict(item.split("=", 1) for item in args.set if "=" in item)
     if len(changes) != len(args.set):
         raise ConfigError(f"--set expects FIELD=VALUE, got {args.set!r}.")

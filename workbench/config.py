@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -82,6 +84,15 @@ class TrainConfig:
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}.")
+        if self.max_grad_norm < 0:
+            raise ConfigError(
+                f"TrainConfig.max_grad_norm must be >= 0 (0 turns clipping off), got {self.max_grad_norm!r}."
+            )
+        if not str(self.run_dir).strip():
+            raise ConfigError(
+                "TrainConfig.run_dir is empty: name a folder for the run (e.g. runs/orders); "
+                "the working directory itself is never used as a run directory."
+            )
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ConfigError(
                 f"TrainConfig.lora_dropout must be in [0, 1), got {self.lora_dropout!r}."
@@ -116,12 +127,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, strict: bool = True) -> TrainConfig:
         """Build from a dict; unknown keys are an error when `strict`, else ignored."""
-        known = {f.name for f in fields(cls)}
+        known = _field_names(cls)
         unknown = sorted(set(data) - known)
         if unknown and strict:
-            raise ConfigError(
-                f"Unknown TrainConfig field(s): {', '.join(unknown)}. Known fields: {', '.join(sorted(known))}."
-            )
+            raise ConfigError(unknown_keys_message(unknown, known, what="TrainConfig field"))
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -159,6 +168,15 @@ class TrainConfig:
 
 def _field_names(cls: type) -> set[str]:
     return {f.name for f in fields(cls)}
+
+
+def unknown_keys_message(unknown: list[str], known: set[str], *, what: str) -> str:
+    """'Unknown X: learning_rat (did you mean learning_rate?)' for each key, then the known ones."""
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+        parts.append(f"{key} (did you mean {close[0]}?)" if close else str(key))
+    return f"Unknown {what}(s): {', '.join(parts)}. Known: {', '.join(sorted(known))}."
 
 
 def _looks_like_path(source: str | Path) -> bool:
@@ -203,9 +221,9 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
                 raise ValueError(value)
             return int(value)
         if hint is float:
-            if isinstance(value, bool):
+            if isinstance(value, bool) or not math.isfinite(number := float(value)):
                 raise ValueError(value)
-            return float(value)
+            return number
         if hint is str:
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 raise ValueError(value)
@@ -218,4 +236,4 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
-__all__ = ["TrainConfig", "SCHEDULES"]
+__all__ = ["TrainConfig", "SCHEDULES", "unknown_keys_message"]

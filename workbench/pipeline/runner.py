@@ -29,7 +29,7 @@ from .summary import RunSummary
 log = logging.getLogger(__name__)
 
 NOTEBOOKS = ("01_inspect_data", "02_choose_technique", "03_train", "04_compare", "05_document")
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 SECTIONS = ("profiles", "notebooks", "gates", "provider")
 
 # Built-in profiles; a parameters file's `profiles:` section overrides these keys.
@@ -232,11 +232,17 @@ def run_pipeline(
     source_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
     names = [notebook_name(n) for n in notebooks]
     paths = [_notebook_path(source_dir, n) for n in names]
+    every = sorted(
+        {*paths, *source_dir.glob("[0-9][0-9]_*.ipynb")}
+    )  # a key for a notebook not run now is no typo
+    unused = unused_parameters(
+        params, every, profile=profile
+    )  # an unknown key fails before any work
     run = RunDir(run_dir).ensure()
     started = time.perf_counter()
     steps = [StepResult(n, "not run") for n in names]
     summary = RunSummary(run, params, profile)
-    summary.static["unused_parameters"] = unused_parameters(params, paths, profile=profile)
+    summary.static["unused_parameters"] = unused
     for i, (name, path) in enumerate(zip(names, paths, strict=True)):
         log.info("[%d/%d] %s ...", i + 1, len(names), name)
         if name == "05_document":  # the documents quote the gate results measured so far
@@ -287,7 +293,7 @@ def unused_parameters(
 
     import papermill as pm
 
-    from ..config import TrainConfig
+    from ..config import TrainConfig, unknown_keys_message
 
     declared = {f.name for f in fields(TrainConfig)}  # notebooks 02/03 read these from globals()
     with _quiet_papermill():
@@ -295,7 +301,8 @@ def unused_parameters(
             declared |= set(pm.inspect_notebook(str(path)))
     unused = sorted(set(params.resolved(profile=profile)) - declared)
     if unused:
-        log.warning("parameters no notebook uses (a typo?): %s", ", ".join(unused))
+        what = f"parameter in {params.source} (no notebook and no TrainConfig field uses it)"
+        raise ConfigError(unknown_keys_message(unused, declared, what=what))
     return unused
 
 
