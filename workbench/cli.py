@@ -384,7 +384,12 @@ def _add_estimate_command(sub: argparse._SubParsersAction) -> None:
         help="this-cpu, t4, l4, a10, l40s, a100-40, a100, h100, h200, ... or JSON numbers, "
         'e.g. \'{"memory_gb": 16, "kind": "cpu"}\'',
     )
-    cmd.add_argument("--seq-len", type=int, default=512)
+    cmd.add_argument(
+        "--max-length", type=int, default=512, help="tokens per row (TrainConfig.max_length)"
+    )
+    cmd.add_argument(  # the old name, kept working
+        "--seq-len", dest="max_length", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     cmd.add_argument("--batch-size", type=int, default=8)
     cmd.add_argument("--grad-checkpointing", action="store_true")
     cmd.add_argument(
@@ -424,31 +429,33 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     from .config import TrainConfig
     from .errors import ConfigError
     from .estimation.estimator import estimate
-    from .techniques import available_techniques
+    from .techniques import all_techniques
 
-    names = available_techniques() if args.technique == "all" else [args.technique]
+    names = [t.name for t in all_techniques()] if args.technique == "all" else [args.technique]
     hardware = args.hardware
     if hardware.lstrip().startswith("{"):  # explicit numbers: '{"memory_gb": 16, "kind": "cpu"}'
         try:
             hardware = json.loads(hardware)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"--hardware {hardware!r} is not valid JSON: {exc}") from None
+    cfg = TrainConfig(
+        model=args.model,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        gradient_checkpointing=args.grad_checkpointing,
+        lora_r=args.lora_r,
+        epochs=args.epochs,
+        cpu_low_memory=args.cpu_low_memory,
+    )
     results = [
         estimate(
-            model=args.model,
-            technique=name,
+            cfg.replace(technique=name),
             hardware=hardware,
-            seq_len=args.seq_len,
-            batch_size=args.batch_size,
-            grad_checkpointing=args.grad_checkpointing,
-            optimizer=args.optimizer,
-            dataset_tokens=args.dataset_tokens,
-            epochs=args.epochs,
             hourly_price=args.price,
-            config=TrainConfig(lora_r=args.lora_r),
+            dataset_tokens=args.dataset_tokens,
+            optimizer=args.optimizer,
             loss_chunks=args.loss_chunks,
             pure_bf16=args.pure_bf16,
-            cpu_low_memory=args.cpu_low_memory,
         )
         for name in names
     ]

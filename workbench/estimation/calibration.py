@@ -36,7 +36,7 @@ class ProbeResult:
     model: str
     technique: str
     device: str
-    seq_len: int
+    max_length: int
     batch_size: int
     steps: int
     peak_bytes: float  # measured: process RSS peak (CPU) or max_memory_allocated (CUDA)
@@ -47,7 +47,7 @@ class ProbeResult:
 
     @property
     def tokens_per_s(self) -> float:
-        return self.seq_len * self.batch_size / self.step_s
+        return self.max_length * self.batch_size / self.step_s
 
     @property
     def estimated_bytes(self) -> float:
@@ -84,25 +84,25 @@ class ProbeResult:
         )
         return (
             f"<div><b>Probe</b>: {html.escape(self.technique)} on {html.escape(self.device)}, "
-            f"{self.steps} steps of {self.batch_size} x {self.seq_len} tokens<table>{cells}</table></div>"
+            f"{self.steps} steps of {self.batch_size} x {self.max_length} tokens<table>{cells}</table></div>"
         )
 
 
 def probe(cfg: TrainConfig, *, steps: int = 3, isolated: bool = True) -> ProbeResult:
     """Run `steps` (>= 2) real AdamW steps of `cfg`'s model/technique/shape and measure them."""
-    from .estimator import estimate_config
+    from .estimator import estimate
     from .presets import this_cpu, this_gpu
 
     steps = max(int(steps), 2)
     raw = _run_isolated(cfg, steps) if isolated else measure(cfg, steps=steps)
     device = raw["device"]
     hardware = this_gpu() if device.startswith("cuda") else this_cpu(measure=True)
-    est = estimate_config(cfg, hardware=hardware)
+    est = estimate(cfg, hardware=hardware)
     return ProbeResult(
         model=cfg.model,
         technique=cfg.technique,
         device=device,
-        seq_len=cfg.max_length,
+        max_length=cfg.max_length,
         batch_size=cfg.batch_size,
         steps=steps,
         peak_bytes=raw["peak_bytes"],

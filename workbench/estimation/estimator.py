@@ -1,9 +1,10 @@
 """How much memory, time and money a fine-tuning run needs, before you start it; and a probe that checks.
 
-`estimate(model=, technique=, hardware=, ...)` adds up the components in memory.py for a model
-shape (a preset, a local config, a loaded model or a hub id) on a hardware preset. `probe(cfg)`
-runs a few real optimizer steps on this machine and measures peak memory and step time; an
-estimate corrected by a probe (`Estimate.calibrated(probe)`) is what to plan the full run with.
+`estimate(cfg, hardware=)` adds up the components in memory.py for the run a TrainConfig
+describes (its model: a preset, a local config, a loaded model or a hub id) on a hardware preset.
+`calibration.probe(cfg)` runs a few real optimizer steps on this machine and measures peak memory
+and step time; an estimate corrected by a probe (`Estimate.calibrated(probe)`) is what to plan
+the full run with.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import html
 import json
 import logging
+import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,10 +35,17 @@ from .presets import GB, MODEL_ALIASES, MODEL_PRESETS, Architecture, Hardware, g
 log = logging.getLogger(__name__)
 
 COMPONENTS = ("weights", "gradients", "optimizer", "adapters", "activations", "logits", "overhead")
-# Relative time per step against LoRA at the same shape (extra work each step): DoRA recomputes
-# weight norms, QLoRA dequantises every 4-bit weight in forward and backward. Rough public
-# figures (peft DoRA docs; QLoRA paper's slower-than-LoRA steps); the probe replaces them.
-STEP_TIME_FACTOR = {"dora": 1.2, "qlora": 1.4}
+# The keywords `estimate` took before it took a TrainConfig -> the config field each one sets.
+_LEGACY_KEYWORDS = {
+    "model": "model",
+    "technique": "technique",
+    "seq_len": "max_length",
+    "max_length": "max_length",
+    "batch_size": "batch_size",
+    "grad_checkpointing": "gradient_checkpointing",
+    "cpu_low_memory": "cpu_low_memory",
+    "epochs": "epochs",
+}
 
 
 @dataclass
@@ -45,7 +55,7 @@ class Estimate:
     model: str
     technique: str
     hardware: str
-    seq_len: int
+    max_length: int
     batch_size: int
     grad_checkpointing: bool
     optimizer: str
@@ -109,6 +119,8 @@ class Estimate:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Estimate:
         names = {f for f in cls.__dataclass_fields__}
+        if "seq_len" in data and "max_length" not in data:  # saved before the rename
+            data = {**data, "max_length": data["seq_len"]}
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def rows(self) -> list[tuple[str, str]]:
@@ -132,7 +144,7 @@ class Estimate:
         return rows
 
     def to_text(self) -> str:
-        title = f"{self.model} | {self.technique} | {self.hardware} | seq {self.seq_len} x batch {self.batch_size}"
+        title = f"{self.model} | {self.technique} | {self.hardware} | max_length {self.max_length} x batch {self.batch_size}"
         if self.grad_checkpointing:
             title += " | checkpointing"
         if self.loss_chunks > 1:
@@ -160,64 +172,119 @@ class Estimate:
 
 
 def estimate(
-    *,
-    model: Any = "smollm2-135m-instruct",
-    technique: str = "lora",
-    hardware: Any = "this-cpu",
-    seq_len: int = 512,
-    batch_size: int = 8,
-    grad_checkpointing: bool = False,
-    optimizer: str = "adamw",
-    dataset_tokens: int | None = None,
-    epochs: float = 1.0,
-    hourly_price: float | None = None,
     config: TrainConfig | None = None,
+    *,
+    hardware: Any = "this-cpu",
+    hourly_price: float | None = None,
+    dataset_tokens: int | None = None,
+    optimizer: str = "adamw",
     loss_chunks: int = 1,
     pure_bf16: bool = False,
-    cpu_low_memory: bool = False,
+    **legacy: Any,
 ) -> Estimate:
-    """Estimate peak memory (by component), fit, tokens/s, wall time and cost of one training run.
+    """Estimate peak memory (by component), fit, tokens/s, wall time and cost of the run `config` describes.
 
-    `config` supplies the technique's knobs (lora_r, target_modules, lora_dropout,
-    freeze_keep_last); `seq_len`, `batch_size` and `grad_checkpointing` are the shape estimated.
-    The workbench trains with transformers + peft; two knobs describe other stacks' savings so
-    their published figures can be compared like for like: `loss_chunks` (a cross-entropy computed
-    in chunks of the sequence, as torchtune's CEWithChunkedOutputLoss) and `pure_bf16` (adapters,
-    their optimizer state and unquantised layers kept in bf16 rather than fp32; GPU only).
-    `cpu_low_memory` is TrainConfig's knob of that name: on a CPU the allocator then holds no freed
-    temporaries, so that term of the overhead drops out.
+    From the config: the model, technique and its knobs (lora_r, target_modules, lora_dropout,
+    freeze_keep_last), the shape (max_length, batch_size, gradient_checkpointing), epochs and
+    cpu_low_memory (on a CPU the allocator then holds no freed temporaries, so that term of the
+    overhead drops out). About the machine: `hardware` (a preset name, a `Hardware`, or a dict of
+    numbers) and its `hourly_price`. `dataset_tokens` (tokens per epoch, see `dataset_tokens()`)
+    gives the wall time and cost.
+
+    The workbench trains with transformers + peft and AdamW; three knobs describe other stacks so
+    their published figures can be compared like for like: `optimizer` (adamw_8bit, paged, sgd),
+    `loss_chunks` (a cross-entropy computed in chunks of the sequence, as torchtune's
+    CEWithChunkedOutputLoss) and `pure_bf16` (adapters, their optimizer state and unquantised
+    layers kept in bf16 rather than fp32; GPU only).
+
+    The keywords of the older form (`model=`, `technique=`, `seq_len=`, `batch_size=`,
+    `grad_checkpointing=`, `cpu_low_memory=`, `epochs=`, `config=`) still work, with a
+    DeprecationWarning: they set the matching fields of the config.
     """
     from ..techniques import get_technique
 
+    cfg = config_from_keywords(config, legacy)
     if optimizer not in OPTIMIZERS:
         raise ConfigError(
             f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}."
         )
-    if seq_len <= 0 or batch_size <= 0:
-        raise ConfigError(f"seq_len and batch_size must be > 0, got {seq_len} and {batch_size}.")
     if loss_chunks < 1:
         raise ConfigError(f"loss_chunks must be >= 1 (1 = no chunking), got {loss_chunks}.")
-    cfg = config or TrainConfig()
-    tech = get_technique(technique)
-    arch = resolve_architecture(model)
+    tech = get_technique(cfg.technique)
+    arch = resolve_architecture(cfg.model)
     hw = get_hardware(hardware)
-    act_bytes = hw.train_dtype_bytes
     pure_bf16 = pure_bf16 and hw.kind != "cpu"  # CPUs train in fp32 throughout
-    cpu_low_memory = cpu_low_memory and hw.kind == "cpu"
+    cpu_low_memory = cfg.cpu_low_memory and hw.kind == "cpu"
+    parts = _breakdown(
+        tech,
+        arch,
+        hw,
+        cfg,
+        optimizer=optimizer,
+        loss_chunks=loss_chunks,
+        pure_bf16=pure_bf16,
+        cpu_low_memory=cpu_low_memory,
+    )
     train = training_for(tech, arch, cfg)
-    n_trainable = tech.count_trainable(arch, cfg)
-    tokens = seq_len * batch_size
+    flops = training_flops_per_token(
+        arch, train, seq_len=cfg.max_length, checkpointing=cfg.gradient_checkpointing
+    )
+    est = Estimate(
+        model=arch.name,
+        technique=tech.name,
+        hardware=hw.name,
+        max_length=cfg.max_length,
+        batch_size=cfg.batch_size,
+        grad_checkpointing=cfg.gradient_checkpointing,
+        optimizer=optimizer,
+        params=arch.params,
+        trainable_params=tech.count_trainable(arch, cfg),
+        breakdown={k: float(parts[k]) for k in COMPONENTS},
+        peak_bytes=float(sum(parts.values())),
+        memory_bytes=hw.memory_bytes,
+        tokens_per_s=hw.train_flops * hw.mfu / flops / tech.step_time_factor,
+        dataset_tokens=dataset_tokens,
+        epochs=cfg.epochs,
+        hourly_price=hourly_price,
+        notes=_notes(tech, hw, arch),
+        loss_chunks=loss_chunks,
+        pure_bf16=pure_bf16,
+        cpu_low_memory=cpu_low_memory,
+    )
+    if hw.kind == "cpu" and not est.fits and not cpu_low_memory:
+        est.notes.append(
+            "Does not fit: cpu_low_memory=True lowered the peak by 11-47% here (steps 17-37% "
+            "slower); a smaller batch_size or max_length lowers activations and logits."
+        )
+    return est
+
+
+def _breakdown(
+    tech: Any,
+    arch: Architecture,
+    hw: Hardware,
+    cfg: TrainConfig,
+    *,
+    optimizer: str,
+    loss_chunks: int,
+    pure_bf16: bool,
+    cpu_low_memory: bool,
+) -> dict[str, float]:
+    """Bytes per component (COMPONENTS) of one training step of `cfg` on `hw`."""
+    act_bytes = hw.train_dtype_bytes
+    train = training_for(tech, arch, cfg)
+    tokens = cfg.max_length * cfg.batch_size
     parts = static_bytes(
         arch,
         train,
-        n_trainable=n_trainable,
+        n_trainable=tech.count_trainable(arch, cfg),
         weight_bits=tech.memory.weight_bits,
         param_bytes=act_bytes,
         optimizer=optimizer,
         pure_16bit=pure_bf16,
     )
     parts["activations"] = activation_bytes(
-        arch, train, tokens=tokens, act_bytes=act_bytes, checkpointing=grad_checkpointing
+        arch, train, tokens=tokens, act_bytes=act_bytes, checkpointing=cfg.gradient_checkpointing
     )
     parts["logits"] = logits_bytes(
         arch, tokens=tokens, act_bytes=act_bytes, loss_chunks=loss_chunks
@@ -233,58 +300,65 @@ def estimate(
             act_bytes=act_bytes,
             quantised=tech.memory.weight_bits is not None,
         )
-    flops = training_flops_per_token(arch, train, seq_len=seq_len, checkpointing=grad_checkpointing)
-    tokens_per_s = hw.train_flops * hw.mfu / flops / STEP_TIME_FACTOR.get(technique, 1.0)
-    est = Estimate(
-        model=arch.name,
-        technique=technique,
-        hardware=hw.name,
-        seq_len=seq_len,
-        batch_size=batch_size,
-        grad_checkpointing=grad_checkpointing,
-        optimizer=optimizer,
-        params=arch.params,
-        trainable_params=n_trainable,
-        breakdown={k: float(parts[k]) for k in COMPONENTS},
-        peak_bytes=float(sum(parts.values())),
-        memory_bytes=hw.memory_bytes,
-        tokens_per_s=tokens_per_s,
-        dataset_tokens=dataset_tokens,
-        epochs=epochs,
-        hourly_price=hourly_price,
-        notes=_notes(tech, hw, arch),
-        loss_chunks=loss_chunks,
-        pure_bf16=pure_bf16,
-        cpu_low_memory=cpu_low_memory,
-    )
-    if hw.kind == "cpu" and not est.fits and not cpu_low_memory:
-        est.notes.append(
-            "Does not fit: cpu_low_memory=True lowered the peak by 11-47% here (steps 17-37% "
-            "slower); a smaller batch_size or max_length lowers activations and logits."
+    return parts
+
+
+def config_from_keywords(
+    config: TrainConfig | None, keywords: dict[str, Any], *, caller: str = "estimate"
+) -> TrainConfig:
+    """`config` (default: TrainConfig()) with the older keyword form's fields applied.
+
+    The keywords (`model=`, `seq_len=`, ..., `config=`: see `_LEGACY_KEYWORDS`) are deprecated:
+    they warn once per call site and set the matching TrainConfig fields.
+    """
+    if config is not None and not isinstance(config, TrainConfig):
+        raise ConfigError(
+            f"{caller}() takes a TrainConfig, got {type(config).__name__}: build one with "
+            "TrainConfig(model=..., technique=...) or TrainConfig.from_yaml(path)."
         )
-    return est
+    keywords = dict(keywords)
+    base = keywords.pop("config", None) if config is None else config
+    unknown = sorted(set(keywords) - set(_LEGACY_KEYWORDS))
+    if unknown:
+        raise TypeError(f"{caller}() got unexpected keyword argument(s): {', '.join(unknown)}")
+    cfg = base if base is not None else TrainConfig()
+    if keywords:
+        warnings.warn(
+            f"{caller}({', '.join(f'{k}=' for k in keywords)}...) is deprecated: set them on the "
+            f"TrainConfig and call {caller}(config, hardware=...); seq_len is now max_length.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        cfg = cfg.replace(**{_LEGACY_KEYWORDS[k]: v for k, v in keywords.items()})
+    return cfg
 
 
-def estimate_config(cfg: TrainConfig, *, hardware: Any = "this-cpu", **kwargs: Any) -> Estimate:
-    """Estimate the run a TrainConfig describes (its model, technique, max_length, batch_size)."""
-    return estimate(
-        model=cfg.model,
-        technique=cfg.technique,
-        hardware=hardware,
-        seq_len=cfg.max_length,
-        batch_size=cfg.batch_size,
-        grad_checkpointing=cfg.gradient_checkpointing,
-        config=cfg,
-        cpu_low_memory=cfg.cpu_low_memory,
-        **kwargs,
+def estimate_config(cfg: TrainConfig, **kwargs: Any) -> Estimate:
+    """Deprecated: `estimate(cfg, ...)` takes the config itself now."""
+    warnings.warn(
+        "estimate_config(cfg, ...) is deprecated: call estimate(cfg, ...).",
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return estimate(cfg, **kwargs)
 
 
-def compare_techniques(techniques: list[str] | None = None, **kwargs: Any) -> list[Estimate]:
-    """One estimate per technique at the same shape and hardware (the notebook's comparison table)."""
-    from ..techniques import available_techniques
+def compare_techniques(
+    techniques: Sequence[str] | None = None,
+    *,
+    config: TrainConfig | None = None,
+    **options: Any,
+) -> list[Estimate]:
+    """One estimate per technique (default: all, in teaching order) of `config` at the same shape.
 
-    return [estimate(technique=t, **kwargs) for t in techniques or available_techniques()]
+    `options` are `estimate`'s (hardware=, hourly_price=, ...); the older keyword form works too.
+    """
+    from ..techniques import all_techniques
+
+    legacy = {k: options.pop(k) for k in list(options) if k in _LEGACY_KEYWORDS or k == "config"}
+    cfg = config_from_keywords(config, legacy, caller="compare_techniques")
+    names = list(techniques) if techniques else [t.name for t in all_techniques()]
+    return [estimate(cfg.replace(technique=name), **options) for name in names]
 
 
 # Rough characters per token of BPE tokenizers on English text and JSON, plus the chat template's
@@ -357,10 +431,7 @@ def _notes(tech: Any, hw: Hardware, arch: Architecture) -> list[str]:
         notes.append(
             "CPU: trains in fp32; memory is process RSS including the Python/torch runtime."
         )
-    if tech.memory.weight_bits is not None and hw.kind == "cpu":
-        notes.append("QLoRA on a CPU saves memory but is slower than LoRA: a correctness demo.")
-    if tech.name == "dora":
-        notes.append("DoRA activations are approximate (not yet checked against a probe).")
+    notes += tech.estimate_notes(hw, arch)
     if hw.kind == "cuda" and not hw.bf16:
         notes.append(f"{hw.name} has no bf16: training uses fp16 with loss scaling.")
     return notes

@@ -9,29 +9,33 @@ from typing import Any
 import ipywidgets as w
 
 from ..config import TrainConfig
-from ..estimation.estimator import Estimate, compare_techniques, probe
+from ..estimation.calibration import probe
+from ..estimation.estimator import Estimate, compare_techniques, config_from_keywords
 from ..estimation.presets import HARDWARE_PRESETS, MODEL_PRESETS
 from ..plots import memory_figure
 from ..techniques import available_techniques
 
 
 class EstimatePanel:
-    """View over `compare_techniques` and `probe`. Set the widgets' `.value`, click `button`:
-    `estimates` holds one Estimate per technique, `table.value` the comparison table,
-    `figure` the last plotly figure. `probe_button` runs a probe of `technique.value`."""
+    """View over `compare_techniques` and `probe` of the TrainConfig the widgets describe.
+
+    Set the widgets' `.value`, click `button`: `estimates` holds one Estimate per technique,
+    `table.value` the comparison table, `figure` the last plotly figure. `probe_button` runs a
+    probe of `config()` (the technique is `technique.value`). `config=` seeds the widgets and
+    keeps the fields they do not show (lora_r, target_modules, ...).
+    """
 
     def __init__(
         self,
         *,
-        model: str = "smollm2-135m-instruct",
-        technique: str = "lora",
+        config: TrainConfig | None = None,
         hardware: str = "this-cpu",
-        seq_len: int = 512,
-        batch_size: int = 8,
-        grad_checkpointing: bool = False,
         probe_steps: int = 3,
-        cpu_low_memory: bool = False,
+        **legacy: Any,
     ):
+        cfg = config_from_keywords(config, legacy, caller="EstimatePanel")
+        self.base_config = cfg
+        model, technique = cfg.model, cfg.technique
         models = list(dict.fromkeys([model, "smollm2-135m-instruct", *MODEL_PRESETS]))
         self.model = w.Combobox(
             value=model, options=models, description="model", ensure_option=False
@@ -42,11 +46,17 @@ class EstimatePanel:
         self.hardware = w.Dropdown(
             options=["this-cpu", *HARDWARE_PRESETS], value=hardware, description="hardware"
         )
-        self.seq_len = w.BoundedIntText(value=seq_len, min=16, max=1_000_000, description="seq_len")
-        self.batch_size = w.BoundedIntText(value=batch_size, min=1, max=4096, description="batch")
-        self.grad_ckpt = w.Checkbox(value=grad_checkpointing, description="gradient checkpointing")
+        self.max_length = w.BoundedIntText(
+            value=cfg.max_length, min=16, max=1_000_000, description="max_length"
+        )
+        self.batch_size = w.BoundedIntText(
+            value=cfg.batch_size, min=1, max=4096, description="batch"
+        )
+        self.grad_ckpt = w.Checkbox(
+            value=cfg.gradient_checkpointing, description="gradient checkpointing"
+        )
         self.low_memory = w.Checkbox(
-            value=cpu_low_memory,
+            value=cfg.cpu_low_memory,
             description="cpu_low_memory",
             tooltip="CPU: give freed memory back at once; lower peak RAM, slower steps",
         )
@@ -62,22 +72,22 @@ class EstimatePanel:
         self.probe_result: Any = None
         self.button.on_click(lambda _b: self.update())
         self.probe_button.on_click(lambda _b: self.run_probe())
-        self.widget = w.VBox([
-            w.HBox([self.model, self.technique, self.hardware]),
-            w.HBox([self.seq_len, self.batch_size, self.grad_ckpt, self.low_memory, self.button]),
-            self.table, self.plot, w.HBox([self.probe_steps, self.probe_button]), self.status,
-        ])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                w.HBox([self.model, self.technique, self.hardware]),
+                w.HBox(
+                    [self.max_length, self.batch_size, self.grad_ckpt, self.low_memory, self.button]
+                ),
+                self.table,
+                self.plot,
+                w.HBox([self.probe_steps, self.probe_button]),
+                self.status,
+            ]
+        )
 
     def update(self) -> list[Estimate]:
         try:
-            self.estimates = compare_techniques(
-                model=self.model.value,
-                hardware=self.hardware.value,
-                seq_len=self.seq_len.value,
-                batch_size=self.batch_size.value,
-                grad_checkpointing=self.grad_ckpt.value,
-                cpu_low_memory=self.low_memory.value,
-            )
+            self.estimates = compare_techniques(config=self.config(), hardware=self.hardware.value)
         except Exception as exc:
             self.status.value = (
                 f"<p style='color:#c62828'>{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
@@ -92,10 +102,11 @@ class EstimatePanel:
         return self.estimates
 
     def config(self) -> TrainConfig:
-        return TrainConfig(
+        """The config the widgets describe (the fields they do not show come from `config=`)."""
+        return self.base_config.replace(
             model=self.model.value,
             technique=self.technique.value,
-            max_length=self.seq_len.value,
+            max_length=self.max_length.value,
             batch_size=self.batch_size.value,
             gradient_checkpointing=self.grad_ckpt.value,
             cpu_low_memory=self.low_memory.value,
