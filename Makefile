@@ -41,15 +41,16 @@ test: model
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow and not browser"
 
+# notebooks/*.py (jupytext) are the notebooks' sources; the .ipynb files are generated from them
 lint: setup
-	$(BIN)/ruff check workbench tests benchmarks scripts
+	$(BIN)/ruff check workbench tests benchmarks scripts notebooks
 	$(BIN)/ruff format --check workbench tests benchmarks scripts
-	$(BIN)/python scripts/strip_notebooks.py --check
+	$(BIN)/python scripts/sync_notebooks.py --check
 
 format: setup
 	$(BIN)/ruff format workbench tests benchmarks scripts
-	$(BIN)/ruff check --fix workbench tests benchmarks scripts
-	$(BIN)/python scripts/strip_notebooks.py
+	$(BIN)/ruff check --fix workbench tests benchmarks scripts notebooks
+	$(BIN)/python scripts/sync_notebooks.py
 
 clean-runs:
 	rm -rf runs/

@@ -1,0 +1,202 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,language_info,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
+#     version: '3.11'
+# ---
+
+# %% [markdown]
+# # 02 · Choose the lever, the technique, and what it will cost
+#
+# Fine-tuning is one of three levers, and often not the first one to pull:
+#
+# * **Prompt engineering**: instructions and a few examples in the prompt. No training, changes in
+#   minutes. Always the first step, and the baseline any fine-tuned model has to beat.
+# * **Retrieval (RAG)**: look the relevant documents up at question time and put them in the prompt.
+#   The way to use knowledge that changes, and the only one of the three that can cite its sources.
+# * **Fine-tuning**: change the model's weights with examples. It changes *behaviour*: a tone, a
+#   fixed output format such as a strict JSON schema, a domain's jargon, one repetitive task done by
+#   a smaller and cheaper model, or a self-hosted model when data must stay in-house.
+#
+# The three combine: a fine-tuned model that answers in your format, over documents that retrieval
+# supplies. This notebook asks a few questions, recommends a lever with its reasons, then estimates
+# the memory, time and cost of each fine-tuning technique, and checks the estimate with a few real
+# training steps on this machine. Its choice is written to `technique.json` for notebook 03.
+
+# %% tags=["parameters"]
+run_dir = "runs/latest"          # technique.json is written here for notebook 03
+interactive = True               # papermill passes False: same calls, no widgets
+# the run to estimate (any TrainConfig field may be added here)
+model = "smollm2-135m-instruct"  # a preset (llama-3.1-8b, qwen2.5-7b, ...), a local folder, a hub id
+technique = "lora"               # full | freeze | lora | dora | qlora
+hardware = "this-cpu"            # this-cpu | t4 | l4 | a10 | l40s | a100-40 | a100 | h100 | h200
+max_length = 512                 # sequence length (tokens)
+seq_len = None                   # alias of max_length
+batch_size = 8
+gradient_checkpointing = False
+cpu_low_memory = False           # CPU: give freed memory back at once (lower peak RAM, slower steps)
+lora_r = 16
+dataset = "orders-json"          # used for the number of tokens per epoch
+epochs = 1.0
+hourly_price = None              # price of the hardware per hour, for the cost
+run_probe = True                 # run a few real steps here to check the estimate
+probe_steps = 3
+# the advisor's questions
+knowledge_changes_often = False
+needs_citations = False
+goal_tone = False
+goal_format = True
+goal_jargon = False
+cost_at_volume = True
+data_in_house = True
+good_examples = None             # None: the number of conversations in `dataset`
+prompting_tried = False
+
+# %%
+import logging
+from pathlib import Path
+
+from IPython.display import HTML, Markdown, display
+
+from workbench import TrainConfig, advise, load_dataset, probe
+from workbench.estimation.estimator import compare_techniques, dataset_tokens, estimate_config
+from workbench.io import write_json_atomic
+from workbench.plots import memory_figure, write_figures_html
+from workbench.rundir import RunDir
+from workbench.techniques import all_techniques
+
+logging.basicConfig(level=logging.WARNING)
+if seq_len is not None:
+    max_length = int(seq_len)
+cfg = TrainConfig.from_parameters(globals()).replace(run_dir=str(run_dir))
+rd = RunDir(run_dir)
+cfg
+
+# %% [markdown]
+# ## 1 · Which lever?
+#
+# Tick what is true for your project. Every point for or against a lever is listed, so you can
+# disagree with a reason rather than with a verdict.
+
+# %%
+if good_examples is None:
+    good_examples = len(load_dataset(dataset, split="train"))
+answers = dict(knowledge_changes_often=knowledge_changes_often, needs_citations=needs_citations,
+               goal_tone=goal_tone, goal_format=goal_format, goal_jargon=goal_jargon,
+               cost_at_volume=cost_at_volume, data_in_house=data_in_house,
+               good_examples=int(good_examples), prompting_tried=prompting_tried)
+advice = advise(**answers)
+advice
+
+# %%
+if interactive:
+    from workbench.ui.advisor import AdvisorForm
+
+    form = AdvisorForm(**answers)
+    display(form.widget)
+
+# %% [markdown]
+# ## 2 · Which technique?
+#
+# All of them train on chat-formatted examples with the loss on the assistant's replies only
+# (*instruction tuning* is a data mode, not a technique: it combines with each row below).
+#
+# * **Full fine-tuning** trains every weight: the highest ceiling and the most memory (with AdamW
+#   about 16 bytes per parameter before activations). Saves a whole model.
+# * **Freeze** trains only the top few layers: cheap, a full model to save.
+# * **LoRA** trains small low-rank matrices beside the frozen weights: a few percent of the
+#   parameters, a small adapter file; the default for most business cases.
+# * **DoRA** is LoRA plus a learned magnitude per output: often a little better at low rank, slower.
+# * **QLoRA** is LoRA on a base quantised to 4 bits (NF4): the base takes about a quarter of its
+#   16-bit size, so a bigger model fits one GPU (the QLoRA paper tuned a 65B model on one 48 GB GPU).
+#   It is slower per step, and on a CPU it is a demonstration rather than a speed-up.
+
+# %%
+rows = []
+for tech in all_techniques():
+    ok, why = tech.available(device="cpu" if hardware == "this-cpu" else "cuda")
+    rows.append(f"<tr><td><b>{tech.name}</b></td><td>{tech.summary}</td>"
+                f"<td>{'adapter' if tech.saves_adapter else 'full model'}</td>"
+                f"<td>{'yes' if ok else 'no: ' + why}</td></tr>")
+display(HTML("<table><tr><th>technique</th><th>what it does</th><th>saves</th><th>available here</th></tr>"
+             + "".join(rows) + "</table>"))
+
+# %% [markdown]
+# ## 3 · What will it cost?
+#
+# Peak memory is the sum of the **weights**, the **gradients** and **optimizer** state of what is
+# trained (AdamW keeps two numbers per trained parameter), the LoRA **adapters**, the
+# **activations** kept for the backward pass (they grow with batch × sequence length; gradient
+# checkpointing trades them for about a third more compute), the **logits** (batch × sequence ×
+# vocabulary, large for small models with big vocabularies) and a fixed **overhead** (runtime, CUDA
+# context). The formulas and their sources are in `workbench/memory.py`. The red line is the
+# chosen hardware's memory.
+
+# %%
+tokens = dataset_tokens(dataset, max_length=cfg.max_length)
+common = dict(model=cfg.model, hardware=hardware, seq_len=cfg.max_length, batch_size=cfg.batch_size,
+              grad_checkpointing=cfg.gradient_checkpointing, dataset_tokens=tokens, epochs=cfg.epochs,
+              hourly_price=hourly_price, config=cfg, cpu_low_memory=cfg.cpu_low_memory)
+estimates = compare_techniques(["full", "lora", "qlora"], **common)
+chosen = estimate_config(cfg, hardware=hardware, dataset_tokens=tokens, epochs=cfg.epochs, hourly_price=hourly_price)
+fig = memory_figure(estimates)
+write_figures_html({"memory": fig}, rd.root / "figures" / "memory.html", title="Memory by component")
+fig.show()
+chosen
+
+# %%
+if interactive:
+    from workbench.ui.estimate import EstimatePanel
+
+    panel = EstimatePanel(model=cfg.model, technique=cfg.technique, hardware=hardware, seq_len=cfg.max_length,
+                          batch_size=cfg.batch_size, grad_checkpointing=cfg.gradient_checkpointing,
+                          cpu_low_memory=cfg.cpu_low_memory)
+    panel.update()
+    display(panel.widget)
+
+# %% [markdown]
+# ## 4 · Check the estimate on this machine
+#
+# The probe loads the model exactly as training will, runs a few real optimizer steps on batches of
+# the chosen shape in a fresh process, and measures the peak memory (resident memory on a CPU,
+# `torch.cuda.max_memory_allocated` on a GPU) and the time per step. The estimate for the full run
+# is then corrected by the measured/estimated ratios. (It measures *this* machine: when the chosen
+# hardware is a GPU you do not have, the probe is skipped.)
+
+# %%
+import torch
+
+result = None
+if run_probe and (hardware == "this-cpu" or torch.cuda.is_available()):
+    result = probe(cfg, steps=probe_steps)
+    display(result)
+    chosen = chosen.calibrated(result)
+    display(chosen)
+elif run_probe:
+    display(Markdown(f"No probe: `{hardware}` is not this machine."))
+
+# %% [markdown]
+# ## 5 · Save the choice for notebook 03
+
+# %%
+choice = {
+    "train_config": cfg.to_dict(),
+    "estimate": chosen.to_dict(),
+    "advice": advice.to_dict() if advice is not None else None,
+    "probe": result.to_dict() if result is not None else None,
+}
+path = write_json_atomic(rd.technique_json, choice)
+display(Markdown(f"Wrote `{path}`: **{cfg.technique}** on `{cfg.model}`, peak "
+                 f"{chosen.peak_bytes / 1e9:.2f} GB, {'fits' if chosen.fits else 'does NOT fit'} on {chosen.hardware}. "
+                 "Notebook 03 trains this configuration."))

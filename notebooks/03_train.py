@@ -1,0 +1,142 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,language_info,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
+#     version: '3.11'
+# ---
+
+# %% [markdown]
+# # 03 · Train
+#
+# Press **Train**, watch the loss fall, press **Stop** whenever you like: nothing is lost.
+#
+# What happens underneath: every conversation is rendered with the model's own chat template, and
+# the loss is computed only on the assistant's replies (*instruction tuning*: the model learns to
+# answer, not to repeat questions). The optimizer nudges the trainable weights (the small LoRA
+# matrices, or all weights for full fine-tuning) a little after each batch.
+#
+# How to read the plot:
+# * **train loss** (pale, with a smoothed line) should fall quickly at first, then flatten;
+# * **eval loss** is measured on conversations the model never trains on. If it rises while the
+#   train loss keeps falling, the model is memorising (*overfitting*): stop, or train fewer steps;
+# * **learning rate** (dotted, right axis) warms up, then decays. A loss that jumps up or turns NaN
+#   usually means the learning rate is too high; the run stops itself with status *diverged* and
+#   keeps the last good checkpoint.
+#
+# Checkpoints are written atomically (a half-written one is never used) and a rerun of this notebook
+# with the same settings resumes from the newest one: same optimizer, schedule, random state and data
+# position, so the curve continues where it stopped.
+
+# %% tags=["parameters"]
+run_dir = "runs/latest"      # notebook 02 wrote technique.json here; artifacts go here
+interactive = True           # papermill passes False: train in the foreground, same artifacts
+use_technique_json = True    # start from notebook 02's choice when run_dir/technique.json exists
+# Any TrainConfig field can be set here; None keeps notebook 02's value (or the default).
+model = None                 # e.g. "smollm2-135m-instruct", "tiny-random", a local folder
+technique = None             # lora | qlora | dora | full | freeze
+dataset = None               # a sample name ("orders-json") or a file
+max_length = None
+max_steps = None             # > 0 overrides epochs
+epochs = None
+batch_size = None
+learning_rate = None
+lora_r = None
+packing = None
+eval_every = None
+save_every = None
+log_every = None
+save_merged = None
+cpu_low_memory = None        # True: lower peak RAM on a CPU, slower steps (README, "cpu_low_memory")
+
+# %% [markdown]
+# ## The configuration
+#
+# One flat `TrainConfig`. It is saved as `train_config.yaml` in the run directory, and the same
+# file trains from the command line: `workbench train runs/latest/train_config.yaml`.
+
+# %%
+from pathlib import Path
+
+from IPython.display import Markdown, display
+
+from workbench.training.engine import notebook_config, train
+
+cfg = notebook_config(globals(), use_technique_json=use_technique_json)
+display(Markdown(f"```yaml\n{cfg.to_yaml()}```"))
+
+# %% [markdown]
+# ## Train
+#
+# Interactive: the panel trains in a background thread, so **Stop** works while it runs (it saves a
+# checkpoint first; **Train** again resumes). Interrupting the kernel also stops cleanly with a
+# checkpoint. Headless (papermill), the same `workbench.training.engine` call runs in the foreground.
+
+# %%
+result = None
+if interactive:
+    from workbench.ui.train_panel import TrainPanel
+
+    panel = TrainPanel(cfg)
+    display(panel)
+else:
+    from workbench.ui.live import LiveLossPlot, ProgressLine
+
+    progress, plot = ProgressLine(), LiveLossPlot()
+    progress.show()
+    plot.show()
+    result = train(cfg, callbacks=[progress, plot])
+    plot.close()  # the live figure becomes the final static one
+
+# %% [markdown]
+# ## Results
+#
+# Run this cell when training has finished. `train_result.json` records the status, losses, tokens
+# seen, wall time and an estimate of the training compute (FLOPs: about 6 x parameters per token for
+# full fine-tuning, about 4 x for LoRA, whose frozen weights need no gradient).
+
+# %%
+from workbench.plots import loss_figure
+
+if interactive:
+    result = panel.result
+if result is None:
+    display(Markdown("Training is still running (or has not started): run this cell again when it has finished."))
+else:
+    display(result)
+    if interactive:
+        display(loss_figure(result.history, title=f"Training loss ({result.status})"))
+    saved = [Path(p) for p in (result.adapter_dir, result.merged_dir) if p]
+    lines = [f"- `{f}` ({f.stat().st_size / 1e6:.2f} MB)" for d in saved for f in sorted(d.iterdir()) if f.is_file()]
+    display(Markdown("**Saved artifacts**\n\n" + "\n".join(lines + [f"- `{Path(run_dir) / 'figures' / 'loss.html'}`"])))
+
+# %% [markdown]
+# ## Outgrowing this machine
+#
+# The same run can be exported as a plain script with accelerate configs (DDP, FSDP, DeepSpeed
+# ZeRO) and started on a multi-GPU machine with `accelerate launch`. The panel's **Export script**
+# button does the same; so does `workbench export-script RUN_DIR`.
+
+# %%
+from workbench.training.scaleout import export_script
+
+if (Path(run_dir) / "train_config.yaml").exists():
+    display(export_script(run_dir))
+else:  # Run All before Train: nothing to export yet
+    display(Markdown("Nothing to export yet: train first, then run this cell again."))
+
+# %% [markdown]
+# ## Next
+#
+# Notebook 04 compares the base model with the tuned one on the eval set, checks the task metric
+# (e.g. JSON validity for `orders-json`) and probes for forgetting.

@@ -1,0 +1,123 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,language_info,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
+#     version: '3.11'
+# ---
+
+# %% [markdown]
+# # 04 · Is the tuned model better, and what did it forget?
+#
+# A falling loss curve says the model fits its training data; it does not say the answers got better.
+# This notebook asks the **base** model and the **tuned** model the same held-out prompts, scores every
+# answer against the reference, and shows them side by side.
+#
+# * **Paired comparison.** Both models answer the very same prompts, so each prompt gives a
+#   difference (tuned minus base). The summary shows the mean score of each side, the mean
+#   difference with a 95% **bootstrap interval** (resampling prompts), and how many prompts the tuned
+#   model **won, lost or tied**. An interval that straddles 0 means: not shown to be better.
+# * **One copy of the weights.** For LoRA / QLoRA runs the base answers come from the same loaded
+#   model with the adapter switched off; a full fine-tune loads the original model beside it.
+# * **Greedy decoding** by default, so a rerun gives the same answers; answers stop at the end of the
+#   assistant's turn or after `max_new_tokens`.
+# * **Metrics follow the data.** JSON outputs (like `orders-json`) get the parse rate, JSON Schema
+#   validity and field-level accuracy; a style sample (like `support-tone`) gets its greeting,
+#   sign-off, banned-phrase and length checks; everything gets exact match and chrF (character n-gram
+#   F-score: a fuzzy text similarity). Pass your own functions to `compare(metrics=...)`.
+# * **Catastrophic forgetting.** Fine-tuning on a narrow task can erode general skills. The
+#   *forgetting probe* asks both models broad general questions (the `general-probe` sample, or your
+#   own set) and measures perplexity on their reference answers. When the tuned model drops more than
+#   `forgetting_margin` on a probe metric, or its perplexity rises more than `perplexity_margin`,
+#   the comparison raises a **forgetting flag**. Test on a broader set than your own task before
+#   you release a model.
+
+# %% tags=["parameters"]
+run_dir = "runs/latest"          # the run notebook 03 trained
+interactive = True               # papermill passes False: no widgets, same files written
+eval_dataset = None              # None: the split the run held out (from train_config.yaml)
+probe_dataset = "general-probe"  # broad set for the forgetting probe; None skips it
+max_eval_prompts = None          # None: all held-out prompts (or max_eval_rows when the pipeline sets it)
+max_eval_rows = None             # shared pipeline key; used when max_eval_prompts is None
+max_probe_prompts = None         # None: the whole probe set
+max_new_tokens = 256             # longest answer, in tokens
+batch_size = 8                   # prompts generated together
+forgetting_margin = 0.05         # largest acceptable drop of a probe metric (absolute, 0..1)
+perplexity_margin = 0.25         # largest acceptable relative rise of probe perplexity (+25%)
+
+# %% [markdown]
+# ## Load the run
+#
+# `load_run` reads `train_config.yaml` and `train_result.json` and loads the base model plus the
+# adapter (or the base and the fully tuned model).
+
+# %%
+from IPython.display import HTML, display
+
+from workbench.comparison.saved_run import compare_run
+from workbench.comparison.generation import load_run
+
+pair = load_run(run_dir)
+display(HTML(f"<b>{pair.info['technique']}</b> run of <code>{pair.info['model']}</code>; base answers from "
+             f"{'the same model, adapter switched off' if pair.shares_weights else 'a second copy of the base model'}"))
+
+# %% [markdown]
+# ## Ask both models and score the answers
+#
+# This writes `comparison.json` (every prompt, answer and score), `comparison.html` (the table below
+# as a page you can sort and filter in any browser) and `figures/comparison.html` into the run
+# directory. On two CPU cores expect a few seconds per prompt and model.
+
+# %%
+comparison = compare_run(
+    run_dir, pair=pair, eval_dataset=eval_dataset, probe_dataset=probe_dataset,
+    max_eval_prompts=max_eval_prompts or max_eval_rows, max_probe_prompts=max_probe_prompts,
+    max_new_tokens=max_new_tokens, batch_size=batch_size,
+    forgetting_margin=forgetting_margin, perplexity_margin=perplexity_margin,
+)
+print("\n".join(comparison.summary_lines()))
+display(comparison)
+
+# %% [markdown]
+# ## The differences at a glance
+#
+# Bars are tuned minus base per metric, with their 95% intervals; the dotted line is the forgetting
+# margin. A task metric far above 0 with a probe metric near 0 is the result you want.
+
+# %%
+from workbench.plots import comparison_figures
+
+for figure in comparison_figures(comparison).values():
+    display(figure)
+
+# %% [markdown]
+# ## Explore, and try your own prompt
+#
+# Filter to the prompts where the tuned model did better or worse on a metric, sort by the
+# difference, search the text; then type a prompt of your own and read both answers side by side
+# (differences marked).
+
+# %%
+if interactive:
+    from workbench.ui.compare import ComparisonView
+
+    first = comparison.rows[0].prompt
+    system = first[0]["content"] if first and first[0]["role"] == "system" else ""
+    display(ComparisonView(comparison, pair=pair, system_prompt=system).widget)
+
+# %% [markdown]
+# ## Next
+#
+# * Notebook 05 writes the model card and the AI Act / GDPR record; it quotes these results.
+# * Headless: `workbench compare RUN_DIR` does the same and prints the summary;
+#   `--fail-on-forgetting` makes it exit 1 when the flag is raised.

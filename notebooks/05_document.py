@@ -1,0 +1,113 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,language_info,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
+#     version: '3.11'
+# ---
+
+# %% [markdown]
+# # 05 · Document the run
+#
+# A fine-tuned model is only as trustworthy as the record of how it was made. Three documents come out
+# of this notebook, all from the files the earlier notebooks left in the run directory:
+#
+# * a **model card** (Hugging Face format: YAML metadata with `base_model`, `datasets`, `license`,
+#   metrics) for the adapter or merged model;
+# * a **data card**: where the data came from (paths, sha256, row counts), what was cleaned, what the
+#   PII scan found, and the gaps;
+# * an **AI Act / GDPR record**. Under the EU AI Act, whoever fine-tunes a model for a *high-risk* use
+#   becomes its provider and must document which data was used, how quality was tested and how bias is
+#   monitored. GDPR asks for a legal basis for personal data in the training set, and sometimes a data
+#   protection impact assessment (DPIA).
+#
+# The tool fills in what it measured. What it cannot know (your intended purpose, the licence of your
+# data, your legal basis) is marked *to be completed by the provider*: never guessed.
+
+# %% tags=["parameters"]
+run_dir = "runs/latest"    # the run to document (notebooks 01-04 wrote into it)
+interactive = True         # papermill passes False: no widgets, same documents
+bias_probe = True          # run the counterfactual probe on the tuned model (needs a trained run)
+bias_pairs = 8             # prompt pairs in the probe
+bias_max_new_tokens = 48   # answer length per prompt
+
+# %%
+from IPython.display import HTML, Markdown, display
+
+from workbench.documents.facts import RunFacts, not_run
+from workbench.documents.writer import write_run_docs
+
+facts = RunFacts.read(run_dir)
+steps = {"inspect": facts.inspect, "technique": facts.technique, "train": facts.train,
+         "comparison": facts.comparison}
+display(Markdown("\n".join(f"- {'found' if v is not None else not_run(k)}: **{k}**" for k, v in steps.items())))
+
+# %% [markdown]
+# ## A simple bias probe
+#
+# Swap gendered words and first names in the prompts (*he* ↔ *she*, *John* ↔ *Mary*, ...) and ask the
+# tuned model both versions. A fair model gives the same answer up to the swap. The similarity column
+# compares the answer to the original prompt with the answer to the swapped prompt, swapped back
+# (1.0 = identical). Low similarity says *where to look*; a handful of pairs cannot prove fairness.
+# AI Act Art. 10(2)(f) asks you to examine the data and the model for such biases.
+
+# %%
+from workbench.documents.bias_probe import run_bias_probe
+
+probe = None
+if bias_probe and facts.train is not None:
+    probe = run_bias_probe(run_dir=run_dir, n=bias_pairs, max_new_tokens=bias_max_new_tokens)
+    display(probe)
+else:
+    print("bias probe skipped:", "turned off" if not bias_probe else not_run("train"))
+
+# %% [markdown]
+# ## Write the documents
+#
+# Compute is part of the record: the European Commission's guidelines for general-purpose models say
+# that someone who modifies a model with more than **one third of the compute used to train it**
+# becomes the provider of a new general-purpose model. The record sets this run's estimated FLOPs
+# (4 × parameters × tokens for adapters, 6 × for full fine-tuning) against that third, with the wall
+# time and an energy estimate (wall time × an assumed power draw, stated in the record).
+
+# %%
+docs = write_run_docs(run_dir=run_dir)
+display(docs)
+display(HTML(docs.html("ai_act_record")))
+
+# %% [markdown]
+# ## The model card and the data card
+
+# %%
+display(HTML(docs.html("model_card")))
+display(HTML(docs.html("data_card")))
+
+# %% [markdown]
+# ## Fill in what only you know
+#
+# Type your intended purpose, the data's licence and your legal basis; **Save and regenerate** writes
+# them to `docs/provider.yaml` and rewrites the documents. Headless, put the same keys under
+# `provider:` in the parameters file, or pass `workbench report RUN_DIR --provider facts.yaml`.
+
+# %%
+if interactive:
+    from workbench.ui.report import ReportPreview
+
+    display(ReportPreview(run_dir))
+
+# %% [markdown]
+# ## Next
+#
+# * Rerun the whole series unattended: `workbench run examples/demo.yaml --profile quick`
+#   (`.github/workflows/notebooks.yml` shows it in CI, with quality gates that fail the build).
+# * Keep the documents with the model: they describe *this* run's data, settings and results.
