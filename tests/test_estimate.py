@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from workbench.estimation.estimator import (
     Estimate,
     compare_techniques,
     estimate,
+    estimate_config,
     resolve_architecture,
 )
 from workbench.estimation.memory import activation_bytes, training_for
@@ -83,27 +85,31 @@ def test_activation_formula_matches_what_autograd_saves(tiny_model_dir, name, dr
     assert formula / 4 == pytest.approx(measured, rel=0.08)  # 135M: within 1% (memory.py docstring)
 
 
+LLAMA_FULL, LLAMA_LORA = (
+    TrainConfig(model="llama-3.1-8b", technique="full"),
+    TrainConfig(model="llama-3.1-8b"),
+)
+
+
 def test_breakdown_adds_up_and_follows_the_bytes_per_parameter_rules():
     n = MODEL_PRESETS["llama-3.1-8b"].params
-    full_cpu = estimate(
-        model="llama-3.1-8b", technique="full", hardware={"memory_gb": 1000, "kind": "cpu"}
-    )
+    full_cpu = estimate(LLAMA_FULL, hardware={"memory_gb": 1000, "kind": "cpu"})
     assert set(full_cpu.breakdown) == set(COMPONENTS)
     assert full_cpu.peak_bytes == pytest.approx(sum(full_cpu.breakdown.values()))
     static = sum(full_cpu.breakdown[k] for k in ("weights", "gradients", "optimizer"))
     assert static == pytest.approx(16 * n)  # fp32 AdamW: 4 + 4 + 8 bytes per parameter
-    full_gpu = estimate(model="llama-3.1-8b", technique="full", hardware="h100")
+    full_gpu = estimate(LLAMA_FULL, hardware="h100")
     assert sum(
         full_gpu.breakdown[k] for k in ("weights", "gradients", "optimizer")
     ) == pytest.approx(8 * n)
-    qlora = estimate(model="llama-3.1-8b", technique="qlora", hardware="h100")
+    qlora = estimate(LLAMA_LORA.replace(technique="qlora"), hardware="h100")
     arch = MODEL_PRESETS["llama-3.1-8b"]
     nf4 = (
         arch.linear_params * (4 + 8 / 64 + 32 / (64 * 256)) / 8
         + (arch.params - arch.linear_params) * 4
     )
     assert qlora.breakdown["weights"] == pytest.approx(nf4)
-    lora = estimate(model="llama-3.1-8b", technique="lora", hardware="h100")
+    lora = estimate(LLAMA_LORA, hardware="h100")
     assert (
         qlora.breakdown["weights"] < lora.breakdown["weights"] / 2 < full_gpu.breakdown["weights"]
     )
@@ -111,20 +117,10 @@ def test_breakdown_adds_up_and_follows_the_bytes_per_parameter_rules():
 
 
 def test_shape_knobs_move_the_right_components():
-    base = estimate(
-        model="qwen2.5-7b", technique="lora", hardware="a100", seq_len=1024, batch_size=4
-    )
-    double = estimate(
-        model="qwen2.5-7b", technique="lora", hardware="a100", seq_len=1024, batch_size=8
-    )
-    ckpt = estimate(
-        model="qwen2.5-7b",
-        technique="lora",
-        hardware="a100",
-        seq_len=1024,
-        batch_size=4,
-        grad_checkpointing=True,
-    )
+    cfg = TrainConfig(model="qwen2.5-7b", max_length=1024, batch_size=4)
+    base = estimate(cfg, hardware="a100")
+    double = estimate(cfg.replace(batch_size=8), hardware="a100")
+    ckpt = estimate(cfg.replace(gradient_checkpointing=True), hardware="a100")
     assert double.breakdown["activations"] == pytest.approx(2 * base.breakdown["activations"])
     assert double.breakdown["weights"] == base.breakdown["weights"]
     assert ckpt.breakdown["activations"] < base.breakdown["activations"] / 5
@@ -132,40 +128,40 @@ def test_shape_knobs_move_the_right_components():
 
 
 def test_chunked_loss_and_pure_bf16_move_only_their_components():
-    shape = dict(model="llama-3.1-8b", hardware="rtx-4090-24gb", seq_len=2048, batch_size=2)
-    plain = estimate(technique="qlora", **shape)
-    chunked = estimate(technique="qlora", loss_chunks=8, **shape)
+    cfg = TrainConfig(model="llama-3.1-8b", technique="qlora", max_length=2048, batch_size=2)
+    plain = estimate(cfg, hardware="rtx-4090-24gb")
+    chunked = estimate(cfg, hardware="rtx-4090-24gb", loss_chunks=8)
     tokens, vocab = 2048 * 2, MODEL_PRESETS["llama-3.1-8b"].vocab
     assert plain.breakdown["logits"] == pytest.approx(tokens * vocab * (2 + 4 + 4))
     assert chunked.breakdown["logits"] == pytest.approx(tokens * vocab * 2 + tokens / 8 * vocab * 8)
     assert {k: v for k, v in chunked.breakdown.items() if k != "logits"} == {
         k: v for k, v in plain.breakdown.items() if k != "logits"
     }
-    pure = estimate(technique="qlora", pure_bf16=True, **shape)
+    pure = estimate(cfg, hardware="rtx-4090-24gb", pure_bf16=True)
     for part in ("adapters", "gradients", "optimizer"):  # fp32 -> bf16: half
         assert pure.breakdown[part] == pytest.approx(plain.breakdown[part] / 2)
     arch = MODEL_PRESETS["llama-3.1-8b"]
     unquantised = arch.params - arch.linear_params
     assert plain.breakdown["weights"] - pure.breakdown["weights"] == pytest.approx(2 * unquantised)
     assert "pure bf16" in pure.to_text() and "loss in 8 chunks" in chunked.to_text()
-    cpu = estimate(technique="lora", hardware={"memory_gb": 64, "kind": "cpu"}, pure_bf16=True)
+    cpu = estimate(hardware={"memory_gb": 64, "kind": "cpu"}, pure_bf16=True)
     assert not cpu.pure_bf16  # CPUs train in fp32: the knob does not apply
     with pytest.raises(ConfigError, match="loss_chunks"):
         estimate(loss_chunks=0)
 
 
 def test_fit_time_and_cost():
-    big = estimate(model="llama-3.1-70b", technique="full", hardware="h200")
+    big = estimate(TrainConfig(model="llama-3.1-70b", technique="full"), hardware="h200")
     assert not big.fits and big.headroom_bytes < 0
     small = estimate(
-        model="smollm2-135m",
-        technique="lora",
+        TrainConfig(model="smollm2-135m", epochs=2),
         hardware="t4",
         dataset_tokens=3_600_000,
         hourly_price=0.5,
     )
     assert small.fits and small.headroom_bytes == pytest.approx(16 * GB - small.peak_bytes)
-    assert small.wall_s == pytest.approx(3_600_000 / small.tokens_per_s)
+    assert small.epochs == 2  # from the config
+    assert small.wall_s == pytest.approx(2 * 3_600_000 / small.tokens_per_s)
     assert small.cost == pytest.approx(small.wall_s / 3600 * 0.5)
     data = json.loads(json.dumps(small.to_dict()))
     assert data["fits"] is True and Estimate.from_dict(data).peak_bytes == small.peak_bytes
@@ -173,9 +169,9 @@ def test_fit_time_and_cost():
 
 
 def test_freeze_keeps_activations_only_for_trained_layers():
-    cfg = TrainConfig(freeze_keep_last=2)
-    freeze = estimate(model="smollm2-135m", technique="freeze", hardware="l4", config=cfg)
-    full = estimate(model="smollm2-135m", technique="full", hardware="l4")
+    cfg = TrainConfig(model="smollm2-135m", technique="freeze", freeze_keep_last=2)
+    freeze = estimate(cfg, hardware="l4")
+    full = estimate(cfg.replace(technique="full"), hardware="l4")
     assert freeze.breakdown["activations"] < full.breakdown["activations"] / 10
 
 
@@ -187,7 +183,9 @@ def test_hardware_and_model_errors_say_what_to_do():
     with pytest.raises(ConfigError, match="Unknown optimizer"):
         estimate(optimizer="lion")
     with pytest.raises(ConfigError, match="Presets:"):
-        estimate(model="nobody/no-such-model-xyz", hardware="t4")
+        estimate(TrainConfig(model="nobody/no-such-model-xyz"), hardware="t4")
+    with pytest.raises(ConfigError, match="takes a TrainConfig, got str"):
+        estimate("llama-3.1-8b")
 
 
 def test_compare_and_calibrate_with_a_probe_in_process(tiny_model_dir):
@@ -204,8 +202,8 @@ def test_compare_and_calibrate_with_a_probe_in_process(tiny_model_dir):
     assert json.loads(json.dumps(result.to_dict()))["memory_ratio"] == pytest.approx(
         result.memory_ratio
     )
-    names = [e.technique for e in compare_techniques(model="tiny-random", hardware="t4")]
-    assert names == ["dora", "freeze", "full", "lora", "qlora"]
+    names = [e.technique for e in compare_techniques(config=cfg, hardware="t4")]
+    assert names == ["full", "freeze", "lora", "dora", "qlora"]  # teaching order
 
 
 def test_cli_prints_the_table(capsys):
@@ -220,7 +218,7 @@ def test_cli_prints_the_table(capsys):
             "all",
             "--hardware",
             "a10",
-            "--seq-len",
+            "--max-length",
             "1024",
             "--batch-size",
             "2",
@@ -253,7 +251,7 @@ def test_cli_takes_explicit_hardware_and_the_modelling_knobs(capsys):
     from workbench.cli import main
 
     laptop = '{"memory_gb": 8, "kind": "cpu", "name": "laptop"}'
-    args = ["estimate", "--hardware", laptop, "--seq-len", "1024", "--batch-size", "8", "--json"]
+    args = ["estimate", "--hardware", laptop, "--max-length", "1024", "--batch-size", "8", "--json"]
     assert main(args) == 1
     plain = json.loads(capsys.readouterr().out)[0]
     assert plain["hardware"] == "laptop" and not plain["fits"]
@@ -266,14 +264,52 @@ def test_cli_takes_explicit_hardware_and_the_modelling_knobs(capsys):
     assert knobs["loss_chunks"] == 8 and knobs["pure_bf16"]
     assert main(["estimate", "--hardware", '{"memory_gb": 8']) == 2
     assert "not valid JSON" in capsys.readouterr().err
+    main(["estimate", "--seq-len", "1024", "--lora-r", "64", "--json"])  # the old flag name
+    old = json.loads(capsys.readouterr().out)[0]
+    assert old["max_length"] == 1024 and old["trainable_params"] > plain["trainable_params"]
 
 
 def test_memory_figure_has_a_bar_per_component_and_the_limit():
     from workbench.plots import memory_figure
 
     fig = memory_figure(
-        compare_techniques(["full", "lora", "qlora"], model="llama-3.1-8b", hardware="l40s")
+        compare_techniques(["full", "lora", "qlora"], config=LLAMA_LORA, hardware="l40s")
     )
     assert [t.name for t in fig.data] == list(COMPONENTS)
     assert list(fig.data[0].x) == ["full", "lora", "qlora"]
     assert any(s.y0 == pytest.approx(48) for s in fig.layout.shapes)
+
+
+def test_the_older_keyword_form_still_works_and_warns():
+    """Notebooks written before estimate() took a TrainConfig keep running (with a warning)."""
+    cfg = TrainConfig(model="qwen2.5-7b", technique="qlora", max_length=1024, batch_size=2)
+    new = estimate(cfg, hardware="l4", hourly_price=1.0)
+    with pytest.warns(DeprecationWarning, match="seq_len is now max_length"):
+        old = estimate(
+            model="qwen2.5-7b",
+            technique="qlora",
+            hardware="l4",
+            seq_len=1024,
+            batch_size=2,
+            hourly_price=1.0,
+            config=TrainConfig(),
+        )
+    assert old.to_dict() == new.to_dict()
+    with pytest.warns(DeprecationWarning):
+        listed = compare_techniques(
+            ["lora", "qlora"], model="qwen2.5-7b", seq_len=1024, batch_size=2, hardware="l4"
+        )
+    assert listed[1].to_dict() == new.to_dict() | {"hourly_price": None, "cost": None}
+    with pytest.warns(DeprecationWarning):
+        assert estimate_config(cfg, hardware="l4").peak_bytes == new.peak_bytes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        estimate(cfg, hardware="l4")  # the new form does not warn
+    with pytest.raises(TypeError, match="seq_length"):
+        estimate(seq_length=1024)
+
+
+def test_saved_estimates_from_before_the_rename_load():
+    data = estimate(hardware="t4").to_dict()
+    data["seq_len"] = data.pop("max_length")
+    assert Estimate.from_dict(data).max_length == 512

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from workbench.config import TrainConfig
 from workbench.errors import ConfigError
@@ -34,10 +35,40 @@ def test_export_writes_script_and_accelerate_templates(run_dir):
     out = export_script(run_dir)
     assert out.script.is_file() and (out.folder / "train_config.yaml").is_file()
     assert set(out.configs) == {"ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"}
-    assert "distributed_type: FSDP" in out.configs["fsdp"].read_text()
-    assert "zero_stage: 3" in out.configs["deepspeed-zero3"].read_text()
     assert "accelerate launch" in out.command
     compile(out.script.read_text(), str(out.script), "exec")
+
+
+def test_accelerate_configs_load_back_with_the_expected_keys(run_dir):
+    from accelerate.commands.config.config_args import ClusterConfig
+    from accelerate.utils import DistributedType
+
+    cfg = TrainConfig(model="tiny-random", run_dir=str(run_dir), grad_accum=4, dtype="bfloat16")
+    cfg.to_yaml(run_dir / "train_config.yaml")
+    out = export_script(run_dir, gpus=8)
+    data = {name: yaml.safe_load(path.read_text()) for name, path in out.configs.items()}
+    for name, config in data.items():
+        assert config["num_processes"] == 8 and config["mixed_precision"] == "bf16", name
+        assert config["use_cpu"] is False and config["same_network"] is True, name
+    assert data["ddp"]["distributed_type"] == "MULTI_GPU"
+    assert data["ddp"]["downcast_bf16"] == "no"  # the string, not YAML 1.1's boolean
+    assert data["fsdp"]["fsdp_config"]["fsdp_version"] == 2
+    zero3 = data["deepspeed-zero3"]["deepspeed_config"]
+    assert zero3["zero_stage"] == 3 and zero3["gradient_accumulation_steps"] == 4
+    assert zero3["gradient_clipping"] == cfg.max_grad_norm and zero3["zero3_init_flag"] is True
+    assert data["deepspeed-zero2"]["deepspeed_config"]["zero_stage"] == 2
+    expected = {
+        "ddp": DistributedType.MULTI_GPU,
+        "fsdp": DistributedType.FSDP,
+        "deepspeed-zero2": DistributedType.DEEPSPEED,
+        "deepspeed-zero3": DistributedType.DEEPSPEED,
+    }
+    for name, path in out.configs.items():  # accelerate's own loader refuses unknown keys
+        loaded = ClusterConfig.from_yaml_file(path)
+        assert loaded.distributed_type == expected[name] and loaded.num_processes == 8
+    cfg.replace(dtype="auto").to_yaml(run_dir / "train_config.yaml")
+    fp32 = export_script(run_dir, out_dir=run_dir / "fp32")  # dtype auto: no mixed precision
+    assert yaml.safe_load(fp32.configs["ddp"].read_text())["mixed_precision"] == "no"
 
 
 def test_export_without_a_config_says_what_to_do(run_dir):

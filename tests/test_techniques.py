@@ -11,8 +11,10 @@ import torch
 from workbench import TrainConfig, get_technique, load_model
 from workbench.errors import ConfigError, TechniqueUnavailable
 from workbench.estimation.presets import Architecture
-from workbench.techniques import all_techniques, available_techniques
+from workbench.techniques import all_techniques, available_techniques, register
 from workbench.techniques.base import MemoryProfile, Technique
+from workbench.techniques.full import Full
+from workbench.techniques.lora import LoRA
 
 ALL = ["dora", "freeze", "full", "lora", "qlora"]
 
@@ -164,3 +166,70 @@ def test_saves_adapter_flags():
     saves = {t.name: t.saves_adapter for t in all_techniques()}
     assert saves == {"full": False, "freeze": False, "lora": True, "dora": True, "qlora": True}
     assert get_technique("qlora").describe()["requires"] == ["bitsandbytes>=0.46.1"]
+
+
+class _SlowAdapter(LoRA):
+    """An outside technique: the core must take its policy from the class, not from its name."""
+
+    name, title, summary = "slow-adapter", "Slow adapter", "test double"
+    teaching_order = 2  # ties with LoRA: after it by name, before DoRA
+    step_time_factor = 3.0
+
+    def estimate_notes(self, hardware, arch):
+        return [f"slow on {hardware.name}"]
+
+
+class _WholeModel(Full):
+    name, title, summary = "whole-model", "Whole model", "test double"
+    teaching_order = 50
+
+
+@pytest.fixture
+def outside_techniques():
+    from workbench.techniques import _REGISTRY
+
+    for cls in (_SlowAdapter, _WholeModel):
+        register(cls)
+    yield
+    for cls in (_SlowAdapter, _WholeModel):
+        _REGISTRY.pop(cls.name)
+
+
+def test_core_asks_the_technique_for_its_policy(outside_techniques, tmp_path):
+    from workbench.documents.cards import model_card
+    from workbench.documents.facts import RunFacts
+    from workbench.estimation.estimator import estimate
+
+    names = [t.name for t in all_techniques()]
+    assert names == ["full", "freeze", "lora", "slow-adapter", "dora", "qlora", "whole-model"]
+    cfg = TrainConfig(model="llama-3.1-8b")
+    lora = estimate(cfg, hardware="l4")
+    slow = estimate(cfg.replace(technique="slow-adapter"), hardware="l4")
+    assert slow.tokens_per_s == pytest.approx(lora.tokens_per_s / 3)
+    assert "slow on l4-24gb" in slow.notes and not any("slow" in n for n in lora.notes)
+    assert slow.peak_bytes == lora.peak_bytes  # same memory profile as the LoRA it extends
+
+    def library(technique):
+        facts = RunFacts(run_dir=tmp_path, train_config={"technique": technique})
+        return model_card(facts).front_matter["library_name"]
+
+    assert library("slow-adapter") == "peft" and library("whole-model") == "transformers"
+    assert library("lora") == "peft" and library("freeze") == "transformers"
+
+
+def test_builtin_step_time_factors_and_notes():
+    from workbench.estimation.presets import MODEL_PRESETS, get_hardware
+
+    assert {t.name: t.step_time_factor for t in all_techniques()} == {
+        "full": 1.0,
+        "freeze": 1.0,
+        "lora": 1.0,
+        "dora": 1.2,
+        "qlora": 1.4,
+    }
+    cpu, gpu = get_hardware({"memory_gb": 16, "kind": "cpu"}), get_hardware("l4")
+    arch = MODEL_PRESETS["smollm2-135m"]
+    assert "correctness demo" in get_technique("qlora").estimate_notes(cpu, arch)[0]
+    assert get_technique("qlora").estimate_notes(gpu, arch) == []
+    assert "approximate" in get_technique("dora").estimate_notes(gpu, arch)[0]
+    assert get_technique("lora").estimate_notes(cpu, arch) == []

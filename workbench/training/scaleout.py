@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..config import TrainConfig
 from ..errors import ConfigError
 from ..io import write_text_atomic
@@ -59,36 +61,58 @@ if __name__ == "__main__":
     sys.exit(main())
 '''
 
-_COMMON = """\
-compute_environment: LOCAL_MACHINE
-machine_rank: 0
-num_machines: 1
-num_processes: {gpus}
-gpu_ids: all
-main_training_function: main
-mixed_precision: {precision}
-rdzv_backend: static
-same_network: true
-use_cpu: false
-"""
+_OFFLOAD_NONE = {"offload_optimizer_device": "none", "offload_param_device": "none"}
 
-CONFIGS = {
-    "ddp": "distributed_type: MULTI_GPU\ndowncast_bf16: 'no'\n",
-    "fsdp": (
-        "distributed_type: FSDP\nfsdp_config:\n  fsdp_version: 2\n  fsdp_auto_wrap_policy: TRANSFORMER_BASED_WRAP\n"
-        "  fsdp_cpu_ram_efficient_loading: true\n  fsdp_offload_params: false\n  fsdp_reshard_after_forward: true\n"
-        "  fsdp_state_dict_type: SHARDED_STATE_DICT\n"
-    ),
-    "deepspeed-zero2": (
-        "distributed_type: DEEPSPEED\ndeepspeed_config:\n  zero_stage: 2\n  gradient_accumulation_steps: {accum}\n"
-        "  gradient_clipping: {clip}\n  offload_optimizer_device: none\n  offload_param_device: none\n"
-    ),
-    "deepspeed-zero3": (
-        "distributed_type: DEEPSPEED\ndeepspeed_config:\n  zero_stage: 3\n  gradient_accumulation_steps: {accum}\n"
-        "  gradient_clipping: {clip}\n  offload_optimizer_device: none\n  offload_param_device: none\n"
-        "  zero3_init_flag: true\n  zero3_save_16bit_model: true\n"
-    ),
-}
+
+def accelerate_config(
+    strategy: str, *, gpus: int, precision: str, grad_accum: int, max_grad_norm: float
+) -> dict[str, Any]:
+    """The accelerate config (`accelerate config` YAML, as a dict) for one strategy."""
+    common = {
+        "compute_environment": "LOCAL_MACHINE",
+        "machine_rank": 0,
+        "num_machines": 1,
+        "num_processes": gpus,
+        "gpu_ids": "all",
+        "main_training_function": "main",
+        "mixed_precision": precision,
+        "rdzv_backend": "static",
+        "same_network": True,
+        "use_cpu": False,
+    }
+    deepspeed = {
+        "gradient_accumulation_steps": grad_accum,
+        "gradient_clipping": max_grad_norm,
+        **_OFFLOAD_NONE,
+    }
+    specific: dict[str, dict[str, Any]] = {
+        "ddp": {"distributed_type": "MULTI_GPU", "downcast_bf16": "no"},
+        "fsdp": {
+            "distributed_type": "FSDP",
+            "fsdp_config": {
+                "fsdp_version": 2,
+                "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+                "fsdp_cpu_ram_efficient_loading": True,
+                "fsdp_offload_params": False,
+                "fsdp_reshard_after_forward": True,
+                "fsdp_state_dict_type": "SHARDED_STATE_DICT",
+            },
+        },
+        "deepspeed-zero2": {
+            "distributed_type": "DEEPSPEED",
+            "deepspeed_config": {"zero_stage": 2, **deepspeed},
+        },
+        "deepspeed-zero3": {
+            "distributed_type": "DEEPSPEED",
+            "deepspeed_config": {
+                "zero_stage": 3,
+                **deepspeed,
+                "zero3_init_flag": True,
+                "zero3_save_16bit_model": True,
+            },
+        },
+    }
+    return {**common, **specific[strategy]}
 
 
 @dataclass
@@ -137,12 +161,17 @@ def export_script(
         else {"bfloat16": "bf16", "float16": "fp16"}[cfg.dtype]
     )
     configs = {}
-    for name, body in CONFIGS.items():
-        text = _COMMON.format(gpus=gpus, precision=precision) + body.format(
-            accum=cfg.grad_accum, clip=cfg.max_grad_norm
+    for name in STRATEGIES:
+        data = accelerate_config(
+            name,
+            gpus=gpus,
+            precision=precision,
+            grad_accum=cfg.grad_accum,
+            max_grad_norm=cfg.max_grad_norm,
         )
         configs[name] = write_text_atomic(
-            folder / f"accelerate_{name.replace('-', '_')}.yaml", text
+            folder / f"accelerate_{name.replace('-', '_')}.yaml",
+            yaml.safe_dump(data, sort_keys=False),
         )
     command = f"accelerate launch --config_file {configs[strategy].name} train.py"
     write_text_atomic(folder / "README.md", _readme(cfg, command))
