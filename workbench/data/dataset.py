@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import DataError
 from ..io import write_text_atomic
 from .formats import FORMATS, REQUIRED, ROLES, RowError, detect_format, known_fields, normalise
-from .sources import BadRow, Source, open_file, open_object
+from .sources import BadRow, Source, check_path, open_file, open_object
 
 log = logging.getLogger(__name__)
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -327,6 +327,7 @@ def _open(source: Any, *, split: str | None) -> Source:
         if candidate.is_file():
             return open_file(candidate)
         raise DataError(f"{path}: is a folder; pass a file, or a folder holding {candidate.name}.")
+    check_path(path)  # a FIFO, a device, a symlink loop: say what it is, not "no such file"
     if isinstance(source, str) and source in list_samples():
         src = open_file(sample_path(source, split or "train"))
         src.sample, src.split = source, split or "train"

@@ -8,9 +8,12 @@ Files are opened for reading only.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
+import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,23 @@ SUFFIXES = {
     ".pq": "parquet",
 }
 UTF8_HINT = "Re-save the file as UTF-8 (most editors and pandas' to_csv(encoding='utf-8') do)."
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+DECOMPRESS = "decompress it first (e.g. gunzip data.jsonl.gz gives data.jsonl); compressed files are not read directly"
+# (leading bytes, what the file really is, what to do): bytes that no text file starts with
+MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed", DECOMPRESS),
+    (b"\xfd7zXZ\x00", "xz-compressed", DECOMPRESS),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", DECOMPRESS),
+    (
+        b"PK\x03\x04",
+        "a zip archive (an .xlsx workbook is one too)",
+        "unzip it, or export the sheet as CSV",
+    ),
+    (b"PAR1", "a Parquet file", "rename it to .parquet"),
+)
+MAX_QUOTE_REREADS = (
+    1000  # rows re-read after unclosed quotes; bounds the cost of a pathological file
+)
 
 
 @dataclass
@@ -57,6 +77,8 @@ def open_file(path: Path) -> Source:
     path = path.resolve()
     label = str(path)
     kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None and path.suffix.lower() in COMPRESSED:
+        raise DataError(f"{label}: this file is compressed; {DECOMPRESS}.")
     if kind is None:
         raise DataError(
             f"{label}: unsupported file type {path.suffix!r}. Use one of: {', '.join(SUFFIXES)}."
@@ -68,14 +90,58 @@ def open_file(path: Path) -> Source:
             data = f.read()
     except OSError as exc:
         raise DataError(f"{label}: cannot read the file ({exc.strerror or exc}).") from exc
+    _check_magic(data, label)
     if not data.strip():
         raise DataError(f"{label}: the file is empty.")
     readers = {"jsonl": _jsonl_rows, "json": _json_rows, "csv": _csv_rows, "tsv": _tsv_rows}
     return Source(label, readers[kind](data, label), sha256=hashlib.sha256(data).hexdigest())
 
 
+def check_path(path: Path) -> None:
+    """DataError for a path that exists but is no regular file or folder; never opens it.
+
+    A FIFO or a device would block or stream forever if opened, and "no such file" would mislead.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(
+                f"{path}: is a symlink loop (the links point at each other and never reach a "
+                "file). Point the link at the real data file."
+            ) from None
+        if os.path.islink(path):
+            raise DataError(
+                f"{path}: is a broken symlink: it points to {os.readlink(path)}, which does not "
+                "exist. Fix the link or pass the real file."
+            ) from None
+        return  # nothing there: the caller says so
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    what = next((name for test, name in _SPECIAL if test(mode)), "special file")
+    raise DataError(
+        f"{path}: not a regular file: it is a {what}. Copy the data into a regular file "
+        "(.jsonl, .json, .csv, .tsv, .parquet) and load that."
+    )
+
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "FIFO (named pipe)"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
+def _check_magic(data: bytes, label: str) -> None:
+    for magic, what, todo in MAGIC:
+        if data.startswith(magic):
+            raise DataError(f"{label}: this file is {what}; {todo}.")
+
+
 def _jsonl_rows(data: bytes, label: str) -> Iterator[tuple[int, Any]]:
-    for line, raw in enumerate(data.split(b"\n"), 1):
+    # splitlines: \n, \r\n and old-Mac \r all end a line (a raw CR is never valid inside JSON)
+    for line, raw in enumerate(data.splitlines(), 1):
         if not raw.strip():
             continue
         try:
@@ -140,37 +206,138 @@ def _tsv_rows(data: bytes, label: str) -> Iterator[tuple[int, Any]]:
 
 
 def _csv_rows(data: bytes, label: str, delimiter: str = ",") -> Iterator[tuple[int, Any]]:
-    """CSV rows keyed by the header; the line is where the record ends (records may span lines)."""
+    """CSV rows keyed by the header; the line is where the record ends (records may span lines).
+
+    A record swallowed by an unclosed quote is reported on the line where the quote opened, and
+    the lines after that one are read again as rows of their own.
+    """
     # Undecodable bytes survive as lone surrogates, which the format check reports per row.
     text = data.decode("utf-8", errors="surrogateescape").lstrip("\ufeff")
-    seen = [0]  # lines handed to the csv reader so far: exact even when it raises mid-record
+    lines = io.StringIO(text, newline="").readlines()  # \n, \r\n and old-Mac \r all end a line
+    header: list[str] | None = None
+    resume: int | None = 0
+    rereads = 0
+    while resume is not None:
+        records, resume = _csv_records(lines, resume, delimiter), None
+        for first, last, fields in records:
+            if isinstance(fields, csv.Error):
+                yield first, _csv_error(fields, first, last)
+            elif fields and header is None:
+                header = _csv_header(lines, first, last, fields, label, delimiter)
+            elif fields:
+                why = _unclosed_quote(lines, first, last, (len(fields), len(header)), delimiter)
+                if why is None:
+                    yield last, _keyed(header, fields)
+                    continue
+                yield first, _unclosed_row(why, reread=last > first)
+                if last > first and rereads < MAX_QUOTE_REREADS:
+                    resume, rereads = first, rereads + 1  # read the swallowed lines again
+                    break
 
-    def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
-            seen[0] += 1
-            yield line
 
-    reader = csv.DictReader(lines(), delimiter=delimiter)
-    rows = iter(reader)
+def _csv_records(lines: list[str], start: int, delimiter: str) -> Iterator[tuple[int, int, Any]]:
+    """(first line, last line, fields or csv.Error) of each record in lines[start:], 1-based."""
+    pos = start
+
+    def feed() -> Iterator[str]:
+        nonlocal pos
+        while pos < len(lines):
+            pos += 1  # the reader asks for one line at a time: pos is exact even mid-record
+            yield lines[pos - 1]
+
+    reader = csv.reader(feed(), delimiter=delimiter)
     while True:
+        first = pos + 1
         try:
-            row = next(rows)
+            fields: Any = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            hint = "Check the quoting on this line; a cell may hold at most 128 KiB."
-            yield seen[0], BadRow(f"not valid CSV: {exc}.", hint)
-            continue
-        if None in row:
-            yield (
-                seen[0],
-                BadRow(
-                    f"{len(row[None])} more value(s) than header columns.",
-                    "Quote cells that contain the delimiter.",
-                ),
-            )
-            continue
-        yield seen[0], row
+            fields = exc
+        yield first, pos, fields
+
+
+def _csv_header(
+    lines: list[str], first: int, last: int, fields: list[str], label: str, delimiter: str
+) -> list[str]:
+    if last > first or _ends_inside_quotes(lines[first - 1], delimiter):
+        where = f"it runs on to line {last}" if last > first else "the file ends inside it"
+        raise DataError(
+            f"{label}, line {first}: unclosed quote in the header row ({where}). Close the "
+            'quote or remove it; a quote inside a column name is written as two quotes ("").'
+        )
+    return fields
+
+
+def _unclosed_quote(
+    lines: list[str], first: int, last: int, cells: tuple[int, int], delimiter: str
+) -> str | None:
+    """Why the record on lines first..last looks swallowed by an unclosed quote, or None.
+
+    cells: (cells in this record, columns in the header). Either the file ends inside a quoted
+    cell, or the record spans lines, has the wrong number of cells, and one of the lines it
+    swallowed alone reads as a complete row. A quoted cell that legitimately holds
+    line breaks passes both tests.
+    """
+    record = "".join(lines[first - 1 : last])
+    if '"' not in record:
+        return None
+    span = f"line {last}" if last == first + 1 else f"lines {first + 1}-{last}"
+    if last == len(lines) and _ends_inside_quotes(record, delimiter):
+        return "it runs to the end of the file" + (f", swallowing {span}" if last > first else "")
+    found, ncols = cells
+    if last > first and found != ncols:
+        if any(len(_cells(line, delimiter)) == ncols for line in lines[first:last][:50]):
+            return f"it swallowed {span}"
+    return None
+
+
+def _unclosed_row(why: str, *, reread: bool) -> BadRow:
+    hint = 'Close the quote, or write a quote inside a cell as two quotes ("").'
+    if reread:
+        hint += " The lines after this one were read again as rows of their own."
+    return BadRow(
+        f"unclosed quote: a quoted cell opens on this line and never closes; {why}.", hint
+    )
+
+
+def _ends_inside_quotes(record: str, delimiter: str) -> bool:
+    """Whether the file ends inside a quoted cell (what strict mode calls "unexpected end of data")."""
+    try:
+        for _ in csv.reader(io.StringIO(record, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "end of data" in str(exc)
+    return False
+
+
+def _cells(text: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def _csv_error(exc: csv.Error, first: int, last: int) -> BadRow:
+    spans = (
+        f" The record starting here runs on to line {last}: an unclosed quote is the usual cause."
+        if last > first
+        else ""
+    )
+    return BadRow(
+        f"not valid CSV: {exc}.{spans}",
+        "Check the quoting on this line; a cell may hold at most 128 KiB.",
+    )
+
+
+def _keyed(header: list[str], fields: list[str]) -> dict[str, Any] | BadRow:
+    """One row as {column: value}, missing trailing cells None (as csv.DictReader does)."""
+    if len(fields) > len(header):
+        return BadRow(
+            f"{len(fields) - len(header)} more value(s) than header columns.",
+            "Quote cells that contain the delimiter.",
+        )
+    return dict(zip(header, fields + [None] * (len(header) - len(fields)), strict=True))
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
