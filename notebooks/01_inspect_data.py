@@ -52,8 +52,7 @@ save_clean = False                    # headless: also write a cleaned copy into
 # %%
 from IPython.display import HTML, display
 
-from workbench import RunDir
-from workbench.inspection.report import clean, inspect_dataset, load_splits
+from workbench import RunDir, clean, inspect_dataset, load_splits
 
 rd = RunDir(run_dir).ensure()
 train, eval_split = load_splits(dataset, eval_dataset)
@@ -99,7 +98,7 @@ display(report)
 # (`workbench.templating.assistant_mask`).
 
 # %%
-from workbench.inspection.html import mask_html
+from workbench import mask_html
 
 if report.preview and report.preview.get("segments"):
     display(HTML(mask_html([tuple(s) for s in report.preview["segments"]], truncated=report.preview["truncated"])))
@@ -112,7 +111,7 @@ if report.preview and report.preview.get("segments"):
 # inputs, or drop the longest rows.
 
 # %%
-from workbench.plots import inspect_figures, write_figures_html
+from workbench import inspect_figures, write_figures_html
 
 figures = inspect_figures(report)
 for fig in figures.values():

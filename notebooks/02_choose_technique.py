@@ -65,16 +65,23 @@ prompting_tried = False
 
 # %%
 import logging
-from pathlib import Path
 
 from IPython.display import HTML, Markdown, display
 
-from workbench import TrainConfig, advise, load_dataset, probe
-from workbench.estimation.estimator import compare_techniques, dataset_tokens, estimate_config
-from workbench.io import write_json_atomic
-from workbench.plots import memory_figure, write_figures_html
-from workbench.rundir import RunDir
-from workbench.techniques import all_techniques
+from workbench import (
+    RunDir,
+    TrainConfig,
+    advise,
+    all_techniques,
+    compare_techniques,
+    dataset_tokens,
+    estimate,
+    load_dataset,
+    memory_figure,
+    probe,
+    write_figures_html,
+    write_json_atomic,
+)
 
 logging.basicConfig(level=logging.WARNING)
 if seq_len is not None:
@@ -145,11 +152,9 @@ display(HTML("<table><tr><th>technique</th><th>what it does</th><th>saves</th><t
 
 # %%
 tokens = dataset_tokens(dataset, max_length=cfg.max_length)
-common = dict(model=cfg.model, hardware=hardware, seq_len=cfg.max_length, batch_size=cfg.batch_size,
-              grad_checkpointing=cfg.gradient_checkpointing, dataset_tokens=tokens, epochs=cfg.epochs,
-              hourly_price=hourly_price, config=cfg, cpu_low_memory=cfg.cpu_low_memory)
-estimates = compare_techniques(["full", "lora", "qlora"], **common)
-chosen = estimate_config(cfg, hardware=hardware, dataset_tokens=tokens, epochs=cfg.epochs, hourly_price=hourly_price)
+options = dict(hardware=hardware, dataset_tokens=tokens, hourly_price=hourly_price)
+estimates = compare_techniques(["full", "lora", "qlora"], config=cfg, **options)
+chosen = estimate(cfg, **options)
 fig = memory_figure(estimates)
 write_figures_html({"memory": fig}, rd.root / "figures" / "memory.html", title="Memory by component")
 fig.show()
@@ -159,9 +164,7 @@ chosen
 if interactive:
     from workbench.ui.estimate import EstimatePanel
 
-    panel = EstimatePanel(model=cfg.model, technique=cfg.technique, hardware=hardware, seq_len=cfg.max_length,
-                          batch_size=cfg.batch_size, grad_checkpointing=cfg.gradient_checkpointing,
-                          cpu_low_memory=cfg.cpu_low_memory)
+    panel = EstimatePanel(config=cfg, hardware=hardware)
     panel.update()
     display(panel.widget)
 

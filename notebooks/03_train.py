@@ -70,7 +70,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from workbench.training.engine import notebook_config, train
+from workbench import notebook_config, train
 
 cfg = notebook_config(globals(), use_technique_json=use_technique_json)
 display(Markdown(f"```yaml\n{cfg.to_yaml()}```"))
@@ -106,7 +106,7 @@ else:
 # full fine-tuning, about 4 x for LoRA, whose frozen weights need no gradient).
 
 # %%
-from workbench.plots import loss_figure
+from workbench import loss_figure
 
 if interactive:
     result = panel.result
@@ -128,7 +128,7 @@ else:
 # button does the same; so does `workbench export-script RUN_DIR`.
 
 # %%
-from workbench.training.scaleout import export_script
+from workbench import export_script
 
 if (Path(run_dir) / "train_config.yaml").exists():
     display(export_script(run_dir))

@@ -64,8 +64,7 @@ perplexity_margin = 0.25         # largest acceptable relative rise of probe per
 # %%
 from IPython.display import HTML, display
 
-from workbench.comparison.saved_run import compare_run
-from workbench.comparison.generation import load_run
+from workbench import compare_run, load_run
 
 pair = load_run(run_dir)
 display(HTML(f"<b>{pair.info['technique']}</b> run of <code>{pair.info['model']}</code>; base answers from "
@@ -95,7 +94,7 @@ display(comparison)
 # margin. A task metric far above 0 with a probe metric near 0 is the result you want.
 
 # %%
-from workbench.plots import comparison_figures
+from workbench import comparison_figures
 
 for figure in comparison_figures(comparison).values():
     display(figure)

@@ -44,8 +44,7 @@ bias_max_new_tokens = 48   # answer length per prompt
 # %%
 from IPython.display import HTML, Markdown, display
 
-from workbench.documents.facts import RunFacts, not_run
-from workbench.documents.writer import write_run_docs
+from workbench import RunFacts, not_run, write_run_docs
 
 facts = RunFacts.read(run_dir)
 steps = {"inspect": facts.inspect, "technique": facts.technique, "train": facts.train,
@@ -62,7 +61,7 @@ display(Markdown("\n".join(f"- {'found' if v is not None else not_run(k)}: **{k}
 # AI Act Art. 10(2)(f) asks you to examine the data and the model for such biases.
 
 # %%
-from workbench.documents.bias_probe import run_bias_probe
+from workbench import run_bias_probe
 
 probe = None
 if bias_probe and facts.train is not None:
