@@ -23,6 +23,7 @@ import yaml
 from ..errors import ConfigError, WorkbenchError
 from ..rundir import RunDir
 from ..secret_guard import check_no_secret_parameters, scrub_tree
+from ..training.claim import claim
 from .gates import GateResult, check_gates, validate_gates
 from .summary import RunSummary
 
@@ -238,7 +239,7 @@ def run_pipeline(
     unused = unused_parameters(
         params, every, profile=profile
     )  # an unknown key fails before any work
-    run = RunDir(run_dir).ensure()
+    run = claim(RunDir(run_dir))  # never write into a folder the workbench did not make
     started = time.perf_counter()
     steps = [StepResult(n, "not run") for n in names]
     summary = RunSummary(run, params, profile)

@@ -11,6 +11,7 @@ no reporting integrations, no per-step extras, so Trainer costs about what a pla
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -25,7 +26,15 @@ from ..config import TrainConfig
 from ..errors import ConfigError
 from ..io import write_json_atomic
 from ..rundir import RunDir
-from .checkpoints import clear_previous, kept_records, newest, resume_point
+from .checkpoints import (
+    clear_previous,
+    is_final,
+    kept_records,
+    newest,
+    remove_leftovers,
+    resume_point,
+)
+from .claim import claim, locked
 from .events import (
     Callback,
     EarlyStopping,
@@ -35,7 +44,7 @@ from .events import (
     StopFlag,
     TrainState,
 )
-from .result import TrainResult
+from .result import SplitData, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +81,25 @@ def train(
     stop: a StopFlag to stop from another thread (the notebook's Stop button).
     train_data / eval_data: a ChatDataset or list of conversations instead of `cfg.dataset`.
     """
+    started = time.monotonic()
+    rd = claim(RunDir(cfg.run_dir))
+    with locked(rd) if _is_main() else contextlib.nullcontext():
+        return _train(cfg, rd, started, callbacks, resume, stop, train_data, eval_data)
+
+
+def _train(
+    cfg: TrainConfig,
+    rd: RunDir,
+    started: float,
+    callbacks: Sequence[Callback],
+    resume: bool | str,
+    stop: StopFlag | None,
+    train_data: Any,
+    eval_data: Any,
+) -> TrainResult:
     from .batching import load_splits
 
-    started = time.monotonic()
-    rd = RunDir(cfg.run_dir).ensure()
+    remove_leftovers(rd.checkpoints_dir)
     checkpoint = resume_point(cfg, rd, resume)
     if checkpoint is None:
         clear_previous(rd)
@@ -141,7 +165,7 @@ def _build(
             report.packed_rows = len(items)
         encoded[name], data[name] = (
             EncodedDataset(items),
-            {**report.to_dict(), "source": splits.sources[name]},
+            SplitData(**report.to_dict(), source=splits.sources[name]),
         )
     if not len(encoded["train"]):
         raise ConfigError(
@@ -236,16 +260,40 @@ def _run(
     from .trainer import EventBridge
 
     trainer.add_callback(EventBridge(state, sinks))
+    trainer.run_state = state
+    if checkpoint is not None and is_final(checkpoint):
+        _restore_final(trainer, checkpoint, state)
+    else:
+        _train_steps(trainer, state, checkpoint)
+    if trainer.eval_dataset is not None and not state.stop_status == "diverged":
+        last_eval = max((r["step"] for r in sinks[0].snapshot() if r["kind"] == "eval"), default=-1)
+        if last_eval != trainer.state.global_step:
+            trainer.evaluate()  # the final eval loss, whatever the cadence
+
+
+def _train_steps(trainer: Any, state: TrainState, checkpoint: Path | None) -> None:
     with _interrupt_stops(state):
         try:
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         except KeyboardInterrupt:  # a second interrupt, or one outside the main thread's handler
             state.request_stop("stopped", "Interrupted.")
             trainer._save_checkpoint(trainer.model, None)
-    if trainer.eval_dataset is not None and not state.stop_status == "diverged":
-        last_eval = max((r["step"] for r in sinks[0].snapshot() if r["kind"] == "eval"), default=-1)
-        if last_eval != trainer.state.global_step:
-            trainer.evaluate()  # the final eval loss, whatever the cadence
+
+
+def _restore_final(trainer: Any, checkpoint: Path, state: TrainState) -> None:
+    """Killed after the last checkpoint, before the result: load it and finish without a step.
+
+    Training on would run one step past the end and save other weights than the run that was
+    not interrupted; the checkpoint already holds that run's final weights and state.
+    """
+    from transformers import TrainerState
+
+    log.info("%s is the final checkpoint: finishing the run without training", checkpoint)
+    trainer._load_from_checkpoint(str(checkpoint))
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    trainer._initial_num_input_tokens_seen = trainer.state.num_input_tokens_seen
+    state.step, state.max_steps = trainer.state.global_step, trainer.state.max_steps
+    state.tokens_seen = trainer.state.num_input_tokens_seen
 
 
 @contextmanager

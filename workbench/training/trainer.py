@@ -20,7 +20,7 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 
 from .batching import LengthGroupedSampler
-from .checkpoints import complete_checkpoints, publish
+from .checkpoints import STAGING, complete_checkpoints, publish
 from .events import Callback, TrainState
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class WorkbenchTrainer(Trainer):
         self.group_by_length = group_by_length
         self.keep_checkpoints = keep_checkpoints
         self._staging: str | None = None
+        self.run_state: TrainState | None = None  # set by the engine: a diverged save stops the run
 
     # -- data -------------------------------------------------------------------------------------
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
@@ -64,9 +65,20 @@ class WorkbenchTrainer(Trainer):
         return self._staging or super()._get_output_dir(trial)
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        if not _finite(self.model):  # a save between two logs would keep NaN weights as the newest
+            step = self.state.global_step
+            message = (
+                f"The weights became NaN or infinite by step {step}: no checkpoint of them was "
+                "kept. Lower the learning rate, raise the warm-up, or check the data."
+            )
+            log.error(message)
+            if self.run_state is not None:
+                self.run_state.request_stop("diverged", message)
+            self.control.should_training_stop = True
+            return
         root = Path(self.args.output_dir)
         name = f"checkpoint-{self.state.global_step}"
-        staging = root / f".staging-{name}"  # same name on every process, same filesystem as root
+        staging = root / f"{STAGING}{name}"  # same name on every process, same filesystem as root
         if self.is_world_process_zero():
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
@@ -86,6 +98,13 @@ class WorkbenchTrainer(Trainer):
     def _rotate(self) -> None:
         for old in complete_checkpoints(self.args.output_dir)[: -self.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _finite(model: Any) -> bool:
+    """Every trained tensor is finite (frozen ones cannot change): one reduction per tensor."""
+    import torch
+
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters() if p.requires_grad)
 
 
 class EventBridge(TrainerCallback):
