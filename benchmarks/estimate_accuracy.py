@@ -21,8 +21,10 @@ import statistics
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from workbench.config import TrainConfig  # noqa: E402
-from workbench.estimation.estimator import estimate, probe  # noqa: E402
+from workbench.estimation.calibration import probe  # noqa: E402
+from workbench.estimation.estimator import estimate  # noqa: E402
 from workbench.estimation.presets import get_hardware  # noqa: E402
+from workbench.models import DEFAULT_MODEL  # noqa: E402
 from workbench.techniques import get_technique  # noqa: E402
 
 GIB = 2**30
@@ -153,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument(
         "--shapes",
         nargs="+",

@@ -16,6 +16,8 @@ import os
 import random
 import time
 
+from workbench.models import DEFAULT_MODEL
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 WORDS = ("order parcel refund invoice kettle lamp blender courier delivery address account app "
@@ -55,9 +57,7 @@ def synthetic(n: int, seed: int = 0) -> list[list[dict]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument(
-        "--model", default="smollm2-135m-instruct", help="'none' skips token lengths"
-    )
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="'none' skips token lengths")
     parser.add_argument("--max-length", type=int, default=512)
     args = parser.parse_args()
 

@@ -34,6 +34,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench.config import TrainConfig  # noqa: E402
+from workbench.models import DEFAULT_MODEL  # noqa: E402
 from workbench.training.events import Callback  # noqa: E402
 
 
@@ -212,7 +213,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--dataset", default="orders-json")
     parser.add_argument(
         "--rows", type=int, default=32, help="rows per pass (default 32: 4 steps of 8)"

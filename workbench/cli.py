@@ -7,6 +7,7 @@ import logging
 import sys
 
 from .errors import WorkbenchError
+from .models import DEFAULT_MODEL
 
 EPILOG = """\
 Start here (each step reads what the previous one wrote into one run directory):
@@ -186,7 +187,7 @@ def _add_inspect_command(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("file", help="dataset file (.jsonl/.json/.csv/.parquet) or sample name")
     cmd.add_argument(
         "--model",
-        default="smollm2-135m-instruct",
+        default=DEFAULT_MODEL,
         help="model whose tokenizer and chat template to use; 'none' skips token lengths",
     )
     cmd.add_argument(
@@ -374,7 +375,7 @@ def _add_estimate_command(sub: argparse._SubParsersAction) -> None:
     )
     cmd.add_argument(
         "--model",
-        default="smollm2-135m-instruct",
+        default=DEFAULT_MODEL,
         help="a preset (e.g. llama-3.1-8b, qwen2.5-7b), a local model folder or a hub id",
     )
     cmd.add_argument("--technique", default="lora", help="full, freeze, lora, dora, qlora, or all")

@@ -12,6 +12,7 @@ from ..config import TrainConfig
 from ..estimation.calibration import probe
 from ..estimation.estimator import Estimate, compare_techniques, config_from_keywords
 from ..estimation.presets import HARDWARE_PRESETS, MODEL_PRESETS
+from ..models import DEFAULT_MODEL
 from ..plots import memory_figure
 from ..techniques import available_techniques
 
@@ -36,7 +37,7 @@ class EstimatePanel:
         cfg = config_from_keywords(config, legacy, caller="EstimatePanel")
         self.base_config = cfg
         model, technique = cfg.model, cfg.technique
-        models = list(dict.fromkeys([model, "smollm2-135m-instruct", *MODEL_PRESETS]))
+        models = list(dict.fromkeys([model, DEFAULT_MODEL, *MODEL_PRESETS]))
         self.model = w.Combobox(
             value=model, options=models, description="model", ensure_option=False
         )
