@@ -147,3 +147,85 @@ def test_length_grouped_sampler_is_a_deterministic_permutation_of_similar_length
         for b in (order[j : j + 8] for j in range(0, 64, 8))
     ]
     assert sum(spread) / len(spread) < 40  # random batches of this data spread ~85
+
+
+# -- batch order on resume -------------------------------------------------------------------------
+# 20 rows of distinct lengths, batch 2, 2 epochs: 20 steps, a checkpoint every 2. Row i is the
+# token i + 5 repeated, so each recorded batch names its rows.
+ROWS, BATCH, EPOCHS = 20, 2, 2
+
+
+def _row_length(i: int) -> int:
+    return 4 + (i * 7) % 13
+
+
+def _batch_order(tmp_path, strategy: str, *, resume_at: int | None = None) -> list[list[int]]:
+    """The rows of every training step of a run (from `resume_at`'s checkpoint when given)."""
+    from transformers import TrainingArguments, set_seed
+
+    from workbench import TrainConfig, get_technique, load_model
+    from workbench.training.batching import Encoded
+    from workbench.training.trainer import WorkbenchTrainer
+
+    class Recording(WorkbenchTrainer):
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            self.order.append([int(row[0]) - 5 for row in inputs["input_ids"]])
+            return super().training_step(model, inputs, num_items_in_batch)
+
+    set_seed(0)
+    cfg = TrainConfig(model="tiny-random", technique="lora")
+    model, _ = load_model("tiny-random", technique="lora")
+    model = get_technique("lora").prepare(model, cfg)
+    rows = [Encoded([i + 5] * _row_length(i), [i + 5] * _row_length(i)) for i in range(ROWS)]
+    args = TrainingArguments(
+        output_dir=str(tmp_path / f"{strategy}-{resume_at}"),
+        per_device_train_batch_size=BATCH,
+        num_train_epochs=EPOCHS,
+        save_strategy="steps",
+        save_steps=2,
+        seed=0,
+        use_cpu=True,
+        report_to=[],
+        disable_tqdm=True,
+        log_level="error",
+        logging_steps=100,
+        remove_unused_columns=False,
+        label_names=["labels"],
+        train_sampling_strategy="group_by_length" if strategy == "transformers" else "random",
+    )
+    trainer = Recording(
+        model=model,
+        args=args,
+        train_dataset=EncodedDataset(rows),
+        data_collator=Collator(pad_token_id=0),
+        group_by_length=strategy == "workbench",
+        keep_checkpoints=100,
+    )
+    trainer.order = []
+    resume = tmp_path / f"{strategy}-None" / f"checkpoint-{resume_at}" if resume_at else None
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    return trainer.order
+
+
+def test_resumed_runs_see_the_batches_of_an_uninterrupted_run(tiny_model_dir, tmp_path):
+    full = _batch_order(tmp_path, "workbench")
+    steps = ROWS // BATCH
+    assert len(full) == EPOCHS * steps
+    assert sorted(sum(full[:steps], [])) == list(range(ROWS))  # an epoch is a permutation
+    assert full[:steps] != full[steps:]  # each epoch is shuffled afresh
+    for resume_at in (4, steps, steps + 4):  # first epoch, the boundary, the second epoch
+        assert _batch_order(tmp_path, "workbench", resume_at=resume_at) == full[resume_at:]
+
+
+def test_transformers_length_grouping_replays_the_first_epoch_on_a_later_resume(
+    tiny_model_dir, tmp_path
+):
+    """Why batching.LengthGroupedSampler exists (transformers 5.24): theirs draws each epoch's
+    permutation from the global torch RNG when the epoch starts; a run resumed inside epoch 2 draws
+    it right after seeding, before the checkpoint's RNG state is loaded, and so gets epoch 1's
+    order. If this starts failing, transformers keeps the order now: use theirs, delete ours."""
+    full = _batch_order(tmp_path, "transformers")
+    steps = ROWS // BATCH
+    resumed = _batch_order(tmp_path, "transformers", resume_at=steps + 4)
+    assert resumed != full[steps + 4 :]
+    assert resumed == full[4:steps]  # the rest of the first epoch's order, again
