@@ -21,3 +21,11 @@ class ConfigError(WorkbenchError, ValueError):
 
 class TechniqueUnavailable(WorkbenchError):
     """A fine-tuning technique's requirements are not met on this machine."""
+
+
+class ArtifactError(WorkbenchError, ValueError):
+    """A file in a run directory is unreadable or does not match the type that owns it."""
+
+
+class ArtifactMissing(ArtifactError, FileNotFoundError):
+    """A run-directory file is absent: the step that writes it did not run."""

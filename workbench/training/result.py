@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from ..rundir import RunDir
+from ..errors import ConfigError
+from ..rundir import Artifact
+
+if TYPE_CHECKING:
+    from ..config import TrainConfig
 
 STATUSES = ("completed", "stopped", "diverged", "failed")
 
 
 @dataclass
-class TrainResult:
+class SplitData:
+    """What tokenisation did to one split (train or eval), and where the split came from."""
+
+    rows: int = 0
+    tokens: int = 0
+    label_tokens: int = 0
+    truncated: int = 0
+    dropped_no_labels: int = 0
+    packed_rows: int = 0
+    source: str = ""
+
+
+@dataclass
+class TrainResult(Artifact):
     """What a run produced. `status` is completed, stopped, diverged or failed; `message` says why."""
+
+    FILE = "train_result_json"
+    MADE_BY = "notebook 03_train (or `workbench train`)"
 
     status: str
     message: str
@@ -34,24 +53,25 @@ class TrainResult:
     merged_dir: str | None = None
     checkpoint: str | None = None  # newest complete checkpoint
     resumed_from: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)  # rows, tokens, truncation per split
+    data: dict[str, SplitData] = field(default_factory=dict)  # per split: rows, tokens, truncation
     world_size: int = 1
-    config: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # the TrainConfig, as a dict
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ConfigError(
+                f"TrainResult.status must be one of {', '.join(STATUSES)}, got {self.status!r}."
+            )
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainResult:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed"
 
-    @classmethod
-    def load(cls, run_dir: str | Path) -> TrainResult:
-        import json
+    @property
+    def train_config(self) -> TrainConfig:
+        from ..config import TrainConfig
 
-        return cls.from_dict(
-            json.loads(RunDir(run_dir).train_result_json.read_text(encoding="utf-8"))
-        )
+        return TrainConfig.from_dict(self.config, strict=False)
 
     def _repr_html_(self) -> str:
         colour = {"completed": "#2a7", "stopped": "#c80", "diverged": "#c33", "failed": "#c33"}.get(
