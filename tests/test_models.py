@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 import torch
 
@@ -62,9 +67,32 @@ def test_folder_without_config_is_a_model_error(tmp_path):
 
 def test_offline_hub_id_is_a_clear_model_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelError, match="hub is not reachable") as err:
+    with pytest.raises(ModelError, match="not in the local Hugging Face cache") as err:
         load_model("workbench-tests/no-such-model", technique="full")
-    assert DEFAULT_MODEL in str(err.value)
+    assert "offline (HF_HUB_OFFLINE is set)" in str(err.value) and DEFAULT_MODEL in str(err.value)
+
+
+def test_hub_id_without_a_network_fails_at_once(tmp_path):
+    """No HF_HUB_OFFLINE, the hub unreachable: one quick connect, then the local cache only.
+
+    A fresh process (huggingface_hub reads its settings at import) whose hub endpoint is a closed
+    local port; before the check, the hub client retried for 50-77 s.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HTTP", "ALL_PROXY"))}
+    env |= {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf")}
+    code = (
+        "from workbench.models import load_model\n"
+        "try:\n    load_model('workbench-tests/no-such-model', technique='full')\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    seconds = time.monotonic() - started
+    assert proc.stdout.startswith("ModelError 'workbench-tests/no-such-model' is not in the local")
+    assert "offline (127.0.0.1:9 is not reachable)" in proc.stdout
+    assert seconds < 20, f"{seconds:.0f} s: {proc.stderr[-500:]}"
 
 
 def test_half_written_cache_is_not_used(tmp_path, monkeypatch):

