@@ -35,24 +35,23 @@ GIB = 2**30
 # The estimate is asked for the same: grad_checkpointing, loss_chunks=8, pure_bf16.
 # QLoRA paper (arXiv:2305.14314): 65B on one 48 GB GPU with r=64 on all linear layers, batch 1
 # (its Guanaco runs), gradient checkpointing, paged 8-bit AdamW: peft + bitsandbytes, as here.
-TORCHTUNE = dict(
-    model="llama-3.1-8b",
-    hardware="rtx-4090-24gb",
-    seq_len=2048,
-    batch_size=2,
-    grad_checkpointing=True,
-    loss_chunks=8,
-    pure_bf16=True,
-)
+TORCHTUNE = dict(model="llama-3.1-8b", max_length=2048, batch_size=2, gradient_checkpointing=True)
 
 
 def _torchtune(technique: str, published_gib: float, targets: str, note: str) -> tuple:
-    config = TrainConfig(lora_r=8, lora_alpha=16, lora_dropout=0.0, target_modules=targets)
+    config = TrainConfig(
+        technique=technique,
+        lora_r=8,
+        lora_alpha=16,
+        lora_dropout=0.0,
+        target_modules=targets,
+        **TORCHTUNE,
+    )
     return (
         f"torchtune Llama 3.1 8B {get_technique(technique).title.split()[0]}, 1x4090",
         published_gib * GIB,
         f"yes, with loss_chunks=8 + pure_bf16{note}",
-        dict(technique=technique, config=config, **TORCHTUNE),
+        dict(config=config, hardware="rtx-4090-24gb", loss_chunks=8, pure_bf16=True),
     )
 
 
@@ -66,14 +65,18 @@ PUBLISHED = [
         48e9,
         "yes: peft + bitsandbytes; fits under 48 GB",
         dict(
-            model="llama-65b",
-            technique="qlora",
+            config=TrainConfig(
+                model="llama-65b",
+                technique="qlora",
+                max_length=512,
+                batch_size=1,
+                gradient_checkpointing=True,
+                lora_r=64,
+                lora_alpha=16,
+                lora_dropout=0.1,
+            ),
             hardware="rtx-a6000-48gb",
-            seq_len=512,
-            batch_size=1,
-            grad_checkpointing=True,
             optimizer="paged_adamw_8bit",
-            config=TrainConfig(lora_r=64, lora_alpha=16, lora_dropout=0.1),
         ),
     ),
 ]

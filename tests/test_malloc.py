@@ -14,7 +14,7 @@ import pytest
 
 from workbench import malloc
 from workbench.config import TrainConfig
-from workbench.estimation.estimator import estimate, estimate_config
+from workbench.estimation.estimator import estimate
 
 pytestmark = pytest.mark.skipif(not malloc.supported(), reason="needs Linux with glibc")
 
@@ -58,18 +58,18 @@ def test_freed_blocks_go_back_to_the_os_only_with_the_setting():
 
 def test_estimate_drops_the_cpu_temporaries_term_with_the_setting():
     cpu = {"memory_gb": 24, "kind": "cpu"}
-    default = estimate(technique="lora", hardware=cpu, seq_len=256, batch_size=4)
-    low = estimate(technique="lora", hardware=cpu, seq_len=256, batch_size=4, cpu_low_memory=True)
+    shape = TrainConfig(max_length=256, batch_size=4)
+    default = estimate(shape, hardware=cpu)
+    low = estimate(shape.replace(cpu_low_memory=True), hardware=cpu)
     assert (
         low.breakdown["overhead"] < default.breakdown["overhead"] - 1e9
     )  # ~1.9 GB at 1,024 tokens
     assert {k: v for k, v in low.breakdown.items() if k != "overhead"} == {
         k: v for k, v in default.breakdown.items() if k != "overhead"
     }
-    cfg = TrainConfig(max_length=256, batch_size=4, cpu_low_memory=True)
-    assert estimate_config(cfg, hardware=cpu).peak_bytes == pytest.approx(low.peak_bytes)
-    gpu = estimate(technique="lora", hardware="l4", cpu_low_memory=True)
-    assert gpu.peak_bytes == estimate(technique="lora", hardware="l4").peak_bytes
+    assert low.cpu_low_memory and not default.cpu_low_memory
+    gpu = estimate(shape.replace(cpu_low_memory=True), hardware="l4")
+    assert gpu.peak_bytes == estimate(shape, hardware="l4").peak_bytes
 
 
 def test_training_applies_the_setting_on_cpu(tiny_model_dir, tmp_path):
