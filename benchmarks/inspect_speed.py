@@ -20,9 +20,11 @@ from workbench.models import DEFAULT_MODEL
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-WORDS = ("order parcel refund invoice kettle lamp blender courier delivery address account app "
-         "charged twice late broken replacement label return discount code points login week "
-         "monday friday thanks please help sorry the a my is was not and to of for on in it").split()  # fmt: skip
+WORDS = (
+    "order parcel refund invoice kettle lamp blender courier delivery address account app "
+    "charged twice late broken replacement label return discount code points login week "
+    "monday friday thanks please help sorry the a my is was not and to of for on in it"
+).split()
 
 
 def synthetic(n: int, seed: int = 0) -> list[list[dict]]:
@@ -46,8 +48,10 @@ def synthetic(n: int, seed: int = 0) -> list[list[dict]]:
             continue
         conv = []
         for _ in range(rng.choice([1, 1, 2, 3])):
-            conv += [{"role": "user", "content": text(rng.randint(10, 40))},
-                     {"role": "assistant", "content": text(rng.randint(15, 60))}]  # fmt: skip
+            conv += [
+                {"role": "user", "content": text(rng.randint(10, 40))},
+                {"role": "assistant", "content": text(rng.randint(15, 60))},
+            ]
         if roll > 0.99:
             conv[0]["content"] += f" Mail me at user{i}@example.com."
         rows.append(conv)
@@ -78,8 +82,10 @@ def main() -> None:
     )
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
     per10k = total / args.rows * 10_000
-    print(f"inspect_dataset on {args.rows} rows (+{len(eval_)} eval), model {args.model}, "
-          f"{os.cpu_count()} CPU core(s)")  # fmt: skip
+    print(
+        f"inspect_dataset on {args.rows} rows (+{len(eval_)} eval), model {args.model}, "
+        f"{os.cpu_count()} CPU core(s)"
+    )
     print(f"{'stage':<12} {'seconds':>8} {'s / 10k rows':>13}")
     for stage, sec in report.seconds.items():
         print(f"{stage:<12} {sec:8.2f} {sec / args.rows * 10_000:13.2f}")

@@ -378,8 +378,20 @@ def test_cli_compare_writes_the_artifacts(lora_run, tmp_path, capsys):
         "".join(json.dumps({"messages": c}, ensure_ascii=False) + "\n" for c in CONVS),
         encoding="utf-8",
     )
-    code = main(["compare", str(lora_run), "--eval-dataset", str(prompts), "--probe-dataset", "none",
-                 "--max-prompts", "2", "--max-new-tokens", "4"])  # fmt: skip
+    code = main(
+        [
+            "compare",
+            str(lora_run),
+            "--eval-dataset",
+            str(prompts),
+            "--probe-dataset",
+            "none",
+            "--max-prompts",
+            "2",
+            "--max-new-tokens",
+            "4",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "2 prompts" in printed and "chrf" in printed

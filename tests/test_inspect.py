@@ -24,12 +24,14 @@ def make(conversations: list[list[dict]], source: str = "<test>") -> ChatDataset
     )
 
 
-TOPICS = ["my kettle stopped heating after two weeks of light use",
-          "the courier left my parcel at the wrong door again yesterday",
-          "I was charged twice for the same blender order last month",
-          "the app logs me out every few minutes since the update",
-          "my loyalty points vanished after I changed my address",
-          "the bike light I bought does not hold a charge overnight"]  # fmt: skip
+TOPICS = [
+    "my kettle stopped heating after two weeks of light use",
+    "the courier left my parcel at the wrong door again yesterday",
+    "I was charged twice for the same blender order last month",
+    "the app logs me out every few minutes since the update",
+    "my loyalty points vanished after I changed my address",
+    "the bike light I bought does not hold a charge overnight",
+]
 
 
 @pytest.fixture
@@ -60,8 +62,15 @@ def test_each_problem_is_found_on_its_row(messy):
     report = inspect_dataset(messy, tokenizer_or_model=None)
     found = kinds_by_row(report)
     assert found.pop(None) == {"no_tokenizer"}
-    assert found == {7: {"exact_duplicate"}, 8: {"near_duplicate"}, 9: {"empty_turn"}, 10: {"empty_turn"},
-                     11: {"role_order", "no_final_assistant"}, 12: {"no_final_assistant"}, 13: {"pii"}}  # fmt: skip
+    assert found == {
+        7: {"exact_duplicate"},
+        8: {"near_duplicate"},
+        9: {"empty_turn"},
+        10: {"empty_turn"},
+        11: {"role_order", "no_final_assistant"},
+        12: {"no_final_assistant"},
+        13: {"pii"},
+    }
     dup = report.findings_for(kind="exact_duplicate")[0]
     assert dup.detail["duplicate_of"] == 1 and dup.severity == "warning"
     assert report.findings_for(kind="pii")[0].detail["pii_kind"] == "email"
@@ -80,8 +89,13 @@ def test_findings_name_the_field_and_say_what_to_do(messy):
 
 
 def test_leakage_exact_and_near(messy):
-    eval_ds = make([copy.deepcopy(messy[2]), chat(TOPICS[3] + " Thanks", messy[3][1]["content"]),
-                    chat("Completely unrelated question about tax forms", "Here is how.")])  # fmt: skip
+    eval_ds = make(
+        [
+            copy.deepcopy(messy[2]),
+            chat(TOPICS[3] + " Thanks", messy[3][1]["content"]),
+            chat("Completely unrelated question about tax forms", "Here is how."),
+        ]
+    )
     report = inspect_dataset(messy, tokenizer_or_model=None, eval_ds=eval_ds)
     leaks = {
         (f.row, f.kind, f.detail["eval_row"])
@@ -178,20 +192,32 @@ def test_clean_refuses_a_report_of_another_dataset(messy):
 
 # planted kind -> (finding kind, pii kind or None)
 PLANTED_AS = {
-    "empty_answer": ("empty_turn", None), "whitespace_answer": ("empty_turn", None),
-    "wrong_role_order": ("role_order", None), "missing_final_assistant": ("no_final_assistant", None),
-    "email": ("pii", "email"), "phone": ("pii", "phone"), "iban": ("pii", "iban"),
-    "card": ("pii", "credit_card"), "ipv4": ("pii", "ip_address"), "over_long": ("truncated", None),
-    "eval_leak_exact": ("eval_leak_exact", None), "eval_leak_near": ("eval_leak_near", None),
-    "exact_duplicate": ("exact_duplicate", None), "near_duplicate": ("near_duplicate", None),
+    "empty_answer": ("empty_turn", None),
+    "whitespace_answer": ("empty_turn", None),
+    "wrong_role_order": ("role_order", None),
+    "missing_final_assistant": ("no_final_assistant", None),
+    "email": ("pii", "email"),
+    "phone": ("pii", "phone"),
+    "iban": ("pii", "iban"),
+    "card": ("pii", "credit_card"),
+    "ipv4": ("pii", "ip_address"),
+    "over_long": ("truncated", None),
+    "eval_leak_exact": ("eval_leak_exact", None),
+    "eval_leak_near": ("eval_leak_near", None),
+    "exact_duplicate": ("exact_duplicate", None),
+    "near_duplicate": ("near_duplicate", None),
     "malformed_json": ("load_error", None),
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
 def messy_report(tiny_model_dir):
-    return inspect_dataset("messy-support", tokenizer_or_model=str(tiny_model_dir), max_length=512,
-                           eval_ds=load_dataset("messy-support", split="eval"))  # fmt: skip
+    return inspect_dataset(
+        "messy-support",
+        tokenizer_or_model=str(tiny_model_dir),
+        max_length=512,
+        eval_ds=load_dataset("messy-support", split="eval"),
+    )
 
 
 def test_messy_support_every_planted_problem_is_found(messy_report):
@@ -222,8 +248,9 @@ def test_messy_support_reports_nothing_that_was_not_planted(messy_report):
 
 
 def test_orders_json_has_no_pii():
-    report = inspect_dataset("orders-json", tokenizer_or_model=None,
-                             eval_ds=load_dataset("orders-json", split="eval"))  # fmt: skip
+    report = inspect_dataset(
+        "orders-json", tokenizer_or_model=None, eval_ds=load_dataset("orders-json", split="eval")
+    )
     assert report.findings_for(kind="pii") == []
     assert sum(report.pii["counts"].values()) == 0
 
@@ -275,8 +302,12 @@ def _random_chats(n: int, seed: int) -> list[list[dict]]:
                 conv[0]["content"] = " ".join(words)
             rows.append(conv)
         else:
-            rows.append(chat(" ".join(rng.choices(vocab, k=rng.randint(3, 30))),
-                             " ".join(rng.choices(vocab, k=rng.randint(1, 20)))))  # fmt: skip
+            rows.append(
+                chat(
+                    " ".join(rng.choices(vocab, k=rng.randint(3, 30))),
+                    " ".join(rng.choices(vocab, k=rng.randint(1, 20))),
+                )
+            )
     return rows
 
 

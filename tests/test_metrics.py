@@ -245,8 +245,13 @@ from hypothesis import strategies as st  # noqa: E402
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=60), st.text(max_size=60))
 def test_every_metric_stays_in_range_on_arbitrary_text(output, reference):
-    suite = {**m.json_metrics(SCHEMA), **m.style_metrics(STYLE), "exact_match": m.exact_match,
-             "contains_reference": m.contains_reference, "chrf": m.chrf}  # fmt: skip
+    suite = {
+        **m.json_metrics(SCHEMA),
+        **m.style_metrics(STYLE),
+        "exact_match": m.exact_match,
+        "contains_reference": m.contains_reference,
+        "chrf": m.chrf,
+    }
     for name, value in m.score(suite, output, reference).items():
         assert value is None or 0.0 <= value <= 1.0, name
     assert m.chrf(output, output) == 1.0

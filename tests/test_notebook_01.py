@@ -21,8 +21,13 @@ def messy_report(tiny_model_dir):
 
 @pytest.mark.slow
 def test_headless_run_writes_report_figures_and_clean_copy(run_dir, tiny_model_dir):
-    out = run_notebook("01_inspect_data.ipynb", run_dir, dataset="messy-support",
-                       model=str(tiny_model_dir), save_clean=True)  # fmt: skip
+    out = run_notebook(
+        "01_inspect_data.ipynb",
+        run_dir,
+        dataset="messy-support",
+        model=str(tiny_model_dir),
+        save_clean=True,
+    )
     report = json.loads((run_dir / "inspect" / "report.json").read_text())
     assert report["provenance"]["sample"] == "messy-support"
     assert report["severity_counts"]["error"] > 0 and report["leakage"]["exact"] == 3

@@ -16,8 +16,15 @@ from workbench.training.engine import train
 def tiny_orders_run(run_dir: Path) -> Path:
     """A two-step LoRA run of the tiny model; its config names orders-json, whose eval split is held out."""
     convs = load_dataset("orders-json", split="train").conversations[:8]
-    cfg = TrainConfig(model="tiny-random", dataset="orders-json", run_dir=str(run_dir), max_steps=2,
-                      batch_size=4, log_every=1, max_length=1024)  # fmt: skip
+    cfg = TrainConfig(
+        model="tiny-random",
+        dataset="orders-json",
+        run_dir=str(run_dir),
+        max_steps=2,
+        batch_size=4,
+        log_every=1,
+        max_length=1024,
+    )
     result = train(cfg, train_data=convs, eval_data=convs[:2])
     assert result.status == "completed", result.message
     return run_dir

@@ -67,8 +67,13 @@ def smol_tok():
 def _reference_mask(tok, messages, default_system: str) -> tuple[list[int], list[int]]:
     """transformers' own assistant mask from a template with {% generation %} markers."""
     template = CHATML_GENERATION.replace("DEFAULT_SYSTEM", default_system)
-    out = tok.apply_chat_template(messages, chat_template=template, tokenize=True, return_dict=True,
-                                  return_assistant_tokens_mask=True)  # fmt: skip
+    out = tok.apply_chat_template(
+        messages,
+        chat_template=template,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
     return list(out["input_ids"]), list(out["assistant_masks"])
 
 
@@ -106,8 +111,10 @@ def test_trained_text_is_answers_plus_end_of_turn(tiny_tok):
 
 def test_answer_equal_to_injected_system_prompt_is_masked_in_its_own_turn(tiny_tok):
     """The default system prompt holds the same words; only the assistant's copy is trained."""
-    messages = [{"role": "user", "content": "Repeat"},
-                {"role": "assistant", "content": "You are a helpful assistant."}]  # fmt: skip
+    messages = [
+        {"role": "user", "content": "Repeat"},
+        {"role": "assistant", "content": "You are a helpful assistant."},
+    ]
     enc = encode_chat(tiny_tok, messages)
     trained = [piece for piece, t in enc.segments() if t]
     assert trained == ["You are a helpful assistant.<|im_end|>"]
@@ -145,8 +152,12 @@ def test_bulk_counts_agree_with_single_encoding(tiny_tok):
     for _ in range(40):
         conv = []
         for k in range(rng.choice([2, 4])):
-            conv.append({"role": "user" if k % 2 == 0 else "assistant",
-                         "content": " ".join(rng.choices(words, k=rng.randint(0, 12)))})  # fmt: skip
+            conv.append(
+                {
+                    "role": "user" if k % 2 == 0 else "assistant",
+                    "content": " ".join(rng.choices(words, k=rng.randint(0, 12))),
+                }
+            )
         convs.append(conv)
     for max_length in (10, 30, 1000):
         counts = count_tokens(tiny_tok, convs, max_length=max_length, batch_size=7)
@@ -199,8 +210,21 @@ def test_other_special_end_of_turn_tokens_are_trained_but_not_bos(tiny_tok):
     assert _trained_text(tiny_tok, ids, mask) == "It ships today. 📦You are welcome."
 
 
-_PIECES = ["Hi", "hello there", " ", "\n", "You are a helpful assistant.", "assistant", "user",
-           "📦", "é", "{\"a\": 1}", "  ", "ok", "OK."]  # fmt: skip
+_PIECES = [
+    "Hi",
+    "hello there",
+    " ",
+    "\n",
+    "You are a helpful assistant.",
+    "assistant",
+    "user",
+    "📦",
+    "é",
+    '{"a": 1}',
+    "  ",
+    "ok",
+    "OK.",
+]
 
 
 @settings(

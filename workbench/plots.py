@@ -109,14 +109,27 @@ def token_length_figure(report: Any, *, bins: int = 60) -> Any:
     if not lengths:
         return _empty_figure("Token lengths (no model given: not measured)")
     cutoff = lengths["max_length"]
-    fig = go.Figure(go.Histogram(x=lengths["per_example"], nbinsx=bins, name="examples",
-                                 marker_color="rgb(31,119,180)"))  # fmt: skip
-    fig.add_vline(x=cutoff, line_dash="dash", line_color="rgb(214,39,40)",
-                  annotation_text=f"max_length {cutoff}: {lengths['share_truncated']:.1%} cut, "
-                                  f"{lengths['share_answer_tokens_lost']:.1%} answer tokens lost")  # fmt: skip
-    fig.update_layout(title="Tokens per example", xaxis_title="tokens (chat template applied)",
-                      yaxis_title="examples", template="plotly_white", height=340, bargap=0.05,
-                      margin={"l": 60, "r": 30, "t": 50, "b": 40})  # fmt: skip
+    fig = go.Figure(
+        go.Histogram(
+            x=lengths["per_example"], nbinsx=bins, name="examples", marker_color="rgb(31,119,180)"
+        )
+    )
+    fig.add_vline(
+        x=cutoff,
+        line_dash="dash",
+        line_color="rgb(214,39,40)",
+        annotation_text=f"max_length {cutoff}: {lengths['share_truncated']:.1%} cut, "
+        f"{lengths['share_answer_tokens_lost']:.1%} answer tokens lost",
+    )
+    fig.update_layout(
+        title="Tokens per example",
+        xaxis_title="tokens (chat template applied)",
+        yaxis_title="examples",
+        template="plotly_white",
+        height=340,
+        bargap=0.05,
+        margin={"l": 60, "r": 30, "t": 50, "b": 40},
+    )
     return fig
 
 
@@ -131,15 +144,25 @@ def duplicate_clusters_figure(report: Any, *, top: int = 30) -> Any:
     fig = go.Figure()
     for exact, colour in ((True, "rgb(214,39,40)"), (False, "rgb(255,127,14)")):
         group = [c for c in shown if c["exact"] == exact]
-        fig.add_trace(go.Bar(
-            x=[f"rows {', '.join(map(str, c['rows'][:3]))}{'...' if len(c['rows']) > 3 else ''}" for c in group],
-            y=[len(c["rows"]) for c in group], marker_color=colour,
-            name="exact copies" if exact else "near copies",
-            hovertext=[f"similarity {c['similarity']}" for c in group],
-        ))  # fmt: skip
-    fig.update_layout(title=f"Duplicate clusters ({len(clusters)}; largest {len(shown)} shown)",
-                      yaxis_title="rows in cluster", template="plotly_white", height=340,
-                      margin={"l": 60, "r": 30, "t": 50, "b": 80})  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                x=[
+                    f"rows {', '.join(map(str, c['rows'][:3]))}{'...' if len(c['rows']) > 3 else ''}"
+                    for c in group
+                ],
+                y=[len(c["rows"]) for c in group],
+                marker_color=colour,
+                name="exact copies" if exact else "near copies",
+                hovertext=[f"similarity {c['similarity']}" for c in group],
+            )
+        )
+    fig.update_layout(
+        title=f"Duplicate clusters ({len(clusters)}; largest {len(shown)} shown)",
+        yaxis_title="rows in cluster",
+        template="plotly_white",
+        height=340,
+        margin={"l": 60, "r": 30, "t": 50, "b": 80},
+    )
     return fig
 
 
@@ -148,27 +171,47 @@ def pii_counts_figure(report: Any) -> Any:
     import plotly.graph_objects as go
 
     counts = _report_dict(report)["pii"]["counts"]
-    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), marker_color="rgb(148,103,189)",
-                           text=list(counts.values()), textposition="outside"))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=list(counts),
+            y=list(counts.values()),
+            marker_color="rgb(148,103,189)",
+            text=list(counts.values()),
+            textposition="outside",
+        )
+    )
     total = sum(counts.values())
-    fig.update_layout(title=f"Personal data found: {total} match(es)", yaxis_title="matches",
-                      template="plotly_white", height=320, margin={"l": 60, "r": 30, "t": 50, "b": 40})  # fmt: skip
+    fig.update_layout(
+        title=f"Personal data found: {total} match(es)",
+        yaxis_title="matches",
+        template="plotly_white",
+        height=320,
+        margin={"l": 60, "r": 30, "t": 50, "b": 40},
+    )
     return fig
 
 
 def inspect_figures(report: Any) -> dict[str, Any]:
     """The three inspection figures by file stem: token_lengths, duplicates, pii."""
     d = _report_dict(report)
-    return {"token_lengths": token_length_figure(d), "duplicates": duplicate_clusters_figure(d),
-            "pii": pii_counts_figure(d)}  # fmt: skip
+    return {
+        "token_lengths": token_length_figure(d),
+        "duplicates": duplicate_clusters_figure(d),
+        "pii": pii_counts_figure(d),
+    }
 
 
 def _empty_figure(title: str) -> Any:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.update_layout(title=title, template="plotly_white", height=200,
-                      xaxis={"visible": False}, yaxis={"visible": False})  # fmt: skip
+    fig.update_layout(
+        title=title,
+        template="plotly_white",
+        height=200,
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+    )
     return fig
 
 
@@ -178,10 +221,14 @@ def write_figures_html(figures: dict[str, Any], path: Any, *, title: str = "Figu
 
     from .io import write_text_atomic
 
-    parts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"fig-{name}")
-             for i, (name, fig) in enumerate(figures.items())]  # fmt: skip
-    page = (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
-            f'<body style="font-family:sans-serif"><h2>{html.escape(title)}</h2>{"".join(parts)}</body></html>\n')  # fmt: skip
+    parts = [
+        fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"fig-{name}")
+        for i, (name, fig) in enumerate(figures.items())
+    ]
+    page = (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+        f'<body style="font-family:sans-serif"><h2>{html.escape(title)}</h2>{"".join(parts)}</body></html>\n'
+    )
     return write_text_atomic(path, page)
 
 
@@ -209,22 +256,43 @@ def comparison_delta_figure(comparison: Any) -> Any:
         _summary_groups(c), ("rgb(31,119,180)", "rgb(255,127,14)"), strict=False
     ):
         rows = [s for s in summary.values() if s["delta"] is not None]
-        fig.add_trace(go.Bar(
-            x=[s["name"] for s in rows], y=[s["delta"] for s in rows], name=label, marker_color=colour,
-            error_y={"type": "data", "symmetric": False,
-                     "array": [s["delta_ci"][1] - s["delta"] for s in rows],
-                     "arrayminus": [s["delta"] - s["delta_ci"][0] for s in rows]},
-            hovertext=[f"base {s['base_mean']:.1%} -> tuned {s['tuned_mean']:.1%}; "
-                       f"wins {s['wins']}, losses {s['losses']}, ties {s['ties']}" for s in rows],
-        ))  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                x=[s["name"] for s in rows],
+                y=[s["delta"] for s in rows],
+                name=label,
+                marker_color=colour,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [s["delta_ci"][1] - s["delta"] for s in rows],
+                    "arrayminus": [s["delta"] - s["delta_ci"][0] for s in rows],
+                },
+                hovertext=[
+                    f"base {s['base_mean']:.1%} -> tuned {s['tuned_mean']:.1%}; "
+                    f"wins {s['wins']}, losses {s['losses']}, ties {s['ties']}"
+                    for s in rows
+                ],
+            )
+        )
     margin = (c.get("forgetting") or {}).get("margin")
     if margin:
-        fig.add_hline(y=-margin, line_dash="dot", line_color="rgb(214,39,40)",
-                      annotation_text=f"forgetting margin -{margin:.0%}")  # fmt: skip
+        fig.add_hline(
+            y=-margin,
+            line_dash="dot",
+            line_color="rgb(214,39,40)",
+            annotation_text=f"forgetting margin -{margin:.0%}",
+        )
     fig.add_hline(y=0, line_color="black", line_width=1)
-    fig.update_layout(title="Tuned minus base, per metric (95% bootstrap interval)", yaxis_title="difference",
-                      yaxis_tickformat="+.0%", template="plotly_white", height=380, barmode="group",
-                      margin={"l": 60, "r": 30, "t": 50, "b": 60})  # fmt: skip
+    fig.update_layout(
+        title="Tuned minus base, per metric (95% bootstrap interval)",
+        yaxis_title="difference",
+        yaxis_tickformat="+.0%",
+        template="plotly_white",
+        height=380,
+        barmode="group",
+        margin={"l": 60, "r": 30, "t": 50, "b": 60},
+    )
     return fig
 
 
@@ -240,13 +308,21 @@ def comparison_scores_figure(comparison: Any) -> Any:
                 names.append(f"{s['name']}<br><sub>{label.split(' ')[0]}</sub>")
                 base.append(s["base_mean"])
                 tuned.append(s["tuned_mean"])
-    fig = go.Figure([
-        go.Bar(x=names, y=base, name="base", marker_color="rgb(160,160,160)"),
-        go.Bar(x=names, y=tuned, name="tuned", marker_color="rgb(44,160,44)"),
-    ])  # fmt: skip
-    fig.update_layout(title="Base vs tuned: mean score per metric", yaxis_tickformat=".0%", yaxis_range=[0, 1.05],
-                      template="plotly_white", height=380, barmode="group",
-                      margin={"l": 60, "r": 30, "t": 50, "b": 60})  # fmt: skip
+    fig = go.Figure(
+        [
+            go.Bar(x=names, y=base, name="base", marker_color="rgb(160,160,160)"),
+            go.Bar(x=names, y=tuned, name="tuned", marker_color="rgb(44,160,44)"),
+        ]
+    )
+    fig.update_layout(
+        title="Base vs tuned: mean score per metric",
+        yaxis_tickformat=".0%",
+        yaxis_range=[0, 1.05],
+        template="plotly_white",
+        height=380,
+        barmode="group",
+        margin={"l": 60, "r": 30, "t": 50, "b": 60},
+    )
     return fig
 
 

@@ -223,8 +223,12 @@ def _count_batch(tokenizer, conversations, max_length) -> list[TokenCounts]:
             rendered.append(f"{type(exc).__name__}: {exc}")
     texts = [r[0] for r in rendered if isinstance(r, tuple)]
     all_offsets = iter(_batch_offsets(tokenizer, texts))
-    return [TokenCounts(0, 0, 0, error=r) if isinstance(r, str) else _counts(next(all_offsets), r[1], max_length)
-            for r in rendered]  # fmt: skip
+    return [
+        TokenCounts(0, 0, 0, error=r)
+        if isinstance(r, str)
+        else _counts(next(all_offsets), r[1], max_length)
+        for r in rendered
+    ]
 
 
 def _batch_offsets(tokenizer, texts: list[str]) -> list[list[tuple[int, int]]]:

@@ -99,9 +99,15 @@ def trained_run_dir(tmp_path_factory) -> Path:
 
     run_dir = tmp_path_factory.mktemp("trained") / "run"
     config = TrainConfig(
-        model=TINY, dataset="support-tone", max_steps=2, batch_size=2, max_length=256,
-        max_train_rows=16, max_eval_rows=4, run_dir=str(run_dir),
-    )  # fmt: skip
+        model=TINY,
+        dataset="support-tone",
+        max_steps=2,
+        batch_size=2,
+        max_length=256,
+        max_train_rows=16,
+        max_eval_rows=4,
+        run_dir=str(run_dir),
+    )
     result = workbench.training.engine(config)
     assert result.status == "completed", f"preparing a trained run failed: {result.message}"
     return run_dir

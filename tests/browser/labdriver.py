@@ -109,13 +109,24 @@ def start_lab(home: Path, *, timeout_s: float = 90) -> Lab:
         "OMP_NUM_THREADS": "1",  # the tiny model needs no more; steady on a busy shared machine
     }
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-        f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
-        "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-        f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={home / 'workspaces'}",
-        "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     log_path = home / "jupyterlab.log"
     log = log_path.open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
@@ -149,9 +160,13 @@ def prepare_notebook(source: Path, lab: Lab, **parameters) -> str:
 
     target = lab.root / source.name
     pm.execute_notebook(
-        str(source), str(target), parameters=parameters, prepare_only=True,
-        kernel_name="python3", progress_bar=False,
-    )  # fmt: skip
+        str(source),
+        str(target),
+        parameters=parameters,
+        prepare_only=True,
+        kernel_name="python3",
+        progress_bar=False,
+    )
     return target.name
 
 

@@ -12,9 +12,16 @@ pytestmark = pytest.mark.browser
 
 # long enough that the test, not the schedule, ends the run; small steps so points come often
 PARAMS = dict(
-    dataset="support-tone", max_steps=500, batch_size=2, max_length=256, log_every=1,
-    max_eval_rows=4, eval_every=0, save_every=0, use_technique_json=False,
-)  # fmt: skip
+    dataset="support-tone",
+    max_steps=500,
+    batch_size=2,
+    max_length=256,
+    log_every=1,
+    max_eval_rows=4,
+    eval_every=0,
+    save_every=0,
+    use_technique_json=False,
+)
 
 
 def test_train_live_plot_and_stop(open_notebook, tmp_path):

@@ -88,25 +88,44 @@ class ComparisonView:
         self.system = w.Textarea(
             value=system_prompt, description="system", layout=w.Layout(width="100%")
         )
-        self.prompt = w.Textarea(placeholder="Type a prompt for both models", description="prompt",
-                                 layout=w.Layout(width="100%", height="6em"))  # fmt: skip
-        self.ask = w.Button(description="Ask both models", button_style="primary", icon="comments",
-                            disabled=pair is None)  # fmt: skip
+        self.prompt = w.Textarea(
+            placeholder="Type a prompt for both models",
+            description="prompt",
+            layout=w.Layout(width="100%", height="6em"),
+        )
+        self.ask = w.Button(
+            description="Ask both models",
+            button_style="primary",
+            icon="comments",
+            disabled=pair is None,
+        )
         self.answers = w.HTML(
             "" if pair else "<i>Pass pair=load_run(run_dir) to ask the models your own prompt.</i>"
         )
         self.ask.on_click(self._on_ask)
-        self.widget = w.VBox([
-            w.HTML(f"<style>{CSS}</style>"),
-            w.HBox([self.metric, self.show, self.sort]), w.HBox([self.search, self.count]),
-            self.table,
-            w.HTML("<h4>Try your own prompt</h4>"), self.system, self.prompt, self.ask, self.answers,
-        ])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                w.HTML(f"<style>{CSS}</style>"),
+                w.HBox([self.metric, self.show, self.sort]),
+                w.HBox([self.search, self.count]),
+                self.table,
+                w.HTML("<h4>Try your own prompt</h4>"),
+                self.system,
+                self.prompt,
+                self.ask,
+                self.answers,
+            ]
+        )
         self.refresh()
 
     def refresh(self) -> None:
-        rows = select_rows(self.comparison.rows, metric=self.metric.value, show=self.show.value,
-                           sort=self.sort.value, text=self.search.value)  # fmt: skip
+        rows = select_rows(
+            self.comparison.rows,
+            metric=self.metric.value,
+            show=self.show.value,
+            sort=self.sort.value,
+            text=self.search.value,
+        )
         shown = rows[: self.page_size]
         self.count.value = f"{len(rows)} of {len(self.comparison.rows)} prompts" + (
             f" (first {len(shown)} shown)" if len(shown) < len(rows) else ""

@@ -34,11 +34,17 @@ class InspectBrowser:
         kinds = sorted(report.kind_counts())
         counts = report.kind_counts()
         self.kind = w.Dropdown(
-            options=[(f"{ALL_ROWS} ({len(report.dataset)})", ALL_ROWS),
-                     (f"{ANY_FINDING} ({len({f.index for f in report.findings if f.index is not None})})", ANY_FINDING)]
+            options=[
+                (f"{ALL_ROWS} ({len(report.dataset)})", ALL_ROWS),
+                (
+                    f"{ANY_FINDING} ({len({f.index for f in report.findings if f.index is not None})})",
+                    ANY_FINDING,
+                ),
+            ]
             + [(f"{k} ({counts[k]})", k) for k in kinds],
-            value=ANY_FINDING if report.findings else ALL_ROWS, description="show",
-        )  # fmt: skip
+            value=ANY_FINDING if report.findings else ALL_ROWS,
+            description="show",
+        )
         self.prev = w.Button(description="previous", icon="arrow-left")
         self.next = w.Button(description="next", icon="arrow-right")
         self.position = w.BoundedIntText(
@@ -47,21 +53,27 @@ class InspectBrowser:
         self.where = w.HTML()
         self.view = w.HTML()
         self.save = w.Button(
-            description="Save a cleaned copy", button_style="primary", icon="save",
+            description="Save a cleaned copy",
+            button_style="primary",
+            icon="save",
             layout=w.Layout(width="auto"),
-        )  # fmt: skip
+        )
         self.status = w.HTML()
         self.kind.observe(self._on_kind, names="value")
         self.position.observe(lambda _change: self._show(), names="value")
         self.prev.on_click(lambda _b: self._step(-1))
         self.next.on_click(lambda _b: self._step(+1))
         self.save.on_click(self._on_save)
-        self.widget = w.VBox([
-            w.HBox([self.kind, self.prev, self.position, self.next, self.where]),
-            self.view,
-            w.HBox([self.save, w.HTML(f"&rarr; <code>{html.escape(str(self.clean_path))}</code>")]),
-            self.status,
-        ])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                w.HBox([self.kind, self.prev, self.position, self.next, self.where]),
+                self.view,
+                w.HBox(
+                    [self.save, w.HTML(f"&rarr; <code>{html.escape(str(self.clean_path))}</code>")]
+                ),
+                self.status,
+            ]
+        )
         self.indices: list[int] = []
         self._on_kind(None)
 
@@ -71,8 +83,11 @@ class InspectBrowser:
         """0-based dataset positions the filter `kind` selects."""
         if kind == ALL_ROWS:
             return list(range(len(self.report.dataset)))
-        wanted = {f.index for f in self.report.findings if f.index is not None
-                  and (kind == ANY_FINDING or f.kind == kind)}  # fmt: skip
+        wanted = {
+            f.index
+            for f in self.report.findings
+            if f.index is not None and (kind == ANY_FINDING or f.kind == kind)
+        }
         return sorted(wanted)
 
     @property
@@ -109,12 +124,16 @@ class InspectBrowser:
             return findings_table(unplaced) if unplaced else "<p>No rows match this filter.</p>"
         i = self.current
         ds = self.report.dataset
-        parts = [f"<h4>Row {ds.row_ids[i]} (position {i})</h4>",
-                 findings_table(self.report.findings_for(row=ds.row_ids[i]))]  # fmt: skip
+        parts = [
+            f"<h4>Row {ds.row_ids[i]} (position {i})</h4>",
+            findings_table(self.report.findings_for(row=ds.row_ids[i])),
+        ]
         if self.report.tokenizer is not None:
             enc = self.report.render_example(i)
-            parts.append(f"<p>{enc.n_tokens} tokens, {enc.n_trained} trained; max_length "
-                         f"{self.report.lengths['max_length']}</p>")  # fmt: skip
+            parts.append(
+                f"<p>{enc.n_tokens} tokens, {enc.n_trained} trained; max_length "
+                f"{self.report.lengths['max_length']}</p>"
+            )
             parts.append(mask_html(enc.segments(), truncated=enc.truncated))
         else:
             parts += [
@@ -131,9 +150,11 @@ class InspectBrowser:
                 ", ".join(f"{k} {v}" for k, v in sorted(result.counts().items()))
                 or "nothing to change"
             )
-            self.status.value = (f"Saved {len(result.dataset)} of {result.rows_before} rows to "
-                                 f"<code>{html.escape(str(path))}</code> ({html.escape(counts)}). "
-                                 "The source file is unchanged.")  # fmt: skip
+            self.status.value = (
+                f"Saved {len(result.dataset)} of {result.rows_before} rows to "
+                f"<code>{html.escape(str(path))}</code> ({html.escape(counts)}). "
+                "The source file is unchanged."
+            )
         except Exception as exc:
             self.status.value = (
                 f'<span style="color:{SEVERITY_COLOURS["error"]}">{html.escape(str(exc))}</span>'

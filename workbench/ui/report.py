@@ -60,8 +60,12 @@ class ReportPreview:
             )
             for key, label in PROVIDER_FIELDS.items()
         }
-        self.save = w.Button(description="Save and regenerate", button_style="primary", icon="save",
-                             layout=w.Layout(width="auto"))  # fmt: skip
+        self.save = w.Button(
+            description="Save and regenerate",
+            button_style="primary",
+            icon="save",
+            layout=w.Layout(width="auto"),
+        )
         self.status = w.HTML()
         self.out = w.Output()
         self.tabs = w.Tab(children=[w.HTML() for _ in TITLES])
