@@ -313,3 +313,22 @@ def test_saved_estimates_from_before_the_rename_load():
     data = estimate(hardware="t4").to_dict()
     data["seq_len"] = data.pop("max_length")
     assert Estimate.from_dict(data).max_length == 512
+
+
+def test_estimate_panel_estimates_the_config_its_widgets_describe():
+    from workbench.ui.estimate import EstimatePanel
+
+    cfg = TrainConfig(model="llama-3.1-8b", lora_r=64, max_length=1024)
+    panel = EstimatePanel(config=cfg, hardware="l4")
+    assert panel.max_length.value == 1024 and panel.technique.value == "lora"
+    panel.max_length.value, panel.batch_size.value = 2048, 2
+    panel.button.click()
+    by_name = {e.technique: e for e in panel.estimates}
+    assert list(by_name) == ["full", "freeze", "lora", "dora", "qlora"]
+    assert by_name["lora"].max_length == 2048 and by_name["lora"].batch_size == 2
+    wanted = estimate(cfg.replace(max_length=2048, batch_size=2), hardware="l4")
+    assert by_name["lora"].to_dict() == wanted.to_dict()  # lora_r=64 kept from the config
+    assert panel.config().lora_r == 64 and "<table>" in panel.table.value
+    with pytest.warns(DeprecationWarning):
+        old = EstimatePanel(model="llama-3.1-8b", seq_len=512, hardware="l4")
+    assert old.max_length.value == 512 and old.model.value == "llama-3.1-8b"

@@ -11,10 +11,10 @@ import ipywidgets as w
 from ..config import TrainConfig
 from ..estimation.calibration import probe
 from ..estimation.estimator import Estimate, compare_techniques, config_from_keywords
-from ..estimation.presets import HARDWARE_PRESETS, MODEL_PRESETS
+from ..estimation.presets import HARDWARE_ALIASES, HARDWARE_PRESETS, MODEL_PRESETS
 from ..models import DEFAULT_MODEL
 from ..plots import memory_figure
-from ..techniques import available_techniques
+from ..techniques import available_techniques, get_technique
 
 
 class EstimatePanel:
@@ -45,7 +45,9 @@ class EstimatePanel:
             options=available_techniques(), value=technique, description="technique"
         )
         self.hardware = w.Dropdown(
-            options=["this-cpu", *HARDWARE_PRESETS], value=hardware, description="hardware"
+            options=["this-cpu", *HARDWARE_PRESETS],
+            value=HARDWARE_ALIASES.get(hardware, hardware),  # "l4" -> "l4-24gb"
+            description="hardware",
         )
         self.max_length = w.BoundedIntText(
             value=cfg.max_length, min=16, max=1_000_000, description="max_length"
@@ -138,8 +140,6 @@ def comparison_table_html(estimates: list[Estimate]) -> str:
     )
     rows = []
     for e in estimates:
-        from ..techniques import get_technique
-
         saves = "adapter" if get_technique(e.technique).saves_adapter else "full model"
         colour = "#2e7d32" if e.fits else "#c62828"
         rows.append(
