@@ -209,9 +209,10 @@ def test_core_asks_the_technique_for_its_policy(outside_techniques, tmp_path):
     assert "slow on l4-24gb" in slow.notes and not any("slow" in n for n in lora.notes)
     assert slow.peak_bytes == lora.peak_bytes  # same memory profile as the LoRA it extends
 
-    def library(technique):
-        facts = RunFacts(run_dir=tmp_path, train_config={"technique": technique})
-        return model_card(facts).front_matter["library_name"]
+    def library(technique):  # a run directory whose train_config.yaml names the technique
+        run = tmp_path / technique
+        TrainConfig(model="tiny-random", technique=technique).to_yaml(run / "train_config.yaml")
+        return model_card(RunFacts.read(run)).front_matter["library_name"]
 
     assert library("slow-adapter") == "peft" and library("whole-model") == "transformers"
     assert library("lora") == "peft" and library("freeze") == "transformers"
