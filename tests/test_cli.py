@@ -81,3 +81,36 @@ def test_progress_lines_after_a_resume_count_only_this_process():
     eta = int(re.search(r"eta (\d+) s", lines[-1])[1])
     assert 100 <= rate <= 500, lines[-1]  # 100 tokens in 0.2 s or a bit more, not 50,100 of them
     assert 5 <= eta <= 30, lines[-1]  # 49 steps left at ~0.2 s per step
+
+
+HOSTILE = {
+    "intended_purpose": "<script>alert(1)</script> see [docs](javascript:alert(1)) "
+    "![t](http://track.example/p.png) <http://x.example>",
+    "provider_name": "# Evil Corp",
+    "collection_purpose": "support mail\n# Injected heading\n- injected item",
+    "contact": "a|b *not emphasis* __init__ 1 < 2 & 3 > 2",
+}
+
+
+def test_provider_text_reads_as_typed_in_the_markdown(tmp_path, capsys):
+    """Provider-stated text is data: no HTML, links, images, headings or list items of its own."""
+    import yaml
+
+    provider = tmp_path / "facts.yaml"
+    provider.write_text(yaml.safe_dump(HOSTILE))
+    assert (
+        main(["inspect", "orders-json", "--model", "none", "--out", str(tmp_path / "inspect")]) == 0
+    )
+    assert main(["report", str(tmp_path), "--provider", str(provider)]) == 0
+    md = (tmp_path / "docs" / "ai_act_record.md").read_text()
+    assert "<script>" not in md and "&lt;script&gt;alert(1)&lt;/script&gt;" in md
+    assert "\\[docs\\](javascript:alert(1))" in md and "!\\[t\\]" in md
+    assert "\n# Injected" not in md and "\n- injected" not in md
+    assert "a\\|b \\*not emphasis\\* \\_\\_init\\_\\_ 1 &lt; 2 &amp; 3 &gt; 2" in md
+    markdown_it = pytest.importorskip("markdown_it")
+    page = markdown_it.MarkdownIt("commonmark").enable("table").render(md)
+    for active in ("<script", "<a ", "<img", "<h1>Evil", "<h1>Injected", "<li>injected", "<em>not"):
+        assert active not in page, active
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; see [docs](javascript:alert(1))" in page
+    assert "support mail # Injected heading - injected item" in page
+    assert "a|b *not emphasis* __init__ 1 &lt; 2 &amp; 3 &gt; 2" in page

@@ -1,7 +1,8 @@
 """A small document model (headings, paragraphs, lists, tables, figures) rendered to Markdown and to self-contained HTML.
 
 The run documents are built once as blocks and written twice, so the Markdown and the HTML never
-disagree. Inline text may use `code` and **bold**; nothing else is interpreted.
+disagree. Inline text may use `code`, **bold** and _gap_; nothing else is interpreted, in either
+rendering: provider-stated text with `<script>`, `[links](...)` or a leading `#` reads as typed.
 """
 
 from __future__ import annotations
@@ -90,19 +91,58 @@ def to_markdown(doc: Document) -> str:
 
 
 def _md_block(block: Any) -> str:
+    md = _md_inline
     if isinstance(block, Heading):
-        return "#" * block.level + " " + block.text
+        return "#" * block.level + " " + md(block.text)
     if isinstance(block, Para):
-        return block.text
+        return md(block.text)
     if isinstance(block, Bullets):
-        return "\n".join(f"- {item}" for item in block.items)
+        return "\n".join(f"- {md(item)}" for item in block.items)
     if isinstance(block, Fields):
-        return _md_table(["", ""], [[f"**{k}**", cell(v)] for k, v in block.rows])
+        rows = [[_md_cell(f"**{k}**"), _md_cell(cell(v))] for k, v in block.rows]
+        return _md_table(["", ""], rows)
     if isinstance(block, Table):
-        return _md_table(block.headers, [[cell(v) for v in row] for row in block.rows])
+        rows = [[_md_cell(cell(v)) for v in row] for row in block.rows]
+        return _md_table([_md_cell(h) for h in block.headers], rows)
     if isinstance(block, Figure):
-        return f"_Figure: {block.caption}_"
+        return f"_Figure: {_md_literal(block.caption)}_"
     raise TypeError(f"unknown block {block!r}")
+
+
+# the inline markup both renderings interpret (see _inline); everything else is shown as typed
+_MD_SPAN = re.compile(r"(`[^`]+`)|\*\*([^*]+)\*\*|(?<![\w*])_([^_]+)_(?![\w*])")
+# entities rather than backslashes for these: every Markdown flavour honours entities
+_MD_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _md_inline(text: Any) -> str:
+    return _md_line_start(_md_cell(text))
+
+
+def _md_cell(text: Any) -> str:
+    """Inline text without the block-start escapes (a table cell holds no headings or lists)."""
+    text = " ".join(str(text).splitlines())  # HTML shows a line break as a space; so does this
+    out, pos = [], 0
+    for m in _MD_SPAN.finditer(text):
+        code, bold, gap = m.groups()
+        out.append(_md_literal(text[pos : m.start()]))
+        out.append(code or (f"**{_md_literal(bold)}**" if bold else f"_{_md_literal(gap)}_"))
+        pos = m.end()
+    out.append(_md_literal(text[pos:]))
+    return "".join(out)
+
+
+def _md_literal(text: str) -> str:
+    text = re.sub(r"[&<>]", lambda m: _MD_ENTITY[m[0]], text)
+    text = re.sub(r"([\\`*\[\]])", r"\\\1", text)
+    # `_` between letters or digits (snake_case) never emphasises; elsewhere it might
+    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
+
+
+def _md_line_start(text: str) -> str:
+    # what would open a heading (# x) or a list item (- x, + x, 1. x) at the start of a block
+    text = re.sub(r"^(\s*)([#+-])(?=[\s#]|$)", r"\1\\\2", text)
+    return re.sub(r"^(\s*\d{1,9})([.)])(?=\s|$)", r"\1\\\2", text)
 
 
 def _md_table(headers: list[str], rows: list[list[str]]) -> str:
