@@ -222,6 +222,7 @@ def _training_args(cfg: TrainConfig, rd: RunDir, model: Any, *, resuming: bool) 
         save_strategy="steps" if cfg.save_every else "no",
         save_steps=cfg.save_every or None,
         include_num_input_tokens_seen="non_padding",
+        prediction_loss_only=True,  # evaluation needs the loss only: no logits kept
         report_to=[],
         disable_tqdm=True,
         dataloader_num_workers=0,
@@ -417,14 +418,16 @@ def _write_figure(result: TrainResult, rd: RunDir) -> None:
 def notebook_config(namespace: dict[str, Any], *, use_technique_json: bool = True) -> TrainConfig:
     """The config notebook 03 trains: notebook 02's choice (run_dir/technique.json) when asked for and
     present, then every TrainConfig-named parameter that is not None on top, run_dir always."""
-    import json
     from dataclasses import fields
+
+    from ..estimation.choice import TechniqueChoice
 
     names = {f.name for f in fields(TrainConfig)}
     rd = RunDir(namespace["run_dir"])
     base: dict[str, Any] = {}
-    if use_technique_json and rd.technique_json.is_file():
-        base = json.loads(rd.technique_json.read_text(encoding="utf-8")).get("train_config", {})
+    choice = TechniqueChoice.load_optional(rd.root) if use_technique_json else None
+    if choice is not None:
+        base = choice.train_config.to_dict()
         log.info("Using the config chosen in notebook 02 (%s)", rd.technique_json)
     overrides = {k: v for k, v in namespace.items() if k in names and v is not None}
     return TrainConfig.from_dict({**base, **overrides, "run_dir": str(rd.root)}, strict=False)

@@ -22,6 +22,7 @@ from transformers import Trainer, TrainerCallback
 from .batching import LengthGroupedSampler
 from .checkpoints import STAGING, complete_checkpoints, publish
 from .events import Callback, TrainState
+from .loss import model_loss
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,28 @@ class WorkbenchTrainer(Trainer):
     def _prepare_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
         inputs = {k: v for k, v in inputs.items() if k != "real_tokens"}
         return super()._prepare_inputs(inputs)
+
+    # -- loss -------------------------------------------------------------------------------------
+    def compute_loss(
+        self,
+        model: Any,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> Any:
+        """The head and loss only at labelled positions, in chunks (loss.py): same loss, no full logits.
+
+        One process only: under DDP the forward must go through the wrapper for gradients to be
+        reduced, so scale-out runs keep the model's own loss.
+        """
+        loss = None
+        if self.accelerator.num_processes == 1 and self.compute_loss_func is None:
+            loss = model_loss(model, inputs, num_items=num_items_in_batch)
+        if loss is None:
+            return super().compute_loss(
+                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
+        return (loss, {"loss": loss}) if return_outputs else loss
 
     def floating_point_ops(self, inputs: dict[str, Any]) -> int:
         return 0  # the engine estimates FLOPs once from real tokens (see train.estimate_flops)
