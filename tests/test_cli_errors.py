@@ -13,6 +13,7 @@ import pytest
 
 from workbench.cli import main
 from workbench.io import describe_os_error
+from workbench.secret_guard import PLACEHOLDER, SecretFilter
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -204,3 +205,46 @@ def test_usage_errors_stay_argparse_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+def test_library_log_lines_on_stderr_are_redacted_too(tmp_path):
+    secret = "hf_0123456789abcdefSECRET"
+    data = tmp_path / f"export-{secret}.jsonl"
+    good = (
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}'
+    )
+    data.write_text(good + '\n{"messages": "broken"}\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench", "inspect", str(data), "--model", "none"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "HF_TOKEN": secret},
+        timeout=300,
+    )
+    assert "WARNING workbench.data.dataset: " in proc.stderr  # the skipped row is reported
+    assert secret not in proc.stderr and f"export-{PLACEHOLDER}.jsonl" in proc.stderr
+
+
+def test_secret_filter_scrubs_messages_and_tracebacks():
+    import io as stdio
+    import logging
+
+    secret = "sk-live-0123456789"
+    stream = stdio.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(SecretFilter([secret]))
+    logger = logging.getLogger("workbench.tests.secret_filter")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("calling %s with key %s", "api", secret)
+        try:
+            raise RuntimeError(f"rejected key {secret}")
+        except RuntimeError:
+            logger.exception("request failed")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert secret not in text
+    assert f"calling api with key {PLACEHOLDER}" in text and f"rejected key {PLACEHOLDER}" in text

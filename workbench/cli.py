@@ -508,9 +508,16 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .secret_guard import SecretFilter
+
+    log_lines = logging.StreamHandler()
+    log_lines.addFilter(
+        SecretFilter()
+    )  # a library's log line may quote a path or a URL with a token
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
+        handlers=[log_lines],
     )
     debug = args.debug or os.environ.get("WORKBENCH_DEBUG", "") not in ("", "0")
     stdout, sys.stdout = sys.stdout, _NamedStdout(sys.stdout)

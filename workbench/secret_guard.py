@@ -75,6 +75,26 @@ def scrub_text(text: str, secrets: Iterable[str]) -> tuple[str, int]:
     return text, count
 
 
+class SecretFilter(logging.Filter):
+    """Replaces secret values in each log record a handler emits: its message and its traceback."""
+
+    def __init__(self, secrets: Iterable[str] | None = None):
+        super().__init__()
+        self.secrets = list(secret_values() if secrets is None else secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message, count = scrub_text(record.getMessage(), self.secrets)
+        if count:
+            record.msg, record.args = message, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub_text(record.exc_text, self.secrets)[0]
+        return True
+
+
 def scrub_tree(root: str | Path, *, secrets: Iterable[str] | None = None) -> int:
     """Redact secret values in every text file under `root`; returns how many were replaced."""
     secrets = list(secret_values() if secrets is None else secrets)
@@ -107,4 +127,11 @@ def _walk(data: Any):
             yield from _walk(item)
 
 
-__all__ = ["secret_values", "check_no_secret_parameters", "scrub_text", "scrub_tree", "PLACEHOLDER"]
+__all__ = [
+    "secret_values",
+    "check_no_secret_parameters",
+    "scrub_text",
+    "scrub_tree",
+    "SecretFilter",
+    "PLACEHOLDER",
+]
