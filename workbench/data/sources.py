@@ -32,7 +32,9 @@ SUFFIXES = {
 }
 UTF8_HINT = "Re-save the file as UTF-8 (most editors and pandas' to_csv(encoding='utf-8') do)."
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
-DECOMPRESS = "decompress it first (e.g. gunzip data.jsonl.gz gives data.jsonl); compressed files are not read directly"
+DECOMPRESS = (
+    "decompress it first (gunzip data.jsonl.gz gives data.jsonl); compressed files are not read"
+)
 # (leading bytes, what the file really is, what to do): bytes that no text file starts with
 MAGIC = (
     (b"\x1f\x8b", "gzip-compressed", DECOMPRESS),

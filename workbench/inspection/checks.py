@@ -6,7 +6,8 @@ Severity policy (documented in the notebook and the CLI help):
   personal data (PII is an error by default because what is trained in cannot be taken out of the
   weights; pass `pii_severity="warning"` once you have a legal basis and have decided to keep it);
 - warning: it wastes or skews training: duplicates, near copies of eval rows, truncation;
-- info: facts worth knowing (e.g. token lengths were not measured).
+- info: facts worth knowing (e.g. token lengths were not measured, or template siblings: rows
+  that differ only in numbers/IDs such as a ticket number, which are not duplicates).
 """
 
 from __future__ import annotations
@@ -198,39 +199,73 @@ def lengths_summary(lengths: list[int]) -> dict[str, float]:
 
 
 def duplicate_findings(ds, *, threshold: float, index=None) -> tuple[list[Finding], dict[str, Any]]:
-    """A finding on every copy after the first of each cluster (the first is the one `clean` keeps).
+    """A finding on every copy after the first of each cluster (the first is the one `clean` keeps),
+    and an info finding on every template sibling after the first (`clean` keeps those).
 
     index: `inspect_dedup.build_index(ds.conversations)`, shared with `leak_findings` to save time.
     """
     from .dedup import find_duplicates
 
     clusters = find_duplicates(ds.conversations, threshold=threshold, index=index)
-    out: list[Finding] = []
-    for c in clusters:
-        first = ds.row_ids[c.members[0]]
-        kind = "exact_duplicate" if c.exact else "near_duplicate"
-        how = "an exact copy" if c.exact else f"a near copy (similarity >= {c.similarity:.2f})"
-        for i in c.members[1:]:
-            out.append(_at(ds, i, field="messages", kind=kind, severity="warning",
-                           message=f"{how} of row {first}; duplicates weigh those examples more. "
-                                   "Keep one.",
-                           detail={"duplicate_of": first, "similarity": c.similarity}))  # fmt: skip
+    dups = [c for c in clusters if not c.siblings]
+    siblings = [c for c in clusters if c.siblings]
+    out = [f for c in dups for f in _copy_findings(ds, c)]
+    out += [f for c in siblings for f in _sibling_findings(ds, c)]
     summary = {
         "threshold": threshold,
         "method": "exact content match + MinHash LSH on word 3-grams, confirmed by exact Jaccard",
-        "exact_clusters": sum(c.exact for c in clusters),
-        "near_clusters": sum(not c.exact for c in clusters),
-        "rows_duplicated": sum(len(c.members) - 1 for c in clusters),
-        "clusters": [
-            {
-                "rows": [ds.row_ids[i] for i in c.members],
-                "exact": c.exact,
-                "similarity": c.similarity,
-            }
-            for c in clusters
-        ],  # fmt: skip
+        "exact_clusters": sum(c.exact for c in dups),
+        "near_clusters": sum(not c.exact for c in dups),
+        "rows_duplicated": sum(len(c.members) - 1 for c in dups),
+        "clusters": [_cluster_summary(ds, c) for c in dups],
+        "sibling_clusters": len(siblings),
+        "template_siblings": [_cluster_summary(ds, c) for c in siblings],
     }
     return out, summary
+
+
+def _copy_findings(ds, c) -> list[Finding]:
+    first = ds.row_ids[c.members[0]]
+    kind = "exact_duplicate" if c.exact else "near_duplicate"
+    how = "an exact copy" if c.exact else f"a near copy (similarity >= {c.similarity:.2f})"
+    return [
+        _at(
+            ds,
+            i,
+            field="messages",
+            kind=kind,
+            severity="warning",
+            message=f"{how} of row {first}; duplicates weigh those examples more. Keep one.",
+            detail={"duplicate_of": first, "similarity": c.similarity},
+        )
+        for i in c.members[1:]
+    ]
+
+
+def _sibling_findings(ds, c) -> list[Finding]:
+    first = ds.row_ids[c.members[0]]
+    return [
+        _at(
+            ds,
+            i,
+            field="messages",
+            kind="template_sibling",
+            severity="info",
+            message=f"A template sibling of row {first}: the two differ only in numbers/IDs "
+            "(a ticket or order number, an amount), so it is not counted as a "
+            "duplicate and cleaning keeps it. Many siblings weigh one template more.",
+            detail={"sibling_of": first, "similarity": c.similarity},
+        )
+        for i in c.members[1:]
+    ]
+
+
+def _cluster_summary(ds, c) -> dict[str, Any]:
+    return {
+        "rows": [ds.row_ids[i] for i in c.members],
+        "exact": c.exact,
+        "similarity": c.similarity,
+    }
 
 
 def leak_findings(

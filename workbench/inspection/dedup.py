@@ -7,10 +7,13 @@ many datasets share one system prompt, which would make every row look alike):
   collapsing whitespace) at or above `threshold`. MinHash LSH proposes candidate pairs in about
   linear time; each candidate is then confirmed with the true Jaccard of the two sets, so the
   LSH approximation can miss a borderline pair but never reports a false one.
+Near copies whose words differ only in numbers or IDs (a ticket number, an order id, a price)
+are template siblings, not duplicates: they are clustered apart and `clean` keeps them.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -33,6 +36,7 @@ class DuplicateCluster:
     members: list[int]  # sorted; the first is kept by `clean`, the others are the duplicates
     exact: bool
     similarity: float  # lowest confirmed Jaccard to the first member (1.0 for exact)
+    siblings: bool = False  # template siblings: they differ only in numbers/IDs, not duplicates
 
 
 @dataclass
@@ -57,6 +61,25 @@ def words(conversation: list[dict]) -> list[str]:
     """The normalised words of the user/assistant text."""
     text = " ".join(m["content"] for m in conversation if m["role"] != "system")
     return _PUNCT.sub(" ", text.lower()).split()
+
+
+def template_key(conversation: list[dict]) -> list[str]:
+    """The user/assistant words as `words` gives them, with every number or ID as "#".
+
+    A number or ID is a whitespace token that is all digits once punctuation is dropped
+    ("48213:", "12.50", "10:30") or holds three or more digits ("MS-90211", "INV2024001");
+    "mp3" or "w12" stay words.
+    """
+    text = " ".join(m["content"] for m in conversation if m["role"] != "system")
+    out: list[str] = []
+    for token in text.lower().split():
+        core = _PUNCT.sub("", token)
+        digits = sum(ch.isdigit() for ch in core)
+        if digits >= 3 or (digits and core.isdigit()):
+            out.append("#")
+        else:
+            out += _PUNCT.sub(" ", token).split()
+    return out
 
 
 class _Vocab(dict):
@@ -181,26 +204,61 @@ def find_duplicates(
     threshold: float = DEFAULT_THRESHOLD,
     index: Index | None = None,
 ) -> list[DuplicateCluster]:
-    """Clusters of exact copies, then clusters of near copies among the exact groups' first rows."""
+    """Clusters of exact copies, then of near copies and of template siblings among the exact
+    groups' first rows (a row can be in a near cluster and a sibling cluster)."""
     index = index or build_index(conversations, threshold=threshold)
     shingles = index.sigs.shingles
     clusters = [
         DuplicateCluster(rows, True, 1.0) for rows in index.groups.values() if len(rows) > 1
     ]
-    parent = {i: i for i in index.groups}
-    lowest: dict[int, float] = {}
+    near, sib = _Links(index.groups), _Links(index.groups)
+    is_sibling = _sibling_test(conversations)
     for i, j in _candidate_pairs(index.lsh):
         if (sim := jaccard(shingles[i], shingles[j])) >= threshold:
-            _union(parent, i, j)
-            lowest[j] = min(lowest.get(j, 1.0), sim)
-    near: dict[int, list[int]] = {}
-    for i in sorted(index.groups):
-        near.setdefault(_find(parent, i), []).append(i)
-    for members in near.values():
-        if len(members) > 1:
-            sim = min(lowest.get(m, 1.0) for m in members[1:])
-            clusters.append(DuplicateCluster(members, False, round(sim, 3)))
-    return sorted(clusters, key=lambda c: c.members[0])
+            (sib if is_sibling(i, j) else near).add(i, j, sim)
+    clusters += near.clusters(siblings=False) + sib.clusters(siblings=True)
+    return sorted(clusters, key=lambda c: (c.members[0], c.siblings))
+
+
+class _Links:
+    """Confirmed pairs joined into clusters (union-find), with the lowest similarity per row."""
+
+    def __init__(self, rows):
+        self.parent = {i: i for i in rows}
+        self.lowest: dict[int, float] = {}
+
+    def add(self, i: int, j: int, sim: float) -> None:
+        _union(self.parent, i, j)
+        self.lowest[j] = min(self.lowest.get(j, 1.0), sim)
+
+    def clusters(self, *, siblings: bool) -> list[DuplicateCluster]:
+        groups: dict[int, list[int]] = {}
+        for i in sorted(self.parent):
+            groups.setdefault(_find(self.parent, i), []).append(i)
+        return [
+            DuplicateCluster(
+                members,
+                False,
+                round(min(self.lowest.get(m, 1.0) for m in members[1:]), 3),
+                siblings,
+            )
+            for members in groups.values()
+            if len(members) > 1
+        ]
+
+
+def _sibling_test(conversations: list[list[dict]]):
+    """is_sibling(i, j): rows i and j differ only in numbers/IDs (same template, other words)."""
+
+    @functools.cache
+    def key(i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return tuple(template_key(conversations[i])), tuple(words(conversations[i]))
+
+    def is_sibling(i: int, j: int) -> bool:
+        (template_i, words_i), (template_j, words_j) = key(i), key(j)
+        return template_i == template_j and words_i != words_j
+
+    return is_sibling
 
 
 BIG_BUCKET = 64  # beyond this many keys in one bucket, compare along a chain, not all pairs

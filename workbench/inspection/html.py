@@ -110,6 +110,8 @@ def report_html(report) -> str:
     dup = d.duplicates
     parts += ["<h4>Duplicates</h4>", table([("exact clusters", dup["exact_clusters"]),
               ("near clusters", dup["near_clusters"]), ("rows duplicated", dup["rows_duplicated"]),
+              ("template-sibling clusters (differ only in numbers/IDs; kept)",
+               dup.get("sibling_clusters", 0)),
               ("near threshold (Jaccard)", dup["threshold"])])]  # fmt: skip
     if d.leakage:
         parts += ["<h4>Train/eval leakage</h4>", table(list(d.leakage.items()))]
