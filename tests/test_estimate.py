@@ -130,13 +130,19 @@ def test_shape_knobs_move_the_right_components():
 def test_chunked_loss_and_pure_bf16_move_only_their_components():
     cfg = TrainConfig(model="llama-3.1-8b", technique="qlora", max_length=2048, batch_size=2)
     plain = estimate(cfg, hardware="rtx-4090-24gb")
+    full = estimate(cfg, hardware="rtx-4090-24gb", full_logits=True)
     chunked = estimate(cfg, hardware="rtx-4090-24gb", loss_chunks=8)
     tokens, vocab = 2048 * 2, MODEL_PRESETS["llama-3.1-8b"].vocab
-    assert plain.breakdown["logits"] == pytest.approx(tokens * vocab * (2 + 4 + 4))
+    hidden = MODEL_PRESETS["llama-3.1-8b"].hidden
+    # the workbench's loss: one chunk of 1,024 labelled rows in fp32, plus the gathered states
+    assert plain.breakdown["logits"] == pytest.approx(1024 * vocab * 8 + tokens * hidden * 2)
+    assert full.breakdown["logits"] == pytest.approx(tokens * vocab * (2 + 4 + 4))
     assert chunked.breakdown["logits"] == pytest.approx(tokens * vocab * 2 + tokens / 8 * vocab * 8)
-    assert {k: v for k, v in chunked.breakdown.items() if k != "logits"} == {
-        k: v for k, v in plain.breakdown.items() if k != "logits"
-    }
+    for other in (full, chunked):
+        assert {k: v for k, v in other.breakdown.items() if k != "logits"} == {
+            k: v for k, v in plain.breakdown.items() if k != "logits"
+        }
+    assert "full-logits loss" in full.to_text()
     pure = estimate(cfg, hardware="rtx-4090-24gb", pure_bf16=True)
     for part in ("adapters", "gradients", "optimizer"):  # fp32 -> bf16: half
         assert pure.breakdown[part] == pytest.approx(plain.breakdown[part] / 2)

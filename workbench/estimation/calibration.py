@@ -120,6 +120,7 @@ def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
     from ..malloc import apply_cpu_low_memory
     from ..models import choose_device, load_model
     from ..techniques import get_technique
+    from ..training.loss import model_loss
 
     baseline = _rss()
     device = choose_device(cfg.device)
@@ -139,7 +140,9 @@ def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
     times, losses = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
-        loss = model(input_ids=ids, labels=ids).loss
+        batch = {"input_ids": ids, "labels": ids}  # every position labelled: the costliest case
+        loss = model_loss(model, batch)  # the loss training uses (no full logits)
+        loss = model(**batch).loss if loss is None else loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

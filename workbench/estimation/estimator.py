@@ -71,6 +71,7 @@ class Estimate:
     notes: list[str] = field(default_factory=list)
     calibration: dict[str, float] | None = None
     loss_chunks: int = 1
+    full_logits: bool = False  # transformers' own loss over every position (not the workbench's)
     pure_bf16: bool = False
     cpu_low_memory: bool = False
 
@@ -149,6 +150,8 @@ class Estimate:
             title += " | checkpointing"
         if self.loss_chunks > 1:
             title += f" | loss in {self.loss_chunks} chunks"
+        elif self.full_logits:
+            title += " | full-logits loss"
         if self.pure_bf16:
             title += " | pure bf16"
         if self.cpu_low_memory:
@@ -179,6 +182,7 @@ def estimate(
     dataset_tokens: int | None = None,
     optimizer: str = "adamw",
     loss_chunks: int = 1,
+    full_logits: bool = False,
     pure_bf16: bool = False,
     **legacy: Any,
 ) -> Estimate:
@@ -191,11 +195,12 @@ def estimate(
     numbers) and its `hourly_price`. `dataset_tokens` (tokens per epoch, see `dataset_tokens()`)
     gives the wall time and cost.
 
-    The workbench trains with transformers + peft and AdamW; three knobs describe other stacks so
-    their published figures can be compared like for like: `optimizer` (adamw_8bit, paged, sgd),
-    `loss_chunks` (a cross-entropy computed in chunks of the sequence, as torchtune's
-    CEWithChunkedOutputLoss) and `pure_bf16` (adapters, their optimizer state and unquantised
-    layers kept in bf16 rather than fp32; GPU only).
+    The workbench trains with transformers + peft and AdamW, and computes the loss only at labelled
+    positions in chunks (no full logits); four knobs describe other stacks so their published
+    figures can be compared like for like: `optimizer` (adamw_8bit, paged, sgd), `loss_chunks` (a
+    cross-entropy computed in chunks of the sequence, as torchtune's CEWithChunkedOutputLoss),
+    `full_logits` (transformers' own loss over every position's logits) and `pure_bf16` (adapters,
+    their optimizer state and unquantised layers kept in bf16 rather than fp32; GPU only).
 
     The keywords of the older form (`model=`, `technique=`, `seq_len=`, `batch_size=`,
     `grad_checkpointing=`, `cpu_low_memory=`, `epochs=`, `config=`) still work, with a
@@ -222,6 +227,7 @@ def estimate(
         cfg,
         optimizer=optimizer,
         loss_chunks=loss_chunks,
+        full_logits=full_logits,
         pure_bf16=pure_bf16,
         cpu_low_memory=cpu_low_memory,
     )
@@ -248,6 +254,7 @@ def estimate(
         hourly_price=hourly_price,
         notes=_notes(tech, hw, arch),
         loss_chunks=loss_chunks,
+        full_logits=full_logits,
         pure_bf16=pure_bf16,
         cpu_low_memory=cpu_low_memory,
     )
@@ -267,6 +274,7 @@ def _breakdown(
     *,
     optimizer: str,
     loss_chunks: int,
+    full_logits: bool,
     pure_bf16: bool,
     cpu_low_memory: bool,
 ) -> dict[str, float]:
@@ -287,7 +295,7 @@ def _breakdown(
         arch, train, tokens=tokens, act_bytes=act_bytes, checkpointing=cfg.gradient_checkpointing
     )
     parts["logits"] = logits_bytes(
-        arch, tokens=tokens, act_bytes=act_bytes, loss_chunks=loss_chunks
+        arch, tokens=tokens, act_bytes=act_bytes, loss_chunks=loss_chunks, full_logits=full_logits
     )
     parts["overhead"] = hw.overhead_bytes + dequant_buffer_bytes(
         arch, weight_bits=tech.memory.weight_bits, act_bytes=act_bytes

@@ -126,18 +126,30 @@ def activation_bytes(
     return kept * tokens * act_bytes
 
 
-def logits_bytes(arch: Architecture, *, tokens: int, act_bytes: int, loss_chunks: int = 1) -> float:
+def logits_bytes(
+    arch: Architecture,
+    *,
+    tokens: int,
+    act_bytes: int,
+    loss_chunks: int = 1,
+    full_logits: bool = False,
+    chunk_rows: int = 1024,
+) -> float:
     """Logits-sized tensors alive at the peak (start of backward).
 
-    One loss over the whole vocabulary (transformers' default): the logits, the fp32
+    The workbench's loss (training/loss.py) runs the head only at labelled positions, `chunk_rows`
+    at a time, recomputing in backward: one chunk's fp32 logits and their softmax/gradient, plus
+    the gathered hidden states (at most every position labelled).
+    `full_logits` is transformers' own loss over every position: the logits, the fp32
     log-probabilities the loss saves, and their gradient (16-bit logits are upcast to fp32 first).
-    A chunked loss (`loss_chunks` > 1, torchtune's CEWithChunkedOutputLoss under torch.compile)
-    keeps the logits in the training dtype and upcasts one chunk at a time: the logits plus one
-    chunk's fp32 log-probabilities and gradient.
+    A loss in chunks of the sequence (`loss_chunks` > 1, torchtune's CEWithChunkedOutputLoss under
+    torch.compile) keeps the logits in the training dtype and upcasts one chunk at a time.
     """
-    if loss_chunks <= 1:
+    if loss_chunks > 1:
+        return tokens * arch.vocab * act_bytes + tokens / loss_chunks * arch.vocab * (4 + 4)
+    if full_logits:
         return tokens * arch.vocab * (act_bytes + 4 + 4)
-    return tokens * arch.vocab * act_bytes + tokens / loss_chunks * arch.vocab * (4 + 4)
+    return min(tokens, chunk_rows) * arch.vocab * (4 + 4) + tokens * arch.hidden * act_bytes
 
 
 def static_bytes(
