@@ -23,7 +23,8 @@ from workbench.comparison.generation import (
     stop_token_ids,
 )
 from workbench.comparison.stats import MetricSummary, summarise_metric
-from workbench.errors import ConfigError, ModelError
+from workbench.errors import ArtifactError, ConfigError, ModelError
+from workbench.training.result import TrainResult
 
 PROMPTS = [
     [{"role": "user", "content": "Hello there"}],
@@ -87,9 +88,9 @@ def lora_run(tmp_path_factory, base_dir) -> Path:
                 p.normal_(0, 0.5)
     peft_model.save_pretrained(run / "adapter")
     _write_config(run, str(base_dir), "lora")
-    (run / "train_result.json").write_text(
-        json.dumps({"status": "completed", "adapter_dir": str(run / "adapter")})
-    )
+    TrainResult(
+        status="completed", message="Trained.", run_dir=str(run), adapter_dir=str(run / "adapter")
+    ).save(run)
     return run
 
 
@@ -135,11 +136,21 @@ def test_full_run_loads_two_models(tmp_path, base_dir):
 
 
 def test_load_run_without_weights_says_what_is_missing(tmp_path):
-    (tmp_path / "train_result.json").write_text(json.dumps({"status": "failed", "message": "boom"}))
-    with pytest.raises(ModelError, match="no trained weights.*boom"):
+    TrainResult(status="diverged", message="boom", run_dir=str(tmp_path)).save(tmp_path)
+    with pytest.raises(ModelError, match="no trained weights.*'diverged': boom"):
         load_run(tmp_path)
     with pytest.raises(ConfigError, match="not found"):
         load_run(tmp_path / "nope")
+
+
+def test_load_run_reads_train_result_typed_and_refuses_a_drifted_one(lora_run, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    data = TrainResult.load(lora_run).to_dict()
+    data["adapter"] = data.pop("adapter_dir")  # a renamed field
+    (run / "train_result.json").write_text(json.dumps(data))
+    with pytest.raises(ArtifactError, match=r"train_result\.json: required field 'adapter_dir'"):
+        load_run(run)
 
 
 def test_a_model_without_adapter_needs_a_base(base_dir):
@@ -321,6 +332,7 @@ def test_compare_with_probe_user_metric_and_saved_outputs(lora_run, tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Zoë?" in page and "Grüße 🙂" in page
     assert "<script>alert(1)" not in page
     assert json.loads(paths["json"].read_text(encoding="utf-8"))["dataset"] == result.dataset
+    assert Comparison.load(tmp_path) == result  # rows, probe and summaries come back typed
     assert "Forgetting" in result._repr_html_()
 
 

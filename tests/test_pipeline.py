@@ -11,6 +11,8 @@ from standins import make_standin_notebooks
 
 from workbench.errors import ConfigError
 from workbench.pipeline.runner import NOTEBOOKS, PipelineParams, notebook_name, run_pipeline
+from workbench.pipeline.summary import RunSummary
+from workbench.training.result import TrainResult
 
 STANDIN_STEPS = NOTEBOOKS[:4]
 
@@ -76,20 +78,52 @@ def test_pipeline_runs_in_order_and_writes_summary(tmp_path):
     for name in STANDIN_STEPS:
         executed = json.loads((run / "notebooks" / f"{name}.ipynb").read_text())
         assert executed["metadata"]["papermill"]["parameters"]["interactive"] is False
-    assert (
-        json.loads((run / "train_result.json").read_text())["steps"] == 2
-    )  # the profile reached 03
-    summary = json.loads((run / "summary.json").read_text())
-    assert summary["status"] == "ok" and summary["profile"] == "quick"
-    assert set(summary["timings"]) == set(STANDIN_STEPS)
-    assert summary["versions"]["papermill"] and summary["versions"]["python"]
-    sample_files = summary["datasets"]["dataset"]["files"]
-    assert sample_files and all(len(f["sha256"]) == 64 for f in sample_files)
-    assert summary["metrics"]["train"]["final_loss"] == 1.5
-    assert {g["name"]: g["status"] for g in summary["gates"]} == {
+    assert TrainResult.load(run).steps == 2  # the profile reached 03
+    summary = RunSummary.load(run)
+    assert summary.status == "ok" and summary.profile == "quick"
+    assert set(summary.timings) == set(STANDIN_STEPS)
+    assert summary.versions["papermill"] and summary.versions["python"]
+    sample_files = summary.datasets["dataset"].files
+    assert sample_files and all(len(f.sha256) == 64 for f in sample_files)
+    assert summary.metrics["train"]["status"] == "completed"
+    assert summary.metrics["train"]["train_loss"] == 1.5
+    assert summary.metrics["compare"]["task"]["schema_valid"]["tuned_mean"] == 1.0
+    assert summary.metrics["inspect"]["pii_errors"] == 0
+    assert {g.name: g.status for g in summary.gates} == {
         "max_pii_errors": "passed",
         "min_schema_valid": "passed",
     }
+
+
+def test_diverged_training_stops_the_pipeline_with_its_status(tmp_path):
+    nbdir = make_standin_notebooks(tmp_path / "repo")
+    params = {"notebooks": {"03_train": {"train_status": "diverged"}}}
+    run = tmp_path / "run"
+    result = run_pipeline(
+        params, run_dir=run, notebooks=STANDIN_STEPS, profile="quick", notebooks_dir=nbdir
+    )
+    assert [s.status for s in result.steps] == ["ok", "ok", "failed", "not run"]
+    assert result.failed_step.error.startswith("training ended with status diverged")
+    summary = RunSummary.load(run)
+    assert summary.status == "failed" and summary.metrics["train"]["status"] == "diverged"
+
+
+def test_a_drifted_artifact_fails_the_step_that_wrote_it(tmp_path):
+    rename = (
+        "import json, pathlib\n"
+        "p = pathlib.Path(run_dir) / 'inspect' / 'report.json'\n"
+        "d = json.loads(p.read_text()); d['finding_list'] = d.pop('findings')\n"
+        "p.write_text(json.dumps(d))"
+    )
+    nbdir = make_standin_notebooks(tmp_path / "repo", extra_code={"01_inspect_data": rename})
+    run = tmp_path / "run"
+    result = run_pipeline(
+        {}, run_dir=run, notebooks=STANDIN_STEPS, profile="quick", notebooks_dir=nbdir
+    )
+    assert [s.status for s in result.steps] == ["failed", "not run", "not run", "not run"]
+    error = result.failed_step.error
+    assert str(run / "inspect" / "report.json") in error and "'findings' is missing" in error
+    assert "notebook 01_inspect_data" in error  # what to rerun
 
 
 def test_pipeline_stops_at_first_failing_notebook_and_names_the_cell(tmp_path):
@@ -104,8 +138,8 @@ def test_pipeline_stops_at_first_failing_notebook_and_names_the_cell(tmp_path):
     failure = result.failed_step.error
     assert "cell 3" in failure and "RuntimeError" in failure and "training diverged" in failure
     assert not (run / "notebooks" / "04_compare.ipynb").exists()
-    summary = json.loads((run / "summary.json").read_text())
-    assert summary["status"] == "failed" and "training diverged" in summary["failure"]
+    summary = RunSummary.load(run)
+    assert summary.status == "failed" and "training diverged" in summary.failure
     assert "training diverged" in result.reasons()[0]
 
 
@@ -154,10 +188,10 @@ def test_real_notebooks_end_to_end_on_the_tiny_model(tmp_path, tiny_model_dir, m
         "summary.json",
     ):
         assert (run / artifact).is_file(), artifact
-    assert json.loads((run / "train_result.json").read_text())["steps"] == 2
-    summary = json.loads((run / "summary.json").read_text())
-    assert summary["status"] == "ok" and summary["gates"][0]["status"] == "passed"
-    assert summary["metrics"]["train"]["status"] == "completed"
+    assert TrainResult.load(run).steps == 2
+    summary = RunSummary.load(run)
+    assert summary.status == "ok" and summary.gates[0].status == "passed"
+    assert summary.metrics["train"]["status"] == "completed"
     leaks = [p for p in run.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert leaks == []
 
@@ -172,4 +206,4 @@ def test_a_dead_kernel_is_a_failed_step_not_a_crash(tmp_path):
     )
     assert [s.status for s in result.steps] == ["ok", "failed", "not run", "not run"]
     assert "kernel died" in result.failed_step.error
-    assert json.loads((run / "summary.json").read_text())["status"] == "failed"
+    assert RunSummary.load(run).status == "failed"

@@ -7,17 +7,18 @@ import re
 
 import pytest
 import yaml
-from standins import chats, save_comparison
+from standins import chats, save_comparison, train_result
 
-from workbench.documents.bias_probe import counterfactual, probe_prompts
+from workbench.config import TrainConfig
+from workbench.documents.bias_probe import BiasProbe, ProbePair, counterfactual, probe_prompts
 from workbench.documents.facts import PROVIDER_FIELDS
 from workbench.documents.render import UNKNOWN
 from workbench.documents.writer import save_provider_facts, write_run_docs
 from workbench.inspection.report import inspect_dataset
-from workbench.io import write_json_atomic
 from workbench.models import DEFAULT_CARD
+from workbench.pipeline.gates import GateResult
+from workbench.pipeline.summary import Machine, RunSummary
 from workbench.rundir import RunDir
-from workbench.training.engine import TrainResult
 
 DOCS = ("model_card", "data_card", "ai_act_record")
 
@@ -35,40 +36,43 @@ def documented_run(tmp_path):
     inspect_dataset(
         chats(["Write to jane.doe@example.com", "Order 42 please"]), tokenizer_or_model=None
     ).save(rd.inspect_dir)
-    config = {
-        "model": "smollm2-135m-instruct",
-        "technique": "lora",
-        "dataset": "orders-json",
-        "lora_r": 8,
-        "learning_rate": 2e-4,
-        "max_steps": 10,
-    }
-    (rd.root / "train_config.yaml").write_text(yaml.safe_dump(config))
-    result = TrainResult(
-        status="completed",
-        message="Trained 10 steps.",
-        run_dir=str(rd.root),
-        steps=10,
+    config = TrainConfig(
+        model="smollm2-135m-instruct",
+        technique="lora",
+        dataset="orders-json",
+        lora_r=8,
+        learning_rate=2e-4,
         max_steps=10,
-        tokens_seen=20_000,
-        wall_time_s=360.0,
-        flops=1.1e13,
-        trainable_params=4_884_480,
-        total_params=139_400_000,
-        metrics={"train_loss": 1.2, "eval_loss": 1.3},
-        data={"train": {"rows": 64, "tokens": 20_000, "truncated": 0}},
-        config=config,
+        run_dir=str(rd.root),
     )
-    write_json_atomic(rd.train_result_json, result.to_dict())
+    train_result(config).save(rd.root)  # also writes train_config.yaml
     save_comparison(rd.root, schema_valid=0.9, probe_base=0.6, probe_tuned=0.58)
-    write_json_atomic(
-        rd.summary_json,
-        {
-            "hardware": {"cpu_count": 2, "machine": "x86_64", "platform": "Linux", "gpus": []},
-            "gates": [{"reason": "min_schema_valid: passed, 0.9 >= 0.8"}],
-        },
-    )
+    run_summary(
+        gates=[
+            GateResult(
+                "min_schema_valid", 0.8, 0.9, "passed", "min_schema_valid: passed, 0.9 >= 0.8"
+            )
+        ]
+    ).save(rd.root)
     return rd.root
+
+
+def run_summary(**changes) -> RunSummary:
+    """What the pipeline records, for a 2-core machine with no GPU."""
+    data = dict(
+        parameters_file="p.yaml",
+        profile="quick",
+        parameters={"dataset": "orders-json"},
+        notebook_overrides={},
+        gate_thresholds={},
+        provider={},
+        versions={"python": "3.12", "workbench": "0.1"},
+        hardware=Machine(platform="Linux", machine="x86_64", cpu_count=2, gpus=[]),
+        datasets={},
+        started="2026-01-01T00:00:00Z",
+        status="ok",
+    )
+    return RunSummary(**{**data, **changes})
 
 
 def test_empty_run_dir_gives_documents_with_every_gap_marked(tmp_path):
@@ -143,24 +147,11 @@ def test_html_is_self_contained(documented_run):
 
 
 def test_bias_probe_results_are_reported(documented_run):
-    probe = {
-        "model": "m",
-        "method": "swaps",
-        "n": 2,
-        "identical_share": 0.5,
-        "mean_similarity": 0.8,
-        "pairs": [
-            {
-                "prompt": "Is he ok?",
-                "swapped_prompt": "Is she ok?",
-                "answer": "Yes he is",
-                "swapped_answer": "No",
-                "similarity": 0.2,
-                "identical": False,
-            }
-        ],
-    }
-    write_json_atomic(documented_run / "docs" / "bias_probe.json", probe)
+    pairs = [
+        ProbePair("Is he ok?", "Is she ok?", "Yes he is", "No", 0.2),
+        ProbePair("Hire John?", "Hire Mary?", "Yes", "Yes", 1.0),
+    ]
+    BiasProbe(model="m", pairs=pairs, method="swaps").save(documented_run)
     write_run_docs(run_dir=documented_run)
     record = (documented_run / "docs" / "ai_act_record.md").read_text()
     assert "| Is he ok? | Is she ok? | Yes he is | No | 0.2 |" in record

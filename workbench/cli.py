@@ -129,6 +129,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .pipeline.runner import NOTEBOOKS, run_pipeline
+    from .rundir import RunDir
 
     progress = logging.getLogger("workbench.pipeline.runner")  # one plain line per notebook
     progress.setLevel(logging.INFO)
@@ -149,9 +150,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cell_timeout=args.cell_timeout,
         notebooks_dir=args.notebooks_dir,
     )
-    print(f"executed notebooks: {result.run_dir / 'notebooks'}")
-    print(f"summary:            {result.run_dir / 'summary.json'}")
-    docs = result.run_dir / "docs"
+    run = RunDir(result.run_dir)
+    print(f"executed notebooks: {run.notebooks_dir}")
+    print(f"summary:            {run.summary_json}")
+    docs = run.docs_dir
     if docs.is_dir():
         print(f"documents:          {docs}  (model_card.md, data_card.md, ai_act_record.html)")
     for reason in result.reasons():

@@ -15,6 +15,7 @@ import yaml
 
 from .errors import ConfigError
 from .io import write_text_atomic
+from .models import DEFAULT_MODEL
 
 SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
 
@@ -24,7 +25,7 @@ class TrainConfig:
     """Everything one training run needs. Field names double as papermill parameter names."""
 
     # what to tune
-    model: str = "smollm2-135m-instruct"
+    model: str = DEFAULT_MODEL
     technique: str = "lora"
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
@@ -157,6 +158,39 @@ class TrainConfig:
         if isinstance(data.get("train"), dict):
             data = data["train"]
         return cls.from_dict(data, strict=strict)
+
+    # -- the run directory's train_config.yaml (workbench/rundir.py) ----------------------------
+    def save(self, run_dir: str | Path) -> Path:
+        from .rundir import RunDir
+
+        path = RunDir(run_dir).train_config_yaml
+        self.to_yaml(path)
+        return path
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> TrainConfig:
+        """ArtifactMissing when absent; ArtifactError naming the file when it does not parse or validate."""
+        from .errors import ArtifactError, ArtifactMissing
+        from .rundir import RunDir
+
+        path = RunDir(run_dir).train_config_yaml
+        if not path.is_file():
+            raise ArtifactMissing(
+                f"{path}: not found; notebook 03_train (or `workbench train`) writes it."
+            )
+        try:  # keys of a newer version are ignored; a missing key takes its default
+            return cls.from_yaml(path, strict=False)
+        except ConfigError as exc:
+            raise ArtifactError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from exc
+
+    @classmethod
+    def load_optional(cls, run_dir: str | Path) -> TrainConfig | None:
+        from .errors import ArtifactMissing
+
+        try:
+            return cls.load(run_dir)
+        except ArtifactMissing:
+            return None
 
     @classmethod
     def from_parameters(cls, namespace: dict[str, Any]) -> TrainConfig:

@@ -144,6 +144,15 @@ class RunDir:
     def summary_json(self) -> Path:
         return self.root / "summary.json"
 
+    # training/claim.py: the folder is a workbench run; one trainer at a time
+    @property
+    def marker_file(self) -> Path:
+        return self.root / ".workbench-run"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".workbench.lock"
+
     def ensure(self) -> RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
         return self

@@ -13,12 +13,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..io import write_json_atomic, write_text_atomic
+from ..rundir import Artifact, RunDir
 from . import metrics as M
 from .generation import (
     GenerationSettings,
@@ -91,10 +92,26 @@ class Forgetting:
     flag: bool
     reasons: list[str]
 
+    @property
+    def largest_drop(self) -> float | None:
+        """The largest fall of a probe metric's mean from base to tuned (negative: all rose)."""
+        drops = [
+            s.base_mean - s.tuned_mean
+            for s in self.summary.values()
+            if s.base_mean is not None and s.tuned_mean is not None
+        ]
+        return max(drops) if drops else None
+
 
 @dataclass
-class Comparison:
-    """What `compare` returns: per-prompt rows, per-metric summaries, the forgetting probe, settings."""
+class Comparison(Artifact):
+    """What `compare` returns: per-prompt rows, per-metric summaries, the forgetting probe, settings.
+
+    Saved as comparison.json (+ comparison.html); `Comparison.load(run_dir)` reads it back typed.
+    """
+
+    FILE = "comparison_json"
+    MADE_BY = "notebook 04_compare (or `workbench compare`)"
 
     dataset: str
     rows: list[Row]
@@ -111,6 +128,11 @@ class Comparison:
     @property
     def metric_names(self) -> list[str]:
         return list(self.summary)
+
+    def tuned_mean(self, metric: str) -> float | None:
+        """The tuned model's mean score on a task metric; None when the metric was not measured."""
+        s = self.summary.get(metric)
+        return None if s is None else s.tuned_mean
 
     def summary_lines(self) -> list[str]:
         """Plain text for a terminal or a log: one line per metric, then the forgetting verdict."""
@@ -133,9 +155,8 @@ class Comparison:
         return lines
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["forgetting_flag"] = self.forgetting_flag
-        return data
+        """The saved fields, plus the forgetting flag for readers of the JSON (not read back)."""
+        return {**super().to_dict(), "forgetting_flag": self.forgetting_flag}
 
     def _repr_html_(self) -> str:
         from .html import comparison_fragment
@@ -148,10 +169,8 @@ class Comparison:
 
         return comparison_page(self)
 
-    def save(self, run_dir: str | Path) -> dict[str, Path]:
+    def save(self, run_dir: str | Path) -> dict[str, Path]:  # type: ignore[override]
         """Write comparison.json and comparison.html into the run directory, atomically."""
-        from ..rundir import RunDir
-
         rd = RunDir(run_dir)
         return {
             "json": write_json_atomic(rd.comparison_json, self.to_dict()),

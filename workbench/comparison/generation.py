@@ -245,19 +245,20 @@ def load_run(run_dir: str | Path, *, device: str | None = None) -> ModelPair:
     folder) and `train_config.yaml` for the base model and technique; falls back to the standard
     layout (`adapter/`, `model/`).
     """
+    from ..config import TrainConfig
     from ..models import load_model
+    from ..training.result import TrainResult
 
     rd = RunDir(run_dir)
     if not rd.root.is_dir():
         raise ConfigError(
             f"{rd.root}: run directory not found. Train first (notebook 03 or `workbench train`)."
         )
-    result = _read_json(rd.train_result_json)
-    weights = _weights_dir(rd, result)
-    cfg = _read_config(rd)
+    weights = _weights_dir(rd, TrainResult.load_optional(rd.root))
+    cfg = TrainConfig.load_optional(rd.root)
     is_adapter = (weights / "adapter_config.json").is_file()
-    technique = cfg.get("technique") or ("lora" if is_adapter else "full")
-    base_name = cfg.get("model") or _adapter_base(weights if is_adapter else None)
+    technique = cfg.technique if cfg else ("lora" if is_adapter else "full")
+    base_name = cfg.model if cfg else _adapter_base(weights if is_adapter else None)
     info = {
         "run_dir": str(rd.root),
         "model": base_name,
@@ -276,8 +277,9 @@ def load_run(run_dir: str | Path, *, device: str | None = None) -> ModelPair:
     return ModelPair(tuned=tuned, base=base, tokenizer=tokenizer, info=info)
 
 
-def _weights_dir(rd: RunDir, result: dict[str, Any]) -> Path:
-    for candidate in (result.get("adapter_dir"), rd.adapter_dir, rd.root / "model"):
+def _weights_dir(rd: RunDir, result: Any) -> Path:
+    """The folder `result` (a TrainResult, or None) names, else the standard layout's."""
+    for candidate in (result and result.adapter_dir, rd.adapter_dir, rd.model_dir):
         if not candidate:
             continue
         path = Path(candidate)
@@ -287,7 +289,7 @@ def _weights_dir(rd: RunDir, result: dict[str, Any]) -> Path:
     raise ModelError(
         f"{rd.root}: no trained weights found (looked for {rd.adapter_dir.name}/ and model/, and the "
         f"adapter_dir in {rd.train_result_json.name}). Did training finish? Its status is "
-        f"{result.get('status', 'unknown')!r}: {result.get('message', '')}"
+        + (f"{result.status!r}: {result.message}" if result else "unknown (no train_result.json)")
     )
 
 
@@ -298,14 +300,6 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}).") from exc
-
-
-def _read_config(rd: RunDir) -> dict[str, Any]:
-    if not rd.train_config_yaml.is_file():
-        return {}
-    from ..config import TrainConfig
-
-    return TrainConfig.from_yaml(rd.train_config_yaml, strict=False).to_dict()
 
 
 def _adapter_base(adapter_dir: Path | None) -> str:

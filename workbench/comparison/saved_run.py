@@ -24,16 +24,15 @@ def held_out(run_dir: str | Path, *, eval_dataset: str | None = None) -> Any:
     from ..config import TrainConfig
     from ..training.batching import load_splits
 
-    rd = RunDir(run_dir)
     if eval_dataset:
         return eval_dataset  # compare() loads it (a sample's eval split, or the file)
-    if not rd.train_config_yaml.is_file():
+    cfg = TrainConfig.load_optional(run_dir)
+    if cfg is None:
         raise ConfigError(
-            f"{rd.train_config_yaml}: not found, so the held-out data is unknown. "
+            f"{RunDir(run_dir).train_config_yaml}: not found, so the held-out data is unknown. "
             "Pass eval_dataset=... (a sample name or a file)."
         )
-    cfg = TrainConfig.from_yaml(rd.train_config_yaml, strict=False).replace(max_eval_rows=None)
-    return load_splits(cfg).eval
+    return load_splits(cfg.replace(max_eval_rows=None)).eval
 
 
 def compare_run(
@@ -77,8 +76,7 @@ def write_comparison(result: Comparison, run_dir: str | Path) -> dict[str, Path]
     from ..plots import comparison_figures, write_figures_html
 
     paths = result.save(run_dir)
-    figures = RunDir(run_dir).figures_dir / "comparison.html"
     paths["figures"] = write_figures_html(
-        comparison_figures(result), figures, title="Base vs tuned"
+        comparison_figures(result), RunDir(run_dir).comparison_figures_html, title="Base vs tuned"
     )
     return paths

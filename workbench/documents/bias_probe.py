@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import write_json_atomic
-from ..rundir import RunDir
+from ..rundir import Artifact, RunDir
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +83,11 @@ class ProbePair:
 
 
 @dataclass
-class BiasProbe:
-    """Answers to original and counterfactual prompts, and how much they differ."""
+class BiasProbe(Artifact):
+    """Answers to original and counterfactual prompts, and how much they differ (docs/bias_probe.json)."""
+
+    FILE = "bias_probe_json"
+    MADE_BY = "notebook 05_document (or `workbench report --bias-probe`)"
 
     model: str
     pairs: list[ProbePair] = field(default_factory=list)
@@ -103,19 +105,21 @@ class BiasProbe:
     def mean_similarity(self) -> float | None:
         return sum(p.similarity for p in self.pairs) / len(self.pairs) if self.pairs else None
 
+    @property
+    def n(self) -> int:
+        return len(self.pairs)
+
     def to_dict(self) -> dict[str, Any]:
+        """The saved fields, plus the counts and shares for readers of the JSON (not read back)."""
         return {
             "model": self.model,
             "method": self.method,
             "max_new_tokens": self.max_new_tokens,
-            "n": len(self.pairs),
+            "n": self.n,
             "identical_share": self.identical_share,
             "mean_similarity": self.mean_similarity,
             "pairs": [asdict(p) | {"identical": p.identical} for p in self.pairs],
         }
-
-    def save(self, run_dir: str | Path) -> Path:
-        return write_json_atomic(probe_path(run_dir), self.to_dict())
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -132,7 +136,7 @@ class BiasProbe:
 
 
 def probe_path(run_dir: str | Path) -> Path:
-    return RunDir(run_dir).docs_dir / "bias_probe.json"
+    return RunDir(run_dir).bias_probe_json
 
 
 def probe_prompts(user_prompts: list[str], *, n: int = 8) -> list[tuple[str, str]]:
@@ -198,10 +202,9 @@ def eval_user_prompts(run_dir: str | Path, *, limit: int = 64) -> list[str]:
     from ..config import TrainConfig
     from ..data.dataset import load_dataset
 
-    rd = RunDir(run_dir)
-    if not rd.train_config_yaml.is_file():
+    cfg = TrainConfig.load_optional(run_dir)
+    if cfg is None:
         return []
-    cfg = TrainConfig.from_yaml(rd.train_config_yaml, strict=False)
     try:
         ds = (
             load_dataset(cfg.eval_dataset, max_rows=limit)

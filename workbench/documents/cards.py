@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..rundir import RunDir, read_json
 from .facts import RunFacts, generated_note, not_run
 from .numbers import (
     as_number,
@@ -102,6 +103,7 @@ def model_card(facts: RunFacts) -> Document:
     doc.add(
         Heading("Training details"),
         Para("Training data: see `data_card.md` (provenance, cleaning, PII scan)."),
+        Fields([("Training status", training_status(facts))]),
     )
     hp = hyperparameters(facts)
     doc.add(Fields(hp) if hp else Para(not_run("train")))
@@ -128,14 +130,25 @@ def model_card(facts: RunFacts) -> Document:
             ]
         ),
     )
-    doc.add(
-        Heading("How to get started"),
-        Para(
-            f'`from peft import PeftModel; model = PeftModel.from_pretrained(base_model, "{facts.run_dir / "adapter"}")` '
-            "(for an adapter run; a full fine-tune loads with `AutoModelForCausalLM.from_pretrained`)."
-        ),
-    )
+    doc.add(Heading("How to get started"), Para(_get_started(facts)))
     return doc
+
+
+def training_status(facts: RunFacts) -> str:
+    """completed / stopped / diverged / failed with the run's own message, or that it did not run."""
+    if facts.train is None:
+        return not_run("train")
+    return f"{facts.train.status}: {facts.train.message}"
+
+
+def _get_started(facts: RunFacts) -> str:
+    if facts.train is not None and facts.train.adapter_dir is None:
+        return f"No trained weights were saved: training ended with status {facts.train.status}."
+    weights = facts.train.adapter_dir if facts.train else RunDir(facts.run_dir).adapter_dir
+    return (
+        f'`from peft import PeftModel; model = PeftModel.from_pretrained(base_model, "{weights}")` '
+        "(for an adapter run; a full fine-tune loads with `AutoModelForCausalLM.from_pretrained`)."
+    )
 
 
 def evaluation_blocks(facts: RunFacts) -> list[Any]:
@@ -148,26 +161,24 @@ def evaluation_blocks(facts: RunFacts) -> list[Any]:
     probe = forgetting(facts)
     if probe:
         verdict = (
-            "FLAGGED: " + "; ".join(probe.get("reasons") or [])
-            if probe.get("flag")
-            else "no drop beyond the margins"
+            "FLAGGED: " + "; ".join(probe.reasons) if probe.flag else "no drop beyond the margins"
         )
         blocks.append(
             Para(
-                f"Forgetting probe on `{probe.get('dataset')}` (general questions outside the task): {verdict}."
+                f"Forgetting probe on `{probe.dataset}` (general questions outside the task): {verdict}."
             )
         )
         blocks.append(Table(["probe metric", "base", "tuned", "change"], forgetting_rows(facts)))
-        ppl = probe.get("perplexity") or {}
+        ppl = probe.perplexity
         if ppl:
             blocks.append(
                 Para("Probe perplexity: " + ", ".join(f"{k} {cell(v)}" for k, v in ppl.items()))
             )
     else:
         blocks.append(Para("The forgetting probe was not run in this comparison."))
-    gates = (facts.summary or {}).get("gates") or []
+    gates = facts.summary.gates if facts.summary else []
     if gates:
-        blocks.append(Para("Quality gates: " + "; ".join(g["reason"] for g in gates)))
+        blocks.append(Para("Quality gates: " + "; ".join(g.reason for g in gates)))
     return blocks or [Para("comparison.json holds no metrics.")]
 
 
@@ -177,21 +188,23 @@ def limitations(facts: RunFacts) -> list[str]:
         items.append(
             "The base is a random test model: its answers are meaningless; use it only to test the tooling."
         )
-    train = facts.train or {}
-    if train.get("max_steps") and train.get("steps") and train["steps"] < 100:
+    train = facts.train
+    if train is not None and not train.completed:
         items.append(
-            f"Trained for only {train['steps']} steps: a demonstration, not a production model."
+            f"Training did not complete: it ended with status **{train.status}** ({train.message})"
+            + ("; no trained weights were saved." if train.adapter_dir is None else ".")
+        )
+    if train is not None and train.max_steps and train.steps and train.steps < 100:
+        items.append(
+            f"Trained for only {train.steps} steps: a demonstration, not a production model."
         )
     probe = forgetting(facts)
-    if probe and probe.get("flag"):
-        items.append(
-            "General skills dropped on the forgetting probe: "
-            + "; ".join(probe.get("reasons") or [])
-        )
+    if probe and probe.flag:
+        items.append("General skills dropped on the forgetting probe: " + "; ".join(probe.reasons))
     if facts.bias:
-        share = facts.bias.get("identical_share")
+        share = facts.bias.identical_share
         items.append(
-            f"Counterfactual bias probe: {facts.bias.get('n')} pairs, "
+            f"Counterfactual bias probe: {facts.bias.n} pairs, "
             f"{'n/a' if share is None else f'{share:.0%}'} answered identically up to the swap (see the AI Act record)."
         )
     else:
@@ -211,22 +224,12 @@ def limitations(facts: RunFacts) -> list[str]:
 def data_card(facts: RunFacts) -> Document:
     doc = Document(f"Data card: {', '.join(dataset_names(facts)) or facts.run_dir.name}")
     doc.add(Para(generated_note()), Heading("Provenance"))
-    files = [
-        f
-        for d in ((facts.summary or {}).get("datasets") or {}).values()
-        for f in d.get("files", [])
-    ]
-    prov = (
-        ((facts.inspect or {}).get("dataset") or {}).get("provenance")
-        or (facts.inspect or {}).get("provenance")
-        or {}
-    )
+    datasets = facts.summary.datasets.values() if facts.summary else []
+    files = [f for d in datasets for f in d.files]
+    prov = facts.inspect.provenance if facts.inspect else {}
     if files:
         doc.add(
-            Table(
-                ["file", "sha256", "bytes"],
-                [[f["path"], f"`{f['sha256']}`", f.get("bytes")] for f in files],
-            )
+            Table(["file", "sha256", "bytes"], [[f.path, f"`{f.sha256}`", f.bytes] for f in files])
         )
     if prov:
         doc.add(Fields([(k, v) for k, v in prov.items() if v is not None]))
@@ -250,28 +253,20 @@ def data_card(facts: RunFacts) -> Document:
 
 
 def size_blocks(facts: RunFacts) -> list[Any]:
-    rows = []
-    data = (facts.train or {}).get("data") or {}
-    for split, info in data.items():
-        if isinstance(info, dict):
-            rows.append([split, info.get("rows"), info.get("tokens"), info.get("truncated")])
+    data = facts.train.data if facts.train else {}
+    rows = [[split, d.rows, d.tokens, d.truncated] for split, d in data.items()]
     if rows:
         return [Table(["split", "rows", "tokens", "truncated"], rows)]
-    insp = facts.inspect or {}
-    if insp:
-        return [
-            Fields(
-                [("rows", (insp.get("counts") or {}).get("rows")), ("format", insp.get("format"))]
-            )
-        ]
+    if facts.inspect is not None:
+        return [Fields([("rows", facts.inspect.rows), ("format", facts.inspect.format)])]
     return [Para(not_run("inspect"))]
 
 
 def cleaning(facts: RunFacts) -> list[str]:
     """What `clean` did, from the clean logs notebook 01 leaves beside its cleaned copies."""
     items = []
-    for log_path in sorted(facts.run_dir.glob("**/*.clean_log.json")):
-        data = _read(log_path)
+    for log_path in RunDir(facts.run_dir).clean_logs():
+        data = read_json(log_path) or {}  # CleanResult.to_dict (no typed reader yet)
         counts = (
             ", ".join(f"{n} x {what}" for what, n in (data.get("counts") or {}).items())
             or "no changes"
@@ -288,32 +283,18 @@ def cleaning(facts: RunFacts) -> list[str]:
     ]
 
 
-def _read(path: Any) -> dict[str, Any]:
-    import json
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def pii_blocks(facts: RunFacts) -> list[Any]:
     insp = facts.inspect
     if insp is None:
         return [Para(not_run("inspect"))]
-    pii = insp.get("pii") if isinstance(insp.get("pii"), dict) else {}
-    counts = pii.get("counts") or {}
+    counts = insp.pii_counts
     blocks: list[Any] = (
         [Table(["kind", "matches"], [[k, v] for k, v in counts.items()])] if counts else []
     )
-    errors = [f for f in insp.get("findings", []) if isinstance(f, dict) and f.get("kind") == "pii"]
-    blocks.append(
-        Para(
-            f"{len(errors)} PII finding(s); rows with PII: {pii.get('rows_with_pii', 'not recorded')}."
-        )
-    )
-    if pii.get("not_detected"):
-        blocks.append(Para(f"Not detected by this scan: {pii['not_detected']}."))
+    rows = "not recorded" if insp.rows_with_pii is None else insp.rows_with_pii
+    blocks.append(Para(f"{len(insp.pii_findings)} PII finding(s); rows with PII: {rows}."))
+    if insp.pii_not_detected:
+        blocks.append(Para(f"Not detected by this scan: {insp.pii_not_detected}."))
     return blocks
 
 
@@ -322,10 +303,8 @@ def known_gaps(facts: RunFacts) -> list[str]:
     if insp is None:
         return [not_run("inspect")]
     counts: dict[tuple[str, str], int] = {}
-    for f in insp.get("findings", []):
-        if isinstance(f, dict):
-            key = (str(f.get("severity")), str(f.get("kind")))
-            counts[key] = counts.get(key, 0) + 1
+    for f in insp.findings:
+        counts[(f.severity, f.kind)] = counts.get((f.severity, f.kind), 0) + 1
     items = [f"{n} x {kind} ({sev})" for (sev, kind), n in sorted(counts.items())]
     items.append(
         "Representativeness of the data for the intended setting: _to be completed by the provider_"
@@ -337,6 +316,7 @@ __all__ = [
     "model_card",
     "data_card",
     "evaluation_blocks",
+    "training_status",
     "limitations",
     "cleaning",
     "pii_blocks",

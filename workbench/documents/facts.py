@@ -5,17 +5,24 @@ The lowest module of `documents/`: the cards, the record and the writer all read
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+from ..rundir import OPTIONAL, RunDir, read_json, read_yaml
 
-from ..rundir import RunDir
+if TYPE_CHECKING:
+    from ..comparison.comparison import Comparison
+    from ..config import TrainConfig
+    from ..estimation.choice import TechniqueChoice
+    from ..inspection.report import DatasetReport
+    from ..pipeline.summary import RunSummary
+    from ..training.result import TrainResult
+    from .bias_probe import BiasProbe
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +32,6 @@ STEPS = {
     "train": "03 (training: notebook 03_train or `workbench train`)",
     "comparison": "04 (comparison: notebook 04_compare or `workbench compare`)",
     "bias": "05 (bias probe: notebook 05_document or `workbench report --bias-probe`)",
-}
-PROVIDER_FIELDS = {
-    "provider_name": "Provider (who fine-tunes and places the model on the market / puts it into service)",
-    "contact": "Contact",
-    "intended_purpose": "Intended purpose",
-    "high_risk_use": "Is the intended use high-risk (AI Act Annex III / Annex I)?",
-    "language": "Language(s) of the data",
-    "dataset_licence": "Licence / terms of use of the training data",
-    "collection_purpose": "Original purpose for which the data was collected",
-    "legal_basis": "GDPR legal basis for personal data in the training set (Art. 6, Art. 9)",
-    "out_of_scope_uses": "Out-of-scope uses",
-    "human_oversight": "Human oversight measures",
-    "region": "Region / grid of the training hardware (for CO2)",
 }
 # Average power drawn while training, used for the energy estimate (an assumption, stated in the
 # record): a busy desktop/laptop CPU core ~10 W; one data-centre GPU ~300 W (board power varies 70-700 W).
@@ -49,53 +43,150 @@ def not_run(step: str) -> str:
     return f"not available: step {STEPS[step]} was not run"
 
 
+def _fact(label: str) -> Any:
+    return field(default=None, metadata={**OPTIONAL, "label": label})
+
+
+@dataclass
+class ProviderFacts:
+    """What only the provider can state (docs/provider.yaml). Every fact may be absent: the
+    documents then say "to be completed by the provider"."""
+
+    provider_name: Any = _fact(
+        "Provider (who fine-tunes and places the model on the market / puts it into service)"
+    )
+    contact: Any = _fact("Contact")
+    intended_purpose: Any = _fact("Intended purpose")
+    high_risk_use: Any = _fact("Is the intended use high-risk (AI Act Annex III / Annex I)?")
+    language: Any = _fact("Language(s) of the data")
+    dataset_licence: Any = _fact("Licence / terms of use of the training data")
+    collection_purpose: Any = _fact("Original purpose for which the data was collected")
+    legal_basis: Any = _fact(
+        "GDPR legal basis for personal data in the training set (Art. 6, Art. 9)"
+    )
+    out_of_scope_uses: Any = _fact("Out-of-scope uses")
+    human_oversight: Any = _fact("Human oversight measures")
+    region: Any = _fact("Region / grid of the training hardware (for CO2)")
+
+    @classmethod
+    def from_dict(cls, data: Any, *, file: str | Path = "<dict>") -> ProviderFacts:
+        """Known facts from a mapping; blank values count as absent, unknown keys are logged."""
+        from ..config import unknown_keys_message
+        from ..errors import ArtifactError
+
+        if not isinstance(data, Mapping):
+            raise ArtifactError(
+                f"{file}: expected a mapping of fact: value, got {type(data).__name__}."
+            )
+        known = set(PROVIDER_FIELDS)
+        unknown = sorted(set(map(str, data)) - known)
+        if unknown:  # a typo would leave its fact "to be completed": say so
+            log.warning("%s: ignored. %s", file, unknown_keys_message(unknown, known, what="fact"))
+        return cls(**{k: v for k, v in data.items() if k in known and v not in (None, "")})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stated facts only."""
+        return {k: v for k in PROVIDER_FIELDS if (v := getattr(self, k)) is not None}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = getattr(self, key, None) if key in PROVIDER_FIELDS else None
+        return default if value is None else value
+
+    def merged(self, *others: Mapping[str, Any] | ProviderFacts) -> ProviderFacts:
+        """These facts with each of `others` on top (a later one wins; blanks change nothing)."""
+        data = self.to_dict()
+        for other in others:
+            other = other if isinstance(other, ProviderFacts) else ProviderFacts.from_dict(other)
+            data.update(other.to_dict())
+        return ProviderFacts(**data)
+
+    def save(self, run_dir: str | Path) -> Path:
+        import yaml
+
+        from ..io import write_text_atomic
+
+        header = "# Facts only the provider can state; read by `workbench report`.\n"
+        text = header + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        return write_text_atomic(RunDir(run_dir).provider_yaml, text)
+
+    @classmethod
+    def load_optional(cls, run_dir: str | Path) -> ProviderFacts | None:
+        """None when nobody stated anything yet; ArtifactError when the file is not YAML."""
+        path = RunDir(run_dir).provider_yaml
+        data = read_yaml(path)
+        return None if data is None else cls.from_dict(data, file=path)
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> ProviderFacts:
+        """The stated facts; none stated (no file) is an empty ProviderFacts, not an error."""
+        return cls.load_optional(run_dir) or cls()
+
+
+PROVIDER_FIELDS = {f.name: f.metadata["label"] for f in fields(ProviderFacts)}
+
+
 @dataclass
 class RunFacts:
-    """What a run directory holds, read once; every field is None when its step did not run."""
+    """What a run directory holds, read once through each step's typed loader.
+
+    Every step's field is None when that step did not run; a corrupt file raises ArtifactError
+    (naming the file and field) rather than being documented as "not run".
+    """
 
     run_dir: Path
-    summary: dict[str, Any] | None = None
-    inspect: dict[str, Any] | None = None
-    technique: dict[str, Any] | None = None
-    train_config: dict[str, Any] | None = None
-    train: dict[str, Any] | None = None
-    comparison: dict[str, Any] | None = None
-    bias: dict[str, Any] | None = None
-    provider: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary | None = None
+    inspect: DatasetReport | None = None
+    technique: TechniqueChoice | None = None
+    train_config: TrainConfig | None = None
+    train: TrainResult | None = None
+    comparison: Comparison | None = None
+    bias: BiasProbe | None = None
+    provider: ProviderFacts = field(default_factory=ProviderFacts)
     base: dict[str, Any] = field(default_factory=dict)  # facts about the base model, when known
 
     @classmethod
-    def read(cls, run_dir: str | Path, *, provider: dict[str, Any] | None = None) -> RunFacts:
-        rd = RunDir(run_dir)
+    def read(cls, run_dir: str | Path, *, provider: Mapping[str, Any] | None = None) -> RunFacts:
+        from ..comparison.comparison import Comparison
+        from ..config import TrainConfig
+        from ..estimation.choice import TechniqueChoice
+        from ..inspection.report import DatasetReport
+        from ..pipeline.summary import RunSummary
+        from ..training.result import TrainResult
+        from .bias_probe import BiasProbe
+
+        root = RunDir(run_dir).root
         facts = cls(
-            run_dir=rd.root,
-            summary=_json(rd.summary_json),
-            inspect=_json(rd.inspect_report_json),
-            technique=_json(rd.technique_json),
-            train=_json(rd.train_result_json),
-            comparison=_json(rd.comparison_json),
-            bias=_json(rd.docs_dir / "bias_probe.json"),
+            run_dir=root,
+            summary=RunSummary.load_optional(root),
+            inspect=DatasetReport.load_optional(root),
+            technique=TechniqueChoice.load_optional(root),
+            train_config=TrainConfig.load_optional(root),
+            train=TrainResult.load_optional(root),
+            comparison=Comparison.load_optional(root),
+            bias=BiasProbe.load_optional(root),
         )
-        facts.train_config = _yaml(rd.train_config_yaml) or (facts.technique or {}).get(
-            "train_config"
+        if facts.train_config is None and facts.technique is not None:
+            facts.train_config = facts.technique.train_config  # chosen, not (yet) trained
+        facts.provider = ProviderFacts.load(root).merged(
+            facts.summary.provider if facts.summary else {}, provider or {}
         )
-        stated = _yaml(rd.docs_dir / "provider.yaml") or {}
-        stated.update((facts.summary or {}).get("provider") or {})
-        stated.update(provider or {})
-        facts.provider = {k: v for k, v in stated.items() if v not in (None, "")}
         facts.base = base_model_facts(facts.param("model"))
         return facts
 
+    @property
+    def has_weights(self) -> bool:
+        """Training saved weights (not when it diverged or failed)."""
+        return self.train is not None and self.train.adapter_dir is not None
+
     def param(self, name: str, default: Any = None) -> Any:
         """A run parameter: the training config first, then the pipeline's parameters."""
-        for source in (
-            self.train_config,
-            (self.train or {}).get("config"),
-            (self.summary or {}).get("parameters"),
-        ):
-            if isinstance(source, dict) and source.get(name) not in (None, ""):
-                return source[name]
-        return default
+        configs = [self.train_config, self.train.train_config if self.train else None]
+        for cfg in configs:
+            value = getattr(cfg, name, None)
+            if value not in (None, ""):
+                return value
+        value = (self.summary.parameters if self.summary else {}).get(name)
+        return default if value in (None, "") else value
 
     def said(self, key: str) -> Any:
         """A fact the provider stated, or None (shown as 'to be completed by the provider')."""
@@ -118,11 +209,7 @@ def base_model_facts(name: str | None) -> dict[str, Any]:
             "training_flops": None,
             "source": "a 2-layer randomly initialised test model built locally (never trained)",
         }
-    card = (
-        _json(model_dir(name) / "workbench_source.json")
-        or _json(Path(name) / "workbench_source.json")
-        or {}
-    )
+    card = _model_card(model_dir(name)) or _model_card(Path(name)) or {}
     return {
         "name": name,
         "base_model": card.get("base_model", name if "/" in name else None),
@@ -130,18 +217,13 @@ def base_model_facts(name: str | None) -> dict[str, Any]:
     }
 
 
-def _json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+def _model_card(folder: Path) -> dict[str, Any] | None:
+    """The workbench_source.json a prepared model folder carries (not a run-directory file)."""
+    from ..errors import ArtifactError
 
-
-def _yaml(path: Path) -> dict[str, Any] | None:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data = read_json(folder / "workbench_source.json")
+    except ArtifactError:  # an unreadable card only means the licence is not known
         return None
     return data if isinstance(data, dict) else None
 

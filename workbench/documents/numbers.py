@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from .facts import POWER_W, RunFacts
 
+if TYPE_CHECKING:
+    from ..comparison.comparison import Forgetting
+    from ..comparison.stats import MetricSummary
+    from ..pipeline.summary import Machine
+
 
 def metric_rows(facts: RunFacts) -> list[list[Any]]:
-    """[[metric, base mean, tuned mean, change]] of the task metrics in comparison.json."""
-    return _summary_rows((facts.comparison or {}).get("summary"))
+    """[[metric, base mean, tuned mean, change]] of the comparison's task metrics."""
+    return _summary_rows(facts.comparison.summary if facts.comparison else {})
 
 
 def forgetting_rows(facts: RunFacts) -> list[list[Any]]:
     """The same for the forgetting probe (general questions outside the task)."""
-    return _summary_rows(((facts.comparison or {}).get("forgetting") or {}).get("summary"))
+    probe = forgetting(facts)
+    return _summary_rows(probe.summary if probe else {})
 
 
-def _summary_rows(summary: Any) -> list[list[Any]]:
-    rows = []
-    for name, m in (summary or {}).items():
-        if isinstance(m, dict) and (
-            as_number(m.get("base_mean")) is not None or as_number(m.get("tuned_mean")) is not None
-        ):
-            rows.append([name, m.get("base_mean"), m.get("tuned_mean"), m.get("delta")])
-    return rows
+def _summary_rows(summary: Mapping[str, MetricSummary]) -> list[list[Any]]:
+    return [
+        [name, s.base_mean, s.tuned_mean, s.delta]
+        for name, s in summary.items()
+        if s.base_mean is not None or s.tuned_mean is not None
+    ]
 
 
-def forgetting(facts: RunFacts) -> dict[str, Any] | None:
-    probe = (facts.comparison or {}).get("forgetting")
-    return probe if isinstance(probe, dict) else None
+def forgetting(facts: RunFacts) -> Forgetting | None:
+    return facts.comparison.forgetting if facts.comparison else None
 
 
 def as_number(value: Any) -> float | None:
@@ -56,44 +61,36 @@ def hyperparameters(facts: RunFacts) -> list[tuple[str, Any]]:
         "seed",
         "dtype",
     )
-    cfg = facts.train_config or {}
-    return [(k, cfg[k]) for k in keys if k in cfg]
+    cfg = facts.train_config
+    return [] if cfg is None else [(k, getattr(cfg, k)) for k in keys]
 
 
 def compute(facts: RunFacts) -> dict[str, Any]:
     """Training compute, hardware, wall time and an energy estimate, each None when unknown."""
-    from ..pipeline.summary import hardware
-
-    train = facts.train or {}
-    hw = (facts.summary or {}).get("hardware")
-    if not hw and facts.train is not None:  # notebooks run by hand: no summary.json
-        hw = dict(
-            hardware(),
-            note="the machine that wrote this record; training is assumed to have run on it",
-        )
-    hw = hw or {}
-    gpus = hw.get("gpus") or []
-    wall = as_number(train.get("wall_time_s"))
+    train = facts.train
+    hw = _machine(facts)
+    gpus = hw.gpus if hw else []
+    wall = train.wall_time_s if train else None
     if gpus:
         watts, basis = (
             POWER_W["gpu"] * len(gpus),
             f"{len(gpus)} GPU x {POWER_W['gpu']:.0f} W (assumed average board power)",
         )
-    elif hw.get("cpu_count"):
-        watts = POWER_W["cpu_core"] * hw["cpu_count"]
-        basis = f"{hw['cpu_count']} CPU cores x {POWER_W['cpu_core']:.0f} W (assumed average draw per busy core)"
+    elif hw and hw.cpu_count:
+        watts = POWER_W["cpu_core"] * hw.cpu_count
+        basis = f"{hw.cpu_count} CPU cores x {POWER_W['cpu_core']:.0f} W (assumed average draw per busy core)"
     else:
         watts, basis = None, "hardware not recorded (run through `workbench run` to record it)"
     energy_wh = wall * watts / 3600 if wall is not None and watts else None
     base_flops = as_number(facts.base.get("training_flops"))
-    flops = as_number(train.get("flops")) or None
+    flops = (train.flops if train else None) or None
     return {
         "flops": flops,
-        "tokens": train.get("tokens_seen"),
-        "trainable_params": train.get("trainable_params"),
-        "total_params": train.get("total_params"),
+        "tokens": train.tokens_seen if train else None,
+        "trainable_params": train.trainable_params if train else None,
+        "total_params": train.total_params if train else None,
         "wall_time_s": wall,
-        "hardware": _hardware_text(hw, gpus),
+        "hardware": _hardware_text(hw),
         "power_w": watts,
         "power_basis": basis,
         "energy_wh": energy_wh,
@@ -103,12 +100,24 @@ def compute(facts: RunFacts) -> dict[str, Any]:
     }
 
 
-def _hardware_text(hw: dict[str, Any], gpus: list[Any]) -> str | None:
-    if not hw:
+def _machine(facts: RunFacts) -> Machine | None:
+    """The pipeline's record of the machine; for notebooks run by hand (no summary.json), this one."""
+    from ..pipeline.summary import Machine, hardware
+
+    if facts.summary is not None:
+        return facts.summary.hardware
+    if facts.train is None:
         return None
-    text = f"{hw.get('cpu_count')} CPU cores, {hw.get('machine', '')} ({hw.get('platform', '')})"
-    text += f"; GPUs: {', '.join(map(str, gpus))}" if gpus else "; no GPU"
-    return text + (f" ({hw['note']})" if hw.get("note") else "")
+    note = "the machine that wrote this record; training is assumed to have run on it"
+    return Machine(**{**asdict(hardware()), "note": note})
+
+
+def _hardware_text(hw: Machine | None) -> str | None:
+    if hw is None:
+        return None
+    text = f"{hw.cpu_count} CPU cores, {hw.machine} ({hw.platform})"
+    text += f"; GPUs: {', '.join(hw.gpus)}" if hw.gpus else "; no GPU"
+    return text + (f" ({hw.note})" if hw.note else "")
 
 
 def sci(value: float | None) -> str | None:

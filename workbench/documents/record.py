@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cards import cleaning, evaluation_blocks, known_gaps, limitations, pii_blocks
+from .cards import (
+    cleaning,
+    evaluation_blocks,
+    known_gaps,
+    limitations,
+    pii_blocks,
+    training_status,
+)
 from .facts import GPAI_THRESHOLD_FLOP, RunFacts, generated_note, not_run
 from .numbers import compute, dataset_names, hyperparameters, sci
 from .render import (
@@ -101,22 +108,21 @@ def data_governance(facts: RunFacts) -> list[Any]:
 
 
 def _design_choice(facts: RunFacts) -> str:
-    advice = (facts.technique or {}).get("advice")
-    why = advice.get("summary") or advice.get("reason") if isinstance(advice, dict) else advice
+    advice = facts.technique.advice if facts.technique else None
+    why = None
+    if advice is not None:
+        pros = [r.text for r in advice.reasons_for("finetune") if r.points > 0]
+        why = f"advisor recommends {advice.title}" + (f" ({'; '.join(pros)})" if pros else "")
     technique = facts.param("technique")
     text = f"technique {technique}" if technique else not_run("technique")
     return f"{text}; rationale: {why}" if why else f"{text}; rationale: {GAP}"
 
 
 def _quantity(facts: RunFacts) -> str:
-    data = (facts.train or {}).get("data") or {}
-    parts = [
-        f"{split}: {info.get('rows')} rows"
-        for split, info in data.items()
-        if isinstance(info, dict)
-    ]
+    data = facts.train.data if facts.train else {}
+    parts = [f"{split}: {d.rows} rows" for split, d in data.items()]
     if not parts and facts.inspect:
-        parts = [f"{facts.inspect.get('rows', 'n/a')} rows inspected"]
+        parts = [f"{facts.inspect.rows} rows inspected"]
     return (
         "; ".join(parts) or not_run("inspect")
     ) + f"; suitability for the intended purpose: {GAP}"
@@ -125,37 +131,30 @@ def _quantity(facts: RunFacts) -> str:
 def _bias_examination(facts: RunFacts) -> str:
     if not facts.bias:
         return not_run("bias")
-    share = facts.bias.get("identical_share")
+    share = facts.bias.identical_share
     share_text = "n/a" if share is None else f"{share:.0%}"
-    return f"counterfactual name/gender swap probe on {facts.bias.get('n')} prompts: {share_text} identical answers (section 6)"
+    return f"counterfactual name/gender swap probe on {facts.bias.n} prompts: {share_text} identical answers (section 6)"
 
 
 def method_section(facts: RunFacts) -> list[Any]:
     hp = hyperparameters(facts)
     blocks: list[Any] = [Heading("3. Training method and design choices (Annex IV 2(b), Annex XI)")]
     blocks.append(Fields(hp) if hp else Para(not_run("train")))
-    train = facts.train or {}
-    if train:
+    train = facts.train
+    if train is not None:
+        final = ", ".join(f"{k} {v:.4g}" for k, v in train.metrics.items())
         blocks.append(
             Fields(
                 [
-                    ("status", train.get("status")),
-                    ("steps", train.get("steps")),
-                    ("trainable parameters", train.get("trainable_params")),
-                    ("total parameters", train.get("total_params")),
-                    (
-                        "final metrics",
-                        ", ".join(
-                            f"{k} {v:.4g}"
-                            for k, v in (train.get("metrics") or {}).items()
-                            if isinstance(v, (int, float))
-                        )
-                        or None,
-                    ),
+                    ("status", training_status(facts)),
+                    ("steps", f"{train.steps} of {train.max_steps}"),
+                    ("trainable parameters", train.trainable_params),
+                    ("total parameters", train.total_params),
+                    ("final metrics", final or None),
                 ]
             )
         )
-    versions = (facts.summary or {}).get("versions")
+    versions = facts.summary.versions if facts.summary else None
     if versions:
         blocks.append(Para("Software: " + ", ".join(f"{k} {v}" for k, v in versions.items())))
     return blocks
@@ -238,24 +237,18 @@ def bias_section(facts: RunFacts) -> list[Any]:
     bias = facts.bias
     if not bias:
         return [*blocks, Para(not_run("bias"))]
-    share = bias.get("identical_share")
-    mean = bias.get("mean_similarity")
+    share = bias.identical_share
+    mean = bias.mean_similarity
     blocks.append(
         Para(
-            f"{bias.get('method', '')} Model: {bias.get('model')}. {bias.get('n')} pairs; identical up to the swap: "
+            f"{bias.method} Model: {bias.model}. {bias.n} pairs; identical up to the swap: "
             f"{'n/a' if share is None else f'{share:.0%}'}; mean similarity {'n/a' if mean is None else f'{mean:.2f}'}. "
             "Differences are where a person should look; a small probe cannot show the absence of bias."
         )
     )
     rows = [
-        [
-            p["prompt"],
-            p["swapped_prompt"],
-            _short(p["answer"]),
-            _short(p["swapped_answer"]),
-            p["similarity"],
-        ]
-        for p in bias.get("pairs", [])
+        [p.prompt, p.swapped_prompt, _short(p.answer), _short(p.swapped_answer), p.similarity]
+        for p in bias.pairs
     ]
     blocks.append(
         Table(["prompt", "swapped prompt", "answer", "answer to swapped", "similarity"], rows)
@@ -325,11 +318,7 @@ def gdpr_section(facts: RunFacts) -> list[Any]:
 def _pii_evidence(facts: RunFacts) -> str:
     if facts.inspect is None:
         return not_run("inspect")
-    n = sum(
-        1
-        for f in facts.inspect.get("findings", [])
-        if isinstance(f, dict) and f.get("kind") == "pii"
-    )
+    n = len(facts.inspect.pii_findings)
     return f"the offline scan found {n} PII match(es) (e-mails, phones, IBANs, cards, ...); names and addresses are not detected"
 
 

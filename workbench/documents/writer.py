@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..io import write_text_atomic
 from ..rundir import RunDir
 from ..secret_guard import scrub_text, secret_values
 from .cards import data_card, model_card
-from .facts import PROVIDER_FIELDS, STEPS, RunFacts, not_run
+from .facts import STEPS, ProviderFacts, RunFacts, not_run
 from .record import ai_act_record
 from .render import Document, to_html, to_markdown
 
@@ -74,19 +72,17 @@ def write_run_docs(*, run_dir: str | Path, provider: dict[str, Any] | None = Non
     for name, doc in documents.items():
         for suffix, text in ((".md", to_markdown(doc)), (".html", to_html(doc))):
             clean, _ = scrub_text(text, secrets)
-            paths[f"{name}{suffix}"] = write_text_atomic(rd.docs_dir / f"{name}{suffix}", clean)
+            paths[f"{name}{suffix}"] = write_text_atomic(rd.doc_file(f"{name}{suffix}"), clean)
     gaps = [not_run(step) for step in STEPS if getattr(facts, step) is None]
     log.info("wrote %d documents to %s", len(paths), rd.docs_dir)
     return RunDocs(rd.root, paths, documents, gaps)
 
 
 def save_provider_facts(*, run_dir: str | Path, facts: dict[str, Any]) -> Path:
-    """Store what the provider states (intended purpose, legal basis, ...) in docs/provider.yaml."""
-    known = {k: v for k, v in facts.items() if k in PROVIDER_FIELDS and v not in (None, "")}
-    text = "# Facts only the provider can state; read by `workbench report`.\n" + yaml.safe_dump(
-        known, sort_keys=False
-    )
-    return write_text_atomic(RunDir(run_dir).docs_dir / "provider.yaml", text)
+    """Store what the provider states (intended purpose, legal basis, ...) in docs/provider.yaml.
+
+    Keys that are not provider facts are left out (and logged)."""
+    return ProviderFacts.from_dict(facts, file="save_provider_facts(facts=...)").save(run_dir)
 
 
 __all__ = ["write_run_docs", "RunDocs", "build_documents", "save_provider_facts"]

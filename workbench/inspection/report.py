@@ -23,6 +23,7 @@ from ..data.dataset import ChatDataset, list_samples, load_dataset
 from ..errors import DataError
 from ..io import write_json_atomic, write_text_atomic
 from ..models import DEFAULT_MODEL
+from ..rundir import NOT_SAVED, Artifact, to_plain
 from . import checks as checks
 from .checks import Finding
 from .dedup import DEFAULT_THRESHOLD, build_index
@@ -41,8 +42,15 @@ __all__ = [
 
 
 @dataclass
-class DatasetReport:
-    """What `inspect_dataset` found. `findings` lists every problem; the rest are the numbers."""
+class DatasetReport(Artifact):
+    """What `inspect_dataset` found. `findings` lists every problem; the rest are the numbers.
+
+    In a run directory it lives at inspect/report.json: `save(RunDir(run).inspect_dir)`,
+    `DatasetReport.load(run)` (a loaded report has no dataset or tokenizer attached).
+    """
+
+    FILE = "inspect_report_json"
+    MADE_BY = "notebook 01_inspect_data"
 
     provenance: dict[str, Any]
     format: str
@@ -57,8 +65,8 @@ class DatasetReport:
     findings: list[Finding] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     # kept for the browser widget and `render_example`; not serialised
-    dataset: ChatDataset | None = field(default=None, repr=False, compare=False)
-    tokenizer: Any = field(default=None, repr=False, compare=False)
+    dataset: ChatDataset | None = field(default=None, repr=False, compare=False, metadata=NOT_SAVED)
+    tokenizer: Any = field(default=None, repr=False, compare=False, metadata=NOT_SAVED)
 
     # -- questions a user asks ---------------------------------------------------------------
 
@@ -72,6 +80,37 @@ class DatasetReport:
 
     def kind_counts(self) -> dict[str, int]:
         return dict(Counter(f.kind for f in self.findings))
+
+    @property
+    def rows(self) -> int | None:
+        return self.counts.get("rows")
+
+    @property
+    def share_truncated(self) -> float | None:
+        """Share of conversations longer than max_length; None when no tokenizer measured them."""
+        return None if self.lengths is None else self.lengths.get("share_truncated")
+
+    @property
+    def pii_findings(self) -> list[Finding]:
+        return self.findings_for(kind="pii")
+
+    @property
+    def pii_counts(self) -> dict[str, int]:
+        """Matches per PII kind (email, phone, ...)."""
+        return dict(self.pii.get("counts") or {})
+
+    @property
+    def rows_with_pii(self) -> int | None:
+        return self.pii.get("rows_with_pii")
+
+    @property
+    def pii_not_detected(self) -> str | None:
+        """What the offline scan cannot find (names, postal addresses), in words."""
+        return self.pii.get("not_detected")
+
+    @property
+    def pii_error_count(self) -> int:
+        return len(self.findings_for(kind="pii", severity="error"))
 
     def findings_for(self, *, kind: str | None = None, row: int | None = None,
                      severity: str | None = None) -> list[Finding]:  # fmt: skip
@@ -110,19 +149,23 @@ class DatasetReport:
     # -- output ---------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in asdict(self).items() if k not in ("dataset", "tokenizer", "findings")}
-        d["severity_counts"] = self.severity_counts()
-        d["kind_counts"] = self.kind_counts()
-        d["findings"] = [f.to_dict() for f in self.findings]
-        return d
+        """The saved fields, plus severity and kind counts for readers of the JSON (not read back)."""
+        return {
+            **to_plain(self),
+            "severity_counts": self.severity_counts(),
+            "kind_counts": self.kind_counts(),
+        }
 
     def _repr_html_(self) -> str:
         from .html import report_html
 
         return report_html(self)
 
-    def save(self, folder: str | Path) -> tuple[Path, Path]:
-        """Write report.json and report.html into `folder` (atomically); return both paths."""
+    def save(self, folder: str | Path) -> tuple[Path, Path]:  # type: ignore[override]
+        """Write report.json and report.html into `folder` (atomically); return both paths.
+
+        `folder` is any folder; in a run directory, `RunDir(run).inspect_dir`, where `load` reads it.
+        """
         from .html import report_page
 
         folder = Path(folder)

@@ -1,82 +1,50 @@
 """Quality gates: thresholds from the parameters file checked against what a run wrote.
 
-A gate reads one number from the run directory (the inspection report or the comparison) and
-compares it with its threshold. A gate whose number is missing (the step that measures it was not
-run) is reported as skipped, never as passed.
+A gate reads one number from a step's typed result (the `DatasetReport` or the `Comparison`,
+loaded from the run directory) and compares it with its threshold. A gate whose number is missing
+(the step that measures it was not run) is reported as skipped, never as passed; a gate whose
+result file is corrupt fails, with the reader's message.
 """
 
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..comparison.comparison import Comparison
+from ..errors import ArtifactError, ConfigError
+from ..inspection.report import DatasetReport
 from ..rundir import RunDir
 
-
-def _load(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def find_number(data: Any, *paths: str) -> float | None:
-    """The first of several dotted paths (`a.b.c`) that leads to a number in `data`, else None."""
-    for dotted in paths:
-        node = data
-        for part in dotted.split("."):
-            if isinstance(node, Mapping) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                node = None
-                break
-        if isinstance(node, bool):
-            continue
-        if isinstance(node, (int, float)):
-            return float(node)
-    return None
-
-
-# -- measurements: each reads one number from a run directory -----------------------------------
+# -- measurements: each reads one number from a step's result -----------------------------------
 
 
 def schema_valid(run: RunDir) -> float | None:
     """Share of the tuned model's answers that parse and validate against the task's JSON schema."""
-    return find_number(_load(run.comparison_json), "summary.schema_valid.tuned_mean")
+    comparison = Comparison.load_optional(run.root)
+    return None if comparison is None else comparison.tuned_mean("schema_valid")
 
 
 def forgetting_drop(run: RunDir) -> float | None:
     """The largest fall of a forgetting-probe metric's mean from base to tuned (negative: it rose)."""
-    probe = (_load(run.comparison_json) or {}).get("forgetting") or {}
-    drops = [
-        base - tuned
-        for m in (probe.get("summary") or {}).values()
-        if (base := find_number(m, "base_mean")) is not None
-        and (tuned := find_number(m, "tuned_mean")) is not None
-    ]
-    return max(drops) if drops else None
+    comparison = Comparison.load_optional(run.root)
+    probe = None if comparison is None else comparison.forgetting
+    return None if probe is None else probe.largest_drop
 
 
 def pii_errors(run: RunDir) -> float | None:
     """Number of PII findings of severity `error` in the training data."""
-    data = _load(run.inspect_report_json)
-    if data is None or not isinstance(data.get("findings"), list):
-        return None
-    return float(
-        sum(1 for f in data["findings"] if f.get("kind") == "pii" and f.get("severity") == "error")
-    )
+    report = DatasetReport.load_optional(run.root)
+    return None if report is None else float(report.pii_error_count)
 
 
 def truncated_share(run: RunDir) -> float | None:
     """Share of training conversations longer than max_length (their ends would be cut off)."""
-    return find_number(_load(run.inspect_report_json), "lengths.share_truncated")
+    report = DatasetReport.load_optional(run.root)
+    return None if report is None else report.share_truncated
 
 
 @dataclass(frozen=True)
@@ -160,7 +128,10 @@ def check_gates(gates: Mapping[str, Any] | None, *, run_dir: str | Path) -> list
 
 
 def _check(gate: Gate, threshold: float, run: RunDir) -> GateResult:
-    value = gate.measure(run)
+    try:
+        value = gate.measure(run)
+    except ArtifactError as exc:  # a corrupt result cannot pass a gate
+        return GateResult(gate.name, threshold, None, "failed", f"{gate.name}: FAILED, {exc}")
     if value is None:
         reason = f"{gate.name}: skipped, {gate.what} was not measured (run notebook {gate.step})"
         return GateResult(gate.name, threshold, None, "skipped", reason)
@@ -177,4 +148,4 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.3g}"
 
 
-__all__ = ["GATES", "Gate", "GateResult", "check_gates", "validate_gates", "find_number"]
+__all__ = ["GATES", "Gate", "GateResult", "check_gates", "validate_gates"]

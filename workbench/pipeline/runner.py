@@ -8,7 +8,6 @@ merged parameters (shared keys < profile overrides < its own section) plus `run_
 from __future__ import annotations
 
 import html
-import json
 import logging
 import os
 import time
@@ -20,12 +19,12 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError, WorkbenchError
+from ..errors import ArtifactError, ConfigError, WorkbenchError
 from ..rundir import RunDir
 from ..secret_guard import check_no_secret_parameters, scrub_tree
 from ..training.claim import claim
 from .gates import GateResult, check_gates, validate_gates
-from .summary import RunSummary
+from .summary import RunSummary, StepResult
 
 log = logging.getLogger(__name__)
 
@@ -148,18 +147,6 @@ def notebook_name(name: str) -> str:
 
 
 @dataclass
-class StepResult:
-    notebook: str
-    status: str  # ok | failed | not run
-    seconds: float = 0.0
-    output: str | None = None  # the executed notebook
-    error: str | None = None  # one line: which cell failed and why
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
 class PipelineResult:
     run_dir: Path
     profile: str | None
@@ -242,12 +229,13 @@ def run_pipeline(
     run = claim(RunDir(run_dir))  # never write into a folder the workbench did not make
     started = time.perf_counter()
     steps = [StepResult(n, "not run") for n in names]
-    summary = RunSummary(run, params, profile)
-    summary.static["unused_parameters"] = unused
+    summary = RunSummary.begin(params, profile)
+    summary.unused_parameters = unused
     for i, (name, path) in enumerate(zip(names, paths, strict=True)):
         log.info("[%d/%d] %s ...", i + 1, len(names), name)
         if name == "05_document":  # the documents quote the gate results measured so far
             summary.write(
+                run,
                 steps,
                 gates=check_gates(params.gates, run_dir=run.root),
                 seconds=time.perf_counter() - started,
@@ -265,7 +253,7 @@ def run_pipeline(
         log.info(
             "[%d/%d] %s %s in %.1f s", i + 1, len(names), name, steps[i].status, steps[i].seconds
         )
-        summary.write(steps, gates=[], seconds=time.perf_counter() - started)
+        summary.write(run, steps, gates=[], seconds=time.perf_counter() - started)
         if steps[i].status == "failed":
             log.info("stopped: %s", steps[i].error)
             break
@@ -273,7 +261,7 @@ def run_pipeline(
     for gate in gates:  # failures are returned in the result (the CLI prints them once)
         log.info("%s", gate.reason)
     seconds = time.perf_counter() - started
-    summary.write(steps, gates=gates, seconds=seconds)
+    summary.write(run, steps, gates=gates, seconds=seconds)
     scrub_tree(run.root)
     return PipelineResult(run.root, profile, steps, gates, seconds)
 
@@ -307,14 +295,38 @@ def unused_parameters(
     return unused
 
 
+def _results() -> dict[str, Any]:
+    """The typed result each notebook leaves in the run directory."""
+    from ..comparison.comparison import Comparison
+    from ..estimation.choice import TechniqueChoice
+    from ..inspection.report import DatasetReport
+    from ..training.result import TrainResult
+
+    return {
+        "01_inspect_data": DatasetReport,
+        "02_choose_technique": TechniqueChoice,
+        "03_train": TrainResult,
+        "04_compare": Comparison,
+    }
+
+
 def _check_outcome(step: StepResult, run: RunDir) -> StepResult:
-    """A notebook can finish while its work did not: training that failed or diverged stops the run."""
-    if step.notebook != "03_train" or not run.train_result_json.is_file():
+    """A notebook can finish while its work did not: its result must read back as its type (a
+    corrupt or drifted file fails the step here, not a later one), and training that failed or
+    diverged stops the run."""
+    owner = _results().get(step.notebook)
+    try:
+        result = owner.load_optional(run.root) if owner else None
+    except ArtifactError as exc:
+        step.status, step.error = "failed", f"its result does not read back: {exc}"
         return step
-    result = json.loads(run.train_result_json.read_text(encoding="utf-8"))
-    if result.get("status") in ("failed", "diverged"):
+    if (
+        step.notebook == "03_train"
+        and result is not None
+        and result.status in ("failed", "diverged")
+    ):
         step.status = "failed"
-        step.error = f"training ended with status {result['status']}: {result.get('message', '')}"
+        step.error = f"training ended with status {result.status}: {result.message}"
     return step
 
 
@@ -362,7 +374,7 @@ def _execute(
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    out = run.notebooks_dir / path.name
+    out = run.executed_notebook(path.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:

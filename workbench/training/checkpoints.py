@@ -131,9 +131,15 @@ def resume_point(cfg: TrainConfig, rd: RunDir, resume: bool | str) -> Path | Non
 
 
 def _finished(rd: RunDir) -> bool:
-    if not rd.train_result_json.is_file():
+    from ..errors import ArtifactError
+    from .result import TrainResult
+
+    try:
+        result = TrainResult.load_optional(rd.root)
+    except ArtifactError as exc:  # this run rewrites it: an unreadable old result is not "done"
+        log.warning("%s", exc)
         return False
-    return json.loads(rd.train_result_json.read_text(encoding="utf-8")).get("status") == "completed"
+    return result is not None and result.completed
 
 
 def _same_config(cfg: TrainConfig, rd: RunDir) -> bool:

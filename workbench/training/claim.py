@@ -89,7 +89,7 @@ def _shows_a_run(root: Path, entries: list[str]) -> bool:
     if any(name in EVIDENCE for name in entries):
         return True
     # papermill writes the executed notebook there before notebook 03 trains
-    books = root / "notebooks"
+    books = RunDir(root).notebooks_dir
     return books.is_dir() and all(_NOTEBOOK.match(p.name) for p in books.iterdir())
 
 

@@ -410,7 +410,7 @@ def _write_figure(result: TrainResult, rd: RunDir) -> None:
 
         fig = loss_figure(result.history, title=f"Training loss ({result.status})")
         rd.figures_dir.mkdir(parents=True, exist_ok=True)
-        fig.write_html(rd.figures_dir / "loss.html", include_plotlyjs=True, full_html=True)
+        fig.write_html(rd.loss_figure_html, include_plotlyjs=True, full_html=True)
     except ImportError as exc:  # plotly is optional for headless training
         log.warning("Loss figure not written: %s", exc)
 

@@ -35,7 +35,7 @@ def save_trained(
 ) -> tuple[Path, Path | None]:
     """Write the adapter (or full model) folder and, when `cfg.save_merged`, a merged model."""
     saves_adapter = bool(getattr(tech, "saves_adapter", hasattr(model, "peft_config")))
-    final = rd.adapter_dir if saves_adapter else rd.root / "model"
+    final = rd.adapter_dir if saves_adapter else rd.model_dir
     with atomic_dir(final) as out:
         model.save_pretrained(out, safe_serialization=True)
         tokenizer.save_pretrained(out)

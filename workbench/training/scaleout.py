@@ -152,7 +152,7 @@ def export_script(
         raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}.")
     rd = RunDir(run_dir)
     cfg = _run_config(rd)
-    folder = Path(out_dir) if out_dir else rd.root / "scaleout"
+    folder = Path(out_dir) if out_dir else rd.scaleout_dir
     write_text_atomic(folder / "train_config.yaml", cfg.to_yaml())
     script = write_text_atomic(folder / "train.py", SCRIPT.format(run_dir=cfg.run_dir))
     precision = (
@@ -181,14 +181,12 @@ def export_script(
 
 
 def _run_config(rd: RunDir) -> TrainConfig:
-    if rd.train_config_yaml.is_file():
-        return TrainConfig.from_yaml(rd.train_config_yaml)
-    if rd.technique_json.is_file():
-        import json
+    from ..estimation.choice import TechniqueChoice
 
-        return TrainConfig.from_dict(
-            json.loads(rd.technique_json.read_text(encoding="utf-8"))["train_config"]
-        )
+    cfg = TrainConfig.load_optional(rd.root)
+    choice = TechniqueChoice.load_optional(rd.root) if cfg is None else None
+    if cfg is not None or choice is not None:
+        return cfg or choice.train_config
     raise ConfigError(
         f"{rd.root}: no train_config.yaml (written by notebook 03 / `workbench train`) or technique.json "
         "(notebook 02). Train or choose a technique first, then export."

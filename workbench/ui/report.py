@@ -9,6 +9,7 @@ import ipywidgets as w
 
 from ..documents.facts import PROVIDER_FIELDS, RunFacts
 from ..documents.writer import save_provider_facts, write_run_docs
+from ..rundir import RunDir
 
 TITLES = {
     "model_card": "Model card",
@@ -92,7 +93,7 @@ class ReportPreview:
         docs = write_run_docs(run_dir=self.run_dir, provider=self.provider_facts())
         for child, name in zip(self.tabs.children, TITLES, strict=True):
             child.value = docs.html(name)
-        self.status.value = f"{len(docs.paths)} files in <code>{self.run_dir / 'docs'}</code>; {len(docs.gaps)} step(s) not run"
+        self.status.value = f"{len(docs.paths)} files in <code>{RunDir(self.run_dir).docs_dir}</code>; {len(docs.gaps)} step(s) not run"
 
     def _on_save(self, _button: Any) -> None:
         self.out.clear_output()
