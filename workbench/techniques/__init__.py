@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import MemoryProfile, Technique
-
-_REGISTRY: dict[str, type[Technique]] = {}
-
-
-def register(cls: type[Technique]) -> type[Technique]:
-    """Class decorator: make a technique available under `cls.name`."""
-    _REGISTRY[cls.name] = cls
-    return cls
+from .registry import REGISTRY as _REGISTRY
+from .registry import register
 
 
 def get_technique(name: str) -> Technique:

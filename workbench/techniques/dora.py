@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from . import register
 from .lora import LoRA, targeted_linears
+from .registry import register
 
 
 @register

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError
-from . import register
 from .base import MemoryProfile, Technique
 from .full import enable_checkpointing
+from .registry import register
 
 
 def decoder_layers(model: Any) -> Any:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import register
 from .base import MemoryProfile, Technique
+from .registry import register
 
 
 def enable_checkpointing(model: Any, cfg: Any) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from . import register
 from .base import MemoryProfile, Technique
 from .full import enable_checkpointing
+from .registry import register
 
 
 def target_modules(cfg: Any) -> str | list[str]:

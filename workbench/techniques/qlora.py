@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import TechniqueUnavailable
-from . import register
 from .base import MemoryProfile
 from .lora import LoRA, lora_config
+from .registry import register
 
 # NF4 stores 4 bits per weight; one fp32 absmax per 64-weight block costs 0.5 bit, double
 # quantisation stores those as 8-bit with one fp32 per 256 blocks: 8/64 + 32/(64*256) = 0.127 bit.
