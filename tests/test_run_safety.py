@@ -252,3 +252,19 @@ def test_leftover_staging_folders_are_removed_at_the_next_start(tiny_model_dir, 
     (stale / "junk").write_bytes(b"0" * 1024)
     assert run(config(run_dir, max_steps=2)).status == "completed"
     assert not stale.exists()
+
+
+# -- 9. a full disk mid-run is the caller's error, not a silent "failed" -----------------------
+
+
+def test_disk_full_during_training_raises_the_os_error(tiny_model_dir, run_dir, monkeypatch):
+    import errno
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    fill_disk = At(2, lambda state: monkeypatch.setattr(os, "fsync", full))
+    with pytest.raises(OSError) as caught:  # the step-2 checkpoint cannot be published
+        run(config(run_dir, max_steps=6, save_every=2), callbacks=[fill_disk])
+    assert caught.value.errno == errno.ENOSPC
+    assert not list((run_dir / "checkpoints").glob("checkpoint-*"))

@@ -108,6 +108,7 @@ def _train(
     history = History(kept_records(rd, checkpoint))
     result = TrainResult(status="failed", message="", run_dir=str(rd.root), config=cfg.to_dict())
     result.resumed_from = str(checkpoint) if checkpoint else None
+    machine_fault: OSError | None = None  # disk full, permissions: the caller must act, not retry
     try:
         trainer, tech, info = _build(cfg, rd, load_splits(cfg, train_data, eval_data), checkpoint)
         result.data, result.world_size = info["data"], trainer.args.world_size
@@ -116,6 +117,9 @@ def _train(
         _run(trainer, state, sinks, checkpoint, cfg)
         result.status, result.message = _final_status(state)
         _finish(trainer, tech, cfg, rd, state, result, history)
+    except OSError as exc:
+        log.error("Training failed: %s", exc)
+        result.status, result.message, machine_fault = "failed", f"{type(exc).__name__}: {exc}", exc
     except Exception as exc:  # a failed run still leaves a result saying why
         log.error("Training failed:\n%s", traceback.format_exc())
         result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
@@ -126,8 +130,15 @@ def _train(
     for cb in callbacks:
         cb.on_train_end(state)
     if result.world_size == 1 or _is_main():
-        write_json_atomic(rd.train_result_json, result.to_dict())
-        _write_figure(result, rd)
+        try:
+            write_json_atomic(rd.train_result_json, result.to_dict())
+            _write_figure(result, rd)
+        except OSError:
+            if machine_fault is None:
+                raise
+            log.error("%s could not be written either", rd.train_result_json)
+    if machine_fault is not None:  # the result (when it could be written) says failed; the
+        raise machine_fault  # caller gets the error itself: `workbench train` exits 2 on one line
     return result
 
 
