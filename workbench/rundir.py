@@ -50,6 +50,15 @@ class RunDir:
     def inspect_report_html(self) -> Path:
         return self.inspect_dir / "report.html"
 
+    @property
+    def clean_copy(self) -> Path:
+        """Where notebook 01 saves a cleaned copy of the training data (its log beside it)."""
+        return self.inspect_dir / "train.clean.jsonl"
+
+    @property
+    def inspect_figures_html(self) -> Path:
+        return self.figures_dir / "inspect_data.html"
+
     def clean_logs(self) -> list[Path]:
         """The `*.clean_log.json` files `CleanResult.save` left anywhere in the run."""
         return sorted(self.root.glob("**/*.clean_log.json"))
@@ -58,6 +67,10 @@ class RunDir:
     @property
     def technique_json(self) -> Path:
         return self.root / "technique.json"
+
+    @property
+    def memory_figure_html(self) -> Path:
+        return self.figures_dir / "memory.html"
 
     # notebook 03: training
     @property

@@ -1,8 +1,8 @@
 """Run documentation: a model card, a data card and an AI Act / GDPR record, written from a run directory.
 
 Everything comes from the files the run left (summary.json, inspect/report.json, technique.json,
-train_result.json, comparison.json, docs/bias_probe.json) plus the facts a provider states
-(`provider=` or docs/provider.yaml). A step that did not run shows as "not available: step X was
+train_config.yaml, train_result.json, comparison.json, docs/bias_probe.json), read through their
+owner types into a `RunFacts`, plus the facts a provider states (`provider=` or docs/provider.yaml). A step that did not run shows as "not available: step X was
 not run"; a fact the tool cannot know shows as "to be completed by the provider", never a guess.
 """
 
