@@ -125,7 +125,7 @@ for fig in figures.values():
 
 # %%
 json_path, html_path = report.save(rd.inspect_dir)
-fig_path = write_figures_html(figures, rd.figures_dir / "inspect_data.html", title="Dataset inspection")
+fig_path = write_figures_html(figures, rd.inspect_figures_html, title="Dataset inspection")
 print(json_path, html_path, fig_path, sep="\n")
 
 # %% [markdown]
@@ -140,7 +140,7 @@ print(json_path, html_path, fig_path, sep="\n")
 cleaned = clean(train, report=report)
 display(cleaned)
 if save_clean:
-    print(cleaned.save(rd.inspect_dir / "train.clean.jsonl", overwrite=True))
+    print(cleaned.save(rd.clean_copy, overwrite=True))
 
 # %% [markdown]
 # ## Browse the examples
@@ -152,7 +152,7 @@ if save_clean:
 if interactive:
     from workbench.ui.inspect import InspectBrowser
 
-    browser = InspectBrowser(report, clean_path=rd.inspect_dir / "train.clean.jsonl")
+    browser = InspectBrowser(report, clean_path=rd.clean_copy)
     display(browser)
 
 # %% [markdown]

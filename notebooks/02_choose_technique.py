@@ -42,7 +42,6 @@ model = "smollm2-135m-instruct"  # a preset (llama-3.1-8b, qwen2.5-7b, ...), a l
 technique = "lora"               # full | freeze | lora | dora | qlora
 hardware = "this-cpu"            # this-cpu | t4 | l4 | a10 | l40s | a100-40 | a100 | h100 | h200
 max_length = 512                 # sequence length (tokens)
-seq_len = None                   # alias of max_length
 batch_size = 8
 gradient_checkpointing = False
 cpu_low_memory = False           # CPU: give freed memory back at once (lower peak RAM, slower steps)
@@ -70,6 +69,7 @@ from IPython.display import HTML, Markdown, display
 
 from workbench import (
     RunDir,
+    TechniqueChoice,
     TrainConfig,
     advise,
     all_techniques,
@@ -80,12 +80,9 @@ from workbench import (
     memory_figure,
     probe,
     write_figures_html,
-    write_json_atomic,
 )
 
 logging.basicConfig(level=logging.WARNING)
-if seq_len is not None:
-    max_length = int(seq_len)
 cfg = TrainConfig.from_parameters(globals()).replace(run_dir=str(run_dir))
 rd = RunDir(run_dir)
 cfg
@@ -156,7 +153,7 @@ options = dict(hardware=hardware, dataset_tokens=tokens, hourly_price=hourly_pri
 estimates = compare_techniques(["full", "lora", "qlora"], config=cfg, **options)
 chosen = estimate(cfg, **options)
 fig = memory_figure(estimates)
-write_figures_html({"memory": fig}, rd.root / "figures" / "memory.html", title="Memory by component")
+write_figures_html({"memory": fig}, rd.memory_figure_html, title="Memory by component")
 fig.show()
 chosen
 
@@ -193,13 +190,8 @@ elif run_probe:
 # ## 5 · Save the choice for notebook 03
 
 # %%
-choice = {
-    "train_config": cfg.to_dict(),
-    "estimate": chosen.to_dict(),
-    "advice": advice.to_dict() if advice is not None else None,
-    "probe": result.to_dict() if result is not None else None,
-}
-path = write_json_atomic(rd.technique_json, choice)
+choice = TechniqueChoice(train_config=cfg, estimate=chosen, advice=advice, probe=result)
+path = choice.save(rd.root)
 display(Markdown(f"Wrote `{path}`: **{cfg.technique}** on `{cfg.model}`, peak "
                  f"{chosen.peak_bytes / 1e9:.2f} GB, {'fits' if chosen.fits else 'does NOT fit'} on {chosen.hardware}. "
                  "Notebook 03 trains this configuration."))

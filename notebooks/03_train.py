@@ -70,7 +70,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from workbench import notebook_config, train
+from workbench import RunDir, TrainConfig, notebook_config, train
 
 cfg = notebook_config(globals(), use_technique_json=use_technique_json)
 display(Markdown(f"```yaml\n{cfg.to_yaml()}```"))
@@ -118,7 +118,7 @@ else:
         display(loss_figure(result.history, title=f"Training loss ({result.status})"))
     saved = [Path(p) for p in (result.adapter_dir, result.merged_dir) if p]
     lines = [f"- `{f}` ({f.stat().st_size / 1e6:.2f} MB)" for d in saved for f in sorted(d.iterdir()) if f.is_file()]
-    display(Markdown("**Saved artifacts**\n\n" + "\n".join(lines + [f"- `{Path(run_dir) / 'figures' / 'loss.html'}`"])))
+    display(Markdown("**Saved artifacts**\n\n" + "\n".join(lines + [f"- `{RunDir(run_dir).loss_figure_html}`"])))
 
 # %% [markdown]
 # ## Outgrowing this machine
@@ -130,7 +130,7 @@ else:
 # %%
 from workbench import export_script
 
-if (Path(run_dir) / "train_config.yaml").exists():
+if TrainConfig.load_optional(run_dir) is not None:
     display(export_script(run_dir))
 else:  # Run All before Train: nothing to export yet
     display(Markdown("Nothing to export yet: train first, then run this cell again."))

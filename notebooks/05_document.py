@@ -64,11 +64,13 @@ display(Markdown("\n".join(f"- {'found' if v is not None else not_run(k)}: **{k}
 from workbench import run_bias_probe
 
 probe = None
-if bias_probe and facts.train is not None:
+if bias_probe and facts.has_weights:
     probe = run_bias_probe(run_dir=run_dir, n=bias_pairs, max_new_tokens=bias_max_new_tokens)
     display(probe)
 else:
-    print("bias probe skipped:", "turned off" if not bias_probe else not_run("train"))
+    reason = "turned off" if not bias_probe else not_run("train") if facts.train is None else (
+        f"training ended {facts.train.status}: no tuned weights to probe")
+    print("bias probe skipped:", reason)
 
 # %% [markdown]
 # ## Write the documents

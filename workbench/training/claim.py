@@ -34,8 +34,8 @@ except ImportError:  # Windows: no flock; runs there are not locked
 
 log = logging.getLogger(__name__)
 
-MARKER = ".workbench-run"
-LOCK = ".workbench.lock"
+MARKER = RunDir(".").marker_file.name
+LOCK = RunDir(".").lock_file.name
 # names a run directory holds (RunDir's paths and the engine's hidden files)
 ARTIFACTS = frozenset(
     {
@@ -69,7 +69,7 @@ def claim(rd: RunDir) -> RunDir:
     root = rd.root
     if root.exists() and not root.is_dir():
         raise ConfigError(f"run_dir {root} is a file, not a folder: choose another run_dir.")
-    if (root / MARKER).is_file():
+    if rd.marker_file.is_file():
         return rd
     entries = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
     foreign = [name for name in entries if name not in ARTIFACTS]
@@ -81,7 +81,7 @@ def claim(rd: RunDir) -> RunDir:
         )
     root.mkdir(parents=True, exist_ok=True)
     stamp = {"created_by": f"workbench {__version__}", "created_at": time.time()}
-    write_text_atomic(root / MARKER, json.dumps(stamp) + "\n")
+    write_text_atomic(rd.marker_file, json.dumps(stamp) + "\n")
     return rd
 
 
@@ -99,7 +99,7 @@ def locked(rd: RunDir) -> Iterator[None]:
     if fcntl is None:
         yield
         return
-    fd = os.open(rd.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(rd.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
