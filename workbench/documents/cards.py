@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..rundir import RunDir, read_json
@@ -233,6 +234,8 @@ def data_card(facts: RunFacts) -> Document:
         )
     if prov:
         doc.add(Fields([(k, v) for k, v in prov.items() if v is not None]))
+    if facts.inspected_other:
+        doc.add(Para(other_inspection(facts)))
     if not files and not prov:
         doc.add(Para(not_run("inspect")))
     doc.add(
@@ -262,10 +265,22 @@ def size_blocks(facts: RunFacts) -> list[Any]:
     return [Para(not_run("inspect"))]
 
 
+def other_inspection(facts: RunFacts) -> str:
+    return (
+        f"The run trained on `{facts.trained_data}`, but notebook 01 inspected "
+        f"`{facts.inspected_other}`: that report does not describe the training data, so the "
+        "cleaning, PII and gap entries below are left open. Inspect the training data "
+        f'(notebook 01 with dataset = "{facts.trained_data}") to fill them in.'
+    )
+
+
 def cleaning(facts: RunFacts) -> list[str]:
-    """What `clean` did, from the clean logs notebook 01 leaves beside its cleaned copies."""
+    """What `clean` did to the training data, from the log `clean` left beside the cleaned copy."""
     items = []
+    trained = Path(str(facts.trained_data or "")).resolve()
     for log_path in RunDir(facts.run_dir).clean_logs():
+        if log_path.resolve() != trained.with_name(trained.stem + ".clean_log.json"):
+            continue  # the log of a cleaned copy this run did not train on
         data = read_json(log_path) or {}  # CleanResult.to_dict (no typed reader yet)
         counts = (
             ", ".join(f"{n} x {what}" for what, n in (data.get("counts") or {}).items())
@@ -319,6 +334,7 @@ __all__ = [
     "training_status",
     "limitations",
     "cleaning",
+    "other_inspection",
     "pii_blocks",
     "known_gaps",
 ]

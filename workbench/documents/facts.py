@@ -143,6 +143,7 @@ class RunFacts:
     bias: BiasProbe | None = None
     provider: ProviderFacts = field(default_factory=ProviderFacts)
     base: dict[str, Any] = field(default_factory=dict)  # facts about the base model, when known
+    inspected_other: str | None = None  # what 01 inspected, when not the training data
 
     @classmethod
     def read(cls, run_dir: str | Path, *, provider: Mapping[str, Any] | None = None) -> RunFacts:
@@ -171,7 +172,25 @@ class RunFacts:
             facts.summary.provider if facts.summary else {}, provider or {}
         )
         facts.base = base_model_facts(facts.param("model"))
+        facts._set_aside_other_inspection()
         return facts
+
+    @property
+    def trained_data(self) -> str | None:
+        """The training data: the source training read, else the configured dataset."""
+        split = self.train.data.get("train") if self.train else None
+        return (split.source if split is not None else None) or self.param("dataset")
+
+    def _set_aside_other_inspection(self) -> None:
+        """An inspection of other data than the training data documents nothing about the run."""
+        if self.inspect is None:
+            return
+        prov = self.inspect.provenance
+        inspected = prov.get("sample") or prov.get("source")
+        seen, trained = _data_key(inspected), _data_key(self.trained_data)
+        clean_copy = str(RunDir(self.run_dir).clean_copy.resolve())  # cleaned from what 01 saw
+        if seen and trained and seen != trained and trained != clean_copy:
+            self.inspected_other, self.inspect = str(inspected), None
 
     @property
     def has_weights(self) -> bool:
@@ -191,6 +210,15 @@ class RunFacts:
     def said(self, key: str) -> Any:
         """A fact the provider stated, or None (shown as 'to be completed by the provider')."""
         return self.provider.get(key)
+
+
+def _data_key(name: Any) -> str | None:
+    """A sample name or a resolved path; None for data that names neither ("<DataFrame>")."""
+    from ..data.dataset import list_samples
+
+    if not isinstance(name, str) or not name or name.startswith("<"):
+        return None
+    return name if name in list_samples() else str(Path(name).expanduser().resolve())
 
 
 def base_model_facts(name: str | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from .cards import (
     evaluation_blocks,
     known_gaps,
     limitations,
+    other_inspection,
     pii_blocks,
     training_status,
 )
@@ -98,7 +99,11 @@ def data_governance(facts: RunFacts) -> list[Any]:
         ],
         [
             "(h) data gaps and shortcomings",
-            "; ".join(known_gaps(facts)) if insp is not None else not_run("inspect"),
+            "; ".join(known_gaps(facts))
+            if insp is not None
+            else other_inspection(facts)
+            if facts.inspected_other
+            else not_run("inspect"),
         ],
     ]
     return [
