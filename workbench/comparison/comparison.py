@@ -369,10 +369,11 @@ def examples_from(source: Any, *, max_rows: int | None = None) -> list[Example]:
 
 
 def _conversations(source: Any) -> tuple[list[Conversation], list[int]]:
-    from ..data.dataset import ChatDataset, load_dataset
+    from ..data.dataset import ChatDataset
+    from ..data.splits import eval_rows
 
     if isinstance(source, (str, Path)):
-        source = load_dataset(str(source), split="eval" if _is_sample(source) else None)
+        source = eval_rows(source)  # a sample's eval split, a file whole (data/splits.py)
     if isinstance(source, ChatDataset):
         return source.conversations, source.row_ids
     rows = list(source)

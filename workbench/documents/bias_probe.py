@@ -200,17 +200,13 @@ def run_bias_probe(*, run_dir: str | Path, n: int = 8, max_new_tokens: int = 48)
 def eval_user_prompts(run_dir: str | Path, *, limit: int = 64) -> list[str]:
     """The last user turn of each eval conversation the run used (empty when it cannot be found)."""
     from ..config import TrainConfig
-    from ..data.dataset import load_dataset
+    from ..training.batching import load_splits
 
     cfg = TrainConfig.load_optional(run_dir)
     if cfg is None:
         return []
-    try:
-        ds = (
-            load_dataset(cfg.eval_dataset, max_rows=limit)
-            if cfg.eval_dataset
-            else load_dataset(cfg.dataset, split="eval", max_rows=limit)
-        )
+    try:  # the rows training held out, by the one split policy (data/splits.py)
+        ds = load_splits(cfg.replace(max_eval_rows=limit)).eval
     except Exception as exc:  # noqa: BLE001 - a probe without eval prompts still runs on templates
         log.info("no eval prompts for the bias probe (%s); using templates", exc)
         return []

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data.dataset import ChatDataset, list_samples, load_dataset
+from ..data.dataset import ChatDataset, load_dataset
 from ..errors import DataError
 from ..io import write_json_atomic, write_text_atomic
 from ..models import DEFAULT_MODEL
@@ -208,19 +208,13 @@ def _as_dataset(ds: Any, split: str | None = None) -> ChatDataset:
 
 
 def load_splits(dataset: Any, eval_dataset: Any = None) -> tuple[ChatDataset, ChatDataset | None]:
-    """(train, eval) for inspection. eval_dataset None means "auto": the eval split of a shipped
-    sample or of a folder holding eval.jsonl when there is one; "none" or False: no eval split."""
-    train = _as_dataset(dataset, split="train")
-    if eval_dataset is False or (isinstance(eval_dataset, str) and eval_dataset.lower() == "none"):
-        return train, None
-    if eval_dataset is not None:
-        return train, _as_dataset(eval_dataset, split="eval")
-    if isinstance(dataset, str | Path) and (dataset in list_samples() or Path(dataset).is_dir()):
-        try:
-            return train, load_dataset(dataset, split="eval")
-        except DataError:
-            return train, None  # no eval split there
-    return train, None
+    """(train, eval) for inspection by the one split policy (data/splits.py), without carving a
+    slice off: eval_dataset None means the eval split of a sample or folder when there is one;
+    "none" or False: no eval split."""
+    from ..data.splits import resolve_splits
+
+    splits = resolve_splits(dataset, eval_dataset, carve=False)
+    return splits.train, splits.eval
 
 
 def inspect_dataset(

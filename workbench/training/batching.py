@@ -248,60 +248,23 @@ class LengthGroupedSampler:
 # -- splits --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Splits:
-    """The conversations to train and evaluate on, and where each came from."""
+def load_splits(cfg: Any, train_data: Any = None, eval_data: Any = None) -> Any:
+    """Train and eval `Splits` for `cfg` by the one split policy (data/splits.py): explicit data
+    wins, then `cfg.eval_dataset`, then the sample's eval split, else a seeded `eval_fraction` slice."""
+    from ..data.dataset import ChatDataset, Provenance
+    from ..data.splits import resolve_splits
 
-    train: Any  # ChatDataset
-    eval: Any  # ChatDataset (may be empty)
-    sources: dict[str, str]
-
-
-def load_splits(cfg: Any, train_data: Any = None, eval_data: Any = None) -> Splits:
-    """Train and eval data for `cfg`: explicit data wins, then `cfg.eval_dataset`, then the sample's
-    eval split, else a seeded `eval_fraction` slice of the training data."""
-    train = _as_dataset(train_data if train_data is not None else cfg.dataset, "train")
-    source_eval = "given"
-    if eval_data is not None or cfg.eval_dataset:
-        evals = _as_dataset(eval_data if eval_data is not None else cfg.eval_dataset, "eval")
-        source_eval = "given" if eval_data is not None else str(cfg.eval_dataset)
-    elif train_data is None and _has_eval_split(cfg.dataset):
-        evals, source_eval = _as_dataset(cfg.dataset, "eval"), f"{cfg.dataset} (eval split)"
-    else:
-        train, evals = _split_off(train, cfg.eval_fraction, cfg.seed)
-        source_eval = f"{cfg.eval_fraction:.0%} of the training data"
-    train, evals = train.head(cfg.max_train_rows), evals.head(cfg.max_eval_rows)
-    return Splits(
-        train,
-        evals,
-        {"train": train.provenance.sample or train.provenance.source, "eval": source_eval},
+    splits = resolve_splits(
+        train_data if train_data is not None else cfg.dataset,
+        eval_data if eval_data is not None else cfg.eval_dataset,
+        carve=True,
+        eval_fraction=cfg.eval_fraction,
+        seed=cfg.seed,
+        max_train_rows=cfg.max_train_rows,
+        max_eval_rows=cfg.max_eval_rows,
     )
-
-
-def _as_dataset(source: Any, split: str) -> Any:
-    from ..data.dataset import ChatDataset, Provenance, list_samples, load_dataset
-
-    if isinstance(source, ChatDataset):
-        return source
-    if isinstance(source, list) and all(
-        isinstance(c, list) for c in source
-    ):  # conversations (maybe none)
-        return ChatDataset(
-            conversations=source, provenance=Provenance(source="<conversations>", format="chat")
-        )
-    if isinstance(source, str) and source in list_samples():
-        return load_dataset(source, split=split)
-    return load_dataset(source)
-
-
-def _has_eval_split(name: Any) -> bool:
-    from ..data.dataset import SAMPLES_DIR
-
-    return isinstance(name, str) and (SAMPLES_DIR / name / "eval.jsonl").is_file()
-
-
-def _split_off(ds: Any, fraction: float, seed: int) -> tuple[Any, Any]:
-    order = list(range(len(ds)))
-    random.Random(seed).shuffle(order)
-    n_eval = max(1, round(len(ds) * fraction)) if len(ds) > 1 else 0
-    return ds.select(sorted(order[n_eval:])), ds.select(sorted(order[:n_eval]))
+    if eval_data is not None:
+        splits.sources["eval"] = "given"
+    if splits.eval is None:  # eval_dataset: none
+        splits.eval = ChatDataset(conversations=[], provenance=Provenance(source="none"))
+    return splits
