@@ -3,7 +3,8 @@
 Every file a run writes has one owner type (a dataclass) that saves and loads it: `DatasetReport`
 (inspect/report.json), `TechniqueChoice` (technique.json), `TrainConfig` (train_config.yaml),
 `TrainResult` (train_result.json), `Comparison` (comparison.json), `BiasProbe`
-(docs/bias_probe.json), `ProviderFacts` (docs/provider.yaml), `RunSummary` (summary.json).
+(docs/bias_probe.json), `ProviderFacts` (docs/provider.yaml), `RunSummary` (summary.json),
+`ShippingReport` (export/shipping.json).
 Reading rule, the same for all: every field the writer writes is required (a missing one is an
 error naming the file and the field: the file was written by something else, or a field was
 renamed); keys the type does not know are ignored (a newer writer may add some); values must have
@@ -103,6 +104,16 @@ class RunDir:
         return self.root / "merged"
 
     @property
+    def tracking_json(self) -> Path:
+        """Which tracker run (MLflow run id, store) holds this run's numbers."""
+        return self.root / "tracking.json"
+
+    @property
+    def mlflow_db(self) -> Path:
+        """The default MLflow store: one SQLite database beside the run folders, shared by them."""
+        return self.root.resolve().parent / "mlflow.db"
+
+    @property
     def scaleout_dir(self) -> Path:
         return self.root / "scaleout"
 
@@ -143,6 +154,29 @@ class RunDir:
     def doc_file(self, name: str) -> Path:
         """A written document, e.g. `doc_file("model_card.md")`."""
         return self.docs_dir / name
+
+    # shipping: merged export, GGUF files, Ollama Modelfile, the shipping report
+    @property
+    def export_dir(self) -> Path:
+        return self.root / "export"
+
+    @property
+    def export_merged_dir(self) -> Path:
+        """The merged safetensors model `workbench export` writes (tokenizer and chat template inside)."""
+        return self.export_dir / "merged"
+
+    def gguf_file(self, quant: str) -> Path:
+        """A GGUF export, e.g. `gguf_file("q8_0")` -> export/model-q8_0.gguf."""
+        return self.export_dir / f"model-{quant}.gguf"
+
+    @property
+    def modelfile(self) -> Path:
+        """The Ollama Modelfile beside the GGUF files."""
+        return self.export_dir / "Modelfile"
+
+    @property
+    def shipping_json(self) -> Path:
+        return self.export_dir / "shipping.json"
 
     # pipeline
     @property
