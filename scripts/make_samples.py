@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sample_messy import messy_support  # noqa: E402
 from sample_orders import orders_json  # noqa: E402
+from sample_pairs import support_tone_pairs  # noqa: E402
 from sample_texts import (  # noqa: E402
     GENERAL_PROBE,
     GENERAL_PROBE_CORRECT,
@@ -91,6 +92,25 @@ def build() -> dict[str, str]:
         "stays under `max_words` words: the checkable markers are in `style.json`.",
         len(train),
         len(eval_),
+    )
+
+    pair_rng = random.Random(505)
+    pairs_train, pairs_eval = (support_tone_pairs(rows, pair_rng) for rows in (train, eval_))
+    files["support-tone-pairs/train.jsonl"] = jsonl(pairs_train)
+    files["support-tone-pairs/eval.jsonl"] = jsonl(pairs_eval)
+    files["support-tone-pairs/style.json"] = pretty(style)
+    files["support-tone-pairs/README.md"] = readme(
+        "support-tone-pairs",
+        "Preference pairs for DPO/ORPO on the support-tone prompts: `chosen` is the on-brand "
+        "reply, `rejected` an off-brand one that breaks exactly one rule of `style.json` "
+        "(`flaw`: curt, banned_phrase, no_sign_off or no_greeting, a quarter each). Train pairs "
+        "use support-tone's train prompts, eval pairs its held-out eval prompts.",
+        len(pairs_train),
+        len(pairs_eval),
+    ).replace("chat format", "preference format")
+    files["support-tone-pairs/README.md"] = files["support-tone-pairs/README.md"].replace(
+        '(`{"messages": [{"role": ..., "content": ...}, ...]}` per line)',
+        '(`{"prompt": ..., "chosen": ..., "rejected": ..., "flaw": ...}` per line)',
     )
 
     train, eval_, catalogue = product_jargon(random.Random(303))

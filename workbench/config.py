@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -18,6 +19,13 @@ from .io import write_text_atomic
 from .models import DEFAULT_MODEL
 
 SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
+OBJECTIVES = ("sft", "dpo")
+REPORTERS = ("mlflow", "tensorboard", "trackio", "none")  # TrainConfig.report_to
+
+
+def default_report_to() -> str:
+    """$WORKBENCH_REPORT_TO, else mlflow (local SQLite store beside the runs; training/tracking.py)."""
+    return os.environ.get("WORKBENCH_REPORT_TO", "").strip().lower() or "mlflow"
 
 
 @dataclass
@@ -66,9 +74,14 @@ class TrainConfig:
     save_every: int = 0  # 0: at the end only
     early_stopping_patience: int = 0  # 0: off
     eval_at_start: bool = True  # an eval before the first step: the baseline the curve falls from
+    # objective: sft (instruction tuning) or dpo (preference pairs, training/preference.py)
+    objective: str = "sft"
+    beta: float = 0.1  # dpo: how far the tuned model may move from the reference
+    init_adapter: str | None = None  # dpo: start from this SFT run's adapter (run dir or folder)
     # output
     run_dir: str = "runs/latest"
     save_merged: bool = False
+    report_to: str = dataclasses.field(default_factory=default_report_to)  # one of REPORTERS
 
     def __post_init__(self) -> None:
         _coerce_types(self)
@@ -116,6 +129,17 @@ class TrainConfig:
             raise ConfigError(
                 f"TrainConfig.lr_scheduler must be one of {SCHEDULES}, got {self.lr_scheduler!r}."
             )
+        self.report_to = self.report_to.strip().lower()
+        if self.report_to not in REPORTERS:
+            raise ConfigError(
+                f"TrainConfig.report_to must be one of {', '.join(REPORTERS)}, got {self.report_to!r}."
+            )
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(
+                f"TrainConfig.objective must be one of {OBJECTIVES}, got {self.objective!r}."
+            )
+        if self.beta <= 0:
+            raise ConfigError(f"TrainConfig.beta must be > 0 (DPO uses 0.1), got {self.beta!r}.")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(
                 f"TrainConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}."
@@ -270,4 +294,4 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
-__all__ = ["TrainConfig", "SCHEDULES", "unknown_keys_message"]
+__all__ = ["TrainConfig", "SCHEDULES", "REPORTERS", "unknown_keys_message"]

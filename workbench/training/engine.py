@@ -3,10 +3,11 @@
     config -> model + technique -> conversations -> batches -> Trainer (+ events) -> artifacts
 
 CPU policy (measured on the 2-core machines, design.md): fp32 only, no dataloader workers, no tqdm,
-no reporting integrations, no per-step extras, so Trainer costs about what a plain loop costs
-(benchmarks/train_throughput.py). Every run leaves in its run directory: `train_config.yaml`,
-`metrics.jsonl`, `checkpoints/` (atomic, resumable), `adapter/` (or `model/`), `merged/` on request,
-`figures/loss.html` and `train_result.json`.
+no per-step extras, so Trainer costs about what a plain loop costs (benchmarks/train_throughput.py);
+a tracker named by `report_to` gets what the Trainer logs anyway (training/tracking.py). Every
+run leaves in its run directory: `train_config.yaml`, `metrics.jsonl`, `checkpoints/` (atomic,
+resumable), `adapter/` (or `model/`), `merged/` on request, `figures/loss.html` and
+`train_result.json`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from .events import (
     TrainState,
 )
 from .result import SplitData, TrainResult
+from .tracking import end_tracking, report_to_integrations, start_tracking
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +111,19 @@ def _train(
     result = TrainResult(status="failed", message="", run_dir=str(rd.root), config=cfg.to_dict())
     result.resumed_from = str(checkpoint) if checkpoint else None
     machine_fault: OSError | None = None  # disk full, permissions: the caller must act, not retry
+    tracker = (
+        start_tracking(cfg.report_to, rd, resuming=checkpoint is not None) if _is_main() else None
+    )
     try:
-        trainer, tech, info = _build(cfg, rd, load_splits(cfg, train_data, eval_data), checkpoint)
+        if cfg.objective == "sft":
+            splits = load_splits(cfg, train_data, eval_data)
+            trainer, tech, info = _build(cfg, rd, splits, checkpoint)
+        else:  # preference tuning (DPO) on pairs: training/preference.py
+            from .preference import build_preference
+
+            trainer, tech, info = build_preference(
+                cfg, rd, train_data, eval_data, checkpoint, training_args=_training_args
+            )
         result.data, result.world_size = info["data"], trainer.args.world_size
         result.trainable_params, result.total_params = info["trainable"], info["total"]
         sinks = _sinks(cfg, rd, history, trainer.is_world_process_zero(), stop) + list(callbacks)
@@ -137,6 +150,7 @@ def _train(
             if machine_fault is None:
                 raise
             log.error("%s could not be written either", rd.train_result_json)
+    end_tracking(tracker, rd, status=result.status)  # + config, summary, figures, adapter
     if machine_fault is not None:  # the result (when it could be written) says failed; the
         raise machine_fault  # caller gets the error itself: `workbench train` exits 2 on one line
     return result
@@ -200,7 +214,16 @@ def _build(
     )
 
 
-def _training_args(cfg: TrainConfig, rd: RunDir, model: Any, *, resuming: bool) -> Any:
+def _training_args(
+    cfg: TrainConfig,
+    rd: RunDir,
+    model: Any,
+    *,
+    resuming: bool,
+    args_class: Any = None,
+    **extra: Any,
+) -> Any:
+    """TrainingArguments (or `args_class`, e.g. TRL's DPOConfig) with the CPU policy; `extra` on top."""
     import torch
     from transformers import TrainingArguments
 
@@ -211,7 +234,7 @@ def _training_args(cfg: TrainConfig, rd: RunDir, model: Any, *, resuming: bool) 
         log.warning(
             "Training in %s on a CPU: expect it to be very slow (use dtype=float32).", dtype
         )
-    return TrainingArguments(
+    base = dict(
         output_dir=str(rd.checkpoints_dir),
         per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size,
@@ -234,7 +257,7 @@ def _training_args(cfg: TrainConfig, rd: RunDir, model: Any, *, resuming: bool) 
         save_steps=cfg.save_every or None,
         include_num_input_tokens_seen="non_padding",
         prediction_loss_only=True,  # evaluation needs the loss only: no logits kept
-        report_to=[],
+        report_to=report_to_integrations(cfg.report_to),  # the tracker run: training/tracking.py
         disable_tqdm=True,
         dataloader_num_workers=0,
         dataloader_pin_memory=on_gpu,
@@ -246,6 +269,7 @@ def _training_args(cfg: TrainConfig, rd: RunDir, model: Any, *, resuming: bool) 
         label_names=["labels"],
         log_level="warning",
     )
+    return (args_class or TrainingArguments)(**{**base, **extra})
 
 
 def _sinks(
@@ -271,7 +295,8 @@ def _run(
     """trainer.train with the event bridge; Ctrl-C / kernel interrupt stops after the step with a checkpoint."""
     from .trainer import EventBridge
 
-    trainer.add_callback(EventBridge(state, sinks))
+    bridge = getattr(trainer, "event_bridge", EventBridge)  # DPO forwards its reward metrics too
+    trainer.add_callback(bridge(state, sinks))
     trainer.run_state = state
     if checkpoint is not None and is_final(checkpoint):
         _restore_final(trainer, checkpoint, state)
@@ -394,6 +419,10 @@ def _summary_metrics(records: list[dict[str, Any]]) -> dict[str, float]:
             evals[-1],
             min(evals),
         )
+    for key in ("eval_reward_margin", "eval_preference_accuracy"):  # DPO runs only
+        values = [r[key] for r in records if r["kind"] == "eval" and key in r]
+        if values:
+            out[f"first_{key}"], out[key] = values[0], values[-1]
     return out
 
 
