@@ -5,6 +5,7 @@ plotly is imported inside each function so `import workbench` stays light.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 # -- training: loss curves (notebook 03) ---------------------------------------------------------
@@ -25,6 +26,7 @@ def loss_figure(
     title: str = "Training loss",
     smoothing: float = 0.6,
     max_points: int = 2000,
+    max_steps: int | None = None,
 ) -> Any:
     """Train loss (raw + smoothed), eval loss, and learning rate on a second axis, against step."""
     import plotly.graph_objects as go
@@ -32,10 +34,11 @@ def loss_figure(
     fig = go.Figure()
     for trace in loss_traces(history, smoothing=smoothing, max_points=max_points):
         fig.add_trace(go.Scatter(**trace))
+    last = max((r.get("step", 0) for r in history), default=0)
     fig.update_layout(
         title=title,
-        xaxis_title="step",
-        yaxis_title="loss",
+        xaxis=step_axis(max(last, max_steps or 0)),
+        yaxis={"title": "loss", "rangemode": "tozero"},
         template="plotly_white",
         height=380,
         yaxis2={
@@ -43,30 +46,45 @@ def loss_figure(
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
+            "zeroline": False,
+            "rangemode": "tozero",  # one point would otherwise centre the axis on it, below 0
             "tickformat": ".1e",
         },
+        showlegend=True,  # from the first (empty) frame, not only once two traces have data
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 60, "r": 70, "t": 50, "b": 40},
     )
     return fig
 
 
+def step_axis(max_step: int) -> dict[str, Any]:
+    """An x axis of whole steps from 0 to `max_step` (ticks never fall between two steps)."""
+    top = max(int(max_step), 1)
+    dtick = max(1, math.ceil(top / 10))
+    return {"title": "step", "range": [0, top], "dtick": dtick, "tickformat": "d"}
+
+
 def loss_traces(
     history: list[dict[str, Any]], *, smoothing: float = 0.6, max_points: int = 2000
 ) -> list[dict[str, Any]]:
-    """The four traces as plain dicts, in a fixed order (so a live widget can update them in place)."""
+    """The four traces as plain dicts, in a fixed order (so a live widget can update them in place).
+
+    Markers on every trace: a run's first log is a single point, which a line alone does not draw.
+    """
     train = [r for r in history if r.get("kind") == "train" and "loss" in r]
     evals = [r for r in history if r.get("kind") == "eval" and "eval_loss" in r]
     stride = max(1, len(train) // max_points)  # cap the payload of long runs
     train = train[::stride]
     steps, losses = [r["step"] for r in train], [r["loss"] for r in train]
     lrs = [r.get("learning_rate") for r in train]
+    with_lr = [(s, lr) for s, lr in zip(steps, lrs, strict=True) if lr is not None]
     return [
         {
             "x": steps,
             "y": losses,
             "name": "train loss",
-            "mode": "lines",
+            "mode": "lines+markers",
+            "marker": {"size": 4},
             "line": {"color": "rgba(31,119,180,0.3)"},
         },
         {
@@ -81,13 +99,15 @@ def loss_traces(
             "y": [r["eval_loss"] for r in evals],
             "name": "eval loss",
             "mode": "lines+markers",
+            "marker": {"size": 7},
             "line": {"color": "rgb(214,39,40)", "width": 2},
         },
         {
-            "x": steps,
-            "y": lrs,
+            "x": [s for s, _ in with_lr],
+            "y": [lr for _, lr in with_lr],
             "name": "learning rate",
-            "mode": "lines",
+            "mode": "lines+markers",
+            "marker": {"size": 3},
             "yaxis": "y2",
             "line": {"color": "rgb(127,127,127)", "dash": "dot", "width": 1},
         },

@@ -218,22 +218,27 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 class ProgressLines(Callback):
     """One plain line per log and evaluation (for terminals and CI logs, where bars flood).
 
-    tok/s and ETA count this process's own steps, tokens and time: after a resume, the steps and
-    tokens of the earlier process are not divided by this one's time.
+    tok/s and ETA count this process's own steps, tokens and training time: after a resume, the
+    steps and tokens of the earlier process are not divided by this one's time, and the time spent
+    in evaluations (from the end of the step before to the result) is left out.
     """
 
     def __init__(self, write: Any):
         self._write = write  # e.g. a logger method, or the CLI's line printer
         self._first_step, self._first_tokens = 0, 0
         self._started: float | None = None
+        self._eval_s, self._last_step_end = 0.0, time.monotonic()
 
     def on_train_begin(self, state: TrainState) -> None:
         self._first_step, self._first_tokens = state.step, state.tokens_seen
-        self._started = time.monotonic()
+        self._started = self._last_step_end = time.monotonic()
+
+    def on_step_end(self, state: TrainState) -> None:
+        self._last_step_end = time.monotonic()
 
     def on_log(self, state: TrainState, logs: dict[str, float]) -> None:
         started = state.started_at if self._started is None else self._started
-        elapsed = time.monotonic() - started
+        elapsed = time.monotonic() - started - self._eval_s
         done = state.step - self._first_step
         parts = [f"step {state.step}/{state.max_steps}"]
         parts += [f"{k} {logs[k]:.4g}" for k in ("loss", "learning_rate") if k in logs]
@@ -244,5 +249,7 @@ class ProgressLines(Callback):
         self._write("  ".join(parts))
 
     def on_evaluate(self, state: TrainState, metrics: dict[str, float]) -> None:
+        self._eval_s += time.monotonic() - self._last_step_end
+        self._last_step_end = time.monotonic()
         shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
         self._write(f"step {state.step}/{state.max_steps}  eval  {shown}")

@@ -11,10 +11,11 @@ and `close()` leaves a static `go.Figure` (a saved FigureWidget would add ~5 MB 
 
 from __future__ import annotations
 
+import html
 import time
 from typing import Any
 
-from ..plots import loss_figure, loss_traces
+from ..plots import loss_figure, loss_traces, step_axis
 from ..training.events import Callback, TrainState
 
 
@@ -59,6 +60,7 @@ class LiveLossPlot(_Throttled):
         self.records: list[dict[str, Any]] = list(history or [])
         self.widget: Any = None
         self._handle: Any = None
+        self.max_steps = 0  # the x axis spans the whole run from the start
 
     # -- the view ---------------------------------------------------------------------------------
     def show(self) -> Any:
@@ -66,9 +68,7 @@ class LiveLossPlot(_Throttled):
         if self.backend == "widget":
             import plotly.graph_objects as go
 
-            self.widget = go.FigureWidget(
-                loss_figure(self.records, title=self.title, max_points=self.max_points)
-            )
+            self.widget = go.FigureWidget(self.figure())
             return self.widget
         from IPython.display import display
 
@@ -77,14 +77,19 @@ class LiveLossPlot(_Throttled):
 
     def figure(self) -> Any:
         """The current state as a static go.Figure."""
-        return loss_figure(self.records, title=self.title, max_points=self.max_points)
+        return loss_figure(
+            self.records, title=self.title, max_points=self.max_points, max_steps=self.max_steps
+        )
 
     def redraw(self, state: TrainState) -> None:
+        self.max_steps = max(self.max_steps, state.max_steps)
         if self.widget is not None:
             traces = loss_traces(self.records, max_points=self.max_points)
+            last = max((r.get("step", 0) for r in self.records), default=0)
             with self.widget.batch_update():  # one comm message for all changes
                 for trace, new in zip(self.widget.data, traces, strict=True):
                     trace.x, trace.y = new["x"], new["y"]
+                self.widget.layout.xaxis.update(step_axis(max(last, self.max_steps)))
         elif self._handle is not None:
             self._handle.update(self.figure())
 
@@ -99,6 +104,9 @@ class LiveLossPlot(_Throttled):
         return fig
 
     # -- events -----------------------------------------------------------------------------------
+    def on_train_begin(self, state: TrainState) -> None:
+        self._maybe_redraw(state, force=True)  # the axis spans 0..max_steps before the first point
+
     def on_log(self, state: TrainState, logs: dict[str, float]) -> None:
         self.records.append({"kind": "train", "step": state.step, **logs})
         self._maybe_redraw(state)
@@ -109,16 +117,25 @@ class LiveLossPlot(_Throttled):
 
 
 class ProgressLine(_Throttled):
-    """Step x / N, tokens/s and ETA, as an ipywidgets bar ("widget") or an HTML line ("display")."""
+    """Step x / N, tokens/s and ETA, as an ipywidgets bar ("widget") or an HTML line ("display").
 
-    def __init__(self, *, backend: str = "display", min_interval: float = 0.5):
+    Time spent evaluating is left out of tok/s and the ETA (an evaluation is not a training step);
+    what runs between steps (the initial evaluation, the final one after a stop) is said in words.
+    """
+
+    def __init__(
+        self, *, backend: str = "display", min_interval: float = 0.5, eval_first: bool = False
+    ):
         super().__init__(min_interval)
-        self.backend = backend
+        self.backend, self.eval_first = backend, eval_first
         self.bar: Any = None
         self.label: Any = None
         self._handle: Any = None
         self._first_step = 0
         self._first_tokens = 0
+        self._eval_s = 0.0  # seconds spent in evaluations so far
+        self._last_event = time.monotonic()
+        self.note = ""
         self.text = ""
 
     def show(self) -> Any:
@@ -126,49 +143,77 @@ class ProgressLine(_Throttled):
             import ipywidgets as w
 
             self.bar = w.IntProgress(value=0, min=0, max=1, description="step")
-            self.label = w.HTML("waiting to start")
-            return w.HBox([self.bar, self.label])
+            self.label = w.HTML("loading the model and the data&hellip;")
+            return w.HBox([self.bar, self.label], layout=w.Layout(flex_flow="row wrap"))
         from IPython.display import HTML, display
 
-        self._handle = display(HTML("<code>waiting to start</code>"), display_id=True)
+        self._handle = display(
+            HTML("<code>loading the model and the data…</code>"), display_id=True
+        )
         return self._handle
 
     def on_train_begin(self, state: TrainState) -> None:
         self._first_step, self._first_tokens = state.step, state.tokens_seen
-        self._started = time.monotonic()
+        self._started = self._last_event = time.monotonic()
+        if self.eval_first and state.step == 0:
+            self.note = "evaluating the base model first (the eval loss the curve starts from)…"
         self._maybe_redraw(state, force=True)
 
     def on_step_end(self, state: TrainState) -> None:
-        self._maybe_redraw(state)
+        self._last_event = time.monotonic()
+        self.note = ""
+        if state.stop_requested or (state.max_steps and state.step >= state.max_steps):
+            self.note = "saving the checkpoint and measuring the final eval loss…"
+        self._maybe_redraw(state, force=bool(self.note))
+
+    def on_evaluate(self, state: TrainState, metrics: dict[str, float]) -> None:
+        now = time.monotonic()
+        self._eval_s += now - self._last_event  # the evaluation ran since the last event
+        self._last_event, self.note = now, ""
+        self._maybe_redraw(state, force=True)
 
     def on_train_end(self, state: TrainState) -> None:
+        self.note = ""
         self._maybe_redraw(state, force=True)
 
     def redraw(self, state: TrainState) -> None:
         self.text = describe_progress(
-            state, self._first_step, self._first_tokens, getattr(self, "_started", None)
+            state,
+            self._first_step,
+            self._first_tokens,
+            getattr(self, "_started", None),
+            eval_s=self._eval_s,
         )
+        if self.note and state.status in ("running", ""):
+            self.text += f" · {self.note}"
         if self.bar is not None:
             self.bar.max, self.bar.value = max(state.max_steps, 1), state.step
-            self.label.value = self.text
+            self.label.value = html.escape(self.text)
         elif self._handle is not None:
             from IPython.display import HTML
 
-            self._handle.update(HTML(f"<code>{self.text}</code>"))
+            self._handle.update(HTML(f"<code>{html.escape(self.text)}</code>"))
 
 
 def describe_progress(
-    state: TrainState, first_step: int = 0, first_tokens: int = 0, started: float | None = None
+    state: TrainState,
+    first_step: int = 0,
+    first_tokens: int = 0,
+    started: float | None = None,
+    *,
+    eval_s: float = 0.0,
 ) -> str:
-    """ "step 40/200 · 312 tok/s · ETA 2m10s" (rates over this session, so a resume is not skewed)."""
+    """ "step 40/200 · 312 tok/s · ETA 2m10s": rates over this session (a resume is not skewed) and
+    over training time only (`eval_s`, the seconds spent evaluating, left out)."""
     elapsed = time.monotonic() - (started if started is not None else state.started_at)
+    training = max(elapsed - eval_s, 0.0)
     done = state.step - first_step
-    rate = (state.tokens_seen - first_tokens) / elapsed if elapsed > 0 else 0.0
+    rate = (state.tokens_seen - first_tokens) / training if training > 0 else 0.0
     parts = [f"step {state.step}/{state.max_steps or '?'}", f"{rate:,.0f} tok/s"]
     if state.status not in ("running", ""):  # finished, stopped, diverged: no time left to predict
         return " · ".join([*parts, f"{state.status} after {_duration(elapsed)}"])
     if done > 0 and state.max_steps:
-        parts.append(f"ETA {_duration(elapsed / done * (state.max_steps - state.step))}")
+        parts.append(f"ETA {_duration(training / done * (state.max_steps - state.step))}")
     return " · ".join(parts)
 
 

@@ -18,7 +18,7 @@ import ipywidgets as w
 
 from ..config import TrainConfig
 from ..rundir import RunDir
-from ..training.events import StopFlag, read_jsonl
+from ..training.events import Callback, StopFlag, TrainState, read_jsonl
 from .live import LiveLossPlot, ProgressLine
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,9 @@ class TrainPanel:
             min_interval=self.min_interval,
             history=_previous_history(self.cfg, self.resume),
         )
-        self.progress = ProgressLine(backend="widget", min_interval=self.min_interval)
+        self.progress = ProgressLine(
+            backend="widget", min_interval=self.min_interval, eval_first=self.cfg.eval_at_start
+        )
         self.plot_box.children = (self.plot.show(),)
         self.progress_box.children = (self.progress.show(),)
         self.train_button.disabled, self.stop_button.disabled = True, False
@@ -113,7 +115,7 @@ class TrainPanel:
         try:
             self.result = train(
                 self.cfg,
-                callbacks=[self.plot, self.progress],
+                callbacks=[self.plot, self.progress, _StopReport(self.status)],
                 stop=self.stop_flag,
                 resume=self.resume,
             )
@@ -139,6 +141,21 @@ class TrainPanel:
         if self.thread is not None:
             self.thread.join(timeout)
         return self.result
+
+
+class _StopReport(Callback):
+    """Says at the end of the step that obeyed Stop that training stopped, and what still runs."""
+
+    def __init__(self, status: Any):
+        self.status, self.reported = status, False
+
+    def on_step_end(self, state: TrainState) -> None:
+        if state.stop_requested and not self.reported:
+            self.reported = True
+            self.status.value = (
+                f"Stopped at step {state.step} of {state.max_steps}: saving a checkpoint, then "
+                "measuring the final eval loss&hellip;"
+            )
 
 
 def _previous_history(cfg: TrainConfig, resume: bool | str) -> list[dict[str, Any]]:
