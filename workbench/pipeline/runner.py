@@ -8,6 +8,7 @@ merged parameters (shared keys < profile overrides < its own section) plus `run_
 from __future__ import annotations
 
 import html
+import importlib
 import logging
 import os
 import time
@@ -28,7 +29,13 @@ from .summary import RunSummary, StepResult
 
 log = logging.getLogger(__name__)
 
-NOTEBOOKS = ("01_inspect_data", "02_choose_technique", "03_train", "04_compare", "05_document")
+NOTEBOOKS = (
+    "01_inspect_data",
+    "02_choose_technique",
+    "03_train",
+    "04_compare",
+    "05_document",
+)  # the default series
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 SECTIONS = ("profiles", "notebooks", "gates", "provider")
 
@@ -233,7 +240,7 @@ def run_pipeline(
     summary.unused_parameters = unused
     for i, (name, path) in enumerate(zip(names, paths, strict=True)):
         log.info("[%d/%d] %s ...", i + 1, len(names), name)
-        if name == "05_document":  # the documents quote the gate results measured so far
+        if step_for(name).quotes_gates:
             summary.write(
                 run,
                 steps,
@@ -295,38 +302,50 @@ def unused_parameters(
     return unused
 
 
-def _results() -> dict[str, Any]:
-    """The typed result each notebook leaves in the run directory."""
-    from ..comparison.comparison import Comparison
-    from ..estimation.choice import TechniqueChoice
-    from ..inspection.report import DatasetReport
-    from ..training.result import TrainResult
+@dataclass(frozen=True)
+class Step:
+    """A notebook of the series and what the runner does around it (no name checks elsewhere)."""
 
-    return {
-        "01_inspect_data": DatasetReport,
-        "02_choose_technique": TechniqueChoice,
-        "03_train": TrainResult,
-        "04_compare": Comparison,
-    }
+    name: str
+    result: str | None = None  # "module:Type" of the typed result it leaves in the run dir
+    quotes_gates: bool = False  # the gate results so far go into summary.json before it runs
+
+    def result_type(self) -> Any:
+        if self.result is None:
+            return None
+        module, name = self.result.split(":")
+        return getattr(importlib.import_module(module, __package__), name)
+
+
+STEPS = {
+    step.name: step
+    for step in (
+        Step("01_inspect_data", "..inspection.report:DatasetReport"),
+        Step("02_choose_technique", "..estimation.choice:TechniqueChoice"),
+        Step("03_train", "..training.result:TrainResult"),
+        Step("04_compare", "..comparison.comparison:Comparison"),
+        Step("05_document", quotes_gates=True),  # the documents quote the gates measured so far
+    )
+}
+
+
+def step_for(name: str) -> Step:
+    return STEPS.get(name, Step(name))  # a user's own notebook: run it, check nothing more
 
 
 def _check_outcome(step: StepResult, run: RunDir) -> StepResult:
     """A notebook can finish while its work did not: its result must read back as its type (a
-    corrupt or drifted file fails the step here, not a later one), and training that failed or
-    diverged stops the run."""
-    owner = _results().get(step.notebook)
+    corrupt or drifted file fails the step here, not a later one), and a result that says its
+    work failed (`failure_reason`, e.g. training that diverged) stops the run."""
+    owner = step_for(step.notebook).result_type()
     try:
         result = owner.load_optional(run.root) if owner else None
     except ArtifactError as exc:
         step.status, step.error = "failed", f"its result does not read back: {exc}"
         return step
-    if (
-        step.notebook == "03_train"
-        and result is not None
-        and result.status in ("failed", "diverged")
-    ):
-        step.status = "failed"
-        step.error = f"training ended with status {result.status}: {result.message}"
+    reason = getattr(result, "failure_reason", None)
+    if reason is not None and (why := reason()) is not None:
+        step.status, step.error = "failed", why
     return step
 
 

@@ -67,6 +67,12 @@ class TrainResult(Artifact):
     def completed(self) -> bool:
         return self.status == "completed"
 
+    def failure_reason(self) -> str | None:
+        """Why the run's work did not succeed (failed or diverged), else None: stops a pipeline."""
+        if self.status in ("failed", "diverged"):
+            return f"training ended with status {self.status}: {self.message}"
+        return None
+
     @property
     def train_config(self) -> TrainConfig:
         from ..config import TrainConfig
