@@ -234,7 +234,7 @@ def estimate(
     train = training_for(tech, arch, cfg)
     flops = training_flops_per_token(
         arch, train, seq_len=cfg.max_length, checkpointing=cfg.gradient_checkpointing
-    )
+    ) + reference_flops_per_token(arch, cfg)
     est = Estimate(
         model=arch.name,
         technique=tech.name,
@@ -252,7 +252,7 @@ def estimate(
         dataset_tokens=dataset_tokens,
         epochs=cfg.epochs,
         hourly_price=hourly_price,
-        notes=_notes(tech, hw, arch),
+        notes=_notes(tech, hw, arch) + _objective_notes(cfg),
         loss_chunks=loss_chunks,
         full_logits=full_logits,
         pure_bf16=pure_bf16,
@@ -281,7 +281,7 @@ def _breakdown(
     """Bytes per component (COMPONENTS) of one training step of `cfg` on `hw`."""
     act_bytes = hw.train_dtype_bytes
     train = training_for(tech, arch, cfg)
-    tokens = cfg.max_length * cfg.batch_size
+    tokens = cfg.max_length * cfg.batch_size * rows_per_example(cfg)
     parts = static_bytes(
         arch,
         train,
@@ -341,6 +341,26 @@ def config_from_keywords(
     return cfg
 
 
+def rows_per_example(cfg: TrainConfig) -> int:
+    """Sequences one example puts through the model: DPO runs chosen and rejected as one batch."""
+    return 2 if cfg.objective == "dpo" else 1
+
+
+def reference_flops_per_token(arch: Architecture, cfg: TrainConfig) -> float:
+    """DPO's reference pass (the model with the adapter off, no gradients): a forward, 2N per token."""
+    return 2.0 * arch.params if cfg.objective == "dpo" else 0.0
+
+
+def _objective_notes(cfg: TrainConfig) -> list[str]:
+    if cfg.objective != "dpo":
+        return []
+    return [
+        "DPO: chosen and rejected both go through the model (2 x batch_size sequences a step), "
+        "plus a reference forward with the adapter off (no second model in memory): about 1.5x "
+        "the LoRA time per token; tokens count the prompt once per side."
+    ]
+
+
 def estimate_config(cfg: TrainConfig, **kwargs: Any) -> Estimate:
     """Deprecated: `estimate(cfg, ...)` takes the config itself now."""
     warnings.warn(
@@ -377,10 +397,16 @@ CHARS_PER_TOKEN, TOKENS_PER_TURN = 4.0, 5
 def dataset_tokens(dataset: Any, *, max_length: int) -> int:
     """Approximate training tokens per epoch of a dataset (each conversation capped at max_length)."""
     from ..data.dataset import load_dataset
+    from ..data.preferences import is_preference_source, load_preferences
 
-    ds = load_dataset(dataset, split="train") if isinstance(dataset, str) else load_dataset(dataset)
+    if is_preference_source(dataset):  # DPO: both sides, each with its prompt
+        pairs = load_preferences(dataset, split="train").pairs
+        conversations = [p.conversation(side) for p in pairs for side in ("chosen", "rejected")]
+    else:
+        split = {"split": "train"} if isinstance(dataset, str) else {}
+        conversations = load_dataset(dataset, **split).conversations
     total = 0
-    for conversation in ds.conversations:
+    for conversation in conversations:
         chars = sum(len(turn["content"]) for turn in conversation)
         total += min(max_length, int(chars / CHARS_PER_TOKEN) + TOKENS_PER_TURN * len(conversation))
     return total
