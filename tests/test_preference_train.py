@@ -119,8 +119,17 @@ def test_dpo_from_an_sft_adapter_uses_it_as_the_reference(tiny_model_dir, tmp_pa
     assert dpo.status == "completed", dpo.message
     first = next(r for r in dpo.history if r["kind"] == "eval")
     assert first["step"] == 0 and first["eval_reward_margin"] == 0.0  # policy == SFT reference
-    # a reference of the bare base would give the SFT adapter a non-zero margin at step 0
+    # a reference of the bare base would give the SFT adapter a non-zero reward at step 0
     assert first["eval_reward_chosen"] == 0.0
+    import torch
+    from safetensors.torch import load_file
+
+    name = "adapter_model.safetensors"
+    start = load_file(str(tmp_path / "sft" / "adapter" / name))
+    ref = load_file(str(Path(dpo.adapter_dir) / "ref" / name))  # TRL's frozen copy
+    tuned = load_file(str(Path(dpo.adapter_dir) / name))
+    assert all(torch.equal(start[k], ref[k]) for k in start)  # the reference never trains
+    assert any(not torch.equal(start[k], tuned[k]) for k in start)  # the policy does
 
 
 def test_dpo_refuses_a_technique_without_an_adapter_and_a_bad_objective(tiny_model_dir, run_dir):
