@@ -131,8 +131,16 @@ def model_card(facts: RunFacts) -> Document:
             ]
         ),
     )
+    doc.add(Heading("Shipping and cost per call"), *_shipping(facts))
     doc.add(Heading("How to get started"), Para(_get_started(facts)))
     return doc
+
+
+def _shipping(facts: RunFacts) -> list[Any]:
+    from ..shipping.card import shipping_blocks
+    from ..shipping.report import ShippingReport
+
+    return shipping_blocks(ShippingReport.load_optional(facts.run_dir))
 
 
 def training_status(facts: RunFacts) -> str:
