@@ -59,3 +59,21 @@ def test_the_shipped_pair_sample_is_clean():
     train = load_preferences("support-tone-pairs")
     report = inspect_pairs(train, eval_pairs=load_preferences("support-tone-pairs", split="eval"))
     assert report.findings == [], report.kinds()
+
+
+def test_cli_inspect_routes_pair_files_to_the_pair_checks(tmp_path, capsys):
+    import json
+
+    from workbench.cli import main
+    from workbench.data.preferences import is_preference_source
+
+    path = tmp_path / "pairs.jsonl"
+    rows = [{"prompt": "Hi", "chosen": "Hello!", "rejected": "Hello!"},
+            {"prompt": "Bye", "chosen": "Goodbye, take care.", "rejected": "Bye."}]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"}]}) + "\n")
+    assert is_preference_source(str(path)) and not is_preference_source(str(chat))
+    assert main(["inspect", str(path), "--model", "none"]) == 1
+    out = capsys.readouterr().out
+    assert "2 pairs" in out and "error: line 1: identical_sides" in out

@@ -20,6 +20,8 @@ Start here (each step reads what the previous one wrote into one run directory):
   workbench compare RUN_DIR                     base vs tuned answers, task metrics, forgetting
   workbench report RUN_DIR                      model card, data card, AI Act / GDPR record
   workbench export-script RUN_DIR               a plain script + accelerate config for a bigger machine
+  workbench export RUN_DIR                      merged safetensors, GGUF (f16, q8_0), Ollama Modelfile
+  workbench serve RUN_DIR                       an OpenAI-compatible endpoint on 127.0.0.1:8000
 
 Headless, in CI or on a schedule:
   workbench run examples/demo.yaml --profile quick --run-dir runs/ci
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_commands(sub)
     _add_compare_command(sub)
     _add_estimate_command(sub)
+    _add_shipping_commands(sub)
     return parser
 
 
@@ -247,8 +250,11 @@ def _add_inspect_command(sub: argparse._SubParsersAction) -> None:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     import json
 
+    from .data.preferences import is_preference_source
     from .inspection.report import inspect_dataset
 
+    if is_preference_source(args.file):  # chosen/rejected pairs: the pair checks
+        return _cmd_inspect_pairs(args)
     report = inspect_dataset(
         args.file,
         tokenizer_or_model=None if args.model.lower() == "none" else args.model,
@@ -266,6 +272,36 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         for f in report.findings_for(severity="error")[:20]:
             print(f"error: line {f.row}: {f.kind}: {f.message}")
     return 1 if report.has_errors else 0
+
+
+def _cmd_inspect_pairs(args: argparse.Namespace) -> int:
+    import json
+
+    from .data.preferences import load_preferences
+    from .errors import ConfigError
+    from .inspection.pairs import inspect_pairs
+    from .inspection.report import load_tokenizer
+
+    if args.out:
+        raise ConfigError("--out writes SFT data reports; for preference pairs use --json.")
+    pairs = load_preferences(args.file, split="train")
+    eval_source = args.eval_file or (pairs.provenance.sample and args.file)
+    evals = load_preferences(eval_source, split="eval") if eval_source else None
+    report = inspect_pairs(
+        pairs,
+        eval_pairs=evals,
+        tokenizer=None if args.model.lower() == "none" else load_tokenizer(args.model),
+        max_length=args.max_length,
+        pii_severity=args.pii_severity,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print(f"{report.rows} pairs; findings: {report.kinds() or 'none'}")
+        print(f"length: {report.summary['length_bias']}")
+        for f in report.findings[:20]:
+            print(f"{f.severity}: line {f.row}: {f.kind}: {f.message}")
+    return 1 if report.errors else 0
 
 
 # -- train / export-script: the engine without notebooks, and the scale-out export ---------------
@@ -505,6 +541,93 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(r.to_text() for r in results))
     return 0 if all(r.fits for r in results) else 1
+
+
+# -- export / serve / cost: ship the tuned model -------------------------------------------------
+
+
+def _add_shipping_commands(sub: argparse._SubParsersAction) -> None:
+    exp = sub.add_parser(
+        "export",
+        help="merged safetensors + GGUF files (each loaded back and checked) + Ollama Modelfile",
+        description="Write RUN_DIR/export/: merged/ (checked against the adapter model), "
+        "model-<type>.gguf per --gguf type (checked against the merged model), Modelfile, "
+        "shipping.json. Exit 1 when a check fails.",
+    )
+    exp.add_argument("run_dir", help="a trained run directory")
+    exp.add_argument(
+        "--gguf",
+        default="f16,q8_0",
+        help="comma-separated GGUF types: f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0; none: skip",
+    )
+    exp.add_argument("--max-prompts", type=int, default=16, help="eval prompts to check on")
+    exp.set_defaults(func=_cmd_export)
+    srv = sub.add_parser(
+        "serve",
+        help="an OpenAI-compatible endpoint for the exported model (transformers serve)",
+        description="Serve RUN_DIR/export/merged (or a GGUF file) with `transformers serve`, on "
+        "127.0.0.1 unless --host says otherwise. Needs `pip install 'transformers[serving]'`.",
+    )
+    srv.add_argument("run_dir", help="a run directory after `workbench export`")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument(
+        "--host", default="127.0.0.1", help="0.0.0.0 exposes it with no authentication"
+    )
+    srv.add_argument("--gguf", help="serve export/model-<GGUF>.gguf instead of the merged model")
+    srv.set_defaults(func=_cmd_serve)
+    cost = sub.add_parser(
+        "cost",
+        help="measure latency and tokens/s through the server; cost per 1,000 calls, break-even",
+        description="Prices are yours (no default): a hosted model's price per million tokens is on "
+        "its provider's pricing page; this machine's hourly price is on your cloud bill.",
+    )
+    cost.add_argument("run_dir", help="a run directory after `workbench export`")
+    cost.add_argument("--hosted-price", type=float, help="hosted model, price per million tokens")
+    cost.add_argument("--machine-price", type=float, help="this machine, price per hour")
+    cost.add_argument("--calls", type=int, default=8)
+    cost.set_defaults(func=_cmd_cost)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .shipping.export import export_run
+
+    types = [q.strip() for q in args.gguf.split(",") if q.strip() and q.strip() != "none"]
+    report = export_run(args.run_dir, gguf=types, max_prompts=args.max_prompts)
+    m = report.merged
+    print(f"merged {m.folder}: {m.answers_equal}/{m.prompts} answers equal the adapter's, ", end="")
+    print(f"max |logit diff| {m.max_abs_logit_diff:.2e} (tolerance {m.logit_tolerance:g})")
+    for g in report.gguf:
+        print(
+            f"{g.quant} {g.file}: {g.answers_equal}/{g.prompts} answers equal the merged model's, ",
+            end="",
+        )
+        print(f"perplexity {g.perplexity_gguf:.4g} (merged {g.perplexity_merged:.4g})")
+    exact = all(g.answers_equal == g.prompts for g in report.gguf if g.quant in ("f32", "f16"))
+    return 0 if m.ok and exact else 1
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .shipping.serve import serve, serve_target
+
+    target = serve_target(args.run_dir, port=args.port, host=args.host, gguf=args.gguf)
+    print(f"base URL: {target.base_url}   (model name: {target.model})")
+    print(target.curl_line())
+    return serve(args.run_dir, port=args.port, host=args.host, gguf=args.gguf)
+
+
+def _cmd_cost(args: argparse.Namespace) -> int:
+    from .shipping.card import cost_blocks
+    from .shipping.cost import measure_cost
+
+    cost = measure_cost(
+        args.run_dir,
+        hosted_price_per_million=args.hosted_price,
+        machine_price_per_hour=args.machine_price,
+        calls=args.calls,
+    )
+    for name, value in cost_blocks(cost)[0].rows:
+        print(f"{name}: {value if value is not None else 'give your price'}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

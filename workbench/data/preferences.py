@@ -20,6 +20,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
@@ -356,7 +357,16 @@ def list_pair_samples() -> list[str]:
 
 
 def is_preference_source(source: Any) -> bool:
-    """True for a PreferenceDataset or a shipped pair sample's name."""
-    return isinstance(source, PreferenceDataset) or (
-        isinstance(source, str) and source in list_pair_samples()
-    )
+    """True for a PreferenceDataset, a shipped pair sample's name, or a file whose first row is a pair."""
+    if isinstance(source, PreferenceDataset):
+        return True
+    if not isinstance(source, (str, Path)):
+        return False
+    if str(source) in list_pair_samples():
+        return True
+    try:
+        rows = _open(source, split=None).rows
+        first = next((row for _, row in rows if isinstance(row, Mapping)), None)
+    except DataError:
+        return False
+    return first is not None and guess_pair_format(first) is not None
