@@ -1,0 +1,97 @@
+"""compare_runs on three real tiny-model runs: curves, config diff, metrics with intervals, best run, links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench.comparison.comparison import Comparison, Row
+from workbench.comparison.runs import compare_runs, paired_difference, write_runs_page
+from workbench.comparison.saved_run import compare_run
+from workbench.comparison.stats import summarise
+from workbench.config import TrainConfig
+from workbench.errors import ConfigError
+from workbench.training.engine import train
+
+RATES = (("lr-slow", 1e-4), ("lr-mid", 2e-3), ("lr-fast", 1e-2))
+
+
+@pytest.fixture(scope="module")
+def three_runs(tiny_model_dir, tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("runs")
+    dirs = []
+    for name, lr in RATES:
+        cfg = TrainConfig(
+            model="tiny-random",
+            run_dir=str(root / name),
+            max_train_rows=16,
+            max_eval_rows=4,
+            max_steps=4,
+            batch_size=4,
+            log_every=1,
+            eval_every=2,
+            learning_rate=lr,
+            warmup_ratio=0.0,
+        )
+        assert train(cfg).completed
+        compare_run(
+            cfg.run_dir, max_eval_prompts=6, max_probe_prompts=3, max_new_tokens=12, batch_size=6
+        )
+        dirs.append(Path(cfg.run_dir))
+    return dirs
+
+
+def test_three_runs_side_by_side(three_runs, tmp_path):
+    c = compare_runs(three_runs)
+    assert [r.name for r in c.runs] == [n for n, _ in RATES]
+    assert c.config_diff == {"learning_rate": [lr for _, lr in RATES]}  # only what differs
+    assert c.metric == next(iter(c.runs[0].comparison.summary))
+    assert c.best in {n for n, _ in RATES} and c.best in c.best_reason
+    assert "95% interval" in c.best_reason
+    assert len(c.differences) == 2 and all(d.run == c.best for d in c.differences)
+    assert all(d.ci[0] <= d.delta <= d.ci[1] and d.n == 6 for d in c.differences)
+    assert {m["run"] for m in c.metric_rows()} == {n for n, _ in RATES}
+    assert len(c.forgetting_rows()) == 3
+
+    figures = c.figures()
+    assert set(figures) == {"step", "tokens", "time"}
+    by_tokens = figures["tokens"]
+    assert len(by_tokens.data) == 6  # train + eval per run
+    train_trace = by_tokens.data[0]
+    assert list(train_trace.x) == sorted(train_trace.x) and train_trace.x[-1] > 0
+    assert len(train_trace.x) == 4  # log_every=1, 4 steps
+
+    page = write_runs_page(c, tmp_path / "runs.html")
+    text = page.read_text()
+    for name, _ in RATES:
+        assert f"{name}/comparison.html" in text  # a link to each run's comparison page
+    assert text.count("<h4>What the configs change</h4>") == 1
+    assert "lora_r" not in text.split("Comparison metrics")[0]  # equal fields are not shown
+
+
+def test_differences_are_paired_by_prompt_and_flagged_when_the_interval_excludes_zero():
+    def comparison(scores: list[float]) -> Comparison:
+        rows = [
+            Row(i, [{"role": "user", "content": "q"}], "r", "b", "t", {"m": 0.0}, {"m": s})
+            for i, s in enumerate(scores)
+        ]
+        return Comparison("d", rows, summarise(rows, ["m"]), None, {}, {})
+
+    better = comparison([1.0] * 18 + [0.0] * 2)
+    worse = comparison([0.0] * 18 + [1.0] * 2)
+    n, delta, ci = paired_difference(better, worse, "m")
+    assert n == 20 and delta == pytest.approx(0.8) and ci[0] > 0
+    n, delta, ci = paired_difference(better, comparison([1.0] * 17 + [0.0] * 3), "m")
+    assert ci[0] <= 0 <= ci[1]  # one prompt apart out of 20: not shown
+
+
+def test_runs_without_a_comparison_rank_by_eval_loss_and_bad_input_is_named(three_runs, tmp_path):
+    with pytest.raises(ConfigError, match="no such run directory"):
+        compare_runs([tmp_path / "missing"])
+    with pytest.raises(ConfigError, match="No run has metric 'nope'"):
+        compare_runs(three_runs, metric="nope")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match="is it a run directory"):
+        compare_runs([empty])
