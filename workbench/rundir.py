@@ -114,6 +114,11 @@ class RunDir:
         return self.root.resolve().parent / "mlflow.db"
 
     @property
+    def mlflow_artifacts(self) -> Path:
+        """Where the default MLflow store keeps the runs' artifacts (beside `mlflow_db`)."""
+        return self.root.resolve().parent / "mlartifacts"
+
+    @property
     def scaleout_dir(self) -> Path:
         return self.root / "scaleout"
 
