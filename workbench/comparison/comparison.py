@@ -236,9 +236,9 @@ def compare(
     rows, seconds = _answer_and_score(pair, examples, chosen, settings)
     summary = summarise(rows, list(chosen), n_boot=n_boot, seed=seed)
     forgetting = None
-    if probe is not None:
+    if probe is not None and "interrupted_after" not in seconds:  # an interrupt skips the probe
         t_probe = time.perf_counter()
-        forgetting = probe_forgetting(
+        forgetting = _interruptible(probe_forgetting)(
             pair,
             probe,
             metrics=probe_metrics,
@@ -257,6 +257,19 @@ def compare(
         "base_path": "adapter disabled" if pair.shares_weights else "separate model",
     }
     return Comparison(dataset_name, rows, summary, forgetting, settings.to_dict(), models, seconds)
+
+
+def _interruptible(fn: Any) -> Any:
+    """`fn`, returning None instead of raising when the user interrupts it (the rest is kept)."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            log.warning("Interrupted: the comparison is kept without the forgetting probe.")
+            return None
+
+    return run
 
 
 def probe_forgetting(
@@ -316,20 +329,37 @@ def _answer_and_score(
     chosen: Mapping[str, M.MetricFn],
     settings: GenerationSettings,
 ) -> tuple[list[Row], dict[str, float]]:
-    answers = generate_pair(pair, [e.prompt for e in examples], settings=settings)
-    rows = [
-        Row(
-            e.row_id,
-            e.prompt,
-            e.reference,
-            b,
-            t,
-            M.score(chosen, b, e.reference),
-            M.score(chosen, t, e.reference),
+    """Both sides answer one batch of prompts at a time, so an interrupt keeps the rows so far
+    (`seconds["interrupted_after"]` then says how many) and each batch logs its progress."""
+    rows: list[Row] = []
+    seconds: dict[str, float] = {}
+    try:
+        for start in range(0, len(examples), settings.batch_size):
+            batch = examples[start : start + settings.batch_size]
+            answers = generate_pair(pair, [e.prompt for e in batch], settings=settings)
+            rows += [
+                Row(
+                    e.row_id,
+                    e.prompt,
+                    e.reference,
+                    b,
+                    t,
+                    M.score(chosen, b, e.reference),
+                    M.score(chosen, t, e.reference),
+                )
+                for e, b, t in zip(batch, answers["base"], answers["tuned"], strict=True)
+            ]
+            for side, s in answers["seconds"].items():
+                seconds[side] = round(seconds.get(side, 0.0) + s, 2)
+            log.info("answered %d of %d prompts (base and tuned)", len(rows), len(examples))
+    except KeyboardInterrupt:
+        if not rows:
+            raise
+        log.warning(
+            "Interrupted: kept the %d of %d prompts both models answered.", len(rows), len(examples)
         )
-        for e, b, t in zip(examples, answers["base"], answers["tuned"], strict=True)
-    ]
-    return rows, dict(answers["seconds"])
+        seconds["interrupted_after"] = len(rows)
+    return rows, seconds
 
 
 # -- inputs ---------------------------------------------------------------------------------------
