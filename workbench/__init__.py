@@ -79,6 +79,13 @@ _EXPORTS = {
     "loss_figure": "plots",
     "memory_figure": "plots",
     "write_figures_html": "plots",
+    "export_run": "shipping.export",
+    "export_merged": "shipping.merged",
+    "write_gguf": "shipping.gguf",
+    "LocalServer": "shipping.serve",
+    "serve_target": "shipping.serve",
+    "measure_cost": "shipping.cost",
+    "ShippingReport": "shipping.report",
 }
 
 __all__ = sorted(_EXPORTS)
