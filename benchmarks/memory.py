@@ -5,9 +5,12 @@ Each measurement is a fresh Python process that runs `workbench.train` for a few
 `/usr/bin/time -v` would) and real tokens/s over the training steps. Variants run side by side,
 alternated round by round, so a busy machine slows them alike:
 
-- `model-loss`: what the workbench did before (transformers' loss over every position's logits);
-- `chunked`: the default now (training/loss.py);
-- `chunked+lowmem`: the same with `cpu_low_memory` (glibc returns freed blocks at once).
+- `before`: the engine before this work (transformers' loss over every position's logits, the
+  whole batch in one forward/backward);
+- `chunked loss`: the labelled-positions loss (training/loss.py), the whole batch at once;
+- `chunked, micro N`: the batch as micro-batches of N rows (gradients accumulated);
+- `default (auto)`: what the engine does now (micro-batch chosen from memory, training/micro_batch.py);
+- `default + lowmem`: the same with `cpu_low_memory` (glibc returns freed blocks at once).
 
 Shapes: the demo and README configuration (LoRA, batch 8 x 384), and packed rows at max_length
 1,024 (batch 2) and 2,048 (batch 1), which fill every position.
@@ -37,10 +40,13 @@ SHAPES = {  # name -> TrainConfig fields
     "packed 2x1024": {"batch_size": 2, "max_length": 1024, "packing": True},
     "packed 1x2048": {"batch_size": 1, "max_length": 2048, "packing": True},
 }
-VARIANTS = {
-    "model-loss": {"loss": "model", "cpu_low_memory": False},
-    "chunked": {"loss": "chunked", "cpu_low_memory": False},
-    "chunked+lowmem": {"loss": "chunked", "cpu_low_memory": True},
+VARIANTS = {  # loss path, rows per forward/backward ("whole": the batch at once), cpu_low_memory
+    "before": {"loss": "model", "micro": "whole", "cpu_low_memory": False},
+    "chunked loss": {"loss": "chunked", "micro": "whole", "cpu_low_memory": False},
+    "chunked, micro 4": {"loss": "chunked", "micro": 4, "cpu_low_memory": False},
+    "chunked, micro 2": {"loss": "chunked", "micro": 2, "cpu_low_memory": False},
+    "default (auto)": {"loss": "chunked", "micro": None, "cpu_low_memory": False},
+    "default + lowmem": {"loss": "chunked", "micro": None, "cpu_low_memory": True},
 }
 
 CHILD = r"""
@@ -53,6 +59,8 @@ from workbench.training.events import Callback
 from workbench.training.trainer import WorkbenchTrainer
 if spec.pop("loss") == "model":
     WorkbenchTrainer.compute_loss = Trainer.compute_loss  # the path before training/loss.py
+micro = spec.pop("micro")
+spec["micro_batch_size"] = spec["batch_size"] if micro == "whole" else micro
 
 class Clock(Callback):
     def on_train_begin(self, state):
@@ -117,10 +125,10 @@ def main() -> None:
                     found.setdefault((shape, variant), []).append(out)
                     print(f"  {shape:14} {variant:15} {json.dumps(out)}", flush=True)
     print(f"\n{args.model}, LoRA r=16, {args.steps} steps, {args.rounds} round(s), medians\n")
-    print("| shape | variant | peak RSS GB | vs model-loss | real tokens/s | vs model-loss |")
+    print("| shape | variant | peak RSS GB | vs before | real tokens/s | vs before |")
     print("|---|---|---:|---:|---:|---:|")
     for shape in args.shapes:
-        base = found[(shape, "model-loss")]
+        base = found[(shape, "before")]
         base_gb = statistics.median(o["peak_gb"] for o in base)
         base_tps = statistics.median(o["tokens_per_s"] for o in base)
         for variant in VARIANTS:

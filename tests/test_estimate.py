@@ -256,7 +256,7 @@ def test_cli_prints_the_table(capsys):
 def test_cli_takes_explicit_hardware_and_the_modelling_knobs(capsys):
     from workbench.cli import main
 
-    laptop = '{"memory_gb": 8, "kind": "cpu", "name": "laptop"}'
+    laptop = '{"memory_gb": 2, "kind": "cpu", "name": "laptop"}'
     args = ["estimate", "--hardware", laptop, "--max-length", "1024", "--batch-size", "8", "--json"]
     assert main(args) == 1
     plain = json.loads(capsys.readouterr().out)[0]

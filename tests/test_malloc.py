@@ -58,7 +58,7 @@ def test_freed_blocks_go_back_to_the_os_only_with_the_setting():
 
 def test_estimate_drops_the_cpu_temporaries_term_with_the_setting():
     cpu = {"memory_gb": 24, "kind": "cpu"}
-    shape = TrainConfig(max_length=256, batch_size=4)
+    shape = TrainConfig(max_length=256, batch_size=4, micro_batch_size=4)  # 1,024 tokens at once
     default = estimate(shape, hardware=cpu)
     low = estimate(shape.replace(cpu_low_memory=True), hardware=cpu)
     assert (

@@ -57,6 +57,8 @@ class TrainConfig:
     epochs: float = 1.0
     max_steps: int = -1  # > 0 overrides epochs
     batch_size: int = 8
+    # rows per forward/backward inside one batch; None: chosen from memory (training/micro_batch.py)
+    micro_batch_size: int | None = None
     grad_accum: int = 1
     learning_rate: float = 2e-4
     lr_scheduler: str = "cosine"
@@ -98,6 +100,11 @@ class TrainConfig:
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}.")
+        if self.micro_batch_size is not None and not 0 < self.micro_batch_size <= self.batch_size:
+            raise ConfigError(
+                f"TrainConfig.micro_batch_size must be between 1 and batch_size ({self.batch_size}), "
+                f"got {self.micro_batch_size!r}; leave it None to let the workbench choose."
+            )
         if self.max_grad_norm < 0:
             raise ConfigError(
                 f"TrainConfig.max_grad_norm must be >= 0 (0 turns clipping off), got {self.max_grad_norm!r}."

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TrainConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, WorkbenchError
 from .memory import (
     OPTIMIZERS,
     activation_bytes,
@@ -281,7 +281,8 @@ def _breakdown(
     """Bytes per component (COMPONENTS) of one training step of `cfg` on `hw`."""
     act_bytes = hw.train_dtype_bytes
     train = training_for(tech, arch, cfg)
-    tokens = cfg.max_length * cfg.batch_size * rows_per_example(cfg)
+    rows = micro_batch_size(cfg, device=hw.kind) if hw.kind == "cpu" else cfg.batch_size
+    tokens = cfg.max_length * rows * rows_per_example(cfg)  # one forward/backward's worth
     parts = static_bytes(
         arch,
         train,
@@ -309,6 +310,39 @@ def _breakdown(
             quantised=tech.memory.weight_bits is not None,
         )
     return parts
+
+
+# Activations and loss tensors one forward/backward may keep on a CPU. `TrainConfig.batch_size` is
+# the optimizer's batch; on a CPU the engine runs it as micro-batches within this budget and
+# accumulates their gradients (SmolLM2-135M, LoRA, 8 x 384 tokens: ~6 GB of activations in one
+# pass). The loss is normalised by the whole batch's token count, so the update is the same.
+CPU_ACTIVATION_BUDGET = 1.5e9
+
+
+def micro_batch_size(cfg: TrainConfig, *, device: str) -> int:
+    """Rows per forward/backward: `cfg.micro_batch_size` when set; on a CPU the largest divisor
+    of batch_size whose activations fit CPU_ACTIVATION_BUDGET; on other devices the whole batch."""
+    if cfg.micro_batch_size:
+        return int(cfg.micro_batch_size)
+    if not device.startswith("cpu"):
+        return cfg.batch_size
+    from ..techniques import get_technique
+
+    try:
+        tech, arch = get_technique(cfg.technique), resolve_architecture(cfg.model)
+    except (WorkbenchError, OSError, ValueError) as exc:
+        log.info("micro-batch not chosen from memory (%s): the whole batch at once", exc)
+        return cfg.batch_size
+    tokens = cfg.max_length * rows_per_example(cfg)
+    per_row = activation_bytes(
+        arch,
+        training_for(tech, arch, cfg),
+        tokens=tokens,
+        act_bytes=4,
+        checkpointing=cfg.gradient_checkpointing,
+    ) + logits_bytes(arch, tokens=tokens, act_bytes=4)
+    fits = [d for d in range(1, cfg.batch_size + 1) if cfg.batch_size % d == 0]
+    return max((d for d in fits if d * per_row <= CPU_ACTIVATION_BUDGET), default=1)
 
 
 def config_from_keywords(

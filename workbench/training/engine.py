@@ -227,6 +227,8 @@ def _training_args(
     import torch
     from transformers import TrainingArguments
 
+    from ..estimation.estimator import micro_batch_size
+
     device = str(next(model.parameters()).device)
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     on_gpu = device.startswith("cuda")
@@ -234,11 +236,12 @@ def _training_args(
         log.warning(
             "Training in %s on a CPU: expect it to be very slow (use dtype=float32).", dtype
         )
+    micro = micro_batch_size(cfg, device=device)  # the batch as micro-batches that fit
     base = dict(
         output_dir=str(rd.checkpoints_dir),
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
+        per_device_train_batch_size=micro,
+        per_device_eval_batch_size=micro,  # evaluation keeps no activations, but its peak follows
+        gradient_accumulation_steps=cfg.grad_accum * (cfg.batch_size // micro),
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
         learning_rate=cfg.learning_rate,

@@ -31,7 +31,11 @@ class WorkbenchTrainer(Trainer):
     """Trainer with atomic checkpoints, a seeded length-grouped sampler and real-token counting."""
 
     def __init__(
-        self, *args: Any, group_by_length: bool = False, keep_checkpoints: int = 2, **kwargs: Any
+        self,
+        *args: Any,
+        group_by_length: bool = False,
+        keep_checkpoints: int = 2,
+        **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
         self.group_by_length = group_by_length
@@ -44,7 +48,9 @@ class WorkbenchTrainer(Trainer):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.group_by_length and hasattr(dataset, "lengths"):
             return LengthGroupedSampler(
-                dataset.lengths(), batch_size=self.args.train_batch_size, seed=self.args.seed
+                dataset.lengths(),  # grouped by the optimizer's batch: its micro-batches follow
+                batch_size=self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                seed=self.args.seed,
             )
         return super()._get_train_sampler(train_dataset)
 
