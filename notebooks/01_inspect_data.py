@@ -37,23 +37,33 @@
 # | personal data | emails, phone numbers, IBANs, card numbers, IP addresses, keys: redact or drop them |
 #
 # Nothing here changes your file. Cleaning writes a **new** file and a log of what changed.
+#
+# **One run, one choice.** The dataset, model and `max_length` set below are the run's choice:
+# notebook 02 reads them from `inspect/report.json` (unless you set its own), 03 trains what 02
+# chose, and 05 documents exactly the data that trained the model. The defaults are the README's
+# quick profile (`examples/demo.yaml`): the `orders-json` sample on the embedded SmolLM2 model.
 
 # %% tags=["parameters"]
 run_dir = "runs/latest"               # where the report goes (inspect/, figures/)
 interactive = True                    # papermill passes False: no widgets, same report
-dataset = "messy-support"             # a .jsonl/.json/.csv/.parquet file, or a shipped sample name
+dataset = "orders-json"               # a .jsonl/.json/.csv/.parquet file, or a sample ("messy-support" has planted faults)
 eval_dataset = None                   # None: the sample's eval split if any; "none": skip the leakage check
 model = "smollm2-135m-instruct"       # the model you will train: its tokenizer and chat template count
-max_length = 512                      # the training cutoff in tokens
+max_length = 384                      # the training cutoff in tokens (orders-json rows are 181-322)
 near_threshold = 0.7                  # word 3-gram Jaccard at or above which two rows are near copies
 pii_severity = "error"                # personal data is an error by default (see below)
 save_clean = False                    # headless: also write a cleaned copy into run_dir/inspect/
 
 # %%
-from IPython.display import HTML, display
+import logging
+import warnings
+
+from IPython.display import HTML, Markdown, display
 
 from workbench import RunDir, clean, inspect_dataset, load_splits
 
+warnings.filterwarnings("ignore", module=r"(transformers|bitsandbytes|torch)\b")  # library notices
+logging.getLogger("transformers").setLevel(logging.ERROR)
 rd = RunDir(run_dir).ensure()
 train, eval_split = load_splits(dataset, eval_dataset)
 display(train)
@@ -134,13 +144,15 @@ print(json_path, html_path, fig_path, sep="\n")
 # `clean` drops exact and near duplicates, empty turns, broken conversations and rows that leak into
 # the eval split, and replaces personal data with typed placeholders (`[EMAIL]`, `[PHONE]`, `[IBAN]`,
 # `[CARD]`, `[IP]`, ...). It returns a new dataset and a log; your source file is never touched.
-# Truncated rows are kept unless you pass `drop_truncated=True`.
+# Truncated rows are kept unless you pass `drop_truncated=True`. To train on the cleaned copy, save
+# it (`save_clean = True`, or the button below) and set `clean_copy = True` in notebook 03.
 
 # %%
 cleaned = clean(train, report=report)
 display(cleaned)
 if save_clean:
-    print(cleaned.save(rd.clean_copy, overwrite=True))
+    cleaned.save(rd.clean_copy, overwrite=True)
+    display(Markdown(f"Saved `{rd.clean_copy}`: set `clean_copy = True` in notebook 03 to train on it."))
 
 # %% [markdown]
 # ## Browse the examples

@@ -37,19 +37,26 @@
 # %% tags=["parameters"]
 run_dir = "runs/latest"          # technique.json is written here for notebook 03
 interactive = True               # papermill passes False: same calls, no widgets
-# the run to estimate (any TrainConfig field may be added here)
-model = "smollm2-135m-instruct"  # a preset (llama-3.1-8b, qwen2.5-7b, ...), a local folder, a hub id
+# the run to estimate and train (any TrainConfig field may be added here). The defaults are the
+# README's quick profile (examples/demo.yaml `quick`): 20 steps of 8 conversations at lr 1e-3.
+dataset = None                   # None: what notebook 01 inspected (else orders-json)
+model = None                     # None: notebook 01's model (else smollm2-135m-instruct); or a preset
+                                 # (llama-3.1-8b, qwen2.5-7b, ...), a local folder, a hub id
+max_length = None                # None: notebook 01's cutoff (else 384 tokens)
 technique = "lora"               # full | freeze | lora | dora | qlora
 hardware = "this-cpu"            # this-cpu | t4 | l4 | a10 | l40s | a100-40 | a100 | h100 | h200
-max_length = 512                 # sequence length (tokens)
 batch_size = 8
+max_steps = 20                   # > 0: this many optimizer steps; -1: train `epochs` whole epochs
+epochs = 1.0
+learning_rate = 1e-3             # LoRA r=16 on orders-json: eval loss 0.80 -> 0.015 in 20 steps
+max_train_rows = 160             # None: every training row
+max_eval_rows = 16               # None: the whole eval split (evaluated at the start and the end)
+log_every = 5
 gradient_checkpointing = False
 cpu_low_memory = False           # CPU: give freed memory back at once (lower peak RAM, slower steps)
 lora_r = 16
-dataset = "orders-json"          # used for the number of tokens per epoch
-epochs = 1.0
 hourly_price = None              # price of the hardware per hour, for the cost
-run_probe = True                 # run a few real steps here to check the estimate
+run_probe = False                # True: run a few real steps here to check the estimate (minutes)
 probe_steps = 3
 # the advisor's questions
 knowledge_changes_often = False
@@ -64,10 +71,12 @@ prompting_tried = False
 
 # %%
 import logging
+import warnings
 
 from IPython.display import HTML, Markdown, display
 
 from workbench import (
+    DatasetReport,
     RunDir,
     TechniqueChoice,
     TrainConfig,
@@ -83,8 +92,19 @@ from workbench import (
 )
 
 logging.basicConfig(level=logging.WARNING)
+warnings.filterwarnings("ignore", module=r"(transformers|bitsandbytes|torch)\b")  # library notices
+logging.getLogger("transformers").setLevel(logging.ERROR)
+inspected = DatasetReport.load_optional(run_dir)  # notebook 01's choice: data, model, cutoff
+if inspected is not None:
+    dataset = dataset or inspected.provenance.get("sample") or inspected.provenance.get("source")
+    model = model or inspected.model
+    max_length = max_length or (inspected.lengths or {}).get("max_length")
+dataset, model, max_length = dataset or "orders-json", model or "smollm2-135m-instruct", max_length or 384
 cfg = TrainConfig.from_parameters(globals()).replace(run_dir=str(run_dir))
 rd = RunDir(run_dir)
+display(Markdown(f"**The run**: `{cfg.technique}` on `{cfg.model}`, data `{cfg.dataset}` "
+                 f"({'as inspected in notebook 01' if inspected is not None else 'notebook 01 did not run'}), "
+                 f"max_length {cfg.max_length}, {cfg.max_steps} steps x {cfg.batch_size} at lr {cfg.learning_rate:g}."))
 cfg
 
 # %% [markdown]
@@ -149,13 +169,21 @@ display(HTML("<table><tr><th>technique</th><th>what it does</th><th>saves</th><t
 
 # %%
 tokens = dataset_tokens(dataset, max_length=cfg.max_length)
+if cfg.max_steps > 0:  # the run trains max_steps batches, not whole epochs
+    rows = len(load_dataset(dataset, split="train"))
+    tokens = round(tokens / rows * min(rows, cfg.max_steps * cfg.batch_size * cfg.grad_accum))
 options = dict(hardware=hardware, dataset_tokens=tokens, hourly_price=hourly_price)
 estimates = compare_techniques(["full", "lora", "qlora"], config=cfg, **options)
 chosen = estimate(cfg, **options)
 fig = memory_figure(estimates)
 write_figures_html({"memory": fig}, rd.memory_figure_html, title="Memory by component")
 fig.show()
+TechniqueChoice(train_config=cfg, estimate=chosen, advice=advice).save(rd.root)  # 03 can start now
 chosen
+
+# %% [markdown]
+# The panel below tries other models, techniques and shapes. It changes nothing until you press
+# **Use for notebook 03**, which saves the panel's configuration as the run's choice.
 
 # %%
 if interactive:
@@ -172,19 +200,35 @@ if interactive:
 # the chosen shape in a fresh process, and measures the peak memory (resident memory on a CPU,
 # `torch.cuda.max_memory_allocated` on a GPU) and the time per step. The estimate for the full run
 # is then corrected by the measured/estimated ratios. (It measures *this* machine: when the chosen
-# hardware is a GPU you do not have, the probe is skipped.)
+# hardware is a GPU you do not have, or when the estimate says the run does not fit here, the
+# probe is skipped with a note: it would only run out of memory. It is off by default because it
+# takes minutes on a CPU: set `run_probe = True`.)
 
 # %%
 import torch
 
 result = None
-if run_probe and (hardware == "this-cpu" or torch.cuda.is_available()):
-    result = probe(cfg, steps=probe_steps)
-    display(result)
-    chosen = chosen.calibrated(result)
-    display(chosen)
-elif run_probe:
+here = hardware == "this-cpu" or torch.cuda.is_available()
+if not run_probe:
+    display(Markdown("Probe skipped (`run_probe = False`): set it to True to measure this machine."))
+elif not here:
     display(Markdown(f"No probe: `{hardware}` is not this machine."))
+elif not chosen.fits:
+    display(Markdown(f"No probe: the estimate puts the run at {chosen.peak_bytes / 1e9:.1f} GB, more than "
+                     f"{chosen.memory_bytes / 1e9:.1f} GB here. Lower batch_size or max_length, or tick "
+                     "gradient checkpointing / cpu_low_memory, and run this cell again."))
+else:
+    step_s = cfg.batch_size * cfg.max_length / max(chosen.tokens_per_s, 1e-9)
+    display(Markdown(f"Probing: loading `{cfg.model}` in a fresh process, then {probe_steps} real steps "
+                     f"(about {step_s:.0f} s each by the estimate)..."))
+    try:
+        result = probe(cfg, steps=probe_steps)
+    except KeyboardInterrupt:
+        display(Markdown("Probe interrupted: the estimate above stays uncalibrated (the choice is saved)."))
+    else:
+        display(result)
+        chosen = chosen.calibrated(result)
+        display(chosen)
 
 # %% [markdown]
 # ## 5 · Save the choice for notebook 03

@@ -42,6 +42,8 @@
 run_dir = "runs/latest"      # notebook 02 wrote technique.json here; artifacts go here
 interactive = True           # papermill passes False: train in the foreground, same artifacts
 use_technique_json = True    # start from notebook 02's choice when run_dir/technique.json exists
+                             # (without one: the README's quick profile, 20 steps of orders-json)
+clean_copy = False           # True: train on notebook 01's cleaned copy (run_dir/inspect/train.clean.jsonl)
 # Any TrainConfig field can be set here; None keeps notebook 02's value (or the default).
 model = None                 # e.g. "smollm2-135m-instruct", "tiny-random", a local folder
 technique = None             # lora | qlora | dora | full | freeze
@@ -66,13 +68,32 @@ cpu_low_memory = None        # True: lower peak RAM on a CPU, slower steps (READ
 # file trains from the command line: `workbench train runs/latest/train_config.yaml`.
 
 # %%
+import logging
+import warnings
 from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from workbench import RunDir, TrainConfig, notebook_config, train
+from workbench import RunDir, TrainConfig, list_samples, notebook_config, sample_path, train
 
-cfg = notebook_config(globals(), use_technique_json=use_technique_json)
+warnings.filterwarnings("ignore", module=r"(transformers|bitsandbytes|torch|peft)\b")  # library notices
+logging.getLogger("transformers").setLevel(logging.ERROR)
+rd = RunDir(run_dir)
+QUICK = dict(dataset="orders-json", max_length=384, max_steps=20, batch_size=8, learning_rate=1e-3,
+             max_train_rows=160, max_eval_rows=16, log_every=5)  # examples/demo.yaml `quick`
+chosen = use_technique_json and rd.technique_json.is_file()
+given = {k: v for k, v in globals().items() if v is not None}
+cfg = notebook_config({**({} if chosen else QUICK), **given}, use_technique_json=use_technique_json)
+if clean_copy:
+    if not rd.clean_copy.is_file():
+        raise FileNotFoundError(f"{rd.clean_copy}: no cleaned copy yet. Save one in notebook 01 "
+                                "(`save_clean = True`, or its Save button), or set clean_copy = False.")
+    held_out = cfg.eval_dataset or (str(sample_path(cfg.dataset, "eval")) if cfg.dataset in list_samples() else None)
+    cfg = cfg.replace(dataset=str(rd.clean_copy), eval_dataset=held_out)
+elif rd.clean_copy.is_file():
+    display(Markdown(f"Notebook 01 saved a cleaned copy, `{rd.clean_copy}`: set `clean_copy = True` to train on it."))
+display(Markdown(f"**The run**: `{cfg.technique}` on `{cfg.model}`, data `{cfg.dataset}` "
+                 f"({'notebook 02' if chosen else 'the quick profile: notebook 02 did not run'})."))
 display(Markdown(f"```yaml\n{cfg.to_yaml()}```"))
 
 # %% [markdown]
@@ -81,6 +102,11 @@ display(Markdown(f"```yaml\n{cfg.to_yaml()}```"))
 # Interactive: the panel trains in a background thread, so **Stop** works while it runs (it saves a
 # checkpoint first; **Train** again resumes). Interrupting the kernel also stops cleanly with a
 # checkpoint. Headless (papermill), the same `workbench.training.engine` call runs in the foreground.
+#
+# Before the first step the run measures the eval loss of the untrained model (`eval_at_start`):
+# that is the point the eval curve falls from, and the progress line says so while it runs. The
+# first train-loss point appears after `log_every` steps. After the last step (or Stop) the eval
+# loss is measured once more; the ETA counts training steps only.
 
 # %%
 result = None
@@ -92,7 +118,7 @@ if interactive:
 else:
     from workbench.ui.live import LiveLossPlot, ProgressLine
 
-    progress, plot = ProgressLine(), LiveLossPlot()
+    progress, plot = ProgressLine(eval_first=cfg.eval_at_start), LiveLossPlot()
     progress.show()
     plot.show()
     result = train(cfg, callbacks=[progress, plot])

@@ -62,10 +62,17 @@ perplexity_margin = 0.25         # largest acceptable relative rise of probe per
 # adapter (or the base and the fully tuned model).
 
 # %%
-from IPython.display import HTML, display
+import logging
+import warnings
+
+from IPython.display import HTML, Markdown, display
 
 from workbench import compare_run, load_run
 
+warnings.filterwarnings("ignore", module=r"(transformers|bitsandbytes|torch|peft)\b")  # library notices
+logging.getLogger("transformers").setLevel(logging.ERROR)
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+logging.getLogger("workbench.comparison").setLevel(logging.INFO)  # progress: one line per batch
 pair = load_run(run_dir)
 display(HTML(f"<b>{pair.info['technique']}</b> run of <code>{pair.info['model']}</code>; base answers from "
              f"{'the same model, adapter switched off' if pair.shares_weights else 'a second copy of the base model'}"))
@@ -75,17 +82,27 @@ display(HTML(f"<b>{pair.info['technique']}</b> run of <code>{pair.info['model']}
 #
 # This writes `comparison.json` (every prompt, answer and score), `comparison.html` (the table below
 # as a page you can sort and filter in any browser) and `figures/comparison.html` into the run
-# directory. On two CPU cores expect a few seconds per prompt and model.
+# directory. On two CPU cores expect a few seconds per prompt and model; a line below reports each
+# batch of `batch_size` prompts. **Interrupt** (the stop button) keeps the prompts answered so far
+# and skips the forgetting probe.
 
 # %%
-comparison = compare_run(
-    run_dir, pair=pair, eval_dataset=eval_dataset, probe_dataset=probe_dataset,
-    max_eval_prompts=max_eval_prompts or max_eval_rows, max_probe_prompts=max_probe_prompts,
-    max_new_tokens=max_new_tokens, batch_size=batch_size,
-    forgetting_margin=forgetting_margin, perplexity_margin=perplexity_margin,
-)
-print("\n".join(comparison.summary_lines()))
-display(comparison)
+display(Markdown(f"Asking the base and the tuned model every held-out prompt, {batch_size} at a time..."))
+comparison = None
+try:
+    comparison = compare_run(
+        run_dir, pair=pair, eval_dataset=eval_dataset, probe_dataset=probe_dataset,
+        max_eval_prompts=max_eval_prompts or max_eval_rows, max_probe_prompts=max_probe_prompts,
+        max_new_tokens=max_new_tokens, batch_size=batch_size,
+        forgetting_margin=forgetting_margin, perplexity_margin=perplexity_margin,
+    )
+except KeyboardInterrupt:
+    display(Markdown("Interrupted before the first batch was answered: nothing to compare yet."))
+if comparison is not None:
+    if comparison.seconds.get("interrupted_after"):
+        display(Markdown(f"**Interrupted**: the results below cover the first {len(comparison.rows)} prompts."))
+    print("\n".join(comparison.summary_lines()))
+    display(comparison)
 
 # %% [markdown]
 # ## The differences at a glance
@@ -96,7 +113,7 @@ display(comparison)
 # %%
 from workbench import comparison_figures
 
-for figure in comparison_figures(comparison).values():
+for figure in comparison_figures(comparison).values() if comparison is not None else []:
     display(figure)
 
 # %% [markdown]
@@ -107,7 +124,7 @@ for figure in comparison_figures(comparison).values():
 # (differences marked).
 
 # %%
-if interactive:
+if interactive and comparison is not None and comparison.rows:
     from workbench.ui.compare import ComparisonView
 
     first = comparison.rows[0].prompt

@@ -42,14 +42,22 @@ bias_pairs = 8             # prompt pairs in the probe
 bias_max_new_tokens = 48   # answer length per prompt
 
 # %%
+import logging
+import warnings
+
 from IPython.display import HTML, Markdown, display
 
 from workbench import RunFacts, not_run, write_run_docs
 
+warnings.filterwarnings("ignore", module=r"(transformers|bitsandbytes|torch|peft)\b")  # library notices
+logging.getLogger("transformers").setLevel(logging.ERROR)
 facts = RunFacts.read(run_dir)
 steps = {"inspect": facts.inspect, "technique": facts.technique, "train": facts.train,
          "comparison": facts.comparison}
 display(Markdown("\n".join(f"- {'found' if v is not None else not_run(k)}: **{k}**" for k, v in steps.items())))
+display(Markdown(f"The documents describe the data that trained this run: **`{facts.trained_data}`**."
+                 + (f" Notebook 01 inspected `{facts.inspected_other}` instead: the data card says so."
+                    if facts.inspected_other else "")))
 
 # %% [markdown]
 # ## A simple bias probe
@@ -82,16 +90,21 @@ else:
 # time and an energy estimate (wall time × an assumed power draw, stated in the record).
 
 # %%
+def as_text(page: str) -> HTML:
+    """A document as HTML that JupyterLab's MathJax leaves alone ("US$ 12 ... US$ 30" is text)."""
+    return HTML(f"<div class='tex2jax_ignore mathjax_ignore'>{page}</div>")
+
+
 docs = write_run_docs(run_dir=run_dir)
 display(docs)
-display(HTML(docs.html("ai_act_record")))
+display(as_text(docs.html("ai_act_record")))
 
 # %% [markdown]
 # ## The model card and the data card
 
 # %%
-display(HTML(docs.html("model_card")))
-display(HTML(docs.html("data_card")))
+display(as_text(docs.html("model_card")))
+display(as_text(docs.html("data_card")))
 
 # %% [markdown]
 # ## Fill in what only you know

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from .comparison import Comparison, Forgetting, MetricSummary, Row
 
 CSS = """
-.wb-cmp{font-family:system-ui,sans-serif;font-size:13px}
+.wb-cmp{font-family:system-ui,sans-serif;font-size:13px;max-width:100%;overflow-x:auto}
 .wb-cmp table{border-collapse:collapse;margin:6px 0}
-.wb-cmp th,.wb-cmp td{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}
+.wb-cmp table.wb-rows{width:100%}
+.wb-cmp th,.wb-cmp td{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left;overflow-wrap:anywhere}
 .wb-cmp th{background:#f4f4f4;cursor:pointer}
 .wb-cmp td.txt{white-space:pre-wrap;max-width:28em;font-family:ui-monospace,monospace;font-size:12px}
 .wb-cmp .up{background:#dff3df}.wb-cmp .down{background:#f8dede}
@@ -25,6 +26,9 @@ CSS = """
 .wb-cmp .flag{padding:6px 10px;border-radius:4px;margin:6px 0}
 .wb-cmp .bad{background:#fde2e2;border:1px solid #e0a0a0}.wb-cmp .ok{background:#e3f4e3;border:1px solid #a0d0a0}
 """
+
+# "US$ 12 ... US$ 30" in an answer is text, not a formula: keep MathJax (JupyterLab) out of it
+BOX = "wb-cmp tex2jax_ignore mathjax_ignore"
 
 SCRIPT = """
 <script>
@@ -157,7 +161,7 @@ def _header(c: Comparison) -> str:
 
 def comparison_fragment(c: Comparison, *, max_rows: int = 50, table_id: str = "wb-rows") -> str:
     """Everything as one <div> (notebook display); at most `max_rows` prompt rows."""
-    parts = [f"<style>{CSS}</style><div class='wb-cmp'>", _header(c), summary_table(c.summary)]
+    parts = [f"<style>{CSS}</style><div class='{BOX}'>", _header(c), summary_table(c.summary)]
     if c.forgetting is not None:
         parts.append(forgetting_section(c.forgetting))
     shown = c.rows[:max_rows]

@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from ..comparison.comparison import Comparison, Row
 from ..comparison.generation import GenerationSettings, ModelPair, generate_pair
-from ..comparison.html import CSS, rows_table, word_diff
+from ..comparison.html import BOX, CSS, rows_table, word_diff
 
 ORDER = "prompt order"
 SHOW_ALL, TUNED_BETTER, BASE_BETTER, SAME = (
@@ -106,15 +106,16 @@ class ComparisonView:
         self.widget = w.VBox(
             [
                 w.HTML(f"<style>{CSS}</style>"),
-                w.HBox([self.metric, self.show, self.sort]),
-                w.HBox([self.search, self.count]),
+                w.HBox([self.metric, self.show, self.sort], layout=_wrap()),
+                w.HBox([self.search, self.count], layout=_wrap()),
                 self.table,
                 w.HTML("<h4>Try your own prompt</h4>"),
                 self.system,
                 self.prompt,
                 self.ask,
                 self.answers,
-            ]
+            ],
+            layout=w.Layout(width="100%", max_width="100%"),
         )
         self.refresh()
 
@@ -131,7 +132,7 @@ class ComparisonView:
             f" (first {len(shown)} shown)" if len(shown) < len(rows) else ""
         )
         self.table.value = (
-            f"<div class='wb-cmp'>{rows_table(shown, self.comparison.metric_names)}</div>"
+            f"<div class='{BOX}'>{rows_table(shown, self.comparison.metric_names)}</div>"
         )
 
     def _on_ask(self, _button: Any) -> None:
@@ -153,6 +154,11 @@ class ComparisonView:
             self.ask.disabled = False
 
 
+def _wrap() -> w.Layout:
+    """A row that wraps its controls instead of overflowing a narrow output area."""
+    return w.Layout(flex_flow="row wrap", width="100%")
+
+
 EMPTY_ANSWER = "<i>(an empty answer)</i>"  # a blank cell reads as "nothing happened"
 
 
@@ -161,7 +167,7 @@ def side_by_side(base: str, tuned: str, seconds: dict[str, float]) -> str:
     left = left if base.strip() else EMPTY_ANSWER
     right = right if tuned.strip() else EMPTY_ANSWER
     return (
-        "<div class='wb-cmp'><table><tr>"
+        f"<div class='{BOX}'><table><tr>"
         f"<th>base ({seconds.get('base', 0):.1f} s)</th><th>tuned ({seconds.get('tuned', 0):.1f} s)</th></tr>"
         f"<tr><td class='txt'>{left}</td><td class='txt'>{right}</td></tr></table></div>"
     )

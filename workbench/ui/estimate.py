@@ -68,6 +68,11 @@ class EstimatePanel:
             value=probe_steps, min=2, max=50, description="probe steps"
         )
         self.probe_button = w.Button(description="Run probe here", icon="stopwatch")
+        self.save_button = w.Button(
+            description="Use for notebook 03",
+            icon="save",
+            tooltip="Save this model, technique and shape as the run's choice (technique.json)",
+        )
         self.table, self.status = w.HTML(), w.HTML()
         self.plot = w.Output()
         self.estimates: list[Estimate] = []
@@ -75,18 +80,33 @@ class EstimatePanel:
         self.probe_result: Any = None
         self.button.on_click(lambda _b: self.update())
         self.probe_button.on_click(lambda _b: self.run_probe())
+        self.save_button.on_click(lambda _b: self.save_choice())
+        wrap = w.Layout(flex_flow="row wrap", width="100%")  # wrap rather than squeeze buttons
         self.widget = w.VBox(
             [
-                w.HBox([self.model, self.technique, self.hardware]),
+                w.HBox([self.model, self.technique, self.hardware], layout=wrap),
                 w.HBox(
-                    [self.max_length, self.batch_size, self.grad_ckpt, self.low_memory, self.button]
+                    [
+                        self.max_length,
+                        self.batch_size,
+                        self.grad_ckpt,
+                        self.low_memory,
+                        self.button,
+                    ],
+                    layout=wrap,
                 ),
                 self.table,
                 self.plot,
-                w.HBox([self.probe_steps, self.probe_button]),
+                w.HBox([self.probe_steps, self.probe_button, self.save_button], layout=wrap),
                 self.status,
-            ]
+            ],
+            layout=w.Layout(width="100%", max_width="100%"),
         )
+        for box in self.widget.children[:2]:
+            for child in box.children:
+                if not isinstance(child, w.Button):
+                    child.layout.width = "auto"
+                    child.style.description_width = "initial"
 
     def update(self) -> list[Estimate]:
         try:
@@ -125,6 +145,34 @@ class EstimatePanel:
                 f"<p style='color:#c62828'>{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
             )
         return self.probe_result
+
+    def save_choice(self) -> Any:
+        """Save the config the widgets describe as the run's choice (notebook 03 trains it)."""
+        from ..estimation.choice import TechniqueChoice
+        from ..estimation.estimator import estimate
+
+        cfg = self.config()
+        try:
+            previous = TechniqueChoice.load_optional(cfg.run_dir)
+            est = estimate(cfg, hardware=self.hardware.value)
+            choice = TechniqueChoice(
+                train_config=cfg,
+                estimate=est,
+                advice=previous.advice if previous else None,
+                probe=self.probe_result,
+            )
+            path = choice.save(cfg.run_dir)
+        except Exception as exc:  # a handler shows its own errors instead of losing them
+            self.status.value = (
+                f"<p style='color:#c62828'>{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+            )
+            return None
+        self.status.value = (
+            f"Saved <code>{html.escape(str(path))}</code>: <b>{html.escape(cfg.technique)}</b> on "
+            f"<code>{html.escape(cfg.model)}</code>, {'fits' if est.fits else 'does NOT fit'} on "
+            f"{html.escape(self.hardware.value)}. Notebook 03 trains this."
+        )
+        return choice
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -153,7 +153,8 @@ class InspectBrowser:
             self.status.value = (
                 f"Saved {len(result.dataset)} of {result.rows_before} rows to "
                 f"<code>{html.escape(str(path))}</code> ({html.escape(counts)}). "
-                "The source file is unchanged."
+                "The source file is unchanged. To train on this copy, set "
+                "<code>clean_copy = True</code> in notebook 03."
             )
         except Exception as exc:
             self.status.value = (

@@ -81,9 +81,11 @@ class ReportPreview:
                 self.status,
                 self.out,
             ],
-            layout=w.Layout(width="36%"),
+            layout=w.Layout(flex="1 1 30rem", min_width="min(30rem, 100%)"),
         )
-        self.widget = w.HBox([form, w.Box([self.tabs], layout=w.Layout(width="64%"))])
+        documents = w.Box([self.tabs], layout=w.Layout(flex="2 1 28rem", min_width="0"))
+        # side by side when there is room, the documents below the form when there is not
+        self.widget = w.HBox([form, documents], layout=w.Layout(flex_flow="row wrap", width="100%"))
         self.refresh()
 
     def provider_facts(self) -> dict[str, str]:
@@ -92,7 +94,7 @@ class ReportPreview:
     def refresh(self) -> None:
         docs = write_run_docs(run_dir=self.run_dir, provider=self.provider_facts())
         for child, name in zip(self.tabs.children, TITLES, strict=True):
-            child.value = docs.html(name)
+            child.value = f"<div class='tex2jax_ignore mathjax_ignore'>{docs.html(name)}</div>"
         self.status.value = f"{len(docs.paths)} files in <code>{RunDir(self.run_dir).docs_dir}</code>; {len(docs.gaps)} step(s) not run"
 
     def _on_save(self, _button: Any) -> None:
