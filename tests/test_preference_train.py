@@ -130,6 +130,13 @@ def test_dpo_from_an_sft_adapter_uses_it_as_the_reference(tiny_model_dir, tmp_pa
     tuned = load_file(str(Path(dpo.adapter_dir) / name))
     assert all(torch.equal(start[k], ref[k]) for k in start)  # the reference never trains
     assert any(not torch.equal(start[k], tuned[k]) for k in start)  # the policy does
+    from workbench.documents.writer import write_run_docs
+
+    write_run_docs(run_dir=tmp_path / "dpo")  # the model card records the objective and its start
+    card = (tmp_path / "dpo" / "docs" / "model_card.md").read_text()
+    assert (
+        "| **objective** | dpo |" in card and f"| **init_adapter** | {tmp_path / 'sft'} |" in card
+    )
 
 
 def test_dpo_refuses_a_technique_without_an_adapter_and_a_bad_objective(tiny_model_dir, run_dir):

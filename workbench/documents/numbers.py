@@ -43,6 +43,7 @@ def as_number(value: Any) -> float | None:
 
 def hyperparameters(facts: RunFacts) -> list[tuple[str, Any]]:
     keys = (
+        "objective",  # sft, or dpo on preference pairs (then beta and the starting adapter)
         "technique",
         "lora_r",
         "lora_alpha",
@@ -62,6 +63,8 @@ def hyperparameters(facts: RunFacts) -> list[tuple[str, Any]]:
         "dtype",
     )
     cfg = facts.train_config
+    if cfg is not None and cfg.objective == "dpo":
+        keys += ("beta", "init_adapter")
     return [] if cfg is None else [(k, getattr(cfg, k)) for k in keys]
 
 
