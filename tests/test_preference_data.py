@@ -147,3 +147,10 @@ def test_support_tone_pairs_sample_chosen_on_brand_rejected_breaks_one_rule():
         assert sum(v != 1.0 for v in rejected) >= 1, pair.rejected
     train_prompts = {p.prompt[-1]["content"] for p in train.pairs}
     assert not any(p.prompt[-1]["content"] in train_prompts for p in evals.pairs)  # held out
+
+
+def test_the_sft_loader_points_pair_files_to_dpo():
+    from workbench.data.dataset import load_dataset
+
+    with pytest.raises(DataError, match="preference pairs.*objective='dpo'"):
+        load_dataset("support-tone-pairs")

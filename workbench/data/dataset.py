@@ -301,6 +301,11 @@ def _detect(src: Source, rows: list[tuple[int, Any]], columns: dict[str, str]) -
         )
         raise DataError(f"{src.label}: no readable rows (line {line}: {why})")
     seen = sorted({str(k) for row in first for k in row})[:20]
+    if {"chosen", "rejected"} <= set(seen):
+        raise DataError(
+            f"{src.label}: these rows are preference pairs (chosen/rejected), not examples: "
+            "train on them with objective='dpo', or load them with load_preferences()."
+        )
     raise DataError(
         f"{src.label}: could not recognise the format from the fields {', '.join(seen) or '(none)'}. "
         f"Supported: {_format_list()}. Pass format= and columns={{format field: your column}}."
