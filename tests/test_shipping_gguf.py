@@ -112,3 +112,34 @@ def test_f32_round_trip_keeps_logits_with_sharp_attention(tmp_path, tiny_model_d
     with torch.no_grad():
         want, got = model(input_ids=ids).logits, loaded(input_ids=ids).logits
     assert float((want - got).abs().max()) < 1e-4
+
+
+def test_pre_tokenizer_names_and_refusal(tiny_model_dir):
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    from transformers.integrations.gguf.gguf_tokenizer_mapping import GGUF_PRE_TOKENIZER_SPLITS
+
+    from workbench.shipping.gguf import pre_tokenizer_name
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert pre_tokenizer_name(tok) == "gpt2"
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), byte_level]
+    )
+    assert pre_tokenizer_name(tok) == "smollm"
+    llama3 = GGUF_PRE_TOKENIZER_SPLITS["llama-bpe"]
+    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex(llama3), behavior="isolated"), byte_level]
+    )
+    assert pre_tokenizer_name(tok) == "llama-bpe"
+    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex(r"\s+"), behavior="isolated"), byte_level]
+    )
+    with pytest.raises(ModelError, match="unknown pre-tokenizer"):
+        pre_tokenizer_name(tok)
+    word_level = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+    )
+    with pytest.raises(ModelError, match="byte-level BPE"):
+        pre_tokenizer_name(word_level)

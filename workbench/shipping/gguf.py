@@ -69,9 +69,20 @@ def pre_tokenizer_name(tokenizer: Any) -> str:
         return "gpt2"
     if steps == ["Digits", "ByteLevel"] and pre["pretokenizers"][0].get("individual_digits"):
         return "smollm"
-    if steps == ["Split", "ByteLevel"]:
+    if steps == ["Split", "ByteLevel"] and _split_regex(pre) == _loader_split("llama-bpe"):
         return "llama-bpe"
     raise ModelError(f"GGUF export: unknown pre-tokenizer {json.dumps(pre)[:200]}.")
+
+
+def _split_regex(pre: dict[str, Any]) -> str | None:
+    return (pre["pretokenizers"][0].get("pattern") or {}).get("Regex")
+
+
+def _loader_split(name: str) -> str | None:
+    """The split regex transformers' GGUF loader applies for llama.cpp pre-tokenizer `name`."""
+    from transformers.integrations.gguf.gguf_tokenizer_mapping import GGUF_PRE_TOKENIZER_SPLITS
+
+    return GGUF_PRE_TOKENIZER_SPLITS.get(name)
 
 
 def permute_rotary(weights: Any, n_head: int) -> Any:
