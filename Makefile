@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo lab test test-fast lint format model clean-runs
+.PHONY: setup demo lab test test-fast lint format model clean-runs mlflow
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ model: setup
 
 demo: model
 	$(BIN)/workbench run $(PARAMS) --profile quick
+
+# the MLflow UI on the local store every run logs to (runs/mlflow.db); MLFLOW_PORT=5000 by default
+mlflow: setup
+	$(BIN)/workbench mlflow --runs runs --port $(or $(MLFLOW_PORT),5000)
 
 lab: model
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/

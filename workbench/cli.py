@@ -20,6 +20,10 @@ Start here (each step reads what the previous one wrote into one run directory):
   workbench compare RUN_DIR                     base vs tuned answers, task metrics, forgetting
   workbench report RUN_DIR                      model card, data card, AI Act / GDPR record
   workbench export-script RUN_DIR               a plain script + accelerate config for a bigger machine
+  workbench lr-find params.yaml                 LR range test: a suggested learning rate and why
+  workbench sweep params.yaml --grid learning_rate=1e-4,3e-4 lora_r=8,16
+                                                train the grid, prune losers, compare the runs
+  workbench mlflow                              the MLflow UI on runs/mlflow.db (every run logs there)
   workbench export RUN_DIR                      merged safetensors, GGUF (f16, q8_0), Ollama Modelfile
   workbench serve RUN_DIR                       an OpenAI-compatible endpoint on 127.0.0.1:8000
 
@@ -37,6 +41,8 @@ a full disk (one line on stderr saying which file and what to do; --debug adds t
 
 Environment: secrets such as HF_TOKEN are read from the environment only, never from a
 parameters file; HF_HUB_OFFLINE=1 keeps everything offline; WORKBENCH_HOME moves the model cache.
+MLFLOW_TRACKING_URI sends runs to a tracking server instead of runs/mlflow.db; WORKBENCH_REPORT_TO
+(mlflow | tensorboard | trackio | none) sets the default tracker.
 """
 
 
@@ -70,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare_command(sub)
     _add_estimate_command(sub)
     _add_shipping_commands(sub)
+    _add_runs_commands(sub)
     return parser
 
 
@@ -680,6 +687,70 @@ def failure_line(exc: BaseException, *, params: str | None = None) -> str:
             f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
         )
     return scrub_text(" ".join(text.split()), secret_values())[0]
+
+
+# -- many runs: the MLflow UI, an LR range test, sweeps -------------------------------------------
+
+
+def _add_runs_commands(sub: argparse._SubParsersAction) -> None:
+    ui = sub.add_parser("mlflow", help="open the MLflow UI on the runs' local store")
+    ui.add_argument(
+        "--runs", default="runs", help="the runs folder holding mlflow.db (default runs)"
+    )
+    ui.add_argument("--port", type=int, default=5000)
+    ui.set_defaults(func=_cmd_mlflow)
+    lr = sub.add_parser(
+        "lr-find", help="LR range test on a few real batches; prints the suggestion"
+    )
+    lr.add_argument("params", help="YAML file of TrainConfig fields")
+    lr.add_argument("--steps", type=int, default=40, help="rates tried (default 40)")
+    lr.set_defaults(func=_cmd_lr_find)
+    sw = sub.add_parser(
+        "sweep",
+        help="train a grid of variants, prune clear losers (Optuna), compare the runs",
+        description="e.g. workbench sweep params.yaml --grid learning_rate=1e-4,3e-4 lora_r=8,16",
+    )
+    sw.add_argument("params", help="YAML file of TrainConfig fields (the base of every variant)")
+    sw.add_argument("--grid", nargs="+", required=True, metavar="FIELD=V1,V2")
+    sw.add_argument("--root", help="folder of the variants' run dirs (default: run_dir)")
+    sw.add_argument("--pruner", default="median", help="median | percentile | none")
+    sw.set_defaults(func=_cmd_sweep)
+
+
+def _cmd_mlflow(args: argparse.Namespace) -> int:
+    from .rundir import RunDir
+
+    rd = RunDir(os.path.join(args.runs, "any"))
+    store = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{rd.mlflow_db}"
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store]
+    command += ["--port", str(args.port), "--workers", "1"]  # one user, two cores
+    print(f"MLflow UI on http://127.0.0.1:{args.port} ({store})", file=sys.stderr)
+    os.execv(sys.executable, command)  # the UI owns the process from here
+    return 0  # not reached
+
+
+def _cmd_lr_find(args: argparse.Namespace) -> int:
+    from .config import TrainConfig
+    from .training.lr_finder import find_lr
+
+    result = find_lr(TrainConfig.from_yaml(args.params), num_steps=args.steps)
+    print(result.reason, file=sys.stderr)
+    print(f"{result.suggestion:.3g}" if result.suggestion else "none")
+    return 0 if result.suggestion else 1
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .comparison.runs import write_runs_page
+    from .config import TrainConfig
+    from .pipeline.sweep import parse_grid, sweep
+
+    cfg = TrainConfig.from_yaml(args.params)
+    result = sweep(cfg, parse_grid(args.grid), root=args.root, pruner=args.pruner)
+    for line in result.summary_lines():
+        print(line, file=sys.stderr)
+    root = args.root or cfg.run_dir
+    print(write_runs_page(result.comparison, os.path.join(root, "runs_comparison.html")))
+    return 0 if result.best else 1
 
 
 def _fail(line: str, *, debug: bool, code: int = 2) -> int:

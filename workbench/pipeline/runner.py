@@ -270,7 +270,18 @@ def run_pipeline(
     seconds = time.perf_counter() - started
     summary.write(run, steps, gates=gates, seconds=seconds)
     scrub_tree(run.root)
+    _log_to_tracker(run.root)
     return PipelineResult(run.root, profile, steps, gates, seconds)
+
+
+def _log_to_tracker(run_dir: Path) -> None:
+    """Add the comparison metrics and the documents to the run's tracker run (when training tracked)."""
+    from ..training.tracking import log_run_files
+
+    try:
+        log_run_files(run_dir)
+    except Exception as exc:  # the tracker is a copy: never fail a pipeline over it
+        log.warning("Could not log %s to its tracker: %s", run_dir, exc)
 
 
 def _notebook_path(folder: Path, name: str) -> Path:
