@@ -186,3 +186,18 @@ def test_dpo_resume_after_sigkill_continues_the_same_curve(tiny_model_dir, tmp_p
         for step in range(1, 9):
             assert curve_b[step] == pytest.approx(curve_a[step], rel=1e-4, abs=1e-5), (key, step)
     assert b["tokens_seen"] == a["tokens_seen"]
+
+
+def test_pair_splits_follow_the_sft_policy():
+    from workbench.training.preference import load_pair_splits
+
+    rows = [{"prompt": f"Q{i}", "chosen": "Good answer.", "rejected": "Bad."} for i in range(20)]
+    cfg = TrainConfig(objective="dpo", eval_fraction=0.25)  # dataset names a chat sample
+    carved = load_pair_splits(cfg, train_data=rows)  # given rows: never the sample's eval split
+    assert (len(carved.train), len(carved.eval)) == (15, 5)
+    assert not {p.prompt[0]["content"] for p in carved.eval.pairs} & {
+        p.prompt[0]["content"] for p in carved.train.pairs
+    }
+    sample = load_pair_splits(cfg.replace(dataset="support-tone-pairs"))
+    assert (len(sample.train), len(sample.eval)) == (300, 40)
+    assert sample.sources["eval"].endswith("support-tone-pairs/eval.jsonl")

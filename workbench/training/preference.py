@@ -60,10 +60,10 @@ def load_pair_splits(cfg: TrainConfig, train_data: Any = None, eval_data: Any = 
 
     train = load_preferences(train_data if train_data is not None else cfg.dataset, split="train")
     sources = {"train": train.provenance.source}
-    if eval_data is not None or cfg.eval_dataset not in (None, "", "none"):
+    if eval_data is not None or cfg.eval_dataset:
         evals = load_preferences(eval_data if eval_data is not None else cfg.eval_dataset)
         sources["eval"] = "given" if eval_data is not None else evals.provenance.source
-    elif isinstance(cfg.dataset, str) and _has_eval_split(cfg.dataset, sample_path):
+    elif train_data is None and _has_eval_split(cfg.dataset, sample_path):
         evals = load_preferences(cfg.dataset, split="eval")
         sources["eval"] = evals.provenance.source
     else:
@@ -75,7 +75,9 @@ def load_pair_splits(cfg: TrainConfig, train_data: Any = None, eval_data: Any = 
     return PairSplits(train.head(cfg.max_train_rows), evals.head(cfg.max_eval_rows), sources)
 
 
-def _has_eval_split(name: str, sample_path: Any) -> bool:
+def _has_eval_split(name: Any, sample_path: Any) -> bool:
+    if not isinstance(name, str):
+        return False
     try:
         return sample_path(name, "eval").is_file()
     except DataError:
