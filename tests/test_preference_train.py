@@ -201,3 +201,22 @@ def test_pair_splits_follow_the_sft_policy():
     sample = load_pair_splits(cfg.replace(dataset="support-tone-pairs"))
     assert (len(sample.train), len(sample.eval)) == (300, 40)
     assert sample.sources["eval"].endswith("support-tone-pairs/eval.jsonl")
+
+
+def test_trl_still_has_what_the_preference_trainer_overrides():
+    """Canary: a renamed TRL method would silently come back (telemetry pings, TRL's model card)."""
+    import inspect
+
+    from trl import DPOTrainer
+
+    from workbench.training.preference import preference_trainer_class
+
+    trainer = preference_trainer_class()
+    for name in ("_send_telemetry", "create_model_card", "_track_num_input_tokens", "compute_loss"):
+        assert callable(getattr(DPOTrainer, name, None)), name
+        assert name in vars(trainer), name
+    assert list(inspect.signature(DPOTrainer.compute_loss).parameters)[:3] == [
+        "self",
+        "model",
+        "inputs",
+    ]
