@@ -82,23 +82,20 @@ def export_run(
 ) -> ShippingReport:
     """Merged export (checked against the adapter), then each GGUF type (checked against the merged
     model), then the Modelfile; everything measured goes into export/shipping.json."""
-    from ..comparison.generation import GenerationSettings, generate, perplexity
-    from ..models import load_model
+    from ..comparison.generation import perplexity
     from .gguf import check_supported, write_gguf
-    from .merged import eval_prompts, export_merged, prompts_of
+    from .merged import eval_prompts, merge_and_check
     from .modelfile import write_modelfile
 
     rd = RunDir(run_dir)
-    export_merged(run_dir, max_prompts=max_prompts, max_new_tokens=max_new_tokens)
+    merged = merge_and_check(run_dir, max_prompts=max_prompts, max_new_tokens=max_new_tokens)
     report = ShippingReport.for_run(run_dir)
     if not gguf:
         return report
-    model, tokenizer = load_model(str(rd.export_merged_dir), technique="full", device="cpu")
+    model, tokenizer, answers = merged.model, merged.tokenizer, merged.answers
     for quant in gguf:  # refuse before any file is written
         check_supported(model.config, tokenizer, quant)
     conversations = eval_prompts(run_dir, max_prompts=max_prompts)
-    settings = GenerationSettings(max_new_tokens=max_new_tokens)
-    answers = generate(model, tokenizer, prompts_of(conversations), settings=settings)
     ppl = perplexity(model, tokenizer, conversations)
     for quant in gguf:
         path = write_gguf(rd.export_merged_dir, rd.gguf_file(quant), quant=quant)

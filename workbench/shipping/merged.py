@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,16 @@ def max_logit_diff(a: Any, b: Any, tokenizer: Any, prompts: list[Any]) -> float:
     return worst
 
 
+@dataclass
+class MergedExport:
+    """The check, plus what later checks reuse: the merged model loaded back, its answers."""
+
+    check: MergedCheck
+    model: Any
+    tokenizer: Any
+    answers: list[str]
+
+
 def export_merged(
     run_dir: str | Path,
     *,
@@ -107,6 +118,22 @@ def export_merged(
     logit_tolerance: float = LOGIT_TOLERANCE,
 ) -> MergedCheck:
     """Write export/merged/ and check it against the adapter model; the check is saved in shipping.json."""
+    return merge_and_check(
+        run_dir,
+        max_prompts=max_prompts,
+        max_new_tokens=max_new_tokens,
+        logit_tolerance=logit_tolerance,
+    ).check
+
+
+def merge_and_check(
+    run_dir: str | Path,
+    *,
+    max_prompts: int = MAX_PROMPTS,
+    max_new_tokens: int = 160,
+    logit_tolerance: float = LOGIT_TOLERANCE,
+) -> MergedExport:
+    """export_merged, returning the merged model (read back from disk) and its answers too."""
     from ..comparison.generation import GenerationSettings, generate
     from ..models import load_model
 
@@ -136,4 +163,4 @@ def export_merged(
         check.prompts,
         check.max_abs_logit_diff,
     )
-    return check
+    return MergedExport(check=check, model=merged, tokenizer=tokenizer, answers=got)
