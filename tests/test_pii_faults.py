@@ -91,12 +91,18 @@ def test_public_addresses_are_still_reported():
 
 # -- template siblings ---------------------------------------------------------------------------
 
-KETTLE = ("Ticket {n}: my kettle stopped heating after two weeks of light use and the light on the "
-          "base no longer comes on when I switch it on in the morning, what should I do now?")  # fmt: skip
-ANSWER = ("Sorry about ticket {n}. Please unplug the kettle, wait ten minutes and try again; if the "
-          "light stays off we will send you a replacement base free of charge.")  # fmt: skip
-COURIER = ("The courier left my parcel at the wrong door again yesterday and my neighbour says "
-           "it is not there, so I have no idea where my order went or who has it now.")  # fmt: skip
+KETTLE = (
+    "Ticket {n}: my kettle stopped heating after two weeks of light use and the light on the "
+    "base no longer comes on when I switch it on in the morning, what should I do now?"
+)
+ANSWER = (
+    "Sorry about ticket {n}. Please unplug the kettle, wait ten minutes and try again; if the "
+    "light stays off we will send you a replacement base free of charge."
+)
+COURIER = (
+    "The courier left my parcel at the wrong door again yesterday and my neighbour says "
+    "it is not there, so I have no idea where my order went or who has it now."
+)
 
 
 def chat(user: str, answer: str) -> list[dict]:
@@ -110,13 +116,15 @@ def make(rows: list[list[dict]]) -> ChatDataset:
 @pytest.fixture
 def siblings() -> ChatDataset:
     reply = "We are sorry; we will find the parcel and call you back within two working days."
-    return make([
-        chat(KETTLE.format(n=48213), ANSWER.format(n=48213)),  # 1
-        chat(KETTLE.format(n=48214), ANSWER.format(n=48214)),  # 2: differs only in the ticket
-        chat(COURIER, reply),  # 3
-        chat(COURIER.replace("yesterday", "on monday"), reply),  # 4: a genuine near copy of 3
-        chat(KETTLE.format(n="MS-90211"), ANSWER.format(n="MS-90211")),  # 5: another ticket id
-    ])  # fmt: skip
+    return make(
+        [
+            chat(KETTLE.format(n=48213), ANSWER.format(n=48213)),  # 1
+            chat(KETTLE.format(n=48214), ANSWER.format(n=48214)),  # 2: differs only in the ticket
+            chat(COURIER, reply),  # 3
+            chat(COURIER.replace("yesterday", "on monday"), reply),  # 4: a genuine near copy of 3
+            chat(KETTLE.format(n="MS-90211"), ANSWER.format(n="MS-90211")),  # 5: another ticket id
+        ]
+    )
 
 
 def test_rows_differing_only_in_a_ticket_number_are_template_siblings(siblings):

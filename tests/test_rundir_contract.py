@@ -242,11 +242,29 @@ def test_provider_facts_keep_only_facts(tmp_path, caplog):
 def test_no_module_spells_a_run_dir_path_by_hand():
     """Every `path / "train_result.json"`-style join of a run artifact's name lives in rundir.py."""
     names = {
-        "inspect", "report.json", "technique.json", "train_config.yaml", "train_result.json",
-        "metrics.jsonl", "checkpoints", "adapter", "model", "merged", "scaleout", "figures",
-        "loss.html", "comparison.json", "comparison.html", "docs", "bias_probe.json",
-        "provider.yaml", "notebooks", "summary.json", ".workbench-run", ".workbench.lock",
-    }  # fmt: skip
+        "inspect",
+        "report.json",
+        "technique.json",
+        "train_config.yaml",
+        "train_result.json",
+        "metrics.jsonl",
+        "checkpoints",
+        "adapter",
+        "model",
+        "merged",
+        "scaleout",
+        "figures",
+        "loss.html",
+        "comparison.json",
+        "comparison.html",
+        "docs",
+        "bias_probe.json",
+        "provider.yaml",
+        "notebooks",
+        "summary.json",
+        ".workbench-run",
+        ".workbench.lock",
+    }
     allowed = {
         (
             "inspection/report.py",

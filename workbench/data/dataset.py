@@ -261,10 +261,23 @@ def _load_rows(
             f"{src.label}: none of the {len(rows)} row(s) could be loaded. First problems: {first}"
         )
     if problems:
-        log.warning("%s: loaded %d of %d rows; %d problem(s), first: %s",
-                    src.label, len(conversations), len(rows), len(problems), problems[0])  # fmt: skip
-    prov = Provenance(source=src.label, format=fmt, sha256=src.sha256, rows_read=len(rows),
-                      rows_loaded=len(conversations), sample=src.sample, split=src.split)  # fmt: skip
+        log.warning(
+            "%s: loaded %d of %d rows; %d problem(s), first: %s",
+            src.label,
+            len(conversations),
+            len(rows),
+            len(problems),
+            problems[0],
+        )
+    prov = Provenance(
+        source=src.label,
+        format=fmt,
+        sha256=src.sha256,
+        rows_read=len(rows),
+        rows_loaded=len(conversations),
+        sample=src.sample,
+        split=src.split,
+    )
     return ChatDataset(
         conversations=conversations, provenance=prov, problems=problems, row_ids=row_ids
     )

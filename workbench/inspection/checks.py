@@ -60,9 +60,17 @@ def structure_findings(ds) -> list[Finding]:
         for k, m in enumerate(conv):
             if not m["content"].strip():
                 what = "empty" if not m["content"] else "whitespace-only"
-                out.append(_at(ds, i, field=f"messages[{k}].content", kind="empty_turn", severity="error",
-                               message=f"The {m['role']} turn is {what}; drop the row or fill it in.",
-                               detail={"role": m["role"]}))  # fmt: skip
+                out.append(
+                    _at(
+                        ds,
+                        i,
+                        field=f"messages[{k}].content",
+                        kind="empty_turn",
+                        severity="error",
+                        message=f"The {m['role']} turn is {what}; drop the row or fill it in.",
+                        detail={"role": m["role"]},
+                    )
+                )
         problem = role_order_problem(conv)
         if problem:
             out.append(
@@ -71,9 +79,17 @@ def structure_findings(ds) -> list[Finding]:
                 )
             )
         if not conv or conv[-1]["role"] != "assistant":
-            out.append(_at(ds, i, field="messages", kind="no_final_assistant", severity="error",
-                           message="The conversation does not end with an assistant turn, so there "
-                                   "is no answer to learn; add one or drop the row."))  # fmt: skip
+            out.append(
+                _at(
+                    ds,
+                    i,
+                    field="messages",
+                    kind="no_final_assistant",
+                    severity="error",
+                    message="The conversation does not end with an assistant turn, so there "
+                    "is no answer to learn; add one or drop the row.",
+                )
+            )
     return out
 
 
@@ -87,9 +103,11 @@ def role_order_problem(conv: list[dict]) -> tuple[str, str] | None:
                 continue
             return f"messages[{k}].role", "A system turn appears after the start; put it first."
         if role != expected:
-            return (f"messages[{k}].role",
-                    f"Turn {k + 1} is {role!r} where {expected!r} was expected (after an optional "
-                    "system turn, user and assistant must alternate, starting with user).")  # fmt: skip
+            return (
+                f"messages[{k}].role",
+                f"Turn {k + 1} is {role!r} where {expected!r} was expected (after an optional "
+                "system turn, user and assistant must alternate, starting with user).",
+            )
         expected = "assistant" if role == "user" else "user"
     return None
 
@@ -108,7 +126,7 @@ def conversation_counts(ds) -> dict[str, Any]:
             "min": min(turns, default=0),
             "max": max(turns, default=0),
             "mean": round(sum(turns) / max(1, len(turns)), 2),
-        },  # fmt: skip
+        },
         "roles": dict(sorted(roles.items())),
         "rows_with_system_prompt": sum(systems.values()),
         "distinct_system_prompts": len(systems),
@@ -126,10 +144,18 @@ def pii_findings(ds, *, severity: str = "error") -> tuple[list[Finding], dict[st
     for i, conv in enumerate(ds.conversations):
         for k, m in enumerate(conv):
             for match in find_pii(m["content"]):
-                out.append(_at(ds, i, field=f"messages[{k}].content", kind="pii", severity=severity,
-                               message=f"{match.kind} in the {m['role']} turn ({match.masked}); "
-                                       "redact it or drop the row.",
-                               detail={"pii_kind": match.kind, "start": match.start, "end": match.end}))  # fmt: skip
+                out.append(
+                    _at(
+                        ds,
+                        i,
+                        field=f"messages[{k}].content",
+                        kind="pii",
+                        severity=severity,
+                        message=f"{match.kind} in the {m['role']} turn ({match.masked}); "
+                        "redact it or drop the row.",
+                        detail={"pii_kind": match.kind, "start": match.start, "end": match.end},
+                    )
+                )
                 if not rows[match.kind] or rows[match.kind][-1] != ds.row_ids[i]:
                     rows[match.kind].append(ds.row_ids[i])
     counts = Counter(f.detail["pii_kind"] for f in out)
@@ -154,15 +180,31 @@ def length_findings(ds, tokenizer, *, max_length: int) -> tuple[list[Finding], d
     out: list[Finding] = []
     for i, c in enumerate(counts):
         if c.error:
-            out.append(_at(ds, i, field="messages", kind="template_error", severity="error",
-                           message=f"The chat template refused this conversation: {c.error}"))  # fmt: skip
+            out.append(
+                _at(
+                    ds,
+                    i,
+                    field="messages",
+                    kind="template_error",
+                    severity="error",
+                    message=f"The chat template refused this conversation: {c.error}",
+                )
+            )
         elif c.n_tokens > max_length:
             lost = c.n_trained - c.n_trained_kept
-            out.append(_at(ds, i, field="messages", kind="truncated", severity="warning",
-                           message=f"{c.n_tokens} tokens > max_length {max_length}: the last "
-                                   f"{c.n_tokens - max_length} are cut, {lost} of {c.n_trained} answer "
-                                   "tokens lost. Raise max_length, shorten or split the row.",
-                           detail={"n_tokens": c.n_tokens, "answer_tokens_lost": lost}))  # fmt: skip
+            out.append(
+                _at(
+                    ds,
+                    i,
+                    field="messages",
+                    kind="truncated",
+                    severity="warning",
+                    message=f"{c.n_tokens} tokens > max_length {max_length}: the last "
+                    f"{c.n_tokens - max_length} are cut, {lost} of {c.n_trained} answer "
+                    "tokens lost. Raise max_length, shorten or split the row.",
+                    detail={"n_tokens": c.n_tokens, "answer_tokens_lost": lost},
+                )
+            )
     ok = [c for c in counts if not c.error]
     lengths = [c.n_tokens for c in ok]
     trained = sum(c.n_trained for c in ok)
@@ -191,8 +233,14 @@ def lengths_summary(lengths: list[int]) -> dict[str, float]:
     def pct(q: float) -> int:
         return s[min(len(s) - 1, int(q * len(s)))]
 
-    return {"min": s[0], "p50": pct(0.5), "p95": pct(0.95), "max": s[-1],
-            "mean": round(sum(s) / len(s), 1), "total": sum(s)}  # fmt: skip
+    return {
+        "min": s[0],
+        "p50": pct(0.5),
+        "p95": pct(0.95),
+        "max": s[-1],
+        "mean": round(sum(s) / len(s), 1),
+        "total": sum(s),
+    }
 
 
 # -- duplicates and leakage ----------------------------------------------------------------------
@@ -286,10 +334,18 @@ def leak_findings(
             if leak.exact
             else f"nearly matches (similarity {leak.similarity:.2f})"
         )
-        out.append(_at(ds, leak.train, field="messages", kind=kind, severity=severity,
-                       message=f"This training row {how} eval row {eval_row}; the eval score would "
-                               "reward memorising it. Drop it from training.",
-                       detail={"eval_row": eval_row, "similarity": leak.similarity}))  # fmt: skip
+        out.append(
+            _at(
+                ds,
+                leak.train,
+                field="messages",
+                kind=kind,
+                severity=severity,
+                message=f"This training row {how} eval row {eval_row}; the eval score would "
+                "reward memorising it. Drop it from training.",
+                detail={"eval_row": eval_row, "similarity": leak.similarity},
+            )
+        )
     summary = {
         "eval_rows": len(eval_ds),
         "eval_source": eval_ds.provenance.source,

@@ -105,15 +105,18 @@ class Signatures:
         return LeanMinHash(seed=SEED, hashvalues=self.matrix[i], scheme="legacy")
 
 
-def signatures(conversations: list[list[dict]], *, num_perm: int = NUM_PERM,
-               vocab: _Vocab | None = None) -> Signatures:  # fmt: skip
+def signatures(
+    conversations: list[list[dict]], *, num_perm: int = NUM_PERM, vocab: _Vocab | None = None
+) -> Signatures:
     """Keys, shingle sets and MinHash signatures. Pass one `vocab` to compare two lists (train/eval)."""
     vocab = _Vocab() if vocab is None else vocab
     shingle_sets = [_shingle_ids(list(map(vocab.__getitem__, words(c)))) for c in conversations]
     return Signatures(
-        keys=[content_key(c) for c in conversations], shingles=shingle_sets,
-        matrix=_minhash_matrix(shingle_sets, num_perm), vocab=vocab,
-    )  # fmt: skip
+        keys=[content_key(c) for c in conversations],
+        shingles=shingle_sets,
+        matrix=_minhash_matrix(shingle_sets, num_perm),
+        vocab=vocab,
+    )
 
 
 def _shingle_ids(ids: list[int]) -> np.ndarray:
@@ -180,8 +183,12 @@ class Index:
     threshold: float
 
 
-def build_index(conversations: list[list[dict]], *, threshold: float = DEFAULT_THRESHOLD,
-                num_perm: int = NUM_PERM) -> Index:  # fmt: skip
+def build_index(
+    conversations: list[list[dict]],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    num_perm: int = NUM_PERM,
+) -> Index:
     from datasketch import MinHashLSH
 
     sigs = signatures(conversations, num_perm=num_perm)
@@ -282,9 +289,12 @@ def _candidate_pairs(lsh) -> set[tuple[int, int]]:
 
 
 def find_leaks(
-    train: list[list[dict]], eval_: list[list[dict]], *, threshold: float = DEFAULT_THRESHOLD,
+    train: list[list[dict]],
+    eval_: list[list[dict]],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
     index: Index | None = None,
-) -> list[Leak]:  # fmt: skip
+) -> list[Leak]:
     """Training conversations that match an eval conversation exactly or nearly.
 
     Queries the training set's index with each eval row (the eval split is usually the small one).
@@ -306,8 +316,11 @@ def find_leaks(
                 i not in best or (not best[i].exact and sim > best[i].similarity)
             ):
                 best[i] = Leak(i, j, False, round(sim, 3))
-    leaks = [Leak(row, leak.eval, leak.exact, leak.similarity)
-             for rep, leak in best.items() for row in index.groups[rep]]  # fmt: skip
+    leaks = [
+        Leak(row, leak.eval, leak.exact, leak.similarity)
+        for rep, leak in best.items()
+        for row in index.groups[rep]
+    ]
     return sorted(leaks, key=lambda leak: leak.train)
 
 

@@ -86,8 +86,9 @@ def report_html(report) -> str:
     by_sev = d.severity_counts()
     verdict = (
         f'<b style="color:{SEVERITY_COLOURS["error"]}">{by_sev["error"]} error finding(s)</b>'
-        if by_sev["error"] else "<b>no error findings</b>"
-    )  # fmt: skip
+        if by_sev["error"]
+        else "<b>no error findings</b>"
+    )
     parts = [
         f'<div class="wb-report">{STYLE}<h3>Dataset report: {esc(src)}</h3>',
         f"<p>{verdict}, {by_sev['warning']} warning(s), {by_sev['info']} info. "
@@ -99,26 +100,50 @@ def report_html(report) -> str:
     ]
     if d.lengths:
         lg = d.lengths
-        parts += ["<h4>Token lengths (chat template applied)</h4>", table([
-            ("max_length", lg["max_length"]), ("tokens", lg["tokens"]),
-            ("rows truncated", f"{lg['truncated_rows']} ({lg['share_truncated']:.1%})"),
-            ("answer tokens lost", f"{lg['answer_tokens_lost']} of {lg['answer_tokens']} "
-                                   f"({lg['share_answer_tokens_lost']:.1%})"),
-        ])]  # fmt: skip
-    parts += ["<h4>Personal data</h4>", table([(k, v) for k, v in d.pii["counts"].items()]),
-              f"<p>Not detected offline: {esc(d.pii['not_detected'])}.</p>"]  # fmt: skip
+        parts += [
+            "<h4>Token lengths (chat template applied)</h4>",
+            table(
+                [
+                    ("max_length", lg["max_length"]),
+                    ("tokens", lg["tokens"]),
+                    ("rows truncated", f"{lg['truncated_rows']} ({lg['share_truncated']:.1%})"),
+                    (
+                        "answer tokens lost",
+                        f"{lg['answer_tokens_lost']} of {lg['answer_tokens']} "
+                        f"({lg['share_answer_tokens_lost']:.1%})",
+                    ),
+                ]
+            ),
+        ]
+    parts += [
+        "<h4>Personal data</h4>",
+        table([(k, v) for k, v in d.pii["counts"].items()]),
+        f"<p>Not detected offline: {esc(d.pii['not_detected'])}.</p>",
+    ]
     dup = d.duplicates
-    parts += ["<h4>Duplicates</h4>", table([("exact clusters", dup["exact_clusters"]),
-              ("near clusters", dup["near_clusters"]), ("rows duplicated", dup["rows_duplicated"]),
-              ("template-sibling clusters (differ only in numbers/IDs; kept)",
-               dup.get("sibling_clusters", 0)),
-              ("near threshold (Jaccard)", dup["threshold"])])]  # fmt: skip
+    parts += [
+        "<h4>Duplicates</h4>",
+        table(
+            [
+                ("exact clusters", dup["exact_clusters"]),
+                ("near clusters", dup["near_clusters"]),
+                ("rows duplicated", dup["rows_duplicated"]),
+                (
+                    "template-sibling clusters (differ only in numbers/IDs; kept)",
+                    dup.get("sibling_clusters", 0),
+                ),
+                ("near threshold (Jaccard)", dup["threshold"]),
+            ]
+        ),
+    ]
     if d.leakage:
         parts += ["<h4>Train/eval leakage</h4>", table(list(d.leakage.items()))]
     if d.preview:
         p = d.preview
-        parts += [f"<h4>Chat template and loss mask (row {esc(p['row'])})</h4>",
-                  mask_html([tuple(s) for s in p["segments"]], truncated=p["truncated"])]  # fmt: skip
+        parts += [
+            f"<h4>Chat template and loss mask (row {esc(p['row'])})</h4>",
+            mask_html([tuple(s) for s in p["segments"]], truncated=p["truncated"]),
+        ]
     parts += ["<h4>Findings</h4>", findings_table(d.findings), "</div>"]
     return "".join(parts)
 

@@ -112,10 +112,16 @@ class DatasetReport(Artifact):
     def pii_error_count(self) -> int:
         return len(self.findings_for(kind="pii", severity="error"))
 
-    def findings_for(self, *, kind: str | None = None, row: int | None = None,
-                     severity: str | None = None) -> list[Finding]:  # fmt: skip
-        return [f for f in self.findings if (kind is None or f.kind == kind)
-                and (row is None or f.row == row) and (severity is None or f.severity == severity)]  # fmt: skip
+    def findings_for(
+        self, *, kind: str | None = None, row: int | None = None, severity: str | None = None
+    ) -> list[Finding]:
+        return [
+            f
+            for f in self.findings
+            if (kind is None or f.kind == kind)
+            and (row is None or f.row == row)
+            and (severity is None or f.severity == severity)
+        ]
 
     def render_example(self, index: int):
         """Example `index` (0-based) rendered with the chat template and loss mask (an EncodedChat)."""
@@ -133,14 +139,18 @@ class DatasetReport(Artifact):
         """A few lines for a terminal."""
         sev = self.severity_counts()
         src = self.provenance.get("sample") or self.provenance.get("source")
-        lines = [f"{src}: {self.counts['rows']} rows ({self.format}), "
-                 f"{sev['error']} error / {sev['warning']} warning / {sev['info']} info finding(s)"]  # fmt: skip
+        lines = [
+            f"{src}: {self.counts['rows']} rows ({self.format}), "
+            f"{sev['error']} error / {sev['warning']} warning / {sev['info']} info finding(s)"
+        ]
         if self.lengths:
             lg = self.lengths
-            lines.append(f"tokens p50 {lg['tokens']['p50']}, p95 {lg['tokens']['p95']}, max "
-                         f"{lg['tokens']['max']} vs max_length {lg['max_length']}: "
-                         f"{lg['share_truncated']:.1%} rows truncated, "
-                         f"{lg['share_answer_tokens_lost']:.1%} answer tokens lost")  # fmt: skip
+            lines.append(
+                f"tokens p50 {lg['tokens']['p50']}, p95 {lg['tokens']['p95']}, max "
+                f"{lg['tokens']['max']} vs max_length {lg['max_length']}: "
+                f"{lg['share_truncated']:.1%} rows truncated, "
+                f"{lg['share_answer_tokens_lost']:.1%} answer tokens lost"
+            )
         for kind, n in sorted(self.kind_counts().items()):
             sev_of = next(f.severity for f in self.findings if f.kind == kind)
             lines.append(f"  {sev_of:<7} {kind:<20} {n}")
@@ -169,8 +179,10 @@ class DatasetReport(Artifact):
         from .html import report_page
 
         folder = Path(folder)
-        return (write_json_atomic(folder / "report.json", self.to_dict()),
-                write_text_atomic(folder / "report.html", report_page(self)))  # fmt: skip
+        return (
+            write_json_atomic(folder / "report.json", self.to_dict()),
+            write_text_atomic(folder / "report.html", report_page(self)),
+        )
 
 
 def load_tokenizer(tokenizer_or_model: Any):
@@ -254,8 +266,15 @@ def inspect_dataset(
     leakage = None
     if eval_ds is not None:
         eval_ds = _as_dataset(eval_ds, split="eval")
-        leak_f, leakage = _timed(seconds, "leakage", checks.leak_findings, ds, eval_ds,
-                                 threshold=near_threshold, index=index)  # fmt: skip
+        leak_f, leakage = _timed(
+            seconds,
+            "leakage",
+            checks.leak_findings,
+            ds,
+            eval_ds,
+            threshold=near_threshold,
+            index=index,
+        )
         findings += leak_f
     lengths = None
     if tokenizer is not None:
@@ -264,15 +283,32 @@ def inspect_dataset(
         )
         findings += len_f
     else:
-        findings.append(Finding(None, None, "no_tokenizer", "info",
-                                "No model given: token lengths and truncation were not measured."))  # fmt: skip
+        findings.append(
+            Finding(
+                None,
+                None,
+                "no_tokenizer",
+                "info",
+                "No model given: token lengths and truncation were not measured.",
+            )
+        )
     findings.sort(key=lambda f: (f.row is None, f.row or 0, checks.SEVERITIES.index(f.severity)))
     report = DatasetReport(
-        provenance=asdict(ds.provenance), format=ds.provenance.format, fingerprint=ds.fingerprint(),
-        model=_model_name(tokenizer_or_model, tokenizer), counts=checks.conversation_counts(ds),
-        lengths=lengths, duplicates=dups, pii=pii, leakage=leakage, preview=None,
-        findings=findings, seconds=seconds, dataset=ds, tokenizer=tokenizer,
-    )  # fmt: skip
+        provenance=asdict(ds.provenance),
+        format=ds.provenance.format,
+        fingerprint=ds.fingerprint(),
+        model=_model_name(tokenizer_or_model, tokenizer),
+        counts=checks.conversation_counts(ds),
+        lengths=lengths,
+        duplicates=dups,
+        pii=pii,
+        leakage=leakage,
+        preview=None,
+        findings=findings,
+        seconds=seconds,
+        dataset=ds,
+        tokenizer=tokenizer,
+    )
     if tokenizer is not None and len(ds):
         report.preview = _preview(report)
     log.info("inspected %d rows in %.1f s", len(ds), sum(seconds.values()))
@@ -299,10 +335,21 @@ def _preview(report: DatasetReport) -> dict[str, Any]:
     try:
         enc = report.render_example(index)
     except Exception as exc:  # a template error is itself worth showing
-        return {"index": index, "row": report.dataset.row_ids[index], "error": str(exc),
-                "segments": [], "truncated": False}  # fmt: skip
-    return {"index": index, "row": report.dataset.row_ids[index], "segments": enc.segments(),
-            "n_tokens": enc.n_tokens, "trained_tokens": enc.n_trained, "truncated": enc.truncated}  # fmt: skip
+        return {
+            "index": index,
+            "row": report.dataset.row_ids[index],
+            "error": str(exc),
+            "segments": [],
+            "truncated": False,
+        }
+    return {
+        "index": index,
+        "row": report.dataset.row_ids[index],
+        "segments": enc.segments(),
+        "n_tokens": enc.n_tokens,
+        "trained_tokens": enc.n_trained,
+        "truncated": enc.truncated,
+    }
 
 
 # -- cleaning -------------------------------------------------------------------------------------
@@ -337,9 +384,13 @@ class CleanResult:
         return dict(Counter(f"{a.action}: {a.reason}" for a in self.log))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows_before": self.rows_before, "rows_after": len(self.dataset),
-                "options": self.options, "counts": self.counts(),
-                "log": [asdict(a) for a in self.log]}  # fmt: skip
+        return {
+            "rows_before": self.rows_before,
+            "rows_after": len(self.dataset),
+            "options": self.options,
+            "counts": self.counts(),
+            "log": [asdict(a) for a in self.log],
+        }
 
     def _repr_html_(self) -> str:
         from .html import table
@@ -384,11 +435,15 @@ def clean(
             ds, tokenizer_or_model=None, eval_ds=eval_ds, near_threshold=near_threshold
         )
     elif report.fingerprint != ds.fingerprint():
-        raise DataError("The report was made for a different dataset (fingerprints differ); "
-                        "inspect this dataset again or call clean() without report=.")  # fmt: skip
+        raise DataError(
+            "The report was made for a different dataset (fingerprints differ); "
+            "inspect this dataset again or call clean() without report=."
+        )
     if drop_truncated and report.lengths is None:
-        raise DataError("drop_truncated=True needs token lengths: pass report=inspect_dataset(ds, "
-                        "tokenizer_or_model=<your model>, max_length=...).")  # fmt: skip
+        raise DataError(
+            "drop_truncated=True needs token lengths: pass report=inspect_dataset(ds, "
+            "tokenizer_or_model=<your model>, max_length=...)."
+        )
     dropping = {kind for opt, kinds in DROP_RULES.items() if options[opt] for kind in kinds}
     drop: dict[int, str] = {}
     pii_rows: dict[int, list[str]] = {}
