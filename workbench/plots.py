@@ -237,19 +237,14 @@ def _empty_figure(title: str) -> Any:
 
 def write_figures_html(figures: dict[str, Any], path: Any, *, title: str = "Figures") -> Any:
     """One self-contained HTML page holding several figures, plotly.js embedded once (works offline)."""
-    import html
-
     from .io import write_text_atomic
+    from .pages import standalone_page
 
     parts = [
         fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"fig-{name}")
         for i, (name, fig) in enumerate(figures.items())
     ]
-    page = (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
-        f'<body style="font-family:sans-serif"><h2>{html.escape(title)}</h2>{"".join(parts)}</body></html>\n'
-    )
-    return write_text_atomic(path, page)
+    return write_text_atomic(path, standalone_page(title, "".join(parts), heading=True))
 
 
 # -- base vs tuned (notebook 04) -----------------------------------------------------------------

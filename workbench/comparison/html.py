@@ -177,7 +177,6 @@ def comparison_page(c: Comparison) -> str:
     body = comparison_fragment(c, max_rows=len(c.rows))
     box = "<input class='wb-filter' data-table='wb-rows' placeholder='filter rows' style='margin:6px 0;width:20em'>"
     body = body.replace("<h4>Per prompt</h4>", f"<h4>Per prompt</h4>{box}", 1)
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Base vs tuned</title></head>"
-        f"<body>{body}{SCRIPT}</body></html>"
-    )
+    from ..pages import standalone_page
+
+    return standalone_page("Base vs tuned", body + SCRIPT)

@@ -158,6 +158,16 @@ def compare_runs(
     return RunsComparison(runs, config_diff(runs), metric, best, reason, diffs)
 
 
+def find_runs(folder: str | Path) -> list[Path]:
+    """The run directories directly inside `folder` that finished training (have train_result.json)."""
+    from ..training.result import TrainResult
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: no such folder of runs.")
+    return sorted(d for d in folder.iterdir() if TrainResult.path_in(d).is_file())
+
+
 def _names(run_dirs: Sequence[str | Path]) -> list[str]:
     names = [Path(d).name for d in run_dirs]
     if len(set(names)) < len(names):  # runs/a/latest, runs/b/latest: keep the parent
@@ -377,6 +387,7 @@ def _links(c: RunsComparison, link_base: str | Path | None) -> str:
 def write_runs_page(c: RunsComparison, path: str | Path) -> Path:
     """One self-contained page: the tables, then the three loss figures (plotly.js embedded once)."""
     from ..io import write_text_atomic
+    from ..pages import standalone_page
 
     path = Path(path)
     figures = [
@@ -384,11 +395,14 @@ def write_runs_page(c: RunsComparison, path: str | Path) -> Path:
         for i, (name, fig) in enumerate(c.figures().items())
     ]
     body = runs_fragment(c, link_base=path.parent) + "".join(figures)
-    page = (
-        '<!doctype html><html><head><meta charset="utf-8"><title>Runs compared</title></head>'
-        f'<body style="font-family:sans-serif"><h2>Runs compared</h2>{body}</body></html>\n'
-    )
-    return write_text_atomic(path, page)
+    return write_text_atomic(path, standalone_page("Runs compared", body, heading=True))
 
 
-__all__ = ["compare_runs", "RunsComparison", "RunView", "Difference", "write_runs_page"]
+__all__ = [
+    "compare_runs",
+    "find_runs",
+    "RunsComparison",
+    "RunView",
+    "Difference",
+    "write_runs_page",
+]

@@ -175,10 +175,9 @@ def to_html(doc: Document, *, standalone: bool = True) -> str:
     inner = "\n".join(body)
     if not standalone:
         return f"<div class='workbench-doc'>{inner}</div>"
-    return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(doc.title)}</title><style>{CSS}</style></head><body>\n{inner}\n</body></html>\n"
-    )
+    from ..pages import standalone_page
+
+    return standalone_page(doc.title, inner, css=CSS)
 
 
 def _html_block(block: Any) -> str:

@@ -150,8 +150,7 @@ def report_html(report) -> str:
 
 def report_page(report) -> str:
     """A standalone HTML page of the report."""
-    src = esc(report.provenance.get("sample") or report.provenance.get("source"))
-    return (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>Dataset report: {src}</title>'
-        f'</head><body style="font-family:sans-serif">{report_html(report)}</body></html>\n'
-    )
+    from ..pages import standalone_page
+
+    src = report.provenance.get("sample") or report.provenance.get("source")
+    return standalone_page(f"Dataset report: {src}", report_html(report))
