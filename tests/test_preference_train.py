@@ -220,3 +220,19 @@ def test_trl_still_has_what_the_preference_trainer_overrides():
         "model",
         "inputs",
     ]
+
+
+def test_cli_train_runs_dpo_from_a_params_file(tiny_model_dir, tmp_path):
+    from workbench.cli import main
+
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "train:\n  model: tiny-random\n  objective: dpo\n  dataset: support-tone-pairs\n"
+        "  max_train_rows: 8\n  max_eval_rows: 4\n  max_length: 256\n  batch_size: 4\n"
+        "  eval_every: 0\n  eval_at_start: false\n  log_every: 1\n"
+    )
+    run_dir = tmp_path / "cli-dpo"
+    assert main(["train", str(params), "--run-dir", str(run_dir), "--set", "max_steps=2"]) == 0
+    result = TrainResult.load(run_dir)
+    assert result.status == "completed" and result.steps == 2
+    assert "eval_reward_margin" in result.metrics
