@@ -106,3 +106,30 @@ def test_heads_that_are_not_plain_keep_the_models_loss(tiny_model_dir):
     model.config.model_type = "gemma2"  # caps its logits: our sum would not be its loss
     assert head_and_decoder(model) is None
     assert model_loss(model, _batch(model.config.vocab_size)) is None
+
+
+def test_the_forgetting_probes_perplexity_takes_the_same_path_and_value(tiny_model_dir):
+    import math
+
+    from workbench.comparison.generation import perplexity
+    from workbench.templating import encode_chat
+
+    model, tok = load_model("tiny-random", technique="full", dtype="float32", device="cpu")
+    convs = [
+        [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": "x " * i}]
+        for i in range(1, 6)
+    ]
+    nll, count = 0.0, 0
+    for c in convs:  # by hand, through the full logits, one conversation at a time
+        e = encode_chat(tok, c, max_length=128)
+        ids = torch.tensor([e.input_ids])
+        labels = torch.tensor(
+            [[t if m else IGNORE for t, m in zip(e.input_ids, e.labels_mask, strict=True)]]
+        )
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[0, :-1]
+        target = labels[0, 1:]
+        nll += float(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
+        count += int((target != IGNORE).sum())
+    expected = math.exp(nll / count)
+    assert perplexity(model, tok, convs, batch_size=2) == pytest.approx(expected, rel=1e-5)

@@ -189,6 +189,7 @@ def perplexity(
     import torch
 
     from ..templating import encode_chat
+    from ..training.loss import model_loss
 
     encoded = [encode_chat(tokenizer, c, max_length=max_length) for c in conversations]
     encoded = [e for e in encoded if sum(e.labels_mask) > 0]
@@ -207,19 +208,14 @@ def perplexity(
             labels[row, :n] = torch.tensor(
                 [t if m else -100 for t, m in zip(e.input_ids, e.labels_mask, strict=True)]
             )
-        with torch.inference_mode():
-            logits = model(
-                input_ids=ids.to(model.device), attention_mask=attn.to(model.device)
-            ).logits.float()
-        shift_logits, shift_labels = logits[:, :-1], labels[:, 1:].to(logits.device)
-        nll = torch.nn.functional.cross_entropy(
-            shift_logits.reshape(-1, shift_logits.shape[-1]),
-            shift_labels.reshape(-1),
-            ignore_index=-100,
-            reduction="sum",
-        )
-        total_nll += float(nll)
-        total_tokens += int((shift_labels != -100).sum())
+        inputs = {"input_ids": ids, "attention_mask": attn, "labels": labels}
+        inputs = {k: v.to(model.device) for k, v in inputs.items()}
+        n_labelled = int((labels[:, 1:] != -100).sum())
+        with torch.inference_mode():  # the training loss's path: the head only where labels are
+            mean = model_loss(model, inputs)
+            mean = model(**inputs).loss if mean is None else mean
+        total_nll += float(mean) * n_labelled
+        total_tokens += n_labelled
     if total_tokens == 0:
         return None
     return float(torch.exp(torch.tensor(total_nll / total_tokens)))
