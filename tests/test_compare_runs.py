@@ -95,3 +95,26 @@ def test_runs_without_a_comparison_rank_by_eval_loss_and_bad_input_is_named(thre
     empty.mkdir()
     with pytest.raises(ConfigError, match="is it a run directory"):
         compare_runs([empty])
+
+
+def test_the_view_redraws_against_the_axis_picked(three_runs):
+    from workbench.ui.runs import RunsView
+
+    view = RunsView(compare_runs(three_runs))
+    assert view.figure().layout.xaxis.title.text == "step"
+    view.axis.value = "time"
+    assert view.figure().layout.xaxis.title.text == "wall time (s)"
+    shown = view.out.outputs[-1]["data"]["application/vnd.plotly.v1+json"]
+    assert shown["layout"]["xaxis"]["title"]["text"] == "wall time (s)"  # redrawn, not only built
+
+
+@pytest.mark.slow
+def test_notebook_06_headless_names_the_best_run_and_writes_the_page(three_runs, tmp_path):
+    from conftest import run_notebook
+
+    out_dir = tmp_path / "compare"
+    run_notebook("06_compare_runs.ipynb", out_dir, run_dirs=[str(d) for d in three_runs])
+    page = (out_dir / "runs_comparison.html").read_text(encoding="utf-8")
+    best = compare_runs(three_runs)
+    assert best.best_reason in page and "95% interval" in page
+    assert page.count("comparison.html'") == 3

@@ -67,6 +67,7 @@ _EXPORTS = {
     "GenerationSettings": "comparison.generation",
     "compare_run": "comparison.saved_run",
     "compare_runs": "comparison.runs",
+    "find_runs": "comparison.runs",
     "RunsComparison": "comparison.runs",
     "write_runs_page": "comparison.runs",
     "find_lr": "training.lr_finder",

@@ -743,13 +743,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .comparison.runs import write_runs_page
     from .config import TrainConfig
     from .pipeline.sweep import parse_grid, sweep
+    from .rundir import RunDir
 
     cfg = TrainConfig.from_yaml(args.params)
     result = sweep(cfg, parse_grid(args.grid), root=args.root, pruner=args.pruner)
     for line in result.summary_lines():
         print(line, file=sys.stderr)
-    root = args.root or cfg.run_dir
-    print(write_runs_page(result.comparison, os.path.join(root, "runs_comparison.html")))
+    page = RunDir(args.root or cfg.run_dir).runs_comparison_html
+    print(write_runs_page(result.comparison, page))
     return 0 if result.best else 1
 
 

@@ -143,6 +143,11 @@ class RunDir:
     def comparison_figures_html(self) -> Path:
         return self.figures_dir / "comparison.html"
 
+    # notebook 06: many runs side by side (compare_runs), sweeps
+    @property
+    def runs_comparison_html(self) -> Path:
+        return self.root / "runs_comparison.html"
+
     # notebook 05: documentation
     @property
     def docs_dir(self) -> Path:
