@@ -230,10 +230,15 @@ def suggest(lrs: list[float], smoothed: list[float]) -> tuple[float | None, floa
     ]
     steepest = min(range(len(slopes)), key=slopes.__getitem__) + 1
     lr = points[steepest][0]
+    after = (
+        "past that it rises"
+        if low < len(points) - 1
+        else "it was still falling at the end of the range (raise end_lr to see it turn)"
+    )
     reason = (
         f"The smoothed loss falls fastest ({slopes[steepest - 1]:.2f} per tenfold rate) at "
-        f"{lr:.1e}, before its minimum at {min_lr:.1e} ({points[low][1]:.3f}); past that it "
-        f"rises. The rule of thumb minimum/10 gives {min_lr / 10:.1e}."
+        f"{lr:.1e}, before its minimum at {min_lr:.1e} ({points[low][1]:.3f}); {after}. "
+        f"The rule of thumb minimum/10 gives {min_lr / 10:.1e}."
     )
     return lr, min_lr, reason
 
