@@ -110,3 +110,16 @@ def test_report_to_is_validated_and_defaults_from_the_environment(monkeypatch):
 
 def test_the_test_suite_does_not_track_by_default():
     assert TrainConfig().report_to == "none"  # conftest: no MLflow database per test run
+
+
+def test_a_named_tracker_that_is_not_installed_is_an_error_saying_what_to_install():
+    import importlib.util
+
+    from workbench.training.tracking import report_to_integrations
+
+    assert report_to_integrations("none") == []
+    if importlib.util.find_spec("trackio") is None:
+        with pytest.raises(ConfigError, match="pip install trackio"):
+            report_to_integrations("trackio")
+    else:
+        assert report_to_integrations("trackio") == ["trackio"]
