@@ -19,7 +19,6 @@ from workbench.training.events import read_jsonl
 from workbench.training.tracking import TrackingRun, log_run_files, tracking_uri
 
 mlflow = pytest.importorskip("mlflow")
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +40,11 @@ def test_mlflow_run_holds_the_params_metrics_and_artifacts_of_the_run_dir(tracke
     tracker = TrackingRun.load(rd.root)
     assert Path(tracker.tracking_uri.removeprefix("sqlite:///")) == rd.root.parent / "mlflow.db"
     assert rd.mlflow_db.is_file()
-    assert (rd.mlflow_artifacts / "").is_dir()  # not ./mlruns in the working directory
-    assert not (REPO / "mlruns").exists() and not (REPO / "mlflow.db").exists()
+    assert rd.mlflow_artifacts.is_dir()  # not ./mlruns in the working directory
     client = mlflow.MlflowClient(tracking_uri=tracker.tracking_uri)
     run = client.get_run(tracker.run_id)
     assert run.info.status == "FINISHED"
+    assert run.info.artifact_uri.startswith(rd.mlflow_artifacts.as_uri())
     assert "MLFLOW_TRACKING_URI" not in os.environ  # mlflow exported it; put back as it was
     params = run.data.params
     assert params["config.learning_rate"] == "0.002"  # the workbench config
@@ -123,3 +122,26 @@ def test_a_named_tracker_that_is_not_installed_is_an_error_saying_what_to_instal
             report_to_integrations("trackio")
     else:
         assert report_to_integrations("trackio") == ["trackio"]
+
+
+def test_a_resumed_run_continues_the_same_mlflow_run(tiny_model_dir, tmp_path, monkeypatch, caplog):
+    from test_train import At
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = config(tmp_path / "runs" / "r", report_to="mlflow")
+    data = dict(train_data=conversations(), eval_data=conversations(8, offset=100))
+    first = train(cfg, callbacks=[At(4, lambda s: s.request_stop("stopped", "test"))], **data)
+    assert first.status == "stopped" and first.steps == 4
+    run_id = TrackingRun.load(cfg.run_dir).run_id
+    second = train(cfg, **data)  # resumes from checkpoint-4 (same config)
+    assert second.completed and second.resumed_from, second.message
+    tracker = TrackingRun.load(cfg.run_dir)
+    assert tracker.run_id == run_id
+    client = mlflow.MlflowClient(tracking_uri=tracker.tracking_uri)
+    assert client.get_run(run_id).info.status == "FINISHED"
+    steps = sorted(_history(client, run_id, "loss"))
+    assert steps == [2, 4, 6, 8]
+    assert client.get_run(run_id).data.tags["workbench.status"] == "completed"
+    refused = [r for r in caplog.records if "not allowed" in r.getMessage()]
+    assert not refused, refused[0].getMessage()  # no param logged twice with another value
+    assert "MLFLOW_MAX_LOG_PARAMS" not in os.environ

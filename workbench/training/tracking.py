@@ -43,6 +43,10 @@ class TrackingRun(Artifact):
     run_id: str
     # MLFLOW_TRACKING_URI as it was: mlflow.set_tracking_uri exports it, end_tracking puts it back
     previous_uri: str | None = field(default=None, metadata=NOT_SAVED)
+    # a resumed run keeps the params logged at its start: MLflow refuses a changed value (the
+    # Trainer's eval_on_start is off on resume), so the callback logs none (MLFLOW_MAX_LOG_PARAMS=0)
+    previous_max_params: str | None = field(default=None, metadata=NOT_SAVED)
+    resumed: bool = field(default=False, metadata=NOT_SAVED)
 
 
 def tracking_uri(run_dir: str | Path) -> str:
@@ -81,23 +85,29 @@ def start_tracking(report_to: str, rd: RunDir, *, resuming: bool) -> TrackingRun
     uri = tracking_uri(rd.root)
     mlflow.set_tracking_uri(uri)
     experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
-    _use_experiment(mlflow, experiment, rd, local=not previous_uri)
+    _use_experiment(mlflow, experiment, uri)
     previous = TrackingRun.load_optional(rd.root) if resuming else None
-    if previous is not None and previous.tracking_uri == uri:
+    resumed = previous is not None and previous.tracking_uri == uri
+    if resumed:
         run = mlflow.start_run(run_id=previous.run_id)
     else:
         tags = {"workbench.run_dir": str(rd.root.resolve())}
         run = mlflow.start_run(run_name=rd.root.name, tags=tags)
     tracker = TrackingRun("mlflow", uri, experiment, run.info.run_id, previous_uri)
+    tracker.previous_max_params = os.environ.get("MLFLOW_MAX_LOG_PARAMS")
+    if resumed:
+        tracker.resumed = True
+        os.environ["MLFLOW_MAX_LOG_PARAMS"] = "0"
     tracker.save(rd.root)
     log.info("Tracking in MLflow run %s (%s)", tracker.run_id, uri)
     return tracker
 
 
-def _use_experiment(mlflow: Any, name: str, rd: RunDir, *, local: bool) -> None:
-    """With the local store, artifacts go beside it too (MLflow's default is ./mlruns in the cwd)."""
-    if local and mlflow.get_experiment_by_name(name) is None:
-        mlflow.create_experiment(name, artifact_location=rd.mlflow_artifacts.resolve().as_uri())
+def _use_experiment(mlflow: Any, name: str, uri: str) -> None:
+    """A SQLite store keeps its artifacts beside the database (MLflow's default: ./mlruns in the cwd)."""
+    if uri.startswith("sqlite:///") and mlflow.get_experiment_by_name(name) is None:
+        folder = Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts"
+        mlflow.create_experiment(name, artifact_location=folder.resolve().as_uri())
     mlflow.set_experiment(name)
 
 
@@ -115,6 +125,15 @@ def end_tracking(tracker: TrackingRun | None, rd: RunDir, *, status: str) -> Non
     finally:
         mlflow.end_run(status="FAILED" if status == "failed" else "FINISHED")
         mlflow.set_tracking_uri(tracker.previous_uri)  # None unsets it again
+        if tracker.resumed:
+            _put_back("MLFLOW_MAX_LOG_PARAMS", tracker.previous_max_params)
+
+
+def _put_back(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def log_run_files(run_dir: str | Path, *, tracker: TrackingRun | None = None) -> TrackingRun | None:
@@ -132,6 +151,9 @@ def log_run_files(run_dir: str | Path, *, tracker: TrackingRun | None = None) ->
     client = MlflowClient(tracking_uri=tracker.tracking_uri)
     params, metrics = _run_numbers(rd)
     _log_batch(client, tracker.run_id, params, metrics)
+    result = _status(rd)
+    if result is not None:  # a tag: it changes when a stopped run is resumed and completes
+        client.set_tag(tracker.run_id, "workbench.status", result)
     for path, folder in _artifact_files(rd):
         if path.is_dir():
             client.log_artifacts(tracker.run_id, str(path), folder)
@@ -154,7 +176,6 @@ def _run_numbers(rd: RunDir) -> tuple[dict[str, str], dict[str, float]]:
     result = TrainResult.load_optional(rd.root)
     if result is not None:
         metrics.update(_result_numbers(result))
-        params["result.status"] = result.status
     report = DatasetReport.load_optional(rd.root)
     if report is not None:
         metrics.update(_numbers("inspect", report.counts))
@@ -162,6 +183,13 @@ def _run_numbers(rd: RunDir) -> tuple[dict[str, str], dict[str, float]]:
     if comparison is not None:
         metrics.update(comparison_numbers(comparison))
     return params, metrics
+
+
+def _status(rd: RunDir) -> str | None:
+    from .result import TrainResult
+
+    result = TrainResult.load_optional(rd.root)
+    return result.status if result else None
 
 
 def _result_numbers(result: Any) -> dict[str, float]:
