@@ -100,12 +100,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES))
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     args = parser.parse_args()
     found: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for shape in args.shapes:
-                for variant, knobs in VARIANTS.items():
+                for variant in args.variants:
+                    knobs = VARIANTS[variant]
                     spec = dict(
                         model=args.model,
                         technique="lora",
@@ -131,7 +133,7 @@ def main() -> None:
         base = found[(shape, "before")]
         base_gb = statistics.median(o["peak_gb"] for o in base)
         base_tps = statistics.median(o["tokens_per_s"] for o in base)
-        for variant in VARIANTS:
+        for variant in args.variants:
             runs = found[(shape, variant)]
             gb = statistics.median(o["peak_gb"] for o in runs)
             tps = statistics.median(o["tokens_per_s"] for o in runs)
