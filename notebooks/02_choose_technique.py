@@ -48,7 +48,7 @@ hardware = "this-cpu"            # this-cpu | t4 | l4 | a10 | l40s | a100-40 | a
 batch_size = 8
 max_steps = 20                   # > 0: this many optimizer steps; -1: train `epochs` whole epochs
 epochs = 1.0
-learning_rate = 0.001            # the quick profile: LoRA r=16 learns orders-json in 20 steps
+learning_rate = 0.001            # the quick profile: LoRA learns orders-json in 20 steps
 max_train_rows = 160             # None: every training row
 max_eval_rows = 16               # None: the whole eval split (evaluated at the start and the end)
 log_every = 5
