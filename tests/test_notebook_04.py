@@ -54,7 +54,7 @@ def test_notebook_04_writes_the_comparison(tiny_model_dir, run_dir):
     [view_cell] = [
         c
         for c in cells
-        if c["cell_type"] == "code" and "".join(c["source"]).startswith("if interactive:")
+        if c["cell_type"] == "code" and "".join(c["source"]).startswith("if interactive")
     ]
     assert view_cell["outputs"] == []  # headless: no widgets
     assert "Base vs tuned on orders-json" in json.dumps(cells)  # the table is in the saved notebook

@@ -108,7 +108,7 @@ def trained_run_dir(tmp_path_factory) -> Path:
         max_eval_rows=4,
         run_dir=str(run_dir),
     )
-    result = workbench.training.engine(config)
+    result = workbench.train(config)
     assert result.status == "completed", f"preparing a trained run failed: {result.message}"
     return run_dir
 

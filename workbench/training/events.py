@@ -36,6 +36,8 @@ class TrainState:
         default=None, repr=False
     )  # the model being trained (for callbacks that probe it)
 
+    last_stamp: tuple[Any, float] | None = field(default=None, repr=False)  # see _stamp
+
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started_at
@@ -80,10 +82,10 @@ class History(Callback):
         self._lock = threading.Lock()  # views read from another thread
 
     def on_log(self, state: TrainState, logs: dict[str, float]) -> None:
-        self._add({"kind": "train", **_stamp(state), **logs})
+        self._add({"kind": "train", **_stamp(state, "train"), **logs})
 
     def on_evaluate(self, state: TrainState, metrics: dict[str, float]) -> None:
-        self._add({"kind": "eval", **_stamp(state), **metrics})
+        self._add({"kind": "eval", **_stamp(state, "eval"), **metrics})
 
     def _add(self, record: dict[str, Any]) -> None:
         with self._lock:
@@ -105,10 +107,10 @@ class JsonlLog(Callback):
         self.path = Path(path)
 
     def on_log(self, state: TrainState, logs: dict[str, float]) -> None:
-        self._write({"kind": "train", **_stamp(state), **logs})
+        self._write({"kind": "train", **_stamp(state, "train"), **logs})
 
     def on_evaluate(self, state: TrainState, metrics: dict[str, float]) -> None:
-        self._write({"kind": "eval", **_stamp(state), **metrics})
+        self._write({"kind": "eval", **_stamp(state, "eval"), **metrics})
 
     def _write(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,12 +190,16 @@ class StopFlag(Callback):
             )
 
 
-def _stamp(state: TrainState) -> dict[str, Any]:
+def _stamp(state: TrainState, kind: str) -> dict[str, Any]:
+    """Step, epoch, tokens and time of an event; every sink of one event records the same time."""
+    key = (kind, state.step, state.tokens_seen)
+    if state.last_stamp is None or state.last_stamp[0] != key:
+        state.last_stamp = (key, round(state.elapsed, 3))
     return {
         "step": state.step,
         "epoch": round(state.epoch, 4),
         "tokens": state.tokens_seen,
-        "time": round(state.elapsed, 3),
+        "time": state.last_stamp[1],
     }
 
 
