@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import difflib
 import html
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from .comparison import Comparison, Forgetting, MetricSummary, Row
+from .stats import MetricSummary
+
+# The views take comparison.py's Comparison, Row and Forgetting by their attributes (typed Any
+# here): comparison.py imports this module to render itself, so this one must not import it back.
+Comparison = Forgetting = Row = Any
 
 CSS = """
 .wb-cmp{font-family:system-ui,sans-serif;font-size:13px;max-width:100%;overflow-x:auto}
