@@ -36,7 +36,7 @@ class TrainState:
         default=None, repr=False
     )  # the model being trained (for callbacks that probe it)
 
-    last_stamp: tuple[Any, float] | None = field(default=None, repr=False)  # see _stamp
+    stamps: dict[str, tuple[Any, float]] = field(default_factory=dict, repr=False)  # see _stamp
 
     @property
     def elapsed(self) -> float:
@@ -192,14 +192,15 @@ class StopFlag(Callback):
 
 def _stamp(state: TrainState, kind: str) -> dict[str, Any]:
     """Step, epoch, tokens and time of an event; every sink of one event records the same time."""
-    key = (kind, state.step, state.tokens_seen)
-    if state.last_stamp is None or state.last_stamp[0] != key:
-        state.last_stamp = (key, round(state.elapsed, 3))
+    key = (state.step, state.tokens_seen)
+    last = state.stamps.get(kind)
+    if last is None or last[0] != key:
+        last = state.stamps[kind] = (key, round(state.elapsed, 3))
     return {
         "step": state.step,
         "epoch": round(state.epoch, 4),
         "tokens": state.tokens_seen,
-        "time": state.last_stamp[1],
+        "time": last[1],
     }
 
 
