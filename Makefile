@@ -42,8 +42,9 @@ lab: model
 test: model
 	$(BIN)/python -m pytest
 
+# the edit-test loop: no real model, notebook, subprocess or browser; two workers, one thread each
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow and not browser"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow and not browser" -n 2
 
 # notebooks/*.py (jupytext) are the notebooks' sources; the .ipynb files are generated from them
 lint: setup

@@ -3,6 +3,8 @@
 import importlib
 import types
 
+import pytest
+
 import workbench
 
 
@@ -20,6 +22,7 @@ def test_functions_win_over_same_named_submodules():
         assert value is getattr(module, name)
 
 
+@pytest.mark.slow
 def test_a_training_script_exported_before_the_regrouping_still_trains(tiny_model_dir, tmp_path):
     import json
     import os

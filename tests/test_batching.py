@@ -207,6 +207,7 @@ def _batch_order(tmp_path, strategy: str, *, resume_at: int | None = None) -> li
     return trainer.order
 
 
+@pytest.mark.slow
 def test_resumed_runs_see_the_batches_of_an_uninterrupted_run(tiny_model_dir, tmp_path):
     full = _batch_order(tmp_path, "workbench")
     steps = ROWS // BATCH
@@ -217,6 +218,7 @@ def test_resumed_runs_see_the_batches_of_an_uninterrupted_run(tiny_model_dir, tm
         assert _batch_order(tmp_path, "workbench", resume_at=resume_at) == full[resume_at:]
 
 
+@pytest.mark.slow
 def test_transformers_length_grouping_replays_the_first_epoch_on_a_later_resume(
     tiny_model_dir, tmp_path
 ):

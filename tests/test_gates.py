@@ -71,6 +71,7 @@ def test_gate_thresholds_are_validated():
         validate_gates({"max_pii_errors": "none"})
 
 
+@pytest.mark.slow
 def test_failing_gate_makes_workbench_run_exit_1_with_one_line_reason(tmp_path):
     nbdir = make_standin_notebooks(tmp_path / "repo")
     params = tmp_path / "params.yaml"

@@ -17,6 +17,7 @@ def imported_after(statement: str) -> list[str]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_import_workbench_is_light():
     assert imported_after("import workbench") == []
 
@@ -24,9 +25,11 @@ def test_import_workbench_is_light():
 @pytest.mark.parametrize(
     "module", ["workbench.config", "workbench.data.dataset", "workbench.errors", "workbench.rundir"]
 )
+@pytest.mark.slow
 def test_core_modules_are_light(module):
     assert imported_after(f"import {module}") == []
 
 
+@pytest.mark.slow
 def test_the_sanity_check_can_fail():
     assert imported_after("import workbench, torch") == ["torch"]

@@ -49,6 +49,7 @@ def _retention(mode: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_freed_blocks_go_back_to_the_os_only_with_the_setting():
     off, on = _retention("off"), _retention("on")
     assert not off["applied"] and on["applied"]
@@ -72,6 +73,7 @@ def test_estimate_drops_the_cpu_temporaries_term_with_the_setting():
     assert gpu.peak_bytes == estimate(shape, hardware="l4").peak_bytes
 
 
+@pytest.mark.slow
 def test_training_applies_the_setting_on_cpu(tiny_model_dir, tmp_path):
     script = textwrap.dedent(
         f"""

@@ -72,6 +72,7 @@ def test_offline_hub_id_is_a_clear_model_error(monkeypatch):
     assert "offline (HF_HUB_OFFLINE is set)" in str(err.value) and DEFAULT_MODEL in str(err.value)
 
 
+@pytest.mark.slow
 def test_hub_id_without_a_network_fails_at_once(tmp_path):
     """No HF_HUB_OFFLINE, the hub unreachable: one quick connect, then the local cache only.
 

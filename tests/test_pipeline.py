@@ -58,6 +58,7 @@ def test_notebook_names_accept_prefixes():
     assert notebook_name("05_document.ipynb") == "05_document"
 
 
+@pytest.mark.slow
 def test_pipeline_runs_in_order_and_writes_summary(tmp_path):
     nbdir = make_standin_notebooks(tmp_path / "repo")
     params = write_params(
@@ -95,6 +96,7 @@ def test_pipeline_runs_in_order_and_writes_summary(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_diverged_training_stops_the_pipeline_with_its_status(tmp_path):
     nbdir = make_standin_notebooks(tmp_path / "repo")
     params = {"notebooks": {"03_train": {"train_status": "diverged"}}}
@@ -108,6 +110,7 @@ def test_diverged_training_stops_the_pipeline_with_its_status(tmp_path):
     assert summary.status == "failed" and summary.metrics["train"]["status"] == "diverged"
 
 
+@pytest.mark.slow
 def test_a_drifted_artifact_fails_the_step_that_wrote_it(tmp_path):
     rename = (
         "import json, pathlib\n"
@@ -126,6 +129,7 @@ def test_a_drifted_artifact_fails_the_step_that_wrote_it(tmp_path):
     assert "notebook 01_inspect_data" in error  # what to rerun
 
 
+@pytest.mark.slow
 def test_pipeline_stops_at_first_failing_notebook_and_names_the_cell(tmp_path):
     nbdir = make_standin_notebooks(tmp_path / "repo")
     params = {"notebooks": {"03_train": {"fail_here": True}}}
@@ -196,6 +200,7 @@ def test_real_notebooks_end_to_end_on_the_tiny_model(tmp_path, tiny_model_dir, m
     assert leaks == []
 
 
+@pytest.mark.slow
 def test_a_dead_kernel_is_a_failed_step_not_a_crash(tmp_path):
     nbdir = make_standin_notebooks(
         tmp_path / "repo", extra_code={"02_choose_technique": "import os\nos._exit(1)"}

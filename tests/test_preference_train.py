@@ -98,6 +98,7 @@ def test_dpo_stop_flag_saves_a_checkpoint(tiny_model_dir, run_dir):
     assert (run_dir / "checkpoints" / f"checkpoint-{result.steps}" / COMPLETE).is_file()
 
 
+@pytest.mark.slow
 def test_dpo_from_an_sft_adapter_uses_it_as_the_reference(tiny_model_dir, tmp_path):
     sft = train(
         TrainConfig(
@@ -222,6 +223,7 @@ def test_trl_still_has_what_the_preference_trainer_overrides():
     ]
 
 
+@pytest.mark.slow
 def test_cli_train_runs_dpo_from_a_params_file(tiny_model_dir, tmp_path):
     from workbench.cli import main
 

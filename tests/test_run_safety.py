@@ -108,6 +108,7 @@ with locked(claim(RunDir(sys.argv[1]))):
 """
 
 
+@pytest.mark.slow
 def test_a_second_trainer_on_the_same_run_dir_is_refused_naming_the_first(tiny_model_dir, run_dir):
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(run_dir)], stdout=subprocess.PIPE, text=True
@@ -161,6 +162,7 @@ def _adapter_tensors(folder: Path) -> dict:
     return load_file(str(folder / "adapter_model.safetensors"))
 
 
+@pytest.mark.slow
 def test_killed_after_the_final_checkpoint_the_rerun_finishes_without_training(
     tiny_model_dir, tmp_path
 ):

@@ -42,6 +42,7 @@ def test_secret_values_come_from_secret_looking_names_only(monkeypatch):
     assert n == 2 and SECRET not in text and PLACEHOLDER in text
 
 
+@pytest.mark.slow
 def test_no_secret_in_any_file_a_run_writes(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", SECRET)
     careless = {  # a notebook that uses the token (fine) and prints it (not fine): the run must not keep it

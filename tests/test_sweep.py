@@ -12,6 +12,7 @@ from workbench.training.result import TrainResult
 pytest.importorskip("optuna")
 
 
+@pytest.mark.slow
 def test_grid_of_four_prunes_the_losing_rate_and_ends_in_the_run_comparison(
     tiny_model_dir, tmp_path
 ):

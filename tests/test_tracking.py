@@ -124,6 +124,7 @@ def test_a_named_tracker_that_is_not_installed_is_an_error_saying_what_to_instal
         assert report_to_integrations("trackio") == ["trackio"]
 
 
+@pytest.mark.slow
 def test_a_resumed_run_continues_the_same_mlflow_run(tiny_model_dir, tmp_path, monkeypatch, caplog):
     from test_train import At
 
