@@ -136,6 +136,8 @@ def report_html(report) -> str:
             ]
         ),
     ]
+    if d.diversity:
+        parts += diversity_html(d.diversity)
     if d.leakage:
         parts += ["<h4>Train/eval leakage</h4>", table(list(d.leakage.items()))]
     if d.preview:
@@ -146,6 +148,41 @@ def report_html(report) -> str:
         ]
     parts += ["<h4>Findings</h4>", findings_table(d.findings), "</div>"]
     return "".join(parts)
+
+
+def diversity_html(dv: dict[str, Any]) -> list[str]:
+    """Templates and distinct-n of the prompts, and the most used templates with an example row."""
+    verdict = (
+        f'<p style="color:{SEVERITY_COLOURS["warning"]}">Template-like: {esc(dv["rule"])}.</p>'
+        if dv["template_like"]
+        else ""
+    )
+    top = "".join(
+        f"<tr><td>{t['count']}</td><td>{t['example_index']}</td><td>{esc(t['skeleton'])}</td></tr>"
+        for t in dv["top_templates"]
+    )
+    return [
+        "<h4>Diversity of the prompts</h4>",
+        verdict,
+        table(
+            [
+                ("rows", dv["rows"]),
+                ("templates (distinct skeletons)", dv["templates"]),
+                (
+                    "top 5 / top 10 templates cover",
+                    f"{dv['top5_share']:.0%} / {dv['top10_share']:.0%}",
+                ),
+                ("template clusters", dv["clusters"]),
+                ("10 largest clusters cover", f"{dv['top10_cluster_share']:.0%}"),
+                ("distinct-1 / distinct-2", f"{dv['distinct_1']} / {dv['distinct_2']}"),
+                (
+                    "answers: templates, distinct-2",
+                    f"{dv['answers']['templates']}, {dv['answers']['distinct_2']}",
+                ),
+            ]
+        ),
+        f"<table><tr><th>rows</th><th>example (0-based)</th><th>template</th></tr>{top}</table>",
+    ]
 
 
 def report_page(report) -> str:

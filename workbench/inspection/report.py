@@ -23,10 +23,11 @@ from ..data.dataset import ChatDataset, load_dataset
 from ..errors import DataError
 from ..io import write_json_atomic, write_text_atomic
 from ..models import DEFAULT_MODEL
-from ..rundir import NOT_SAVED, Artifact, to_plain
+from ..rundir import NOT_SAVED, OPTIONAL, Artifact, to_plain
 from . import checks as checks
 from .checks import Finding
 from .dedup import DEFAULT_THRESHOLD, build_index
+from .diversity import diversity_summary
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ class DatasetReport(Artifact):
     preview: dict[str, Any] | None  # one example rendered with its loss mask
     findings: list[Finding] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    # templates, coverage and distinct-n of the prompts (diversity.py); None in reports saved
+    # before it was measured, which still load
+    diversity: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
     # kept for the browser widget and `render_example`; not serialised
     dataset: ChatDataset | None = field(default=None, repr=False, compare=False, metadata=NOT_SAVED)
     tokenizer: Any = field(default=None, repr=False, compare=False, metadata=NOT_SAVED)
@@ -150,6 +154,13 @@ class DatasetReport(Artifact):
                 f"{lg['tokens']['max']} vs max_length {lg['max_length']}: "
                 f"{lg['share_truncated']:.1%} rows truncated, "
                 f"{lg['share_answer_tokens_lost']:.1%} answer tokens lost"
+            )
+        if self.diversity:
+            dv = self.diversity
+            lines.append(
+                f"prompts: {dv['templates']} templates in {dv['clusters']} clusters, top-10 "
+                f"clusters cover {dv['top10_cluster_share']:.0%}, distinct-2 {dv['distinct_2']}"
+                + (" (template-like)" if dv["template_like"] else "")
             )
         for kind, n in sorted(self.kind_counts().items()):
             sev_of = next(f.severity for f in self.findings if f.kind == kind)
@@ -262,7 +273,8 @@ def inspect_dataset(
     dup_f, dups = _timed(
         seconds, "duplicates", checks.duplicate_findings, ds, threshold=near_threshold, index=index
     )
-    findings += pii_f + dup_f
+    diversity = _timed(seconds, "diversity", diversity_summary, ds)
+    findings += pii_f + dup_f + _template_findings(diversity)
     leakage = None
     if eval_ds is not None:
         eval_ds = _as_dataset(eval_ds, split="eval")
@@ -306,6 +318,7 @@ def inspect_dataset(
         preview=None,
         findings=findings,
         seconds=seconds,
+        diversity=diversity,
         dataset=ds,
         tokenizer=tokenizer,
     )
@@ -313,6 +326,29 @@ def inspect_dataset(
         report.preview = _preview(report)
     log.info("inspected %d rows in %.1f s", len(ds), sum(seconds.values()))
     return report
+
+
+def _template_findings(diversity: dict[str, Any]) -> list[Finding]:
+    """One warning about the whole dataset when its prompts come from a few templates."""
+    if not diversity["template_like"]:
+        return []
+    return [
+        Finding(
+            None,
+            None,
+            "template_like",
+            "warning",
+            f"The user prompts follow few templates: {diversity['clusters']} template clusters "
+            f"in {diversity['rows']} rows, the 10 largest cover "
+            f"{diversity['top10_cluster_share']:.0%} (distinct-2 {diversity['distinct_2']}). "
+            "A held-out score can then measure a memorised template, not the task. Add varied "
+            "real examples, and evaluate with a split that keeps whole templates out of "
+            "training (diversity.template_ids gives each row's template).",
+            detail={
+                k: diversity[k] for k in ("templates", "clusters", "top10_cluster_share", "rule")
+            },
+        )
+    ]
 
 
 def _timed(seconds: dict[str, float], name: str, fn, *args, **kwargs):
