@@ -48,6 +48,7 @@ clean_copy = False           # True: train on notebook 01's cleaned copy (run_di
 model = None                 # e.g. "smollm2-135m-instruct", "tiny-random", a local folder
 technique = None             # lora | qlora | dora | full | freeze
 dataset = None               # a sample name ("orders-json") or a file
+split = None                 # "by_template": hold out whole templates, so eval measures generalisation
 max_length = None
 max_steps = None             # > 0 overrides epochs
 epochs = None

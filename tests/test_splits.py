@@ -80,3 +80,100 @@ def test_explicit_eval_data_is_used_whole(tmp_path):
     cfg = TrainConfig(model="tiny-random", dataset=str(data), eval_dataset=str(other))
     assert _users(training_splits(cfg).eval) == _users(eval_rows(str(other)))
     assert len(training_splits(cfg).train) == 12
+
+
+# -- split="by_template": whole templates are held out ---------------------------------------------
+
+TEMPLATES = [
+    "Please send {n} boxes of item {code} to {name} by {date}.",
+    "Hi, this is {name}. Could you quote {n} units of {code}?",
+    "Cancel order {code}; {name} called on {date} about it.",
+    "What is the delivery time for {n} pallets to {name}?",
+    "{name} wants to return {n} pieces of {code} bought on {date}.",
+]
+NAMES = ["Alvarez", "Brightwater", "Chen", "Dubois", "Eriksen", "Fontaine", "Gupta", "Hale"]
+
+
+def _templated(path: Path, per_template: int = 8) -> Path:
+    rows = []
+    for i in range(per_template):
+        for t, template in enumerate(TEMPLATES):
+            text = template.format(
+                n=3 + 7 * i + t, code=f"AB-{100 + 13 * i + t}", name=NAMES[(i + t) % len(NAMES)],
+                date=f"2026-0{1 + i % 9}-{10 + t}",
+            )  # fmt: skip
+            rows.append({"messages": [{"role": "user", "content": text},
+                                      {"role": "assistant", "content": f"t{t}"}]})  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _template_of(ds) -> list[str]:
+    return [c[-1]["content"] for c in ds]  # the answer names the template each row was made from
+
+
+def test_by_template_keeps_every_template_on_one_side(tmp_path):
+    data = _templated(tmp_path / "t.jsonl")
+    cfg = TrainConfig(dataset=str(data), split="by_template", eval_fraction=0.3, seed=3)
+    splits = training_splits(cfg)
+    train_t, eval_t = set(_template_of(splits.train)), set(_template_of(splits.eval))
+    assert eval_t and train_t and not train_t & eval_t
+    assert len(splits.train) + len(splits.eval) == 40
+    assert 0.2 <= len(splits.eval) / 40 <= 0.4  # whole templates of 8 rows: 2 of 5 here
+    assert "by_template" in splits.sources["eval"]
+    # the random split, by contrast, puts rows of every template on both sides
+    rand = training_splits(cfg.replace(split="random"))
+    assert set(_template_of(rand.train)) & set(_template_of(rand.eval))
+
+
+def test_by_template_is_seeded_and_shared_by_the_comparison_and_bias_probe(tmp_path):
+    data = _templated(tmp_path / "t.jsonl")
+    cfg = TrainConfig(
+        model="tiny-random", dataset=str(data), run_dir=str(tmp_path / "run"),
+        split="by_template", eval_fraction=0.3, seed=3,
+    )  # fmt: skip
+    Path(cfg.run_dir).mkdir()
+    cfg.save(cfg.run_dir)
+    first = _users(training_splits(cfg).eval)
+    assert first == _users(training_splits(cfg).eval)
+    assert eval_user_prompts(cfg.run_dir) == first
+    assert any(_users(training_splits(cfg.replace(seed=s)).eval) != first for s in range(4, 10))
+
+
+def test_by_template_carves_even_where_a_sample_brings_an_eval_split():
+    splits = resolve_splits("orders-json", carve=True, split="by_template", eval_fraction=0.1)
+    assert "by_template" in splits.sources["eval"]
+    assert len(splits.train) + len(splits.eval) == len(load_dataset("orders-json"))
+
+
+def test_one_template_cannot_be_split_by_template_and_says_what_to_do(tmp_path):
+    import pytest
+
+    from workbench.errors import DataError
+
+    data = tmp_path / "one.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"Ship {i} boxes to Lyon."},
+                        {"role": "assistant", "content": "ok"},
+                    ]
+                }
+            )
+            + "\n"
+            for i in range(12)
+        )  # fmt: skip
+    )
+    with pytest.raises(DataError, match="one template.*eval_dataset"):
+        resolve_splits(str(data), carve=True, split="by_template")
+
+
+def test_an_unknown_split_is_a_config_error():
+    import pytest
+
+    from workbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="by_template"):
+        TrainConfig(split="by_customer")

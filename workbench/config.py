@@ -47,6 +47,7 @@ class TrainConfig:
     dataset: str = "orders-json"
     eval_dataset: str | None = None  # None: the sample's eval split, or a slice of `dataset`
     eval_fraction: float = 0.1  # used when there is no eval split
+    split: str = "random"  # "by_template": hold out whole templates (data/splits.py)
     max_train_rows: int | None = None
     max_eval_rows: int | None = None
     max_length: int = 512
@@ -125,6 +126,10 @@ class TrainConfig:
         if not 0.0 < self.eval_fraction < 1.0:
             raise ConfigError(
                 f"TrainConfig.eval_fraction must be in (0, 1), got {self.eval_fraction!r}."
+            )
+        if self.split not in ("random", "by_template"):
+            raise ConfigError(
+                f"TrainConfig.split must be 'random' or 'by_template', got {self.split!r}."
             )
         if self.learning_rate <= 0:
             raise ConfigError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate!r}.")

@@ -6,6 +6,12 @@ holds `eval.jsonl` brings its own eval split; otherwise, when `carve` is set (tr
 comparison of a run), a seeded `eval_fraction` of the training rows is held out. Inspection does
 not carve (it reports on the whole file); training, the comparison and the bias probe do, with the
 run's seed, so they hold out exactly the same rows.
+
+`split="by_template"` asks for a generalisation split: the held-out rows are whole template
+clusters of the training data (rows whose prompts collapse to one shape once names, numbers, codes
+and dates are masked; inspection/diversity.py), so no eval row shares a template with a training
+row. It carves from the training data even when a sample brings its own eval split (a shipped eval
+split shares the templates of its train split); explicit evaluation data still wins.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError, DataError
 from .dataset import ChatDataset, Provenance, list_samples, load_dataset
+
+SPLITS = ("random", "by_template")  # how rows are held out when no eval data is given
 
 
 @dataclass
@@ -36,11 +45,17 @@ def resolve_splits(
     seed: int = 42,
     max_train_rows: int | None = None,
     max_eval_rows: int | None = None,
+    split: str = "random",
 ) -> Splits:
     """Train and eval data by the rule above. `dataset`/`eval_dataset`: a sample name, a path, a
     ChatDataset or a list of conversations; `eval_dataset` None means "decide by the rule"."""
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}.")
     train = as_dataset(dataset, "train")
-    if _no_eval(eval_dataset):
+    if split == "by_template" and eval_dataset is None and carve:
+        train, evals = _carve_templates(train, eval_fraction, seed)
+        source = f"whole templates, {len(evals)} rows of the training data (split by_template)"
+    elif _no_eval(eval_dataset):
         evals, source = None, "none"
     elif eval_dataset is not None:
         evals, source = as_dataset(eval_dataset, "eval"), _describe(eval_dataset)
@@ -92,6 +107,31 @@ def _carve(ds: ChatDataset, fraction: float, seed: int) -> tuple[ChatDataset, Ch
     random.Random(seed).shuffle(order)
     n_eval = max(1, round(len(ds) * fraction)) if len(ds) > 1 else 0
     return ds.select(sorted(order[n_eval:])), ds.select(sorted(order[:n_eval]))
+
+
+def _carve_templates(
+    ds: ChatDataset, fraction: float, seed: int
+) -> tuple[ChatDataset, ChatDataset]:
+    """Whole template clusters, in a seeded order, go to eval until they hold `fraction` of the
+    rows; a dataset that is one single template cannot be split this way and says so."""
+    from ..inspection.diversity import template_ids  # a leaf module: plain Python, no data import
+
+    ids = template_ids(ds)
+    clusters = sorted(set(ids))
+    if len(clusters) < 2:
+        raise DataError(
+            f"split='by_template': all {len(ds)} training rows share one template, so no whole "
+            "template can be held out. Add varied examples, or give an eval_dataset."
+        )
+    random.Random(seed).shuffle(clusters)
+    target, held, rows = max(1, round(len(ds) * fraction)), set(), 0
+    for c in clusters[:-1]:  # at least one template stays in training
+        if rows >= target:
+            break
+        held.add(c)
+        rows += ids.count(c)
+    eval_idx = [i for i, c in enumerate(ids) if c in held]
+    return ds.select([i for i, c in enumerate(ids) if c not in held]), ds.select(eval_idx)
 
 
 def _no_eval(eval_dataset: Any) -> bool:

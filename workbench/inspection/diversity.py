@@ -52,7 +52,7 @@ _MASKS = [
 ]
 _MASK_RES = [(tag, re.compile(pattern, re.IGNORECASE)) for tag, pattern in _MASKS]
 # a capitalised word that does not open a sentence: a name, a company, a product
-_PROPER = re.compile(r"(?<![.!?:;\n]\s)(?<=\s|\()[A-Z][\w'&-]*[a-zA-Z]")
+_PROPER = re.compile(r"(?<![.!?\n]\s)(?<=\s|\()[A-Z][\w'&-]*[a-zA-Z]")
 _NAME_RUN = re.compile(r"<NAME>(?:\s+(?:&|and|of|de|van|von)?\s*<NAME>)*")
 _WORD = re.compile(r"<\w+>|\w+")
 
