@@ -109,7 +109,7 @@ def test_orders_json_sample_is_template_like_and_fast(orders):
     assert time.perf_counter() - t0 < 1.0  # 400 rows
     assert summary["rows"] == 400
     assert summary["template_like"] is True
-    assert summary["clusters"] < 0.2 * summary["rows"]  # 47 when written
+    assert summary["clusters"] < 0.2 * summary["rows"]  # 42 clusters, 174 skeletons when written
     ids = template_ids(orders)
     assert len(ids) == 400 and len(set(ids)) == summary["clusters"]
 
