@@ -416,3 +416,44 @@ def test_cli_compare_writes_the_artifacts(lora_run, tmp_path, capsys):
     assert (lora_run / "comparison.html").is_file() and (
         lora_run / "figures" / "comparison.html"
     ).is_file()
+
+
+# -- seen and unseen templates --------------------------------------------------------------------
+
+SEEN = ["Please ship {n} crates of {code} to {name} before {date}.",
+        "Hello, {name} here: I need a quote for {n} units of {code}."]  # fmt: skip
+UNSEEN = "Our warehouse in {name} reports that {n} items of {code} arrived broken on {date}."
+
+
+def _prompt(template: str, i: int) -> list[dict[str, str]]:
+    names = ["Amsterdam", "Brno", "Cork", "Dresden", "Evora", "Faro"]
+    text = template.format(n=2 + 3 * i, code=f"QX-{200 + 7 * i}", name=names[i % 6],
+                           date=f"2026-03-{10 + i}")  # fmt: skip
+    return [{"role": "user", "content": text}]
+
+
+def test_scores_split_into_seen_and_unseen_templates_and_round_trip(tmp_path):
+    from workbench.comparison.comparison import by_template
+
+    train = [
+        _prompt(t, i) + [{"role": "assistant", "content": "ok"}] for t in SEEN for i in range(6)
+    ]
+    seen = [Row(i, _prompt(SEEN[i % 2], 10 + i), "r", "b", "t", {"m": 0.0}, {"m": 1.0})
+            for i in range(6)]  # fmt: skip
+    unseen = [Row(9 + i, _prompt(UNSEEN, i), "r", "b", "t", {"m": 0.0}, {"m": float(i % 2)})
+              for i in range(4)]  # fmt: skip
+    rows = seen[:3] + unseen + seen[3:]
+    c = Comparison("d", rows, {"m": summarise_metric(rows, "m")}, None, SETTINGS.to_dict(), {})
+    groups = by_template(c, train)
+    assert groups["in_template"]["m"].n == 6 and groups["in_template"]["m"].tuned_mean == 1.0
+    assert groups["out_of_template"]["m"].n == 4
+    assert groups["out_of_template"]["m"].tuned_mean == 0.5
+    assert by_template(Comparison("d", seen, {"m": summarise_metric(seen, "m")}, None, {}, {}),
+                       train) is None  # fmt: skip
+    c.by_template = groups
+    (tmp_path / "run").mkdir()
+    c.save(tmp_path / "run")
+    back = Comparison.load(tmp_path / "run")
+    assert back.by_template == groups
+    assert "Out-of-template rows (4)" in back.to_html()
+    assert any(line.startswith("out-of-template rows (4)") for line in back.summary_lines())

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..io import write_json_atomic, write_text_atomic
-from ..rundir import Artifact, RunDir
+from ..rundir import OPTIONAL, Artifact, RunDir
 from . import metrics as M
 from .generation import (
     GenerationSettings,
@@ -120,6 +120,10 @@ class Comparison(Artifact):
     generation: dict[str, Any]
     models: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
+    # the task metrics again on eval rows whose prompt template also occurs in the training data
+    # ("in_template") and on the rest ("out_of_template"); None when the training rows are unknown
+    # or one side is empty (see `by_template`)
+    by_template: dict[str, dict[str, MetricSummary]] | None = field(default=None, metadata=OPTIONAL)
 
     @property
     def forgetting_flag(self) -> bool:
@@ -140,6 +144,10 @@ class Comparison(Artifact):
             f"{self.dataset}: {len(self.rows)} prompts, base -> tuned (95% CI of the difference)"
         ]
         lines += [_summary_line(s) for s in self.summary.values()]
+        for group, summary in (self.by_template or {}).items():
+            n = next(iter(summary.values())).n if summary else 0
+            lines.append(f"{group.replace('_', '-')} rows ({n}): base -> tuned")
+            lines += [_summary_line(s) for s in summary.values()]
         f = self.forgetting
         if f is not None:
             lines.append(f"forgetting probe {f.dataset}: {len(f.rows)} prompts")
@@ -186,6 +194,34 @@ def _summary_line(s: MetricSummary) -> str:
         f"  {s.name:<20} {s.base_mean:6.1%} -> {s.tuned_mean:6.1%}  ({s.delta:+.1%}{ci}; "
         f"wins {s.wins}, losses {s.losses}, ties {s.ties})"
     )
+
+
+def by_template(
+    result: Comparison, train: Any, *, n_boot: int = 1000, seed: int = 0
+) -> dict[str, dict[str, MetricSummary]] | None:
+    """Split the comparison's rows by whether their prompt's template (names, numbers, codes and
+    dates masked, then clustered: inspection/diversity.py) also occurs among `train`'s rows. A score
+    on in-template rows can be a memorised template; the out-of-template score is the one that
+    says whether the model generalises. None when either group is empty."""
+    from ..data.dataset import ChatDataset, Provenance
+    from ..inspection.diversity import template_ids
+
+    train_convs = list(train.conversations if hasattr(train, "conversations") else train)
+    both = ChatDataset(
+        conversations=train_convs + [r.prompt for r in result.rows],
+        provenance=Provenance(source="<train + eval prompts>", format="chat"),
+    )
+    ids = template_ids(both)
+    seen = set(ids[: len(train_convs)])
+    inside = [r for r, i in zip(result.rows, ids[len(train_convs) :], strict=True) if i in seen]
+    outside = [r for r in result.rows if not any(r is x for x in inside)]
+    if not inside or not outside:
+        return None
+    names = list(result.summary)
+    return {
+        "in_template": summarise(inside, names, n_boot=n_boot, seed=seed),
+        "out_of_template": summarise(outside, names, n_boot=n_boot, seed=seed),
+    }
 
 
 # -- the entry point ------------------------------------------------------------------------------

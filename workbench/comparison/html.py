@@ -162,9 +162,27 @@ def _header(c: Comparison) -> str:
     )
 
 
+def template_section(groups: dict) -> str:
+    """The task metrics on eval rows whose template the training data holds, and on the rest."""
+    parts = [
+        "<h4>Generalisation: seen and unseen templates</h4><p>An eval row is <i>in-template</i> "
+        "when its prompt, with names, numbers, codes and dates masked, has the shape of a training "
+        "row. A score there can be a memorised template; the out-of-template score says whether "
+        "the model generalises (train with <code>split='by_template'</code> to hold out whole "
+        "templates).</p>"
+    ]
+    for group, summary in groups.items():
+        n = next(iter(summary.values())).n if summary else 0
+        label = "In-template" if group == "in_template" else "Out-of-template"
+        parts.append(f"<h5>{label} rows ({n})</h5>{summary_table(summary)}")
+    return "".join(parts)
+
+
 def comparison_fragment(c: Comparison, *, max_rows: int = 50, table_id: str = "wb-rows") -> str:
     """Everything as one <div> (notebook display); at most `max_rows` prompt rows."""
     parts = [f"<style>{CSS}</style><div class='{BOX}'>", _header(c), summary_table(c.summary)]
+    if c.by_template:
+        parts.append(template_section(c.by_template))
     if c.forgetting is not None:
         parts.append(forgetting_section(c.forgetting))
     shown = c.rows[:max_rows]

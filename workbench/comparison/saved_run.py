@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..rundir import RunDir
-from .comparison import Comparison, compare
+from .comparison import Comparison, by_template, compare
 from .generation import GenerationSettings, ModelPair, load_run
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def compare_run(
     """compare() on the run's held-out data and the probe set; with `save`, write the artifacts."""
     pair = pair or load_run(run_dir)
     prompts = held_out(run_dir, eval_dataset=eval_dataset)
+    train = training_rows(run_dir)
     probe = probe_dataset if probe_dataset and str(probe_dataset).lower() != "none" else None
     result = compare(
         tuned=pair,
@@ -66,9 +67,20 @@ def compare_run(
         forgetting_margin=forgetting_margin,
         perplexity_margin=perplexity_margin,
     )
+    if train is not None and "interrupted_after" not in result.seconds:
+        result.by_template = by_template(result, train)
     if save:
         write_comparison(result, run_dir)
     return result
+
+
+def training_rows(run_dir: str | Path) -> Any:
+    """The rows the run trained on (by the same split policy), or None without a saved config."""
+    from ..config import TrainConfig
+    from ..training.batching import load_splits
+
+    cfg = TrainConfig.load_optional(run_dir)
+    return None if cfg is None else load_splits(cfg.replace(max_eval_rows=None)).train
 
 
 def write_comparison(result: Comparison, run_dir: str | Path) -> dict[str, Path]:
