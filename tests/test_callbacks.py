@@ -27,6 +27,18 @@ def test_history_and_jsonl_log_record_the_same_events(tmp_path):
     assert history.series("eval_loss") == ([5, 10], [0.6, 0.3])
 
 
+def test_sinks_called_train_eval_interleaved_record_one_time_per_event(tmp_path):
+    """The CI flake made deterministic: the clock moves between the two sinks' calls."""
+    state, history, log = TrainState(max_steps=5), History(), JsonlLog(tmp_path / "metrics.jsonl")
+    state.step = 5
+    history.on_log(state, {"loss": 0.4})
+    history.on_evaluate(state, {"eval_loss": 0.6})
+    state.started_at -= 2.0  # two seconds pass before the second sink hears of the same events
+    log.on_log(state, {"loss": 0.4})
+    log.on_evaluate(state, {"eval_loss": 0.6})
+    assert read_jsonl(tmp_path / "metrics.jsonl") == history.snapshot()
+
+
 def test_read_jsonl_skips_a_torn_last_line(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text('{"step": 1, "kind": "train", "loss": 1.0}\n{"step": 2, "ki')

@@ -127,9 +127,11 @@ class TrainConfig:
             raise ConfigError(
                 f"TrainConfig.eval_fraction must be in (0, 1), got {self.eval_fraction!r}."
             )
-        if self.split not in ("random", "by_template"):
+        from .data.splits import SPLITS
+
+        if self.split not in SPLITS:
             raise ConfigError(
-                f"TrainConfig.split must be 'random' or 'by_template', got {self.split!r}."
+                f"TrainConfig.split must be one of {', '.join(SPLITS)}, got {self.split!r}."
             )
         if self.learning_rate <= 0:
             raise ConfigError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate!r}.")

@@ -213,8 +213,10 @@ def by_template(
     )
     ids = template_ids(both)
     seen = set(ids[: len(train_convs)])
-    inside = [r for r, i in zip(result.rows, ids[len(train_convs) :], strict=True) if i in seen]
-    outside = [r for r in result.rows if not any(r is x for x in inside)]
+    groups: dict[bool, list[Row]] = {True: [], False: []}
+    for row, i in zip(result.rows, ids[len(train_convs) :], strict=True):
+        groups[i in seen].append(row)
+    inside, outside = groups[True], groups[False]
     if not inside or not outside:
         return None
     names = list(result.summary)

@@ -21,18 +21,28 @@ def held_out(run_dir: str | Path, *, eval_dataset: str | None = None) -> Any:
     """The prompts to compare on: `eval_dataset` when given (a name or file), else the ChatDataset of the
     same split training evaluated on (the config's eval_dataset, the sample's eval split, or the
     seeded slice of the training data), without the training-time `max_eval_rows` cap."""
+    return _held_out(run_dir, eval_dataset, run_splits(run_dir) if not eval_dataset else None)
+
+
+def run_splits(run_dir: str | Path) -> Any:
+    """The run's train and eval `Splits` by the one split policy (eval without the training-time
+    `max_eval_rows` cap), or None without a saved train_config.yaml."""
     from ..config import TrainConfig
     from ..training.batching import load_splits
 
+    cfg = TrainConfig.load_optional(run_dir)
+    return None if cfg is None else load_splits(cfg.replace(max_eval_rows=None))
+
+
+def _held_out(run_dir: str | Path, eval_dataset: str | None, splits: Any) -> Any:
     if eval_dataset:
         return eval_dataset  # compare() loads it (a sample's eval split, or the file)
-    cfg = TrainConfig.load_optional(run_dir)
-    if cfg is None:
+    if splits is None:
         raise ConfigError(
             f"{RunDir(run_dir).train_config_yaml}: not found, so the held-out data is unknown. "
             "Pass eval_dataset=... (a sample name or a file)."
         )
-    return load_splits(cfg.replace(max_eval_rows=None)).eval
+    return splits.eval
 
 
 def compare_run(
@@ -52,8 +62,8 @@ def compare_run(
 ) -> Comparison:
     """compare() on the run's held-out data and the probe set; with `save`, write the artifacts."""
     pair = pair or load_run(run_dir)
-    prompts = held_out(run_dir, eval_dataset=eval_dataset)
-    train = training_rows(run_dir)
+    splits = run_splits(run_dir)  # once: by_template below needs the training rows too
+    prompts = _held_out(run_dir, eval_dataset, splits)
     probe = probe_dataset if probe_dataset and str(probe_dataset).lower() != "none" else None
     result = compare(
         tuned=pair,
@@ -67,20 +77,11 @@ def compare_run(
         forgetting_margin=forgetting_margin,
         perplexity_margin=perplexity_margin,
     )
-    if train is not None and "interrupted_after" not in result.seconds:
-        result.by_template = by_template(result, train)
+    if splits is not None and "interrupted_after" not in result.seconds:
+        result.by_template = by_template(result, splits.train)
     if save:
         write_comparison(result, run_dir)
     return result
-
-
-def training_rows(run_dir: str | Path) -> Any:
-    """The rows the run trained on (by the same split policy), or None without a saved config."""
-    from ..config import TrainConfig
-    from ..training.batching import load_splits
-
-    cfg = TrainConfig.load_optional(run_dir)
-    return None if cfg is None else load_splits(cfg.replace(max_eval_rows=None)).train
 
 
 def write_comparison(result: Comparison, run_dir: str | Path) -> dict[str, Path]:

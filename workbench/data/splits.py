@@ -17,6 +17,7 @@ split shares the templates of its train split); explicit evaluation data still w
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,8 @@ def _carve_templates(
     from ..inspection.diversity import template_ids  # a leaf module: plain Python, no data import
 
     ids = template_ids(ds)
-    clusters = sorted(set(ids))
+    size = Counter(ids)
+    clusters = sorted(size)
     if len(clusters) < 2:
         raise DataError(
             f"split='by_template': all {len(ds)} training rows share one template, so no whole "
@@ -129,7 +131,7 @@ def _carve_templates(
         if rows >= target:
             break
         held.add(c)
-        rows += ids.count(c)
+        rows += size[c]
     eval_idx = [i for i, c in enumerate(ids) if c in held]
     return ds.select([i for i, c in enumerate(ids) if c not in held]), ds.select(eval_idx)
 

@@ -262,7 +262,7 @@ def load_splits(cfg: Any, train_data: Any = None, eval_data: Any = None) -> Any:
         seed=cfg.seed,
         max_train_rows=cfg.max_train_rows,
         max_eval_rows=cfg.max_eval_rows,
-        split=getattr(cfg, "split", "random"),
+        split=cfg.split,
     )
     if eval_data is not None:
         splits.sources["eval"] = "given"
