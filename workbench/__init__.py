@@ -55,6 +55,8 @@ _EXPORTS = {
     "dataset_tokens": "estimation.estimator",
     "probe": "estimation.calibration",
     "TechniqueChoice": "estimation.choice",
+    "lever_trial": "estimation.lever_trial",
+    "LeverTrial": "estimation.lever_trial",
     "train": "training.engine",
     "TrainResult": "training.result",
     "notebook_config": "training.engine",

@@ -1,7 +1,7 @@
 """The run-directory contract: where each step leaves its artifacts, and how a later step reads them back typed.
 
 Every file a run writes has one owner type (a dataclass) that saves and loads it: `DatasetReport`
-(inspect/report.json), `TechniqueChoice` (technique.json), `TrainConfig` (train_config.yaml),
+(inspect/report.json), `TechniqueChoice` (technique.json), `LeverTrial` (lever_trial.json), `TrainConfig` (train_config.yaml),
 `TrainResult` (train_result.json), `Comparison` (comparison.json), `BiasProbe`
 (docs/bias_probe.json), `ProviderFacts` (docs/provider.yaml), `RunSummary` (summary.json),
 `ShippingReport` (export/shipping.json).
@@ -68,6 +68,23 @@ class RunDir:
     @property
     def technique_json(self) -> Path:
         return self.root / "technique.json"
+
+    @property
+    def lever_trial_json(self) -> Path:
+        return self.root / "lever_trial.json"
+
+    @property
+    def lever_trial_html(self) -> Path:
+        return self.root / "lever_trial.html"
+
+    @property
+    def lever_trial_dir(self) -> Path:
+        """The lever trial's short fine-tunes, one run directory each (lora-25, lora-50, ...)."""
+        return self.root / "lever_trial"
+
+    @property
+    def lever_figures_html(self) -> Path:
+        return self.figures_dir / "lever_trial.html"
 
     @property
     def memory_figure_html(self) -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..comparison.comparison import Comparison
 from ..errors import ArtifactError, ConfigError
+from ..estimation.lever_trial import LeverTrial
 from ..inspection.report import DatasetReport
 from ..rundir import RunDir
 
@@ -33,6 +34,12 @@ def forgetting_drop(run: RunDir) -> float | None:
     comparison = Comparison.load_optional(run.root)
     probe = None if comparison is None else comparison.forgetting
     return None if probe is None else probe.largest_drop
+
+
+def finetune_lead(run: RunDir) -> float | None:
+    """How far the lever trial's best fine-tune beat its best prompt-only arm (paired, same rows)."""
+    trial = LeverTrial.load_optional(run.root)
+    return None if trial is None else trial.finetune_lead
 
 
 def pii_errors(run: RunDir) -> float | None:
@@ -72,6 +79,13 @@ GATES: dict[str, Gate] = {
             "forgetting drop (base - tuned)",
             forgetting_drop,
             "04_compare",
+        ),
+        Gate(
+            "min_finetune_lead",
+            "min",
+            "lead of fine-tuning over the best prompt-only arm (lever trial)",
+            finetune_lead,
+            "02_choose_technique",
         ),
         Gate(
             "max_pii_errors", "max", "PII findings of severity error", pii_errors, "01_inspect_data"

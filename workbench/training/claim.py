@@ -43,6 +43,9 @@ ARTIFACTS = frozenset(
         LOCK,
         "inspect",
         "technique.json",
+        "lever_trial.json",
+        "lever_trial.html",
+        "lever_trial",
         "train_config.yaml",
         "train_result.json",
         "metrics.jsonl",
@@ -60,7 +63,14 @@ ARTIFACTS = frozenset(
     }
 )
 # any one of these shows the folder is a run, not a project that happens to have docs/ or notebooks/
-EVIDENCE = ("train_config.yaml", "train_result.json", "technique.json", "inspect", "summary.json")
+EVIDENCE = (
+    "train_config.yaml",
+    "train_result.json",
+    "technique.json",
+    "lever_trial.json",
+    "inspect",
+    "summary.json",
+)
 _NOTEBOOK = re.compile(r"^\d\d_\w+\.ipynb$")
 
 

@@ -1,0 +1,560 @@
+"""The lever trial: was fine-tuning needed? Prompting, retrieval and short fine-tunes, scored on the same rows.
+
+Every arm answers the eval rows notebook 04 compares on (the run's held-out split, the first
+`max_eval_rows`), scored with the metrics notebook 04 picks for the data:
+
+    zero-shot    the base model, the prompt as it is (its system prompt included)
+    few-shot k   the k training rows most like the question (BM25) as earlier turns
+    retrieval k  the k passages of a knowledge file (or of the training answers) most like the
+                 question, in the system message
+    <technique> p%   a short fine-tune (the run's config) on a nested p% slice of the training rows,
+                 with the steps scaled to the slice (the same epochs), then the tuned model answers
+
+Each arm's means come with 95% bootstrap intervals; fine-tuning's lead over the best prompt-only
+arm is a paired difference on the same rows, with its interval. The recommendation follows from
+those numbers and a margin: fine-tune only when it beats the cheapest good alternative clearly.
+The fine-tunes' scores against their row counts give a learning curve (estimation/learning_curve).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainConfig
+from ..errors import ConfigError
+from ..rundir import OPTIONAL, Artifact, RunDir
+from .learning_curve import LearningCurve, fit_curve
+
+log = logging.getLogger(__name__)
+
+ARMS = ("zero-shot", "few-shot", "retrieval", "finetune")
+LEVER_OF = {"zero-shot": "prompt", "few-shot": "prompt", "retrieval": "rag", "finetune": "finetune"}
+PRIMARY = ("schema_valid", "style_ok", "contains_reference", "chrf")  # first present wins
+
+
+@dataclass
+class Arm:
+    """One way of answering, its per-row scores and what it cost."""
+
+    name: str  # "zero-shot", "few-shot k=3", "retrieval k=3", "lora 25%"
+    lever: str  # the advisor's lever: "prompt", "rag" or "finetune"
+    scores: dict[str, list[float | None]]  # metric -> one score per eval row (None: not scored)
+    means: dict[str, float | None]
+    intervals: dict[str, list[float] | None]  # metric -> 95% bootstrap interval of the mean
+    answers: list[str]
+    answer_s: float  # seconds to answer every eval row
+    prompt_tokens: float  # mean prompt length per request: what each answer costs to serve
+    train_s: float = 0.0
+    train_rows: int | None = None
+    steps: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)  # k, knowledge source, run_dir
+
+    @property
+    def seconds(self) -> float:
+        return self.train_s + self.answer_s
+
+    def mean(self, metric: str) -> float | None:
+        return self.means.get(metric)
+
+
+@dataclass
+class LeverTrial(Artifact):
+    """Every arm's scores on the same rows, fine-tuning's paired lead, and the recommendation."""
+
+    FILE = "lever_trial_json"
+    MADE_BY = "notebook 02_choose_technique (the lever trial)"
+
+    dataset: str
+    model: str
+    metric: str  # the metric the recommendation is decided on
+    row_ids: list[int]
+    arms: list[Arm]
+    margin: float  # the lead fine-tuning needs over the best prompt-only arm
+    recommendation: str  # "prompt", "rag" or "finetune"
+    reasons: list[str]
+    finetune_lead: float | None = None  # best fine-tune minus best prompt-only arm, on `metric`
+    finetune_lead_ci: list[float] | None = None
+    curve: LearningCurve | None = None
+    advisor: str | None = field(default=None, metadata=OPTIONAL)  # the advisor's answer
+    hourly_price: float | None = field(default=None, metadata=OPTIONAL)
+    settings: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def best(self, *levers: str) -> Arm | None:
+        """The best-scoring arm on `metric` among `levers` (all when none given); ties: the cheaper."""
+        pool = [
+            a
+            for a in self.arms
+            if (not levers or a.lever in levers) and a.mean(self.metric) is not None
+        ]
+        return max(pool, key=lambda a: (a.mean(self.metric), -a.seconds), default=None)
+
+    def cost(self, arm: Arm) -> float | None:
+        return None if self.hourly_price is None else arm.seconds / 3600 * self.hourly_price
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"Lever trial on {self.dataset} ({len(self.row_ids)} eval rows, {self.model}):"]
+        for arm in self.arms:
+            m, ci = arm.mean(self.metric), arm.intervals.get(self.metric)
+            lines.append(
+                f"  {arm.name:<18} {self.metric} {_pct(m)} {_ci(ci)}  "
+                f"{arm.seconds:.0f} s, {arm.prompt_tokens:.0f} prompt tokens/request"
+            )
+        lines.append(f"Recommendation: {self.recommendation}. " + " ".join(self.reasons))
+        return lines
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def to_html(self) -> str:
+        from .lever_html import lever_trial_html
+
+        return lever_trial_html(self)
+
+    def save(self, run_dir: str | Path) -> dict[str, Path]:  # type: ignore[override]
+        """lever_trial.json and lever_trial.html, atomically."""
+        from ..io import write_text_atomic
+
+        path = super().save(run_dir)
+        html = write_text_atomic(RunDir(run_dir).lever_trial_html, self.to_html())
+        return {"json": path, "html": html}
+
+
+# -- the trial ------------------------------------------------------------------------------------
+
+
+def lever_trial(
+    cfg: TrainConfig,
+    *,
+    arms: Sequence[str] = ARMS,
+    few_shot_k: Sequence[int] = (3,),
+    retrieval_k: int = 3,
+    knowledge: str | Path | None = None,
+    fractions: Sequence[float] = (0.25, 0.5, 1.0),
+    max_eval_rows: int | None = None,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    metric: str | None = None,
+    margin: float = 0.05,
+    hourly_price: float | None = None,
+    advice: Any = None,
+    n_boot: int = 1000,
+    save: bool = True,
+) -> LeverTrial:
+    """Run the arms on `cfg`'s data and model and decide; with `save`, write lever_trial.json/.html
+    into `cfg.run_dir` (the fine-tunes train in its `lever_trial/` folder).
+
+    arms: any of "zero-shot", "few-shot", "retrieval", "finetune". few_shot_k: one few-shot arm per k.
+    knowledge: the file retrieval searches (.txt/.md/.json/.jsonl); None: the sample's knowledge
+        file when it ships one (product-jargon's catalogue.json), else the training answers.
+    fractions: the slices of the training rows the fine-tunes train on (nested, seeded).
+    max_eval_rows: None uses `cfg.max_eval_rows` (the rows notebook 04 compares), 0 every row.
+    margin: how much fine-tuning must beat the best prompt-only arm by (absolute, on `metric`).
+    advice: the advisor's `Advice`, shown beside the measured answer.
+    """
+    from ..comparison.comparison import examples_from, resolve_metrics
+    from ..comparison.generation import GenerationSettings
+    from ..training.batching import load_splits
+
+    _check(arms, few_shot_k, fractions, margin)
+    started = time.perf_counter()
+    splits = load_splits(cfg.replace(max_eval_rows=None))
+    if not len(splits.eval):
+        raise ConfigError("The lever trial needs eval rows: eval_dataset is 'none'.")
+    cap = cfg.max_eval_rows if max_eval_rows is None else (max_eval_rows or None)
+    examples = examples_from(splits.eval, max_rows=cap)
+    chosen = resolve_metrics(None, examples=examples, dataset=str(cfg.dataset))
+    primary = metric or next((m for m in PRIMARY if m in chosen), next(iter(chosen)))
+    if primary not in chosen:
+        raise ConfigError(
+            f"metric {primary!r} is not scored on this data; known: {', '.join(chosen)}."
+        )
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=batch_size)
+    scorer = _Scorer(examples, chosen, settings, n_boot=n_boot, seed=cfg.seed)
+    results: list[Arm] = []
+    prompt_arms = [a for a in arms if a != "finetune"]
+    if prompt_arms:
+        results += _prompt_arms(
+            cfg, prompt_arms, splits.train, scorer, few_shot_k, retrieval_k, knowledge
+        )
+    if "finetune" in arms:
+        results += _finetune_arms(cfg, splits, scorer, fractions)
+    trial = decide(
+        LeverTrial(
+            dataset=str(cfg.dataset),
+            model=str(cfg.model),
+            metric=primary,
+            row_ids=[e.row_id for e in examples],
+            arms=results,
+            margin=margin,
+            recommendation="",
+            reasons=[],
+            advisor=getattr(advice, "title", None),
+            hourly_price=hourly_price,
+            settings={
+                "few_shot_k": list(few_shot_k),
+                "retrieval_k": retrieval_k,
+                "fractions": list(fractions),
+                "generation": settings.to_dict(),
+                "split": cfg.split,
+            },
+        ),
+        n_boot=n_boot,
+        seed=cfg.seed,
+    )
+    trial.seconds = round(time.perf_counter() - started, 1)
+    if save:
+        write_lever_trial(trial, cfg.run_dir)
+    return trial
+
+
+def _check(
+    arms: Sequence[str], ks: Sequence[int], fractions: Sequence[float], margin: float
+) -> None:
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown or not arms:
+        raise ConfigError(
+            f"Unknown lever-trial arm(s) {unknown or arms}: choose from {', '.join(ARMS)}."
+        )
+    if any(int(k) < 1 for k in ks):
+        raise ConfigError(f"few_shot_k must be whole numbers >= 1, got {list(ks)}.")
+    if not fractions or any(not 0 < f <= 1 for f in fractions):
+        raise ConfigError(f"fractions must be in (0, 1], got {list(fractions)}.")
+    if not 0 <= margin <= 1:
+        raise ConfigError(f"margin must be in [0, 1] (a share of the metric), got {margin!r}.")
+
+
+class _Scorer:
+    """Answers the eval rows with a model and prompts made from them, and scores the answers."""
+
+    def __init__(
+        self,
+        examples: list[Any],
+        metrics: Mapping[str, Any],
+        settings: Any,
+        *,
+        n_boot: int,
+        seed: int,
+    ):
+        self.examples, self.metrics, self.settings = examples, metrics, settings
+        self.n_boot, self.seed = n_boot, seed
+
+    def arm(
+        self, name: str, lever: str, model: Any, tokenizer: Any, prompts: list[Any], **extra: Any
+    ) -> Arm:
+        from ..comparison import metrics as M
+        from ..comparison.generation import generate
+
+        t0 = time.perf_counter()
+        answers = generate(model, tokenizer, prompts, settings=self.settings)
+        answer_s = round(time.perf_counter() - t0, 2)
+        per_row = [
+            M.score(self.metrics, a, e.reference)
+            for a, e in zip(answers, self.examples, strict=True)
+        ]
+        scores = {m: [row[m] for row in per_row] for m in self.metrics}
+        means, intervals = _means(scores, n_boot=self.n_boot, seed=self.seed)
+        log.info("%s: %s in %.0f s", name, {k: _pct(v) for k, v in means.items()}, answer_s)
+        return Arm(
+            name,
+            lever,
+            scores,
+            means,
+            intervals,
+            answers,
+            answer_s,
+            prompt_tokens=_prompt_tokens(tokenizer, prompts),
+            **extra,
+        )
+
+
+def _prompt_arms(
+    cfg: TrainConfig,
+    arms: Sequence[str],
+    train: Any,
+    scorer: _Scorer,
+    ks: Sequence[int],
+    retrieval_k: int,
+    knowledge: str | Path | None,
+) -> list[Arm]:
+    from ..models import load_model
+    from . import prompting as P
+
+    model, tokenizer = load_model(cfg.model, technique="full")
+    model.eval()
+    prompts = [e.prompt for e in scorer.examples]
+    queries = [P.query_text(p) for p in prompts]
+    out = []
+    if "zero-shot" in arms:
+        out.append(scorer.arm("zero-shot", "prompt", model, tokenizer, prompts))
+    if "few-shot" in arms:
+        shots = P.shots_from(train.conversations)
+        finder = P.Retriever([P.query_text(s.turns) for s in shots])
+        for k in ks:
+            shown = [
+                P.few_shot_prompt(p, [shots[i] for i in finder.top(q, k)])
+                for p, q in zip(prompts, queries, strict=True)
+            ]
+            out.append(
+                scorer.arm(
+                    f"few-shot k={k}", "prompt", model, tokenizer, shown, detail={"k": int(k)}
+                )
+            )
+    if "retrieval" in arms:
+        source = knowledge or sample_knowledge(cfg.dataset)
+        passages = P.knowledge_passages(source) if source else P.answers_of(train.conversations)
+        finder = P.Retriever(passages)
+        shown = [
+            P.with_notes(p, [passages[i] for i in finder.top(q, retrieval_k)])
+            for p, q in zip(prompts, queries, strict=True)
+        ]
+        where = Path(source).name if source else "the training answers"
+        detail = {"k": retrieval_k, "searched": where, "passages": len(passages)}
+        out.append(
+            scorer.arm(f"retrieval k={retrieval_k}", "rag", model, tokenizer, shown, detail=detail)
+        )
+    del model
+    gc.collect()
+    return out
+
+
+def _finetune_arms(
+    cfg: TrainConfig, splits: Any, scorer: _Scorer, fractions: Sequence[float]
+) -> list[Arm]:
+    from ..comparison.generation import load_run
+    from ..data.dataset import ChatDataset
+    from ..training.engine import train
+
+    rows = list(range(len(splits.train)))
+    random.Random(cfg.seed).shuffle(rows)  # nested slices: 25% is the start of 50%
+    eval_data = ChatDataset(
+        conversations=[
+            e.prompt + [{"role": "assistant", "content": e.reference}] for e in scorer.examples
+        ],
+        provenance=splits.eval.provenance,
+        row_ids=[e.row_id for e in scorer.examples],
+    )
+    out = []
+    for fraction in sorted(set(fractions)):
+        n = max(1, round(fraction * len(rows)))
+        keep = sorted(rows[:n])
+        subset = ChatDataset(
+            conversations=[splits.train.conversations[i] for i in keep],
+            provenance=splits.train.provenance,
+            row_ids=[splits.train.row_ids[i] for i in keep],
+        )
+        steps = max(1, round(cfg.max_steps * fraction)) if cfg.max_steps > 0 else cfg.max_steps
+        name = f"{cfg.technique} {round(100 * fraction)}%"
+        run_dir = RunDir(cfg.run_dir).lever_trial_dir / f"{cfg.technique}-{round(100 * fraction)}"
+        arm_cfg = cfg.replace(
+            run_dir=str(run_dir), max_steps=steps, max_train_rows=None, max_eval_rows=None
+        )
+        log.info("%s: training on %d rows for %s steps", name, n, steps)
+        result = train(arm_cfg, train_data=subset, eval_data=eval_data)
+        if result.status != "completed":
+            raise ConfigError(
+                f"The lever trial's fine-tune {name} did not finish ({result.status}: {result.message})."
+            )
+        pair = load_run(run_dir)
+        with pair.use("tuned") as model:
+            arm = scorer.arm(
+                name,
+                "finetune",
+                model,
+                pair.tokenizer,
+                [e.prompt for e in scorer.examples],
+                train_s=round(result.wall_time_s, 1),
+                train_rows=n,
+                steps=result.steps,
+                detail={"run_dir": str(run_dir), "fraction": fraction},
+            )
+        out.append(arm)
+        del pair, model
+        gc.collect()
+    return out
+
+
+def sample_knowledge(dataset: Any) -> Path | None:
+    """The knowledge file a shipped sample brings for retrieval (catalogue.json, knowledge.*), or None."""
+    from ..data.dataset import SAMPLES_DIR
+
+    if not isinstance(dataset, str) or not (SAMPLES_DIR / dataset).is_dir():
+        return None
+    for name in (
+        "knowledge.md",
+        "knowledge.txt",
+        "knowledge.jsonl",
+        "knowledge.json",
+        "catalogue.json",
+    ):
+        if (SAMPLES_DIR / dataset / name).is_file():
+            return SAMPLES_DIR / dataset / name
+    return None
+
+
+# -- deciding -------------------------------------------------------------------------------------
+
+
+def decide(trial: LeverTrial, *, n_boot: int = 1000, seed: int = 0) -> LeverTrial:
+    """Fill in fine-tuning's paired lead, the learning curve and the recommendation from the scores."""
+    metric = trial.metric
+    prompt_only, tuned = trial.best("prompt", "rag"), trial.best("finetune")
+    fine_tunes = [a for a in trial.arms if a.lever == "finetune" and a.mean(metric) is not None]
+    curve = None
+    if len({a.train_rows for a in fine_tunes}) >= 2:
+        ordered = sorted(fine_tunes, key=lambda a: a.train_rows or 0)
+        curve = fit_curve(
+            metric, [a.train_rows or 0 for a in ordered], [a.mean(metric) for a in ordered]
+        )  # type: ignore[misc]
+    lead = ci = None
+    if prompt_only is not None and tuned is not None:
+        lead, ci = _paired_lead(
+            tuned.scores[metric], prompt_only.scores[metric], n_boot=n_boot, seed=seed
+        )
+    recommendation, reasons = _recommend(trial, prompt_only, tuned, lead, ci)
+    if curve is not None:
+        reasons.append(curve.verdict())
+    if trial.advisor:
+        agrees = trial.advisor.lower().startswith(
+            {"prompt": "prompt", "rag": "retrieval", "finetune": "fine"}[recommendation]
+        )
+        reasons.append(
+            f"The advisor's answer from your questions was: {trial.advisor}"
+            + ("" if agrees else " (the measurement disagrees)")
+            + "."
+        )
+    return replace(
+        trial,
+        recommendation=recommendation,
+        reasons=reasons,
+        finetune_lead=lead,
+        finetune_lead_ci=ci,
+        curve=curve,
+    )
+
+
+def _recommend(
+    trial: LeverTrial,
+    prompt_only: Arm | None,
+    tuned: Arm | None,
+    lead: float | None,
+    ci: list[float] | None,
+) -> tuple[str, list[str]]:
+    m = trial.metric
+    if tuned is None and prompt_only is None:
+        raise ConfigError(f"No arm has a {m} score to decide on.")
+    if tuned is None:
+        return prompt_only.lever, [
+            f"Only prompt-only arms ran; the best is {prompt_only.name} ({m} {_pct(prompt_only.mean(m))})."
+        ]  # type: ignore[union-attr]
+    if prompt_only is None or lead is None:
+        return "finetune", [
+            f"Only fine-tunes ran; the best is {tuned.name} ({m} {_pct(tuned.mean(m))})."
+        ]
+    said = (
+        f"{tuned.name} scores {_pct(tuned.mean(m))} on {m}, the best prompt-only arm ({prompt_only.name}) "
+        f"{_pct(prompt_only.mean(m))}: fine-tuning leads by {_pts(lead)} points {_ci(ci, points=True)} on the same rows."
+    )
+    if lead >= trial.margin and ci is not None and ci[0] > 0:
+        return "finetune", [
+            said,
+            f"That is more than the {100 * trial.margin:.0f}-point margin, and the interval is above zero: fine-tuning is worth its cost here.",
+        ]
+    if lead >= trial.margin:
+        return prompt_only.lever, [
+            said,
+            f"The lead is above the margin but its interval reaches zero on {len(trial.row_ids)} rows: not clearly better. Prefer the cheaper lever, or measure on more eval rows.",
+        ]
+    return prompt_only.lever, [
+        said,
+        f"That is less than the {100 * trial.margin:.0f}-point margin: {prompt_only.name} is the cheaper way to this score (no training, nothing to host).",
+    ]
+
+
+def _paired_lead(
+    tuned: list[float | None], other: list[float | None], *, n_boot: int, seed: int
+) -> tuple[float | None, list[float] | None]:
+    from ..comparison.stats import bootstrap_cis
+
+    diffs = [t - o for t, o in zip(tuned, other, strict=True) if t is not None and o is not None]
+    if not diffs:
+        return None, None
+    lo, hi = bootstrap_cis({"d": diffs}, n_boot=n_boot, seed=seed)["d"]
+    return sum(diffs) / len(diffs), [lo, hi]
+
+
+def _means(
+    scores: Mapping[str, list[float | None]], *, n_boot: int, seed: int
+) -> tuple[dict[str, float | None], dict[str, list[float] | None]]:
+    from ..comparison.stats import bootstrap_cis
+
+    means: dict[str, float | None] = {}
+    intervals: dict[str, list[float] | None] = {}
+    for metric, values in scores.items():
+        kept = [v for v in values if v is not None]
+        means[metric] = sum(kept) / len(kept) if kept else None
+        intervals[metric] = (
+            list(bootstrap_cis({"m": kept}, n_boot=n_boot, seed=seed)["m"]) if kept else None
+        )
+    return means, intervals
+
+
+def _prompt_tokens(tokenizer: Any, prompts: list[Any]) -> float:
+    from ..templating import render_chat
+
+    sizes = [
+        len(
+            tokenizer(
+                render_chat(tokenizer, p, add_generation_prompt=True), add_special_tokens=False
+            )["input_ids"]
+        )
+        for p in prompts
+    ]
+    return round(sum(sizes) / len(sizes), 1) if sizes else 0.0
+
+
+def write_lever_trial(trial: LeverTrial, run_dir: str | Path) -> dict[str, Path]:
+    """lever_trial.json, lever_trial.html and figures/lever_trial.html (self-contained, plotly inside)."""
+    from ..plots import write_figures_html
+    from .lever_html import lever_trial_figures
+
+    RunDir(run_dir).ensure()
+    paths = trial.save(run_dir)
+    paths["figures"] = write_figures_html(
+        lever_trial_figures(trial), RunDir(run_dir).lever_figures_html, title="Lever trial"
+    )
+    return paths
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f}" if x else "0"
+
+
+def _ci(ci: Sequence[float] | None, *, points: bool = False) -> str:
+    if not ci:
+        return ""
+    if points:
+        return f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+    return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+__all__ = [
+    "ARMS",
+    "Arm",
+    "LeverTrial",
+    "decide",
+    "lever_trial",
+    "sample_knowledge",
+    "write_lever_trial",
+]
