@@ -49,6 +49,10 @@ class TrainConfig:
     eval_fraction: float = 0.1  # used when there is no eval split
     split: str = "random"  # "by_template": hold out whole templates (data/splits.py)
     max_train_rows: int | None = None
+    # replay: general conversations mixed into the training split only (never eval), so the
+    # model keeps rehearsing what it could do (a sample such as general-replay, or a file)
+    replay: str | None = None
+    replay_share: float = 0.0  # share of the training rows drawn from `replay`, in [0, 0.9]
     max_eval_rows: int | None = None
     max_length: int = 512
     assistant_only_loss: bool = True  # instruction tuning: labels only on assistant turns
@@ -67,6 +71,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     gradient_checkpointing: bool = False
+    # beta * KL(tuned || base) on the labelled tokens; the base is the model with its adapter
+    # switched off (training/kl.py): adapter techniques only, one extra no-grad forward per step
+    kl_to_base: float = 0.0
     # CPU + glibc: freed blocks >= 1 MiB go back to the OS at once (workbench/malloc.py): lower
     # peak RSS, slower steps. Process-wide for the rest of the process.
     cpu_low_memory: bool = False
@@ -154,9 +161,56 @@ class TrainConfig:
             )
         if self.beta <= 0:
             raise ConfigError(f"TrainConfig.beta must be > 0 (DPO uses 0.1), got {self.beta!r}.")
+        self._check_forgetting_options()
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(
                 f"TrainConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}."
+            )
+
+    def _check_forgetting_options(self) -> None:
+        """kl_to_base and replay: in range, and only where they mean something."""
+        if self.kl_to_base < 0:
+            raise ConfigError(
+                f"TrainConfig.kl_to_base must be >= 0 (0 turns it off), got {self.kl_to_base!r}."
+            )
+        if self.kl_to_base > 0 and self.objective != "sft":
+            raise ConfigError(
+                f"TrainConfig.kl_to_base applies to objective='sft'; objective={self.objective!r} "
+                "already keeps the model near its reference through `beta`. Set kl_to_base=0."
+            )
+        if self.kl_to_base > 0:
+            from .techniques import get_technique
+
+            tech = get_technique(self.technique)
+            if not tech.saves_adapter:  # no adapter to switch off: the base would be a 2nd model
+                raise ConfigError(
+                    f"TrainConfig.kl_to_base={self.kl_to_base} needs the base model's "
+                    f"predictions, which come from switching the adapter off; {tech.title} "
+                    f"({self.technique!r}) trains the weights themselves and has no adapter. Use an "
+                    "adapter technique (lora, qlora, dora), or set kl_to_base=0 and limit "
+                    "forgetting with replay / replay_share."
+                )
+        if not 0.0 <= self.replay_share <= 0.9:
+            raise ConfigError(
+                f"TrainConfig.replay_share must be in [0, 0.9] (the share of training rows taken "
+                f"from `replay`), got {self.replay_share!r}."
+            )
+        if self.replay is not None and not str(self.replay).strip():
+            self.replay = None
+        if self.replay_share > 0 and self.replay is None:
+            raise ConfigError(
+                f"TrainConfig.replay_share={self.replay_share} but no `replay` data is named: set "
+                "replay to a sample (e.g. general-replay) or a file of general conversations."
+            )
+        if self.replay is not None and self.replay_share == 0:
+            raise ConfigError(
+                f"TrainConfig.replay={self.replay!r} is named but replay_share is 0, so none of it "
+                "would be used: set replay_share (e.g. 0.2), or replay=None."
+            )
+        if self.replay is not None and self.objective != "sft":
+            raise ConfigError(
+                f"TrainConfig.replay mixes conversations into instruction tuning; objective="
+                f"{self.objective!r} trains on preference pairs. Set replay=None."
             )
 
     # -- round trips ---------------------------------------------------------------------------

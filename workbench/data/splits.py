@@ -7,6 +7,9 @@ comparison of a run), a seeded `eval_fraction` of the training rows is held out.
 not carve (it reports on the whole file); training, the comparison and the bias probe do, with the
 run's seed, so they hold out exactly the same rows.
 
+Replay (`mix_replay`) adds general conversations to the training split only, after the split is
+made: the eval split stays the task's, so eval loss and scores measure the task alone.
+
 `split="by_template"` asks for a generalisation split: the held-out rows are whole template
 clusters of the training data (rows whose prompts collapse to one shape once names, numbers, codes
 and dates are masked; inspection/diversity.py), so no eval row shares a template with a training
@@ -16,6 +19,7 @@ split shares the templates of its train split); explicit evaluation data still w
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -26,6 +30,9 @@ from ..errors import ConfigError, DataError
 from .dataset import ChatDataset, Provenance, list_samples, load_dataset
 
 SPLITS = ("random", "by_template")  # how rows are held out when no eval data is given
+MAX_REPLAY_SHARE = 0.9  # at least a tenth of every training split is the task itself
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +42,8 @@ class Splits:
     train: ChatDataset
     eval: ChatDataset | None  # None: no eval split
     sources: dict[str, str]
+    replay_rows: int = 0  # rows of `replay` mixed into `train` (training only; mix_replay)
+    replay: str = ""  # where they came from
 
 
 def resolve_splits(
@@ -101,6 +110,55 @@ def as_dataset(source: Any, split: str) -> ChatDataset:
     if isinstance(source, (str, Path)) and (str(source) in list_samples() or Path(source).is_dir()):
         return load_dataset(_name(source), split=split)
     return load_dataset(source)
+
+
+def replay_rows(task_rows: int, share: float) -> int:
+    """How many replay rows make them `share` of the mixed split: n / (task + n) = share."""
+    if share <= 0 or task_rows <= 0:
+        return 0
+    return round(task_rows * share / (1.0 - share))
+
+
+def mix_replay(
+    train: ChatDataset, replay: Any, *, share: float, seed: int
+) -> tuple[ChatDataset, int]:
+    """`train` with replay conversations appended so they are `share` of the rows; (mixed, n added).
+
+    The rows are drawn in a seeded order (same seed, same rows); a replay set smaller than needed
+    is used whole, then again in a new order (logged). The task's provenance is kept: the result
+    describes the task data, and `SplitData.replay_rows` says how much was mixed in.
+    """
+    if not 0.0 <= share <= MAX_REPLAY_SHARE:
+        raise ConfigError(f"replay_share must be in [0, {MAX_REPLAY_SHARE}], got {share!r}.")
+    n = replay_rows(len(train), share)
+    if n == 0:
+        return train, 0
+    pool = as_dataset(replay, "train")
+    if not len(pool):
+        raise DataError(f"replay={replay!r}: no conversations loaded; name a dataset with rows.")
+    rng = random.Random(f"replay:{seed}")
+    picked: list[int] = []
+    while len(picked) < n:
+        order = list(range(len(pool)))
+        rng.shuffle(order)
+        picked += order[: n - len(picked)]
+    if n > len(pool):
+        log.warning(
+            "replay_share=%s asks for %d replay rows; %s has %d, so rows repeat (%.1f times each).",
+            share,
+            n,
+            _describe(replay, pool),
+            len(pool),
+            n / len(pool),
+        )
+    extra = pool.select(picked)
+    mixed = ChatDataset(
+        conversations=train.conversations + extra.conversations,
+        provenance=train.provenance,
+        problems=list(train.problems),
+        row_ids=train.row_ids + extra.row_ids,
+    )
+    return mixed, n
 
 
 def _carve(ds: ChatDataset, fraction: float, seed: int) -> tuple[ChatDataset, ChatDataset]:

@@ -250,9 +250,10 @@ class LengthGroupedSampler:
 
 def load_splits(cfg: Any, train_data: Any = None, eval_data: Any = None) -> Any:
     """Train and eval `Splits` for `cfg` by the one split policy (data/splits.py): explicit data
-    wins, then `cfg.eval_dataset`, then the sample's eval split, else a seeded `eval_fraction` slice."""
+    wins, then `cfg.eval_dataset`, then the sample's eval split, else a seeded `eval_fraction` slice.
+    `cfg.replay` rows are then mixed into the training split only (`splits.replay_rows` of them)."""
     from ..data.dataset import ChatDataset, Provenance
-    from ..data.splits import resolve_splits
+    from ..data.splits import mix_replay, resolve_splits
 
     splits = resolve_splits(
         train_data if train_data is not None else cfg.dataset,
@@ -268,4 +269,9 @@ def load_splits(cfg: Any, train_data: Any = None, eval_data: Any = None) -> Any:
         splits.sources["eval"] = "given"
     if splits.eval is None:  # eval_dataset: none
         splits.eval = ChatDataset(conversations=[], provenance=Provenance(source="none"))
+    if getattr(cfg, "replay", None):
+        splits.train, splits.replay_rows = mix_replay(
+            splits.train, cfg.replay, share=cfg.replay_share, seed=cfg.seed
+        )
+        splits.replay = str(cfg.replay)
     return splits

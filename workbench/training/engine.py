@@ -192,6 +192,8 @@ def _build(
             EncodedDataset(items),
             SplitData(**report.to_dict(), source=splits.sources[name]),
         )
+        if name == "train" and splits.replay_rows:
+            data[name].replay_rows, data[name].replay = splits.replay_rows, splits.replay
     if not len(encoded["train"]):
         raise ConfigError(
             "No training rows left after tokenisation: every row lost its labels (check max_length)."
@@ -204,6 +206,7 @@ def _build(
         data_collator=Collator(pad_token_id=tokenizer.pad_token_id),
         processing_class=tokenizer,
         group_by_length=cfg.group_by_length and not cfg.packing,
+        kl_to_base=cfg.kl_to_base,
     )
     for noisy in (PrinterCallback, ProgressCallback):  # events replace Trainer's prints and tqdm
         trainer.remove_callback(noisy)

@@ -26,6 +26,8 @@ class SplitData:
     dropped_no_labels: int = 0
     packed_rows: int = 0
     source: str = ""
+    replay_rows: int = 0  # of `rows`, how many came from TrainConfig.replay (train split only)
+    replay: str = ""
 
 
 @dataclass

@@ -7,6 +7,9 @@
   and removed before the forward pass.
 - Events: `EventBridge` turns Trainer callbacks into the workbench's (see callbacks.py) and turns a
   stop request into "save a checkpoint, then stop".
+- KL to base (`kl_to_base` > 0, kl.py): training steps add beta * KL(tuned || base) to the loss;
+  evaluation keeps the task loss alone, so eval losses of runs with and without it compare. The
+  KL per labelled token is logged as `kl_to_base` beside the loss.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from transformers import Trainer, TrainerCallback
 from .batching import LengthGroupedSampler
 from .checkpoints import STAGING, complete_checkpoints, publish
 from .events import Callback, TrainState
+from .kl import loss_and_kl
 from .loss import model_loss
 
 log = logging.getLogger(__name__)
@@ -35,11 +39,15 @@ class WorkbenchTrainer(Trainer):
         *args: Any,
         group_by_length: bool = False,
         keep_checkpoints: int = 2,
+        kl_to_base: float = 0.0,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
         self.group_by_length = group_by_length
         self.keep_checkpoints = keep_checkpoints
+        self.kl_to_base = kl_to_base
+        self._kl_sum: Any = 0.0  # KL summed over labelled tokens since the last log (a tensor)
+        self._kl_tokens: Any = 0
         self._staging: str | None = None
         self.run_state: TrainState | None = None  # set by the engine: a diverged save stops the run
 
@@ -77,6 +85,8 @@ class WorkbenchTrainer(Trainer):
         One process only: under DDP the forward must go through the wrapper for gradients to be
         reduced, so scale-out runs keep the model's own loss.
         """
+        if self.kl_to_base > 0 and model.training:
+            return self._loss_with_kl(model, inputs, return_outputs, num_items_in_batch)
         loss = None
         if self.accelerator.num_processes == 1 and self.compute_loss_func is None:
             loss = model_loss(model, inputs, num_items=num_items_in_batch)
@@ -85,6 +95,24 @@ class WorkbenchTrainer(Trainer):
                 model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
             )
         return (loss, {"loss": loss}) if return_outputs else loss
+
+    def _loss_with_kl(
+        self, model: Any, inputs: dict[str, Any], return_outputs: bool, num_items: Any
+    ) -> Any:
+        """Task loss + beta * KL(tuned || base), both over the labelled tokens (kl.py)."""
+        single = self.accelerator.num_processes == 1
+        terms = loss_and_kl(model, inputs, num_items=num_items, chunked=single)
+        # summed as tensors (no device sync per micro-batch): the log shows the interval's mean
+        self._kl_sum = self._kl_sum + terms.kl_sum
+        self._kl_tokens = self._kl_tokens + terms.tokens
+        loss = terms.task + self.kl_to_base * terms.kl
+        return (loss, {"loss": loss}) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+        if "loss" in logs and float(self._kl_tokens) > 0:  # train logs; one sync per interval
+            logs["kl_to_base"] = round(float(self._kl_sum) / float(self._kl_tokens), 6)
+            self._kl_sum, self._kl_tokens = 0.0, 0
+        super().log(logs, *args, **kwargs)
 
     def floating_point_ops(self, inputs: dict[str, Any]) -> int:
         return 0  # the engine estimates FLOPs once from real tokens (see train.estimate_flops)
@@ -184,7 +212,7 @@ class EventBridge(TrainerCallback):
             "loss" in logs
         ):  # train logs only; eval results arrive via on_evaluate, the summary is skipped
             self._sync(state)
-            keep = ("loss", "grad_norm", "learning_rate")
+            keep = ("loss", "grad_norm", "learning_rate", "kl_to_base")
             self._emit("on_log", {k: float(logs[k]) for k in keep if k in logs})
         return self._obey(control)
 

@@ -1,0 +1,181 @@
+"""The KL-to-base regulariser: how far the tuned model's next-token distribution moved from the base.
+
+`TrainConfig.kl_to_base` (beta) adds beta * KL(tuned || base) to the loss, averaged over the same
+labelled (assistant) tokens the task loss counts. The base distribution comes from the very model
+being trained with its adapter switched off (`disable_adapter()`, under no_grad), so no second
+copy of the weights is held; the cost is one extra forward without gradients per micro-batch.
+
+As in loss.py, logits exist only at labelled positions and one chunk at a time: the tuned and
+base hidden states are gathered there, and head + log-softmax + KL run over `CHUNK` rows, with
+backward recomputing each chunk instead of keeping it. Peak memory is a few chunk-sized logit
+blocks, whatever the vocabulary or batch.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from .loss import IGNORE, head_and_decoder, labelled_loss
+
+CHUNK = 512  # labelled positions per block: ~4 blocks of 512 x 49,152 fp32 live at once (400 MB)
+
+
+@contextmanager
+def base_model(model: Any) -> Any:
+    """`model` with its adapter switched off and no gradients: the base the KL is measured against."""
+    import torch
+
+    inner = getattr(model, "module", model)  # under DDP the adapter lives on the wrapped module
+    if not hasattr(inner, "disable_adapter"):
+        raise ConfigError(
+            "TrainConfig.kl_to_base needs an adapter to switch off (a peft model), got "
+            f"{type(inner).__name__}; use an adapter technique (lora, qlora, dora) or kl_to_base=0."
+        )
+    with torch.no_grad(), inner.disable_adapter():
+        yield inner
+
+
+@dataclass
+class KLTerms:
+    """One micro-batch's terms: `task` and `kl` are normalised alike (the Trainer's `num_items`,
+    else the labelled-token count); `kl_sum` and `tokens` (tensors) are what the log averages."""
+
+    task: Any
+    kl: Any
+    kl_sum: Any
+    tokens: Any
+
+
+def loss_and_kl(
+    model: Any, inputs: dict[str, Any], *, num_items: Any = None, chunked: bool = True
+) -> KLTerms:
+    """The task loss and KL(tuned || base) over the labelled tokens of `inputs`.
+
+    The chunked path (loss.py) when `chunked` and the model's shape allow it; otherwise the
+    model's own forward and full logits, picked at labelled positions (more memory, same
+    numbers). Under DDP pass chunked=False: the forward must go through the wrapper.
+    """
+    labels = inputs["labels"]
+    keep = labels[:, 1:] != IGNORE
+    rest = {k: v for k, v in inputs.items() if k != "labels"}
+    parts = head_and_decoder(model) if chunked else None
+    if parts is not None:
+        decoder, head = parts
+        with base_model(model):
+            base = decoder(**rest, use_cache=False).last_hidden_state[:, :-1][keep]
+        hidden = decoder(**rest, use_cache=False).last_hidden_state
+        task = labelled_loss(hidden, head, labels, num_items=num_items)
+        kl_sum = chunked_kl(hidden[:, :-1][keep], base, head.weight, head.bias)
+    else:
+        with base_model(model) as inner:
+            base = inner(**rest, use_cache=False).logits[:, :-1][keep]
+        out = model(**inputs, use_cache=False)
+        task = out.loss if num_items is None else _sum_loss(out.logits, labels) / num_items
+        kl_sum = kl_sum_of_logits(out.logits[:, :-1][keep], base)
+    tokens = keep.sum()
+    return KLTerms(task, kl_sum / _normaliser(tokens, num_items, kl_sum), kl_sum.detach(), tokens)
+
+
+def _normaliser(tokens: Any, num_items: Any, like: Any) -> Any:
+    import torch
+
+    if num_items is None:
+        return tokens.clamp(min=1)
+    return num_items.to(like.device) if torch.is_tensor(num_items) else num_items
+
+
+def _sum_loss(logits: Any, labels: Any) -> Any:
+    import torch.nn.functional as F
+
+    return F.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(),
+        labels[:, 1:].flatten(),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
+
+
+def kl_sum_of_logits(tuned: Any, base: Any) -> Any:
+    """Sum over rows of KL(softmax(tuned) || softmax(base)): the plain autograd reference."""
+    import torch
+
+    log_p = torch.log_softmax(tuned.float(), dim=-1)
+    log_q = torch.log_softmax(base.float(), dim=-1)
+    return (log_p.exp() * (log_p - log_q)).sum()
+
+
+def chunked_kl(hidden: Any, base_hidden: Any, weight: Any, bias: Any, *, chunk: int = CHUNK) -> Any:
+    """Sum of KL(tuned || base) over rows, logits = h @ weight.T (+ bias); gradients reach `hidden`
+    (and `weight`/`bias` when they train), never `base_hidden`."""
+    return _ChunkedKL.apply(hidden, base_hidden.detach(), weight, bias, chunk)
+
+
+class _ChunkedKL:
+    """Built lazily as a torch.autograd.Function so importing this module stays light."""
+
+    _fn = None
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        if cls._fn is None:
+            cls._fn = _build_function()
+        return cls._fn.apply(*args)
+
+
+def _log_probs(hidden: Any, weight: Any, bias: Any) -> Any:
+    import torch
+    import torch.nn.functional as F
+
+    return torch.log_softmax(F.linear(hidden, weight, bias).float(), dim=-1)
+
+
+def _block(h: Any, hb: Any, weight: Any, bias: Any) -> tuple[Any, Any, Any]:
+    """(p, log p - log q, per-row KL) of one chunk; in place where it can be, to keep peak low."""
+    log_p = _log_probs(h, weight, bias)
+    diff = _log_probs(hb, weight, bias).neg_().add_(log_p)  # log p - log q
+    p = log_p.exp_()
+    row_kl = (p.unsqueeze(1) @ diff.unsqueeze(2)).squeeze(2)  # [n, 1] without a [n, V] product
+    return p, diff, row_kl
+
+
+def _build_function() -> Any:
+    import torch
+
+    class ChunkedKL(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, hidden, base_hidden, weight, bias, chunk):  # noqa: ANN001
+            total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+            for start in range(0, hidden.shape[0], chunk):
+                rows = slice(start, start + chunk)
+                total += _block(hidden[rows], base_hidden[rows], weight, bias)[2].sum()
+            ctx.save_for_backward(hidden, base_hidden, weight, bias)
+            ctx.chunk = chunk
+            return total
+
+        @staticmethod
+        def backward(ctx, grad_total):  # noqa: ANN001
+            hidden, base_hidden, weight, bias = ctx.saved_tensors
+            need_h, _, need_w, need_b = ctx.needs_input_grad[:4]
+            grad_h = torch.empty_like(hidden) if need_h else None
+            grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
+            grad_b = torch.zeros_like(bias, dtype=torch.float32) if need_b else None
+            for start in range(0, hidden.shape[0], ctx.chunk):
+                rows = slice(start, start + ctx.chunk)
+                p, diff, row_kl = _block(hidden[rows], base_hidden[rows], weight, bias)
+                # d KL / d logits = p * (log p - log q - KL_row), in place over `diff`
+                grad = diff.sub_(row_kl).mul_(p).mul_(grad_total)
+                del p
+                if need_h:
+                    grad_h[rows] = (grad.to(weight.dtype) @ weight).to(hidden.dtype)
+                if need_w:
+                    grad_w += grad.t() @ hidden[rows].float()
+                if need_b:
+                    grad_b += grad.sum(0)
+            grad_w = grad_w.to(weight.dtype) if need_w else None
+            grad_b = grad_b.to(bias.dtype) if need_b else None
+            return grad_h, None, grad_w, grad_b, None
+
+    return ChunkedKL
