@@ -58,6 +58,15 @@ lora_r = 16
 hourly_price = None              # price of the hardware per hour, for the cost
 run_probe = False                # True: run a few real steps here to check the estimate (minutes)
 probe_steps = 3
+# the lever trial (section 1b): measure prompting, retrieval and short fine-tunes on the eval rows
+run_lever_trial = False          # True: run it (minutes: three short trainings plus answering)
+lever_arms = "zero-shot,few-shot,retrieval,finetune"
+few_shot_k = "1,3"               # one few-shot arm per k: the k most similar training rows
+knowledge = None                 # the file retrieval searches; None: the sample's (product-jargon
+                                 # ships catalogue.json), else the training answers
+lever_fractions = "0.25,0.5,1"   # slices of the training rows the short fine-tunes use
+lever_margin = 0.05              # the lead fine-tuning needs over the best prompt-only arm
+max_new_tokens = 256             # answer length cap (the quick profile sets 160)
 # the advisor's questions
 knowledge_changes_often = False
 needs_citations = False
@@ -129,6 +138,49 @@ if interactive:
 
     form = AdvisorForm(**answers)
     display(form.widget)
+
+# %% [markdown]
+# ## 1b · Measure the levers instead of guessing
+#
+# The advisor reasons from your answers; the **lever trial** measures. Every arm answers the same
+# eval rows notebook 04 will compare on, scored with the same metrics:
+#
+# * **zero-shot**: the base model with the data's system prompt, as it is;
+# * **few-shot k**: the k training rows most like the question (BM25) shown as earlier turns,
+#   the most similar nearest the question;
+# * **retrieval k**: the k passages of a knowledge file most like the question (BM25) put into the
+#   system message (without a knowledge file: the training answers);
+# * **fine-tune p%**: short runs of the configuration above on 25%, 50% and 100% of the training
+#   rows (the same epochs), whose scores against the row counts give a learning curve.
+#
+# Fine-tuning is recommended only when its paired lead over the best prompt-only arm (same rows,
+# 95% bootstrap interval) is above the margin and the interval above zero: otherwise the cheaper
+# lever wins. The pipeline gate `min_finetune_lead` can require it. It takes minutes on a CPU, so
+# it is off by default: set `run_lever_trial = True`.
+
+# %%
+trial = None
+if run_lever_trial:
+    from workbench import lever_trial
+    from workbench.estimation.lever_html import lever_trial_figures
+
+    trial = lever_trial(
+        cfg,
+        arms=tuple(a.strip() for a in lever_arms.split(",") if a.strip()),
+        few_shot_k=tuple(int(k) for k in str(few_shot_k).split(",")),
+        knowledge=knowledge,
+        fractions=tuple(float(f) for f in str(lever_fractions).split(",")),
+        max_new_tokens=max_new_tokens,
+        margin=lever_margin,
+        hourly_price=hourly_price,
+        advice=advice,
+    )
+    display(trial)
+    for figure in lever_trial_figures(trial).values():
+        figure.show()
+else:
+    display(Markdown("Lever trial skipped (`run_lever_trial = False`); `workbench levers params.yaml` "
+                     "runs it from a terminal."))
 
 # %% [markdown]
 # ## 2 · Which technique?

@@ -49,3 +49,37 @@ def test_notebook_02_writes_technique_json(tiny_model_dir, run_dir):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs)
     assert not nb.metadata.get("widgets"), "no widget state in a headless run"
+
+
+@pytest.mark.slow
+def test_notebook_02_runs_the_lever_trial_headless(tiny_model_dir, run_dir):
+    from workbench import LeverTrial
+
+    run_notebook(
+        "02_choose_technique.ipynb",
+        run_dir,
+        model="tiny-random",
+        dataset="product-jargon",
+        max_length=128,
+        batch_size=4,
+        max_steps=2,
+        max_train_rows=16,
+        max_eval_rows=4,
+        run_lever_trial=True,
+        few_shot_k="1",
+        lever_fractions="0.5,1",
+        max_new_tokens=4,
+    )
+    trial = LeverTrial.load(run_dir)
+    assert [a.name for a in trial.arms] == [
+        "zero-shot",
+        "few-shot k=1",
+        "retrieval k=3",
+        "lora 50%",
+        "lora 100%",
+    ]
+    retrieval = trial.arms[2]
+    assert retrieval.detail["searched"] == "catalogue.json"  # the sample's knowledge file
+    assert [a.train_rows for a in trial.arms[3:]] == [8, 16]
+    assert len(trial.row_ids) == 4 and trial.advisor  # the advisor's answer is kept beside it
+    assert (run_dir / "technique.json").is_file()  # the trial does not stop the choice being saved

