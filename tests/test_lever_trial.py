@@ -11,7 +11,9 @@ from workbench.config import TrainConfig
 from workbench.errors import ConfigError, DataError
 from workbench.estimation import prompting as P
 from workbench.estimation.learning_curve import fit_curve
-from workbench.estimation.lever_trial import Arm, LeverTrial, decide, lever_trial, sample_knowledge
+from workbench.estimation.lever_decision import decide
+from workbench.estimation.lever_result import Arm, LeverTrial
+from workbench.estimation.lever_trial import lever_trial, sample_knowledge
 from workbench.pipeline.gates import check_gates
 
 SYSTEM = {"role": "system", "content": "Answer with the colour only."}

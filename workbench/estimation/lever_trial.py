@@ -23,108 +23,19 @@ import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..config import TrainConfig
 from ..errors import ConfigError
-from ..rundir import OPTIONAL, Artifact, RunDir
-from .learning_curve import LearningCurve, fit_curve
+from ..rundir import RunDir
+from .lever_decision import decide, means_and_intervals
+from .lever_result import Arm, LeverTrial, _pct
 
 log = logging.getLogger(__name__)
 
 ARMS = ("zero-shot", "few-shot", "retrieval", "finetune")
-LEVER_OF = {"zero-shot": "prompt", "few-shot": "prompt", "retrieval": "rag", "finetune": "finetune"}
-PRIMARY = ("schema_valid", "style_ok", "contains_reference", "chrf")  # first present wins
-
-
-@dataclass
-class Arm:
-    """One way of answering, its per-row scores and what it cost."""
-
-    name: str  # "zero-shot", "few-shot k=3", "retrieval k=3", "lora 25%"
-    lever: str  # the advisor's lever: "prompt", "rag" or "finetune"
-    scores: dict[str, list[float | None]]  # metric -> one score per eval row (None: not scored)
-    means: dict[str, float | None]
-    intervals: dict[str, list[float] | None]  # metric -> 95% bootstrap interval of the mean
-    answers: list[str]
-    answer_s: float  # seconds to answer every eval row
-    prompt_tokens: float  # mean prompt length per request: what each answer costs to serve
-    train_s: float = 0.0
-    train_rows: int | None = None
-    steps: int | None = None
-    detail: dict[str, Any] = field(default_factory=dict)  # k, knowledge source, run_dir
-
-    @property
-    def seconds(self) -> float:
-        return self.train_s + self.answer_s
-
-    def mean(self, metric: str) -> float | None:
-        return self.means.get(metric)
-
-
-@dataclass
-class LeverTrial(Artifact):
-    """Every arm's scores on the same rows, fine-tuning's paired lead, and the recommendation."""
-
-    FILE = "lever_trial_json"
-    MADE_BY = "notebook 02_choose_technique (the lever trial)"
-
-    dataset: str
-    model: str
-    metric: str  # the metric the recommendation is decided on
-    row_ids: list[int]
-    arms: list[Arm]
-    margin: float  # the lead fine-tuning needs over the best prompt-only arm
-    recommendation: str  # "prompt", "rag" or "finetune"
-    reasons: list[str]
-    finetune_lead: float | None = None  # best fine-tune minus best prompt-only arm, on `metric`
-    finetune_lead_ci: list[float] | None = None
-    curve: LearningCurve | None = None
-    advisor: str | None = field(default=None, metadata=OPTIONAL)  # the advisor's answer
-    hourly_price: float | None = field(default=None, metadata=OPTIONAL)
-    settings: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def best(self, *levers: str) -> Arm | None:
-        """The best-scoring arm on `metric` among `levers` (all when none given); ties: the cheaper."""
-        pool = [
-            a
-            for a in self.arms
-            if (not levers or a.lever in levers) and a.mean(self.metric) is not None
-        ]
-        return max(pool, key=lambda a: (a.mean(self.metric), -a.seconds), default=None)
-
-    def cost(self, arm: Arm) -> float | None:
-        return None if self.hourly_price is None else arm.seconds / 3600 * self.hourly_price
-
-    def summary_lines(self) -> list[str]:
-        lines = [f"Lever trial on {self.dataset} ({len(self.row_ids)} eval rows, {self.model}):"]
-        for arm in self.arms:
-            m, ci = arm.mean(self.metric), arm.intervals.get(self.metric)
-            lines.append(
-                f"  {arm.name:<18} {self.metric} {_pct(m)} {_ci(ci)}  "
-                f"{arm.seconds:.0f} s, {arm.prompt_tokens:.0f} prompt tokens/request"
-            )
-        lines.append(f"Recommendation: {self.recommendation}. " + " ".join(self.reasons))
-        return lines
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def to_html(self) -> str:
-        from .lever_html import lever_trial_html
-
-        return lever_trial_html(self)
-
-    def save(self, run_dir: str | Path) -> dict[str, Path]:  # type: ignore[override]
-        """lever_trial.json and lever_trial.html, atomically."""
-        from ..io import write_text_atomic
-
-        path = super().save(run_dir)
-        html = write_text_atomic(RunDir(run_dir).lever_trial_html, self.to_html())
-        return {"json": path, "html": html}
+PRIMARY = ("schema_valid", "json_parses", "chrf")  # first present wins
 
 
 # -- the trial ------------------------------------------------------------------------------------
@@ -260,7 +171,7 @@ class _Scorer:
             for a, e in zip(answers, self.examples, strict=True)
         ]
         scores = {m: [row[m] for row in per_row] for m in self.metrics}
-        means, intervals = _means(scores, n_boot=self.n_boot, seed=self.seed)
+        means, intervals = means_and_intervals(scores, n_boot=self.n_boot, seed=self.seed)
         log.info("%s: %s in %.0f s", name, {k: _pct(v) for k, v in means.items()}, answer_s)
         return Arm(
             name,
@@ -399,113 +310,6 @@ def sample_knowledge(dataset: Any) -> Path | None:
     return None
 
 
-# -- deciding -------------------------------------------------------------------------------------
-
-
-def decide(trial: LeverTrial, *, n_boot: int = 1000, seed: int = 0) -> LeverTrial:
-    """Fill in fine-tuning's paired lead, the learning curve and the recommendation from the scores."""
-    metric = trial.metric
-    prompt_only, tuned = trial.best("prompt", "rag"), trial.best("finetune")
-    fine_tunes = [a for a in trial.arms if a.lever == "finetune" and a.mean(metric) is not None]
-    curve = None
-    if len({a.train_rows for a in fine_tunes}) >= 2:
-        ordered = sorted(fine_tunes, key=lambda a: a.train_rows or 0)
-        curve = fit_curve(
-            metric, [a.train_rows or 0 for a in ordered], [a.mean(metric) for a in ordered]
-        )  # type: ignore[misc]
-    lead = ci = None
-    if prompt_only is not None and tuned is not None:
-        lead, ci = _paired_lead(
-            tuned.scores[metric], prompt_only.scores[metric], n_boot=n_boot, seed=seed
-        )
-    recommendation, reasons = _recommend(trial, prompt_only, tuned, lead, ci)
-    if curve is not None:
-        reasons.append(curve.verdict())
-    if trial.advisor:
-        agrees = trial.advisor.lower().startswith(
-            {"prompt": "prompt", "rag": "retrieval", "finetune": "fine"}[recommendation]
-        )
-        reasons.append(
-            f"The advisor's answer from your questions was: {trial.advisor}"
-            + ("" if agrees else " (the measurement disagrees)")
-            + "."
-        )
-    return replace(
-        trial,
-        recommendation=recommendation,
-        reasons=reasons,
-        finetune_lead=lead,
-        finetune_lead_ci=ci,
-        curve=curve,
-    )
-
-
-def _recommend(
-    trial: LeverTrial,
-    prompt_only: Arm | None,
-    tuned: Arm | None,
-    lead: float | None,
-    ci: list[float] | None,
-) -> tuple[str, list[str]]:
-    m = trial.metric
-    if tuned is None and prompt_only is None:
-        raise ConfigError(f"No arm has a {m} score to decide on.")
-    if tuned is None:
-        return prompt_only.lever, [
-            f"Only prompt-only arms ran; the best is {prompt_only.name} ({m} {_pct(prompt_only.mean(m))})."
-        ]  # type: ignore[union-attr]
-    if prompt_only is None or lead is None:
-        return "finetune", [
-            f"Only fine-tunes ran; the best is {tuned.name} ({m} {_pct(tuned.mean(m))})."
-        ]
-    said = (
-        f"{tuned.name} scores {_pct(tuned.mean(m))} on {m}, the best prompt-only arm ({prompt_only.name}) "
-        f"{_pct(prompt_only.mean(m))}: fine-tuning leads by {_pts(lead)} points {_ci(ci, points=True)} on the same rows."
-    )
-    if lead >= trial.margin and ci is not None and ci[0] > 0:
-        return "finetune", [
-            said,
-            f"That is more than the {100 * trial.margin:.0f}-point margin, and the interval is above zero: fine-tuning is worth its cost here.",
-        ]
-    if lead >= trial.margin:
-        return prompt_only.lever, [
-            said,
-            f"The lead is above the margin but its interval reaches zero on {len(trial.row_ids)} rows: not clearly better. Prefer the cheaper lever, or measure on more eval rows.",
-        ]
-    return prompt_only.lever, [
-        said,
-        f"That is less than the {100 * trial.margin:.0f}-point margin: {prompt_only.name} is the cheaper way to this score (no training, nothing to host).",
-    ]
-
-
-def _paired_lead(
-    tuned: list[float | None], other: list[float | None], *, n_boot: int, seed: int
-) -> tuple[float | None, list[float] | None]:
-    from ..comparison.stats import bootstrap_cis
-
-    diffs = [t - o for t, o in zip(tuned, other, strict=True) if t is not None and o is not None]
-    if not diffs:
-        return None, None
-    lo, hi = bootstrap_cis({"d": diffs}, n_boot=n_boot, seed=seed)["d"]
-    return sum(diffs) / len(diffs), [lo, hi]
-
-
-def _means(
-    scores: Mapping[str, list[float | None]], *, n_boot: int, seed: int
-) -> tuple[dict[str, float | None], dict[str, list[float] | None]]:
-    from ..comparison.stats import bootstrap_cis
-
-    means: dict[str, float | None] = {}
-    intervals: dict[str, list[float] | None] = {}
-    for metric, values in scores.items():
-        kept = [v for v in values if v is not None]
-        means[metric] = sum(kept) / len(kept) if kept else None
-        intervals[metric] = (
-            list(bootstrap_cis({"m": kept}, n_boot=n_boot, seed=seed)["m"]) if kept else None
-        )
-    return means, intervals
-
-
 def _prompt_tokens(tokenizer: Any, prompts: list[Any]) -> float:
     from ..templating import render_chat
 
@@ -531,22 +335,6 @@ def write_lever_trial(trial: LeverTrial, run_dir: str | Path) -> dict[str, Path]
         lever_trial_figures(trial), RunDir(run_dir).lever_figures_html, title="Lever trial"
     )
     return paths
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def _pts(x: float) -> str:
-    return f"{100 * x:+.1f}" if x else "0"
-
-
-def _ci(ci: Sequence[float] | None, *, points: bool = False) -> str:
-    if not ci:
-        return ""
-    if points:
-        return f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
-    return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
 
 __all__ = [

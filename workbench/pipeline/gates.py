@@ -16,7 +16,7 @@ from typing import Any
 
 from ..comparison.comparison import Comparison
 from ..errors import ArtifactError, ConfigError
-from ..estimation.lever_trial import LeverTrial
+from ..estimation.lever_result import LeverTrial
 from ..inspection.report import DatasetReport
 from ..rundir import RunDir
 
