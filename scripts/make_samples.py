@@ -65,14 +65,28 @@ def build() -> dict[str, str]:
     files["orders-json/train.jsonl"] = jsonl(train)
     files["orders-json/eval.jsonl"] = jsonl(eval_)
     files["orders-json/schema.json"] = pretty(schema)
+    handwritten = (SAMPLES / "orders-json" / "handwritten.jsonl").read_text(encoding="utf-8")
     files["orders-json/README.md"] = readme(
         "orders-json",
-        "Free-text orders and invoices (varied phrasing, currencies, date formats, one to three "
-        "items) turned into exactly one compact JSON object with keys in a fixed order. The use "
-        "case: a fixed output format that a small model learns with LoRA. `schema.json` is the "
-        "JSON Schema (draft 2020-12) every answer satisfies. Customers are invented companies.",
+        "Free-text orders turned into exactly one compact JSON object with keys in a fixed order. "
+        "The use case: a fixed output format that a small model learns with LoRA. Orders arrive "
+        "as one-line requests, e-mails with a signature, forwarded mails, purchase-order forms, "
+        "CSV/table blocks, bullet lists, chat threads, invoices and call notes, from companies in "
+        "sixteen countries with their legal forms and their number (1,234.50 / 1.234,50 / "
+        "1 234,50 / 1'234.50) and date conventions; one to three items from a catalogue of about "
+        "500 products. Every answer field is written in the text (a day-first or month-first date "
+        "only when the day is above 12). `schema.json` is the JSON Schema (draft 2020-12) every "
+        "answer satisfies. Customers, people and products are invented.",
         len(train),
         len(eval_),
+        f"`handwritten.jsonl`: {handwritten.count(chr(10))} orders written by hand, not by the "
+        "generator, in as many styles as we could think of (typos, a quoted reply chain, a "
+        "quantity corrected in a chat, a voicemail with the prices in words, German, French, "
+        "Spanish, Italian and Dutch orders, mixed number conventions, delivery dates beside the "
+        "order date). They are the real test of whether a model learned the task rather than the "
+        'generator: `load_dataset("orders-json", split="handwritten")`, or score a run on them '
+        'with `compare_run(run_dir, eval_dataset=str(sample_path("orders-json", "handwritten")))`. '
+        "Edit it by hand; make_samples.py only counts its rows.",
     )
 
     train, eval_ = support_tone(random.Random(202))

@@ -1,145 +1,44 @@
 """Generator for the `orders-json` sample: free-text orders -> one compact JSON object per answer.
 
-Used by make_samples.py; deterministic for a given random.Random. Customers are invented companies.
+Orders arrive the ways real ones do: a one-line request, a polite e-mail with a signature, a
+forwarded mail with its headers, a purchase-order form, a CSV or table block, a bullet list, a
+chat thread, an invoice, a note taken on a call. Each layout varies its wording, the order of its
+parts and where the customer, date and total appear; companies come from sixteen countries with
+their legal forms, number conventions (1,234.50 / 1.234,50 / 1 234,50 / 1'234.50) and date
+conventions (ISO, 15.06.2026, 15/06/2026, 06/15/2026, "15 June 2026", "June 15th, 2026").
+
+Every fact of the answer is written in the text: the customer exactly as the answer has it, the
+order date (a day-first or month-first date only when its day is above 12, so it is unambiguous;
+a second date only when labelled as the delivery date), the currency (a symbol, a code, a word,
+or one "prices in ..." line), each item's SKU (canonical, or spaced / lower-cased / without the
+hyphen), name, quantity and unit price, and the total (the schema requires it). Items appear in
+the text in the order of the answer. Deterministic for a given random.Random.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 
-# -- orders-json ---------------------------------------------------------------------------------
+from sample_orders_layouts import LAYOUTS
+from sample_orders_text import date_text, sku_text
+from sample_orders_words import (
+    COUNTRIES,
+    COUNTRY_WEIGHTS,
+    CURRENCY_WORDS,
+    INVENTED,
+    PRODUCT_FAMILIES,
+    SYMBOLS,
+)
 
 ORDERS_SYSTEM = (
     "Extract the order as JSON matching the schema: customer, order_date (YYYY-MM-DD), "
     "currency (ISO code), items (sku, name, quantity, unit_price), total. "
     "Reply with the JSON object only."
 )
-PRODUCTS = [
-    ("LMP-204", "Desk Lamp"),
-    ("CHR-110", "Office Chair"),
-    ("MUG-033", "Ceramic Mug"),
-    ("NTB-512", "Dotted Notebook"),
-    ("PEN-007", "Gel Pen Set"),
-    ("CBL-260", "USB-C Cable"),
-    ("KBD-418", "Wireless Keyboard"),
-    ("MSE-321", "Ergonomic Mouse"),
-    ("BAG-902", "Canvas Tote"),
-    ("TEA-145", "Green Tea Tin"),
-    ("CFE-550", "Coffee Beans 1kg"),
-    ("PLT-076", "Potted Fern"),
-    ("CLK-330", "Wall Clock"),
-    ("STD-615", "Monitor Stand"),
-    ("HDP-777", "Headphones"),
-    ("BTL-058", "Steel Water Bottle"),
-    ("FLD-240", "Paper Folder Pack"),
-    ("TPE-019", "Packing Tape"),
-    ("SCS-402", "Scissors"),
-    ("WBD-880", "Whiteboard"),
-    ("MRK-136", "Marker Set"),
-    ("RUG-714", "Wool Rug"),
-    ("CSH-265", "Seat Cushion"),
-    ("FAN-390", "Desk Fan"),
-    ("BLB-042", "LED Bulb"),
-    ("TWL-318", "Cotton Towel"),
-    ("SOP-227", "Hand Soap"),
-    ("CND-661", "Scented Candle"),
-    ("BKS-503", "Bookshelf"),
-    ("TRY-184", "Serving Tray"),
-]
-CUSTOMER_A = [
-    "Bramblewick",
-    "Quillon",
-    "Ferncastle",
-    "Tidewater",
-    "Larkspur",
-    "Oakhollow",
-    "Marlowe Finch",
-    "Copperleaf",
-    "Wrenford",
-    "Ashgrove",
-    "Pebblebrook",
-    "Thistledown",
-    "Brightwater",
-    "Hollin",
-    "Saltmarsh",
-    "Juniper Vale",
-    "Redfern",
-    "Mosswood",
-    "Cinderby",
-    "Kettlewell",
-    "Fogarty Lane",
-    "Nettlecombe",
-    "Starling",
-    "Blue Heron",
-]
-CUSTOMER_B = [
-    "Bakery",
-    "Studio",
-    "Ltd",
-    "Supplies",
-    "& Co",
-    "Workshop",
-    "GmbH",
-    "Cafe",
-    "Books",
-    "Design",
-    "Florists",
-    "Print House",
-    "Outfitters",
-    "Trading",
-    "Lab",
-    "Hostel",
-]
-CURRENCIES = {  # code -> ways the text may write an amount
-    "EUR": ["€{v}", "{v} EUR", "EUR {v}", "{v} euros"],
-    "USD": ["${v}", "{v} USD", "USD {v}", "US${v}"],
-    "GBP": ["£{v}", "{v} GBP", "GBP {v}"],
-    "CHF": ["CHF {v}", "{v} CHF", "{v} Swiss francs"],
-}
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-DATE_FORMATS = [
-    "{y}-{m:02d}-{d:02d}",
-    "{d} {M} {y}",
-    "{M} {d}, {y}",
-    "{d} {Mon} {y}",
-    "{Mon} {d}, {y}",
-    "{d:02d}.{m:02d}.{y}",
-]
-ITEM_FORMATS = [
-    "{q} x {name} ({sku}) at {price} each",
-    "{q} {name} [{sku}] @ {price}",
-    "{name} (SKU {sku}), qty {q}, {price} per unit",
-    "{q} units of {sku} {name} at {price}",
-]
-LINE_FORMATS = [
-    "- {sku} {name} x{q} @ {price}",
-    "{q} x {sku} {name} {price}",
-    "* {name} ({sku}) qty {q} unit {price}",
-]
-ORDER_TEMPLATES = [
-    "Order from {customer} on {date}: {items}. Total: {total}.",
-    "Hi, this is {customer}. On {date} we would like to order {items}. That comes to {total}.",
-    "INVOICE\nBill to: {customer}\nDate: {date}\n{lines}\nTotal due: {total}",
-    "Please send {items} to {customer}. Dated {date}. Amount: {total}.",
-    "{customer} placed an order ({date}) for {items}; grand total {total}.",
-    "Purchase order - {customer} - {date}\n{lines}\nTOTAL {total}",
-    "Hello team, {customer} here. We need {items}. Order date {date}, total {total}. Thanks!",
-    "Receipt for {customer}\n{date}\n{lines}\nPaid: {total}",
-]
+CURRENCIES = ("CHF", "EUR", "GBP", "USD")
+MAX_TOKENS = 345  # estimated: a row with its answer stays under ~360 SmolLM2 tokens
 
 
 def _schema() -> dict:
@@ -163,72 +62,120 @@ def _schema() -> dict:
         "properties": {
             "customer": {"type": "string", "minLength": 1},
             "order_date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
-            "currency": {"type": "string", "enum": sorted(CURRENCIES)},
+            "currency": {"type": "string", "enum": list(CURRENCIES)},
             "items": {"type": "array", "minItems": 1, "items": item},
             "total": {"type": "number", "minimum": 0},
         },
     }
 
 
-def _order(rng: random.Random) -> tuple[str, str]:
-    customer = f"{rng.choice(CUSTOMER_A)} {rng.choice(CUSTOMER_B)}"
-    y, m, d = rng.choice([2024, 2025, 2026]), rng.randint(1, 12), rng.randint(1, 28)
-    date = rng.choice(DATE_FORMATS).format(y=y, m=m, d=d, M=MONTHS[m - 1], Mon=MONTHS[m - 1][:3])
-    currency = rng.choice(sorted(CURRENCIES))
-    money = rng.choice(CURRENCIES[currency])
-    n_items = rng.choices([1, 2, 3], weights=[6, 3, 1])[0]
-    items = []
-    for sku, name in rng.sample(PRODUCTS, n_items):
-        price = rng.choice(
-            [rng.randint(2, 90) + rng.choice([0, 0.5, 0.99, 0.25]), rng.randint(1, 40) * 5]
-        )
-        items.append(
-            {"sku": sku, "name": name, "quantity": rng.randint(1, 12), "unit_price": float(price)}
-        )
-    total = round(sum(i["quantity"] * i["unit_price"] for i in items), 2)
-    fmt = rng.choice(ITEM_FORMATS)
-    line_fmt = rng.choice(LINE_FORMATS)
-    texts = [
-        fmt.format(
-            q=i["quantity"],
-            name=i["name"],
-            sku=i["sku"],
-            price=money.format(v=f"{i['unit_price']:.2f}"),
-        )
-        for i in items
+# -- the facts of one order ----------------------------------------------------------------------
+
+
+def catalogue(rng: random.Random) -> list[tuple[str, str, float]]:
+    """(sku, name, list price) for a few hundred products: each noun in a few variants."""
+    products, used = [], set()
+    for nouns, modifiers, (low, high) in PRODUCT_FAMILIES:
+        for prefix, noun in nouns:
+            for mod in [None, *rng.sample(modifiers, 4)]:
+                sku = f"{prefix}-{rng.randint(100, 999)}"
+                while sku in used:
+                    sku = f"{prefix}-{rng.randint(100, 999)}"
+                used.add(sku)
+                cents = rng.choice([0, 0, 0.5, 0.9, 0.99, 0.25, 0.45])
+                price = round(rng.randint(low, high) + (cents if high < 500 else 0), 2)
+                products.append((sku, f"{mod} {noun}" if mod else noun, float(price)))
+    return products
+
+
+def _customer(rng: random.Random, country: dict) -> str:
+    surname, trade = rng.choice(country["surnames"]), rng.choice(country["trades"])
+    shapes = [
+        f"{surname} {trade}",
+        f"{rng.choice(INVENTED)} {trade}",
+        f"{surname} & {rng.choice(country['surnames'])}",
+        f"{rng.choice(INVENTED)}",
     ]
-    joined = texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " and " + texts[-1]
-    lines = "\n".join(
-        line_fmt.format(
-            q=i["quantity"],
-            name=i["name"],
-            sku=i["sku"],
-            price=money.format(v=f"{i['unit_price']:.2f}"),
-        )
-        for i in items
-    )
-    text = rng.choice(ORDER_TEMPLATES).format(
-        customer=customer,
-        date=date,
-        items=joined,
-        lines=lines,
-        total=money.format(v=f"{total:.2f}"),
-    )
-    answer = {
-        "customer": customer,
-        "order_date": f"{y}-{m:02d}-{d:02d}",
+    if country["forms"][0] not in ("Ltd", "Inc."):  # "Bäckerei Müller", not "Bakery Barnes"
+        shapes.append(f"{trade} {surname}")
+    base = rng.choice(shapes)
+    return f"{base} {rng.choice(country['forms'])}" if rng.random() < 0.85 else base
+
+
+def _facts(rng: random.Random, products: list) -> dict:
+    code = rng.choices(list(COUNTRY_WEIGHTS), weights=list(COUNTRY_WEIGHTS.values()))[0]
+    country = COUNTRIES[code]
+    currency = rng.choices(list(country["currency"]), weights=list(country["currency"].values()))[0]
+    date = datetime.date(rng.choice([2024, 2025, 2026]), rng.randint(1, 12), rng.randint(1, 28))
+    items = []
+    for sku, name, price in rng.sample(products, rng.choices([1, 2, 3], weights=[5, 3, 3])[0]):
+        quantity = rng.choice([1, 1, 2, 3, 4, 5, 6, 8, 10, 12, 20, 24, 50, 100])
+        if price > 200:
+            quantity = rng.choice([1, 1, 2, 3])
+        items.append({"sku": sku, "name": name, "quantity": quantity, "unit_price": price})
+    random_conv = rng.random() < 0.25  # a quarter write in another country's conventions
+    person = (rng.choice(country["first"]), rng.choice(country["surnames"]))
+    return {
+        "country": code,
+        "customer": _customer(rng, country),
+        "person": person,
+        "date": date,
         "currency": currency,
         "items": items,
-        "total": total,
+        "total": round(sum(i["quantity"] * i["unit_price"] for i in items), 2),
+        "numbers": rng.choice(["en", "de", "fr", "ch", "plain"] if random_conv else country["numbers"]),
+        "dates": rng.choice(["iso", "dot", "dmy", "mdy", "long", "us_long", "long_th"] if random_conv else country["dates"]),
+        "money": rng.choice(["sym_pre", "sym_pre", "sym_post", "code_pre", "code_post", "word", "bare"]),
+    }  # fmt: skip
+
+
+def _style(rng: random.Random, f: dict) -> dict:
+    """Per-order writing choices shared by all its parts."""
+    cur = f["currency"]
+    return {
+        **f,
+        "symbol": rng.choice(SYMBOLS[cur]) if f["money"] in ("sym_pre", "sym_post") else "",
+        "word": rng.choice(CURRENCY_WORDS[cur]),
+        "drop_cents": rng.random() < 0.5,
+        "date_s": date_text(f["date"], f["dates"], rng),
+        "skus": [sku_text(i["sku"], rng) for i in f["items"]],
     }
-    return text, json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+
+
+def _answer(f: dict) -> str:
+    answer = {
+        "customer": f["customer"],
+        "order_date": f["date"].isoformat(),
+        "currency": f["currency"],
+        "items": f["items"],
+        "total": f["total"],
+    }
+    return json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+
+
+def _order(rng: random.Random, products: list) -> tuple[str, str]:
+    facts = _facts(rng, products)
+    layout = rng.choices(list(LAYOUTS.values()), weights=[w for _, w in LAYOUTS.values()])[0][0]
+    return layout(_style(rng, facts), rng), _answer(facts)
+
+
+def _tokens(text: str) -> float:
+    """SmolLM2's token count of a row (system prompt included), within ~25 tokens: fitted on 460
+    rows; digits are one token each, accented letters cost more than plain ones."""
+    digits = sum(c.isdigit() for c in text)
+    wide = sum(ord(c) > 127 for c in text)
+    marks = sum(not c.isalnum() and not c.isspace() and ord(c) <= 127 for c in text)
+    return (
+        65 + 1.25 * digits + 0.75 * wide + 0.46 * marks + 0.3 * (len(text) - digits - wide - marks)
+    )
 
 
 def orders_json(rng: random.Random, n_train: int = 400, n_eval: int = 60):
+    products = catalogue(rng)
     rows, seen = [], set()
     while len(rows) < n_train + n_eval:
-        text, answer = _order(rng)
-        if text in seen:
+        text, answer = _order(rng, products)
+        if text in seen or _tokens(text + answer) > MAX_TOKENS:
             continue
         seen.add(text)
         rows.append(

@@ -167,7 +167,8 @@ def list_samples() -> list[str]:
 
 
 def sample_path(name: str, split: str = "train") -> Path:
-    """Path of a shipped sample's split file (`train` or `eval`)."""
+    """Path of a shipped sample's split file: `train`, `eval`, or another `<split>.jsonl` it ships
+    (`orders-json` has `handwritten`, orders written by hand)."""
     folder = SAMPLES_DIR / name
     if not folder.is_dir():
         raise DataError(f"Unknown sample {name!r}. Shipped samples: {', '.join(list_samples())}.")
