@@ -118,3 +118,28 @@ def test_notebook_06_headless_names_the_best_run_and_writes_the_page(three_runs,
     best = compare_runs(three_runs)
     assert best.best_reason in page and "95% interval" in page
     assert page.count("comparison.html'") == 3
+
+
+def test_tradeoff_has_one_point_per_compared_run_of_the_same_dataset(three_runs):
+    from workbench.comparison.runs import runs_tradeoff
+    from workbench.plots import tradeoff_figure
+
+    points = runs_tradeoff(three_runs[0])  # the runs beside it, in folder order
+    assert sorted(p.run for p in points) == sorted(n for n, _ in RATES)
+    for p in points:
+        run_dir = three_runs[0].parent / p.run
+        comparison = Comparison.load(run_dir)
+        summary = comparison.summary[p.metric]
+        assert p.task == summary.tuned_mean and p.task_ci == summary.tuned_ci
+        assert p.forgetting == comparison.forgetting.largest_drop
+        assert p.flag == comparison.forgetting.flag
+        assert p.settings["learning_rate"] == TrainConfig.load(run_dir).learning_rate
+    c = compare_runs(three_runs)
+    c.runs[1].config = c.runs[1].config.replace(dataset="support-tone")
+    assert [p.run for p in c.tradeoff()] == ["lr-slow", "lr-fast"]  # another dataset: left out
+    assert [p.run for p in c.tradeoff(dataset="support-tone")] == ["lr-mid"]
+
+    fig = tradeoff_figure(points)
+    shown = [(x, y) for trace in fig.data for x, y in zip(trace.x, trace.y, strict=True)]
+    assert sorted(shown) == sorted((p.forgetting, p.task) for p in points)
+    assert sorted(t for trace in fig.data for t in trace.text) == sorted(p.run for p in points)

@@ -363,6 +363,66 @@ MEMORY_COLOURS = {
 }
 
 
+def tradeoff_figure(points: list[Any], *, title: str | None = None) -> Any:
+    """Task score (y) against forgetting (x: the largest probe drop), one marker per run.
+
+    Up and to the left is better: more task score, less general skill lost. Points take
+    TradeoffPoint-like objects (comparison/runs.py); the dotted line is the forgetting margin.
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for flagged, colour, label in (
+        (False, "rgb(44,160,44)", "ok"),
+        (True, "rgb(214,39,40)", "forgetting"),
+    ):
+        group = [p for p in points if bool(p.flag) == flagged]
+        fig.add_trace(
+            go.Scatter(
+                x=[p.forgetting for p in group],
+                y=[p.task for p in group],
+                text=[p.run for p in group],
+                customdata=[_settings_text(p.settings) for p in group],
+                error_y=_error_bars(group),
+                mode="markers+text",
+                textposition="top center",
+                marker={"size": 11, "color": colour},
+                name=label,
+                hovertemplate="%{text}<br>task %{y:.1%}<br>forgetting %{x:.1%}<br>%{customdata}"
+                "<extra></extra>",
+            )
+        )
+    margins = {round(p.margin, 6) for p in points}
+    for margin in margins:
+        fig.add_vline(x=margin, line={"dash": "dot", "color": "grey"})
+    metric = points[0].metric if points else "task metric"
+    fig.update_layout(
+        title=title or f"Task score vs forgetting, {len(points)} runs",
+        xaxis={"title": "forgetting: largest probe drop (base - tuned)", "tickformat": ".0%"},
+        yaxis={"title": f"{metric} (tuned)", "tickformat": ".0%"},
+        template="plotly_white",
+        height=420,
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items() if v not in (None, 0, 0.0, -1))
+
+
+def _error_bars(points: list[Any]) -> dict[str, Any] | None:
+    if not points or any(p.task_ci is None for p in points):
+        return None
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [p.task_ci[1] - p.task for p in points],
+        "arrayminus": [p.task - p.task_ci[0] for p in points],
+    }
+
+
 def memory_figure(estimates: list[Any], *, title: str | None = None) -> Any:
     """Stacked bar of memory by component (GB), one bar per estimate, with the hardware's limit as a line."""
     import plotly.graph_objects as go

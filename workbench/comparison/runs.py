@@ -23,6 +23,8 @@ from .stats import bootstrap_cis
 
 AXES = {"step": "step", "tokens": "tokens seen", "time": "wall time (s)"}
 HIDDEN_FIELDS = ("run_dir",)  # differs for every run: it names the column
+# the config fields that trade task score for forgetting, shown beside each trade-off point
+TRADEOFF_FIELDS = ("kl_to_base", "replay_share", "lora_r", "max_steps", "epochs", "learning_rate")
 
 
 @dataclass
@@ -60,6 +62,20 @@ class Difference:
     @property
     def significant(self) -> bool:
         return self.ci[0] > 0 or self.ci[1] < 0
+
+
+@dataclass
+class TradeoffPoint:
+    """One run on the trade-off view: its task score and what the forgetting probe saw it lose."""
+
+    run: str
+    metric: str
+    task: float  # tuned mean of the task metric
+    task_ci: tuple[float, float] | None
+    forgetting: float  # largest probe-metric drop, base - tuned (negative: the probe rose)
+    margin: float  # the probe's forgetting margin
+    flag: bool
+    settings: dict[str, Any]  # TRADEOFF_FIELDS of the run's config
 
 
 @dataclass
@@ -113,6 +129,34 @@ class RunsComparison:
                 )
         return rows
 
+    def tradeoff(self, *, dataset: str | None = None) -> list[TradeoffPoint]:
+        """Task score against forgetting, one point per compared run trained on `dataset`
+        (default: the first run's), the runs without a comparison or a probe left out."""
+        dataset = dataset or next((r.config.dataset for r in self.runs if r.config), None)
+        points = []
+        for r in self.runs:
+            c = r.comparison
+            s = c.summary.get(self.metric) if c is not None and self.metric else None
+            f = c.forgetting if c is not None else None
+            if r.config is None or r.config.dataset != dataset or s is None or f is None:
+                continue
+            if s.tuned_mean is None or f.largest_drop is None:
+                continue
+            settings = {k: getattr(r.config, k) for k in TRADEOFF_FIELDS}
+            points.append(
+                TradeoffPoint(
+                    r.name,
+                    s.name,
+                    s.tuned_mean,
+                    s.tuned_ci,
+                    f.largest_drop,
+                    f.margin,
+                    f.flag,
+                    settings,
+                )
+            )
+        return points
+
     def summary_lines(self) -> list[str]:
         lines = [
             f"{len(self.runs)} runs; differing config: {', '.join(self.config_diff) or 'none'}"
@@ -156,6 +200,26 @@ def compare_runs(
     best, reason = _best(runs, metric)
     diffs = _differences(runs, metric, best, n_boot=n_boot) if metric and best else []
     return RunsComparison(runs, config_diff(runs), metric, best, reason, diffs)
+
+
+def runs_tradeoff(
+    run_dir: str | Path, *, folder: str | Path | None = None, metric: str | None = None
+) -> list[TradeoffPoint]:
+    """The trade-off points of the runs beside `run_dir` (or in `folder`) trained on its dataset,
+    ranked on `metric` (default: the first task metric of its comparison); [] when none compared."""
+    config = TrainConfig.load_optional(run_dir)
+    if config is None:
+        return []
+    dirs = find_runs(folder or Path(run_dir).resolve().parent)
+    if not dirs:
+        return []
+    own = Comparison.load_optional(run_dir)
+    metric = metric or (next(iter(own.summary)) if own and own.summary else None)
+    try:
+        runs = compare_runs(dirs, metric=metric, n_boot=200)
+    except ConfigError:  # no run was scored on that metric
+        return []
+    return runs.tradeoff(dataset=config.dataset)
 
 
 def find_runs(folder: str | Path) -> list[Path]:
@@ -404,5 +468,7 @@ __all__ = [
     "RunsComparison",
     "RunView",
     "Difference",
+    "TradeoffPoint",
+    "runs_tradeoff",
     "write_runs_page",
 ]
