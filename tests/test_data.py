@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -329,19 +330,59 @@ def test_clean_samples_load_without_problems(name):
         assert all(c[-1]["role"] == "assistant" and c[-1]["content"].strip() for c in ds)
 
 
+def test_the_handwritten_orders_load_as_a_split_of_the_sample():
+    ds = load_dataset("orders-json", split="handwritten")
+    assert len(ds) == 28 and ds.problems == []
+    assert (ds.provenance.sample, ds.provenance.split) == ("orders-json", "handwritten")
+    assert Path(ds.provenance.source) == SAMPLES_DIR / "orders-json" / "handwritten.jsonl"
+    system = load_dataset("orders-json")[0][0]
+    assert all(c[0] == system and [m["role"] for m in c] == ["system", "user", "assistant"] for c in ds)
+    readme = (SAMPLES_DIR / "orders-json" / "README.md").read_text()
+    assert "`handwritten.jsonl`: 28 orders written by hand" in readme
+
+
+ORDER_SPLITS = ("train", "eval", "handwritten")
+
+
 def test_orders_answers_satisfy_the_schema_and_are_compact():
     import jsonschema
 
     schema = sample_schema("orders-json")
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
-    for split in ("train", "eval"):
+    for split in ORDER_SPLITS:
         for c in load_dataset("orders-json", split=split):
             answer = c[-1]["content"]
             obj = json.loads(answer)
             assert not list(validator.iter_errors(obj)), answer
             assert list(obj) == ["customer", "order_date", "currency", "items", "total"]
             assert answer == json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("split", ORDER_SPLITS)
+def test_every_order_answer_can_be_read_from_its_text(split):
+    """The customer and item names as written, the SKU (maybe spaced, lower-cased or without its
+    hyphen), the year, and a total that is the sum of the lines."""
+    for c in load_dataset("orders-json", split=split):
+        text, answer = c[1]["content"], json.loads(c[-1]["content"])
+        squashed = re.sub(r"[\s.-]", "", text.upper())
+        assert answer["customer"] in text, text
+        assert answer["order_date"][:4] in text, text
+        for item in answer["items"]:
+            assert item["name"] in text and item["sku"].replace("-", "") in squashed, (item, text)
+        lines = sum(i["quantity"] * i["unit_price"] for i in answer["items"])
+        assert round(lines, 2) == answer["total"], text
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+def test_generated_orders_write_day_month_dates_only_when_unambiguous(split):
+    slashed = re.compile(r"(?<![\d/])(\d{1,2})[/-](\d{1,2})[/-](\d{4})\b")
+    seen = 0
+    for c in load_dataset("orders-json", split=split):
+        for a, b, _ in slashed.findall(c[1]["content"]):
+            seen += 1
+            assert max(int(a), int(b)) > 12, c[1]["content"]
+    assert seen > 0
 
 
 def test_support_tone_replies_follow_the_style_file():

@@ -98,24 +98,85 @@ def test_too_few_rows_are_never_template_like():
     assert diversity_summary(make(two_templates()[:10]))["template_like"] is False
 
 
+# today's generator before issue 13, in miniature: eight sentence templates, slots filled in
+OLD_ORDER_TEMPLATES = [
+    "Order from {c} on {d}: {i}. Total: {t}.",
+    "Hi, this is {c}. On {d} we would like to order {i}. That comes to {t}.",
+    "INVOICE\nBill to: {c}\nDate: {d}\n{l}\nTotal due: {t}",
+    "Please send {i} to {c}. Dated {d}. Amount: {t}.",
+    "{c} placed an order ({d}) for {i}; grand total {t}.",
+    "Purchase order - {c} - {d}\n{l}\nTOTAL {t}",
+    "Hello team, {c} here. We need {i}. Order date {d}, total {t}. Thanks!",
+    "Receipt for {c}\n{d}\n{l}\nPaid: {t}",
+]
+
+
+def old_style_orders(n: int = 48) -> list[str]:
+    rows = []
+    for k in range(n):
+        c = f"{['Bramblewick', 'Quillon', 'Tidewater', 'Larkspur'][k % 4]} {['Bakery', 'Ltd', 'GmbH'][k % 3]}"
+        sku, name, q = f"LMP-{200 + k}", ["Desk Lamp", "Wall Clock", "Green Tea Tin"][k % 3], k % 9 + 1
+        rows.append(
+            OLD_ORDER_TEMPLATES[k % 8].format(
+                c=c, d=f"2025-{k % 12 + 1:02d}-{k % 27 + 1:02d}", t=f"€{q * 12.5:.2f}",
+                i=f"{q} x {name} ({sku}) at €12.50 each", l=f"- {sku} {name} x{q} @ €12.50",
+            )
+        )  # fmt: skip
+    return rows
+
+
+def test_old_style_orders_are_template_like():
+    summary = diversity_summary(make(old_style_orders()))
+    assert summary["rows"] == 48 and summary["templates"] == 8
+    assert summary["clusters"] == 7  # the "Purchase order" and "Receipt for" forms are one cluster
+    assert summary["top10_cluster_share"] == 1.0 and summary["template_like"] is True
+
+
 @pytest.fixture(scope="module")
 def orders():
     return load_dataset("orders-json")
 
 
-def test_orders_json_sample_is_template_like_and_fast(orders):
+def _sharing_train_templates(train, rows) -> int:
+    """How many of `rows` fall into a template cluster that also holds a training row."""
+    both = ChatDataset(
+        conversations=train.conversations + rows.conversations,
+        provenance=Provenance(source="<train + rows>", format="chat"),
+    )
+    ids = template_ids(both)
+    seen = set(ids[: len(train)])
+    return sum(i in seen for i in ids[len(train) :])
+
+
+def test_orders_json_sample_is_varied_and_fast(orders):
     t0 = time.perf_counter()
     summary = diversity_summary(orders)
     assert time.perf_counter() - t0 < 1.0  # 400 rows
     assert summary["rows"] == 400
-    assert summary["template_like"] is True
-    assert summary["clusters"] < 0.2 * summary["rows"]  # 42 clusters, 174 skeletons when written
+    assert summary["template_like"] is False
+    # 399 clusters of 400 rows, the 10 largest cover 0%, distinct-2 0.68 when written
+    assert summary["clusters"] >= 0.9 * summary["rows"]
+    assert summary["top10_cluster_share"] < 0.1 and summary["distinct_2"] > 0.6
     ids = template_ids(orders)
     assert len(ids) == 400 and len(set(ids)) == summary["clusters"]
 
 
+def test_orders_json_eval_and_handwritten_rows_rarely_share_a_training_template(orders):
+    shipped = load_dataset("orders-json", split="eval")
+    assert _sharing_train_templates(orders, shipped) <= 0.1 * len(shipped)  # 2 of 60 when written
+    handwritten = load_dataset("orders-json", split="handwritten")
+    assert _sharing_train_templates(orders, handwritten) == 0
+
+
+def test_the_handwritten_orders_are_each_their_own_template():
+    summary = diversity_summary(load_dataset("orders-json", split="handwritten"))
+    assert summary["rows"] == summary["templates"] == summary["clusters"] == 28
+    assert summary["template_like"] is False and summary["distinct_2"] > 0.95
+
+
 def test_inspect_puts_the_finding_in_the_report_and_it_round_trips(orders, tmp_path):
-    report = inspect_dataset(orders, tokenizer_or_model=None)
+    assert inspect_dataset(orders, tokenizer_or_model=None).findings_for(kind="template_like") == []
+    report = inspect_dataset(make(old_style_orders()), tokenizer_or_model=None)
     found = report.findings_for(kind="template_like")
     assert len(found) == 1 and found[0].severity == "warning" and found[0].row is None
     assert "split that keeps whole templates out of training" in found[0].message
