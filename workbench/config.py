@@ -54,6 +54,9 @@ class TrainConfig:
     replay: str | None = None
     replay_share: float = 0.0  # share of the training rows drawn from `replay`, in [0, 0.9]
     max_eval_rows: int | None = None
+    # a field of the data file's rows naming the person a row is about (a customer id): indexed,
+    # salted and hashed, beside the PII found in the rows (provenance/index.py)
+    subject_field: str | None = None
     max_length: int = 512
     assistant_only_loss: bool = True  # instruction tuning: labels only on assistant turns
     packing: bool = False

@@ -2,7 +2,7 @@
 
 Every file a run writes has one owner type (a dataclass) that saves and loads it: `DatasetReport`
 (inspect/report.json), `TechniqueChoice` (technique.json), `LeverTrial` (lever_trial.json), `TrainConfig` (train_config.yaml),
-`TrainResult` (train_result.json), `Comparison` (comparison.json), `BiasProbe`
+`TrainResult` (train_result.json), `ProvenanceIndex` (provenance.json), `Comparison` (comparison.json), `BiasProbe`
 (docs/bias_probe.json), `ProviderFacts` (docs/provider.yaml), `RunSummary` (summary.json),
 `ShippingReport` (export/shipping.json).
 Reading rule, the same for all: every field the writer writes is required (a missing one is an
@@ -98,6 +98,28 @@ class RunDir:
     @property
     def train_result_json(self) -> Path:
         return self.root / "train_result.json"
+
+    @property
+    def provenance_json(self) -> Path:
+        """The salted hashes of the data subjects in the run's data, and its data files."""
+        return self.root / "provenance.json"
+
+    @property
+    def salt_file(self) -> Path:
+        """The project's salt for hashing data subjects: beside the outermost run folder.
+
+        A run nested in another (a lever trial's short fine-tunes) shares its project's salt.
+        """
+        top = self.root.resolve()
+        for parent in top.parents:
+            if (parent / self.marker_file.name).is_file():
+                top = parent
+        return top.parent / ".workbench-salt"
+
+    @property
+    def erasure_dir(self) -> Path:
+        """What an erasure request writes for this run (cleaned data, retrain parameters)."""
+        return self.root / "erasure"
 
     @property
     def metrics_jsonl(self) -> Path:

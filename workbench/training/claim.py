@@ -48,6 +48,8 @@ ARTIFACTS = frozenset(
         "lever_trial",
         "train_config.yaml",
         "train_result.json",
+        "provenance.json",
+        "erasure",
         "metrics.jsonl",
         "checkpoints",
         "adapter",

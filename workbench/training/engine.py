@@ -6,8 +6,8 @@ CPU policy (measured on the 2-core machines, design.md): fp32 only, no dataloade
 no per-step extras, so Trainer costs about what a plain loop costs (benchmarks/train_throughput.py);
 a tracker named by `report_to` gets what the Trainer logs anyway (training/tracking.py). Every
 run leaves in its run directory: `train_config.yaml`, `metrics.jsonl`, `checkpoints/` (atomic,
-resumable), `adapter/` (or `model/`), `merged/` on request, `figures/loss.html` and
-`train_result.json`.
+resumable), `adapter/` (or `model/`), `merged/` on request, `figures/loss.html`, `provenance.json` (the
+data subjects' salted hashes, provenance/index.py) and `train_result.json`.
 """
 
 from __future__ import annotations
@@ -124,6 +124,8 @@ def _train(
             trainer, tech, info = build_preference(
                 cfg, rd, train_data, eval_data, checkpoint, training_args=_training_args
             )
+        if _is_main():  # the data subjects' salted hashes and the data files: provenance/
+            _record_provenance(cfg, rd, info["splits"])
         result.data, result.world_size = info["data"], trainer.args.world_size
         result.trainable_params, result.total_params = info["trainable"], info["total"]
         sinks = _sinks(cfg, rd, history, trainer.is_world_process_zero(), stop) + list(callbacks)
@@ -213,8 +215,21 @@ def _build(
     return (
         trainer,
         tech,
-        {"data": data, "trainable": trainable, "total": total, "tokenizer": tokenizer},
+        {
+            "data": data,
+            "trainable": trainable,
+            "total": total,
+            "tokenizer": tokenizer,
+            "splits": splits,
+        },
     )
+
+
+def _record_provenance(cfg: TrainConfig, rd: RunDir, splits: Any) -> None:
+    from ..provenance.index import record_provenance
+
+    replay = getattr(splits, "replay_rows", 0)
+    record_provenance(cfg, rd, train=splits.train, eval=splits.eval, replay_rows=replay)
 
 
 def _training_args(

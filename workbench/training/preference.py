@@ -206,7 +206,8 @@ def build_preference(
         "train": _split_data(trainer.train_dataset, splits.sources["train"], cfg.max_length),
         "eval": _split_data(trainer.eval_dataset, splits.sources["eval"], cfg.max_length),
     }
-    return trainer, tech, {"data": data, "trainable": trainable, "total": total}
+    info = {"data": data, "trainable": trainable, "total": total, "splits": splits}
+    return trainer, tech, info
 
 
 def _dpo_args(cfg: TrainConfig) -> dict[str, Any]:
