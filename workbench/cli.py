@@ -28,6 +28,8 @@ Start here (each step reads what the previous one wrote into one run directory):
   workbench mlflow                              the MLflow UI on runs/mlflow.db (every run logs there)
   workbench export RUN_DIR                      merged safetensors, GGUF (f16, q8_0), Ollama Modelfile
   workbench serve RUN_DIR                       an OpenAI-compatible endpoint on 127.0.0.1:8000
+  workbench erase --subject ann@example.com     which runs trained on a person's data; --write
+                                                cleaned data + a retrain file; --verify NEW_RUN
 
 Headless, in CI or on a schedule:
   workbench run examples/demo.yaml --profile quick --run-dir runs/ci
@@ -80,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_levers_command(sub)
     _add_shipping_commands(sub)
     _add_runs_commands(sub)
+    _add_erase_command(sub)
     return parser
 
 
@@ -784,6 +787,72 @@ def _add_runs_commands(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--root", help="folder of the variants' run dirs (default: run_dir)")
     sw.add_argument("--pruner", default="median", help="median | percentile | none")
     sw.set_defaults(func=_cmd_sweep)
+
+
+# -- erase: an erasure request over the runs' provenance indexes --------------------------------
+
+
+def _add_erase_command(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser(
+        "erase",
+        help="find the runs whose data holds a person; write cleaned data and a retrain file",
+        description="Hash each --subject value with the project's salt and find every run whose "
+        "provenance.json holds it; list its rows (line numbers) and the artifacts derived from "
+        "the data. --write writes cleaned copies (the sources are never modified), a TrainConfig "
+        "YAML to retrain on them and the report into RUN/erasure/ID/. After `workbench train` "
+        "of that file, --verify NEW_RUN checks the new run; --delete-old then deletes the old "
+        "run's listed artifacts. Exit 1 when a verification fails.",
+    )
+    cmd.add_argument(
+        "--subject",
+        action="append",
+        required=True,
+        metavar="VALUE",
+        help="an e-mail, phone, IBAN or subject_field value (repeatable: one person's values)",
+    )
+    cmd.add_argument("--runs", default="runs", help="folder searched for runs (default runs)")
+    mode = cmd.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write cleaned data, params, report")
+    mode.add_argument("--verify", metavar="NEW_RUN", help="check a retrained run for the subject")
+    cmd.add_argument(
+        "--delete-old",
+        action="store_true",
+        help="with --verify, once it passes: delete the old run's listed artifacts",
+    )
+    cmd.set_defaults(func=_cmd_erase)
+
+
+def _cmd_erase(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .provenance.erasure import find_erasure, write_erasure
+    from .provenance.verify import verify_erasure
+
+    if args.delete_old and not args.verify:
+        raise ConfigError("--delete-old needs --verify NEW_RUN: delete only after the retrain.")
+    if args.verify:
+        check = verify_erasure(args.subject, new_run=args.verify, delete_old=args.delete_old)
+        for c in check.checks:
+            print(f"{'ok' if c.passed else 'FAILED'}: {c.name}: {c.detail}")
+        for path in check.deleted:
+            print(f"deleted {path}")
+        print(f"{'passed' if check.passed else 'failed'}: {args.verify}", file=sys.stderr)
+        return 0 if check.passed else 1
+    report = find_erasure(args.subject, runs=args.runs)
+    for run in report.runs:
+        print(f"{run.run_dir}: found as {', '.join(run.kinds)} ({', '.join(run.splits)})")
+        for f in run.files:
+            print(f"  {f.source}: {len(f.lines)} row(s) at line(s) {f.lines}")
+        for path in run.old_artifacts:
+            print(f"  derived: {path}")
+    for note in report.notes + [n for r in report.runs for n in r.notes]:
+        print(f"note: {note}", file=sys.stderr)
+    if args.write and report.runs:
+        for path in write_erasure(report, args.subject):
+            print(f"wrote {path}")
+    elif report.runs:
+        print("dry run: add --write to write cleaned data and the retrain files", file=sys.stderr)
+    print(f"{len(report.runs)} of {report.runs_searched} run(s) hold the subject", file=sys.stderr)
+    return 0
 
 
 def _cmd_mlflow(args: argparse.Namespace) -> int:

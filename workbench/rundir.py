@@ -2,7 +2,8 @@
 
 Every file a run writes has one owner type (a dataclass) that saves and loads it: `DatasetReport`
 (inspect/report.json), `TechniqueChoice` (technique.json), `LeverTrial` (lever_trial.json), `TrainConfig` (train_config.yaml),
-`TrainResult` (train_result.json), `ProvenanceIndex` (provenance.json), `Comparison` (comparison.json), `BiasProbe`
+`TrainResult` (train_result.json), `ProvenanceIndex` (provenance.json), `ErasureVerification`
+(erasure/verification.json), `Comparison` (comparison.json), `BiasProbe`
 (docs/bias_probe.json), `ProviderFacts` (docs/provider.yaml), `RunSummary` (summary.json),
 `ShippingReport` (export/shipping.json).
 Reading rule, the same for all: every field the writer writes is required (a missing one is an
@@ -120,6 +121,11 @@ class RunDir:
     def erasure_dir(self) -> Path:
         """What an erasure request writes for this run (cleaned data, retrain parameters)."""
         return self.root / "erasure"
+
+    @property
+    def erasure_verification_json(self) -> Path:
+        """`workbench erase --verify`: whether this retrained run is free of an erased subject."""
+        return self.erasure_dir / "verification.json"
 
     @property
     def metrics_jsonl(self) -> Path:
