@@ -122,10 +122,28 @@ class RunDir:
         """What an erasure request writes for this run (cleaned data, retrain parameters)."""
         return self.root / "erasure"
 
+    def erasure_request_dir(self, request_id: str) -> Path:
+        """One erasure request's cleaned data files, retrain parameters and report."""
+        return self.erasure_dir / request_id
+
+    def erasure_params(self, request_id: str) -> Path:
+        """The TrainConfig YAML that retrains this run on the request's cleaned data."""
+        return self.erasure_request_dir(request_id) / "train_config.yaml"
+
+    def erasure_report_json(self, request_id: str) -> Path:
+        return self.erasure_request_dir(request_id) / "report.json"
+
+    def erasure_report_md(self, request_id: str) -> Path:
+        return self.erasure_request_dir(request_id) / "report.md"
+
     @property
     def erasure_verification_json(self) -> Path:
         """`workbench erase --verify`: whether this retrained run is free of an erased subject."""
         return self.erasure_dir / "verification.json"
+
+    @property
+    def erasure_verification_md(self) -> Path:
+        return self.erasure_dir / "verification.md"
 
     @property
     def metrics_jsonl(self) -> Path:

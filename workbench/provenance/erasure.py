@@ -181,7 +181,7 @@ def _run_erasure(
     hits = index.holding(_hashes(rd, subjects, index, notes))
     if not hits:
         return None
-    out = rd.erasure_dir / request_id
+    out = rd.erasure_request_dir(request_id)
     files = []
     for data in index.files:
         source = Path(data.path)
@@ -209,7 +209,7 @@ def _run_erasure(
         kinds=sorted({k for h in hits for k in h.kinds}),
         splits=sorted({s for h in hits for s in h.splits}),
         files=files,
-        params=str(out / "train_config.yaml"),
+        params=str(rd.erasure_params(request_id)),
         new_run_dir=str(new_run),
         old_artifacts=[str(p) for p in old_artifacts(rd)],
     )
@@ -281,9 +281,9 @@ def write_erasure(report: ErasureReport, values: Iterable[str]) -> list[Path]:
             written.append(_write_cleaned(f, subjects, index.subject_field))
         written.append(_write_params(run))
     for run in report.runs:
-        out = Path(run.params).parent
-        written.append(write_json_atomic(out / "report.json", report.to_dict()))
-        written.append(write_text_atomic(out / "report.md", report.to_markdown()))
+        rd = RunDir(run.run_dir)
+        written.append(write_json_atomic(rd.erasure_report_json(report.id), report.to_dict()))
+        written.append(write_text_atomic(rd.erasure_report_md(report.id), report.to_markdown()))
     return written
 
 

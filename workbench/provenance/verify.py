@@ -102,16 +102,18 @@ def verify_erasure(
     if delete_old:
         out.deleted = _delete_old(out, Path(result.train_config.dataset))
     out.save(rd.root)
-    write_text_atomic(rd.erasure_dir / "verification.md", out.to_markdown())
+    write_text_atomic(rd.erasure_verification_md, out.to_markdown())
     return out
 
 
 def _origin(dataset: str) -> tuple[str | None, str | None]:
     """(request id, old run) when `dataset` is a file an erasure wrote: <old>/erasure/<id>/x.jsonl."""
     path = Path(dataset)
-    if len(path.parents) >= 3 and path.parent.parent.name == "erasure":
-        if (path.parent / "report.json").is_file():
-            return path.parent.name, str(path.parents[2])
+    if len(path.parents) < 3 or path.parent.parent.name != RunDir(".").erasure_dir.name:
+        return None, None
+    old, request_id = RunDir(path.parents[2]), path.parent.name
+    if old.erasure_report_json(request_id).is_file():
+        return request_id, str(old.root)
     return None, None
 
 
@@ -119,14 +121,14 @@ def _delete_old(check: ErasureVerification, dataset: Path) -> list[str]:
     if not check.passed:
         raise ConfigError(
             f"{check.run_dir}: the verification failed, so nothing was deleted; see "
-            f"{RunDir(check.run_dir).erasure_dir / 'verification.md'}."
+            f"{RunDir(check.run_dir).erasure_verification_md}."
         )
     if check.old_run_dir is None:
         raise ConfigError(
             f"{check.run_dir} was not trained on an erasure's cleaned data (dataset {dataset}); "
             "--delete-old only deletes the artifacts an erasure report listed."
         )
-    report = ErasureReport.load(dataset.parent / "report.json")
+    report = ErasureReport.load(RunDir(check.old_run_dir).erasure_report_json(check.erasure_id))
     old = Path(check.old_run_dir).resolve()
     run = next(r for r in report.runs if Path(r.run_dir).resolve() == old)
     deleted = []
