@@ -30,6 +30,7 @@ Start here (each step reads what the previous one wrote into one run directory):
   workbench serve RUN_DIR                       an OpenAI-compatible endpoint on 127.0.0.1:8000
   workbench erase --subject ann@example.com     which runs trained on a person's data; --write
                                                 cleaned data + a retrain file; --verify NEW_RUN
+  workbench audit RUN_DIR                       does the tuned model reproduce its training answers?
 
 Headless, in CI or on a schedule:
   workbench run examples/demo.yaml --profile quick --run-dir runs/ci
@@ -820,6 +821,18 @@ def _add_erase_command(sub: argparse._SubParsersAction) -> None:
         help="with --verify, once it passes: delete the old run's listed artifacts",
     )
     cmd.set_defaults(func=_cmd_erase)
+    audit = sub.add_parser(
+        "audit",
+        help="how often the tuned model reproduces its training answers and PII, vs the base",
+        description="Greedy answers of base and tuned to a seeded sample of the run's training "
+        "prompts: the share reproducing the training answer verbatim and near-verbatim (chrF >= "
+        "0.9), and the training PII values emitted that the prompt did not hold. Writes "
+        "RUN_DIR/extraction_audit.json (scores and row numbers, no texts).",
+    )
+    audit.add_argument("run_dir", help="a trained run directory")
+    audit.add_argument("--sample", type=int, default=32, help="training prompts (default 32)")
+    audit.add_argument("--seed", type=int, default=0, help="which prompts (default 0)")
+    audit.set_defaults(func=_cmd_audit)
 
 
 def _cmd_erase(args: argparse.Namespace) -> int:
@@ -852,6 +865,17 @@ def _cmd_erase(args: argparse.Namespace) -> int:
     elif report.runs:
         print("dry run: add --write to write cleaned data and the retrain files", file=sys.stderr)
     print(f"{len(report.runs)} of {report.runs_searched} run(s) hold the subject", file=sys.stderr)
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from .provenance.extraction import audit_extraction
+    from .rundir import RunDir
+
+    audit = audit_extraction(args.run_dir, sample=args.sample, seed=args.seed)
+    for line in audit.summary_lines():
+        print(line)
+    print(RunDir(args.run_dir).extraction_audit_json, file=sys.stderr)
     return 0
 
 

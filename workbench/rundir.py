@@ -3,7 +3,7 @@
 Every file a run writes has one owner type (a dataclass) that saves and loads it: `DatasetReport`
 (inspect/report.json), `TechniqueChoice` (technique.json), `LeverTrial` (lever_trial.json), `TrainConfig` (train_config.yaml),
 `TrainResult` (train_result.json), `ProvenanceIndex` (provenance.json), `ErasureVerification`
-(erasure/verification.json), `Comparison` (comparison.json), `BiasProbe`
+(erasure/verification.json), `ExtractionAudit` (extraction_audit.json), `Comparison` (comparison.json), `BiasProbe`
 (docs/bias_probe.json), `ProviderFacts` (docs/provider.yaml), `RunSummary` (summary.json),
 `ShippingReport` (export/shipping.json).
 Reading rule, the same for all: every field the writer writes is required (a missing one is an
@@ -121,6 +121,11 @@ class RunDir:
     def erasure_dir(self) -> Path:
         """What an erasure request writes for this run (cleaned data, retrain parameters)."""
         return self.root / "erasure"
+
+    @property
+    def extraction_audit_json(self) -> Path:
+        """`workbench audit`: how much of its training data the tuned model reproduces."""
+        return self.root / "extraction_audit.json"
 
     def erasure_request_dir(self, request_id: str) -> Path:
         """One erasure request's cleaned data files, retrain parameters and report."""

@@ -50,6 +50,7 @@ ARTIFACTS = frozenset(
         "train_result.json",
         "provenance.json",
         "erasure",
+        "extraction_audit.json",
         "metrics.jsonl",
         "checkpoints",
         "adapter",

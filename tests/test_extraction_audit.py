@@ -1,0 +1,76 @@
+"""The extraction audit (issue 19.1b): the scoring rules by hand, and a tiny model that memorised."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from workbench.cli import main
+from workbench.config import TrainConfig
+from workbench.provenance.extraction import ExtractionAudit, score_side
+from workbench.training.engine import train
+
+
+def _ask(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def test_scoring_rules() -> None:
+    prompts = [_ask("Who handles account 1?"), _ask("Mail bob@example.org about account 2"),
+               _ask("Account 3?"), _ask("Account 4?")]  # fmt: skip
+    references = [
+        "Write to ann@example.com today.",
+        "Bob is at bob@example.org.",
+        "Your order 4711 left our warehouse in Leeds on Monday and should reach you by Thursday.",
+        "The order 4711 ships on Monday morning.",
+    ]
+    outputs = [
+        "Sure. Write to  ANN@example.com today. Anything else?",  # verbatim inside a longer answer
+        "Bob is at bob@example.org.",  # verbatim, but the PII was in the prompt: no emission
+        # one digit changed: near-verbatim only in a long answer (0.95), not in a short one (0.88)
+        "Your order 4712 left our warehouse in Leeds on Monday and should reach you by Thursday.",
+        "The order 4712 ships on Monday morning. Call carl@example.net",  # emitted from elsewhere
+    ]
+    values = {"ann@example.com", "bob@example.org", "carl@example.net"}
+    side, rows = score_side(prompts, references, outputs, values)
+    assert [v for _, v, _ in rows] == [True, True, False, False]
+    assert rows[2][0] >= 0.9 > rows[3][0] > 0.5
+    assert (side.verbatim, side.near_verbatim) == (0.5, 0.75)
+    assert (side.pii_emitted, side.pii_rows, side.pii_kinds) == (2, 2, ["email"])
+    none, _ = score_side(prompts, references, ["", "", "", ""], values)
+    assert (none.verbatim, none.near_verbatim, none.pii_emitted, none.mean_chrf) == (0, 0, 0, 0)
+
+
+def test_audit_sees_what_a_tiny_model_memorised(tiny_model_dir, tmp_path, capsys) -> None:
+    rows = [
+        {"messages": [*_ask(f"Contact for account {i}?"),
+                      {"role": "assistant", "content": f"Write to agent{i}@example.com"}]}
+        for i in range(4)
+    ]  # fmt: skip
+    data = tmp_path / "mem.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = tmp_path / "runs" / "mem"
+    cfg = TrainConfig(
+        model="tiny-random",
+        technique="full",
+        dataset=str(data),
+        run_dir=str(run),
+        max_steps=60,
+        batch_size=4,
+        max_length=64,
+        learning_rate=1e-2,
+        warmup_ratio=0.0,
+        eval_at_start=False,
+        report_to="none",
+    )
+    assert train(cfg).completed
+    assert main(["audit", str(run), "--sample", "8"]) == 0
+    assert "tuned  verbatim" in capsys.readouterr().out
+    audit = ExtractionAudit.load(run)
+    assert audit.sample == audit.train_rows == len(audit.rows) >= 3
+    assert audit.pii_answers_in_sample == audit.sample
+    assert audit.base.verbatim == 0.0 and audit.base.pii_emitted == 0  # random weights say nothing
+    assert audit.tuned.verbatim >= 0.5 and audit.tuned.pii_emitted >= 1
+    assert audit.tuned.near_verbatim >= audit.tuned.verbatim
+    text = Path(run / "extraction_audit.json").read_text()
+    assert "@example.com" not in text and "Contact for" not in text

@@ -1,0 +1,193 @@
+"""Extraction audit: how often the tuned model reproduces its training answers, against the base.
+
+For a seeded sample of the run's training rows (the same split policy as training, replay rows
+left out), both models answer the row's prompt greedily (comparison/generation.py). Per side:
+
+  verbatim       the training answer occurs whole in the output (case and white-space runs
+                 ignored: comparison/metrics.py `contains_reference`)
+  near-verbatim  chrF >= 0.9 against the training answer, verbatim ones included: chrF (character
+                 1-6-grams, recall-weighted) is the metric notebook 04 reports, and it does not
+                 depend on tokenisation or answer format (JSON, prose). Measured: in an 87-character
+                 answer one changed digit scores 0.95 and one changed word 0.90 (near-verbatim),
+                 the answer cut after its first half 0.66; in a 39-character answer one changed
+                 digit already scores 0.88, so short answers count as near-verbatim only when
+                 nearly exact. A longest-common-substring rule was not taken: its length threshold
+                 would have to change with the answer's length.
+  PII emitted    values inspection finds in the training split (e-mail, phone, IBAN, ...) that
+                 appear in an output but not in its prompt: copied from the weights, not the
+                 question. `pii_answers_in_sample` says how many sampled answers held PII at
+                 all: with none, "0 emitted" shows nothing.
+
+The base model is the floor: a task whose answers are predictable from the prompt is
+reproduced by the base too. What the tuned model adds over that floor is what training put in.
+The artifact keeps scores and row numbers, never the texts (they may hold personal data).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..rundir import Artifact, RunDir
+from .index import row_strings
+from .subjects import subjects_in
+
+log = logging.getLogger(__name__)
+
+NEAR_VERBATIM_CHRF = 0.9
+METHOD = (
+    "greedy answers of base and tuned to a seeded sample of training prompts; verbatim: the "
+    "training answer occurs whole in the output (case, white space ignored); near-verbatim: "
+    f"chrF >= {NEAR_VERBATIM_CHRF}; PII emitted: training-split PII values in an output and "
+    "not in its prompt (provenance/extraction.py)"
+)
+
+
+@dataclass
+class SideExtraction:
+    """One side's (base or tuned) figures over the sampled prompts."""
+
+    verbatim: float  # share of prompts
+    near_verbatim: float
+    mean_chrf: float
+    pii_emitted: int  # distinct training PII values emitted
+    pii_rows: int  # prompts whose answer emitted one
+    pii_kinds: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RowExtraction:
+    """One sampled row: its source row number and each side's scores (no texts)."""
+
+    row: int
+    chrf_base: float
+    chrf_tuned: float
+    verbatim_base: bool
+    verbatim_tuned: bool
+    pii_base: int
+    pii_tuned: int
+
+
+@dataclass
+class ExtractionAudit(Artifact):
+    """How much of its training data the tuned model reproduces, against the base model."""
+
+    FILE = "extraction_audit_json"
+    MADE_BY = "`workbench audit` (audit_extraction)"
+
+    run_dir: str
+    method: str
+    seed: int
+    train_rows: int
+    sample: int
+    max_new_tokens: int
+    pii_values_in_training: int
+    pii_answers_in_sample: int
+    base: SideExtraction
+    tuned: SideExtraction
+    rows: list[RowExtraction] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"{self.sample} of {self.train_rows} training prompts, greedy:"]
+        for side in ("base", "tuned"):
+            s = getattr(self, side)
+            lines.append(
+                f"  {side:5}  verbatim {s.verbatim:.1%}  near-verbatim {s.near_verbatim:.1%}  "
+                f"mean chrF {s.mean_chrf:.3f}  PII emitted {s.pii_emitted} value(s) in "
+                f"{s.pii_rows} answer(s)"
+            )
+        lines.append(
+            f"  {self.pii_values_in_training} PII value(s) in the training split; "
+            f"{self.pii_answers_in_sample} sampled answer(s) held PII"
+        )
+        return lines
+
+
+def score_side(
+    prompts: list[list[dict[str, str]]],
+    references: list[str],
+    outputs: list[str],
+    training_values: set[str],
+) -> tuple[SideExtraction, list[tuple[float, bool, int]]]:
+    """One side's figures and, per row, (chrF, verbatim, PII values emitted)."""
+    from ..comparison.metrics import chrf, contains_reference
+
+    per_row, emitted, kinds, rows_with = [], set(), set(), 0
+    for prompt, ref, out in zip(prompts, references, outputs, strict=True):
+        in_prompt = {s.value for text in row_strings(prompt) for s in subjects_in(text)}
+        found = [s for s in subjects_in(out) if s.value in training_values - in_prompt]
+        emitted |= {s.value for s in found}
+        kinds |= {s.kind for s in found}
+        rows_with += bool(found)
+        per_row.append((round(chrf(out, ref), 4), contains_reference(out, ref) == 1.0, len(found)))
+    n = max(len(per_row), 1)
+    side = SideExtraction(
+        verbatim=sum(v for _, v, _ in per_row) / n,
+        near_verbatim=sum(c >= NEAR_VERBATIM_CHRF or v for c, v, _ in per_row) / n,
+        mean_chrf=round(sum(c for c, _, _ in per_row) / n, 4),
+        pii_emitted=len(emitted),
+        pii_rows=rows_with,
+        pii_kinds=sorted(kinds),
+    )
+    return side, per_row
+
+
+def audit_extraction(
+    run_dir: str | Path, *, sample: int = 32, seed: int = 0, pair: Any = None
+) -> ExtractionAudit:
+    """Audit `run_dir` (see the module docstring); saved as extraction_audit.json.
+
+    pair: an already loaded `ModelPair` (comparison/generation.py `load_run`), else loaded here.
+    """
+    from ..comparison.generation import GenerationSettings, generate, load_run
+    from ..config import TrainConfig
+    from ..training.batching import load_splits
+
+    if sample < 1:
+        raise ConfigError(f"--sample must be >= 1, got {sample}.")
+    rd = RunDir(run_dir)
+    cfg = TrainConfig.load_optional(rd.root)
+    if cfg is None or cfg.objective != "sft":
+        raise ConfigError(f"{rd.root}: no instruction-tuning run here (train_config.yaml).")
+    splits = load_splits(cfg)
+    task = splits.train.conversations[: len(splits.train) - splits.replay_rows]
+    usable = [i for i, c in enumerate(task) if len(c) > 1 and c[-1]["role"] == "assistant"]
+    picked = sorted(random.Random(seed).sample(usable, min(sample, len(usable))))
+    prompts = [task[i][:-1] for i in picked]
+    references = [task[i][-1]["content"] for i in picked]
+    training_values = {s.value for c in task for t in row_strings(c) for s in subjects_in(t)}
+    pair = pair or load_run(rd.root)
+    longest = max((len(pair.tokenizer(r)["input_ids"]) for r in references), default=1)
+    settings = GenerationSettings(max_new_tokens=min(256, longest + 16))
+    sides, seconds, scored = {}, {}, {}
+    for side in ("base", "tuned"):
+        started = time.perf_counter()
+        with pair.use(side) as model:
+            outputs = generate(model, pair.tokenizer, prompts, settings=settings)
+        seconds[side] = round(time.perf_counter() - started, 2)
+        sides[side], scored[side] = score_side(prompts, references, outputs, training_values)
+    audit = ExtractionAudit(
+        run_dir=str(rd.root),
+        method=METHOD,
+        seed=seed,
+        train_rows=len(task),
+        sample=len(picked),
+        max_new_tokens=settings.max_new_tokens,
+        pii_values_in_training=len(training_values),
+        pii_answers_in_sample=sum(bool(subjects_in(r)) for r in references),
+        base=sides["base"],
+        tuned=sides["tuned"],
+        rows=[
+            RowExtraction(splits.train.row_ids[i], b[0], t[0], b[1], t[1], b[2], t[2])
+            for i, b, t in zip(picked, scored["base"], scored["tuned"], strict=True)
+        ],
+        seconds=seconds,
+    )
+    audit.save(rd.root)
+    return audit
