@@ -336,7 +336,9 @@ def test_the_handwritten_orders_load_as_a_split_of_the_sample():
     assert (ds.provenance.sample, ds.provenance.split) == ("orders-json", "handwritten")
     assert Path(ds.provenance.source) == SAMPLES_DIR / "orders-json" / "handwritten.jsonl"
     system = load_dataset("orders-json")[0][0]
-    assert all(c[0] == system and [m["role"] for m in c] == ["system", "user", "assistant"] for c in ds)
+    assert all(
+        c[0] == system and [m["role"] for m in c] == ["system", "user", "assistant"] for c in ds
+    )
     readme = (SAMPLES_DIR / "orders-json" / "README.md").read_text()
     assert "`handwritten.jsonl`: 28 orders written by hand" in readme
 

@@ -112,16 +112,19 @@ OLD_ORDER_TEMPLATES = [
 
 
 def old_style_orders(n: int = 48) -> list[str]:
+    customers = ["Bramblewick Bakery", "Quillon Ltd", "Tidewater GmbH", "Larkspur Studio"]
+    names = ["Desk Lamp", "Wall Clock", "Green Tea Tin"]
     rows = []
     for k in range(n):
-        c = f"{['Bramblewick', 'Quillon', 'Tidewater', 'Larkspur'][k % 4]} {['Bakery', 'Ltd', 'GmbH'][k % 3]}"
-        sku, name, q = f"LMP-{200 + k}", ["Desk Lamp", "Wall Clock", "Green Tea Tin"][k % 3], k % 9 + 1
-        rows.append(
-            OLD_ORDER_TEMPLATES[k % 8].format(
-                c=c, d=f"2025-{k % 12 + 1:02d}-{k % 27 + 1:02d}", t=f"€{q * 12.5:.2f}",
-                i=f"{q} x {name} ({sku}) at €12.50 each", l=f"- {sku} {name} x{q} @ €12.50",
-            )
-        )  # fmt: skip
+        sku, name, q = f"LMP-{200 + k}", names[k % 3], k % 9 + 1
+        slots = {
+            "c": customers[k % 4],
+            "d": f"2025-{k % 12 + 1:02d}-{k % 27 + 1:02d}",
+            "t": f"€{q * 12.5:.2f}",
+            "i": f"{q} x {name} ({sku}) at €12.50 each",
+            "l": f"- {sku} {name} x{q} @ €12.50",
+        }
+        rows.append(OLD_ORDER_TEMPLATES[k % 8].format(**slots))
     return rows
 
 

@@ -66,6 +66,16 @@ def test_a_sample_and_a_folder_bring_their_own_eval_split_for_every_stage(tmp_pa
     assert _users(eval_rows("orders-json")) == _users(load_dataset("orders-json", split="eval"))
 
 
+def test_the_handwritten_orders_are_eval_data_for_a_run_by_their_path():
+    from workbench.data.dataset import sample_path
+
+    path = str(sample_path("orders-json", "handwritten"))
+    handwritten = load_dataset("orders-json", split="handwritten")
+    assert _users(eval_rows(path)) == _users(handwritten) and len(handwritten) == 28
+    splits = resolve_splits("orders-json", path, carve=True)
+    assert len(splits.train) == 400 and _users(splits.eval) == _users(handwritten)
+
+
 def test_none_means_no_eval_split(tmp_path):
     data = _chats(tmp_path / "mine.jsonl", 12)
     assert inspection_splits(str(data), "none")[1] is None
@@ -144,6 +154,7 @@ def test_by_template_carves_even_where_a_sample_brings_an_eval_split():
     splits = resolve_splits("orders-json", carve=True, split="by_template", eval_fraction=0.1)
     assert "by_template" in splits.sources["eval"]
     assert len(splits.train) + len(splits.eval) == len(load_dataset("orders-json"))
+    assert (len(splits.train), len(splits.eval)) == (360, 40)  # 40 clusters held out, one row each
 
 
 def test_one_template_cannot_be_split_by_template_and_says_what_to_do(tmp_path):
