@@ -361,15 +361,29 @@ def test_orders_answers_satisfy_the_schema_and_are_compact():
             assert answer == json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+CURRENCY_MARKS = {  # ISO code, symbol, then the words
+    "EUR": ["EUR", "€", "euro"],
+    "USD": ["USD", "$", "dollar"],
+    "GBP": ["GBP", "£", "pound"],
+    "CHF": ["CHF", "Fr.", "franc"],
+}
+
+
 @pytest.mark.parametrize("split", ORDER_SPLITS)
 def test_every_order_answer_can_be_read_from_its_text(split):
     """The customer and item names as written, the SKU (maybe spaced, lower-cased or without its
-    hyphen), the year, and a total that is the sum of the lines."""
+    hyphen), the year, the currency (and no other's code or symbol), and a total that is the sum
+    of the lines."""
     for c in load_dataset("orders-json", split=split):
         text, answer = c[1]["content"], json.loads(c[-1]["content"])
         squashed = re.sub(r"[\s.-]", "", text.upper())
         assert answer["customer"] in text, text
         assert answer["order_date"][:4] in text, text
+        marks = {
+            code: CURRENCY_MARKS[code] for code in CURRENCY_MARKS if code != answer["currency"]
+        }
+        assert any(m.lower() in text.lower() for m in CURRENCY_MARKS[answer["currency"]]), text
+        assert not any(m in text for ms in marks.values() for m in ms[:2]), text  # codes, symbols
         for item in answer["items"]:
             assert item["name"] in text and item["sku"].replace("-", "") in squashed, (item, text)
         lines = sum(i["quantity"] * i["unit_price"] for i in answer["items"])
