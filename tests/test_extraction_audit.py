@@ -74,3 +74,11 @@ def test_audit_sees_what_a_tiny_model_memorised(tiny_model_dir, tmp_path, capsys
     assert audit.tuned.near_verbatim >= audit.tuned.verbatim
     text = Path(run / "extraction_audit.json").read_text()
     assert "@example.com" not in text and "Contact for" not in text
+
+    from workbench.documents.writer import write_run_docs
+
+    record = write_run_docs(run_dir=run).paths["ai_act_record.md"].read_text()
+    assert f"| tuned | {audit.tuned.verbatim:.1%} | {audit.tuned.near_verbatim:.1%} |" in record
+    assert f"measured on {audit.sample} of {audit.train_rows} training prompts" in record
+    assert "Provenance index: 4 data subject(s) recorded as salted hashes" in record
+    assert "@example.com" not in record

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from ..estimation.choice import TechniqueChoice
     from ..inspection.report import DatasetReport
     from ..pipeline.summary import RunSummary
+    from ..provenance.extraction import ExtractionAudit
+    from ..provenance.index import ProvenanceIndex
     from ..training.result import TrainResult
     from .bias_probe import BiasProbe
 
@@ -141,6 +143,8 @@ class RunFacts:
     train: TrainResult | None = None
     comparison: Comparison | None = None
     bias: BiasProbe | None = None
+    provenance: ProvenanceIndex | None = None  # the data subjects' salted hashes (training)
+    extraction: ExtractionAudit | None = None  # `workbench audit`, when it ran
     provider: ProviderFacts = field(default_factory=ProviderFacts)
     base: dict[str, Any] = field(default_factory=dict)  # facts about the base model, when known
     inspected_other: str | None = None  # what 01 inspected, when not the training data
@@ -152,6 +156,8 @@ class RunFacts:
         from ..estimation.choice import TechniqueChoice
         from ..inspection.report import DatasetReport
         from ..pipeline.summary import RunSummary
+        from ..provenance.extraction import ExtractionAudit
+        from ..provenance.index import ProvenanceIndex
         from ..training.result import TrainResult
         from .bias_probe import BiasProbe
 
@@ -165,6 +171,8 @@ class RunFacts:
             train=TrainResult.load_optional(root),
             comparison=Comparison.load_optional(root),
             bias=BiasProbe.load_optional(root),
+            provenance=ProvenanceIndex.load_optional(root),
+            extraction=ExtractionAudit.load_optional(root),
         )
         if facts.train_config is None and facts.technique is not None:
             facts.train_config = facts.technique.train_config  # chosen, not (yet) trained

@@ -315,8 +315,45 @@ def gdpr_section(facts: RunFacts) -> list[Any]:
         Heading("8. GDPR: legal basis and DPIA screening (Art. 6, 9, 35)"),
         Fields([("Legal basis for personal data in training", facts.said("legal_basis"))]),
         *pii_blocks(facts),
+        *data_subject_blocks(facts),
         Para("DPIA screening: answer each question; the tool fills in only what it measured."),
         Table(["question", "what the tool found", "answer"], rows),
+    ]
+
+
+def data_subject_blocks(facts: RunFacts) -> list[Any]:
+    """The provenance index (who is in the data, for erasure requests) and the extraction audit."""
+    index, audit = facts.provenance, facts.extraction
+    blocks: list[Any] = [
+        Para(
+            "Provenance index: not written (trained before it existed); retrain to index."
+            if index is None
+            else f"Provenance index: {len(index.subjects)} data subject(s) recorded as salted "
+            f"hashes (salt {index.salt_id}; no raw values), {len(index.files)} data file(s) "
+            "with sha256. Erasure requests: `workbench erase --subject VALUE`."
+        )
+    ]
+    if audit is None:
+        blocks.append(Para("Memorisation (extraction audit): not measured; run `workbench audit`."))
+        return blocks
+    rows = [
+        [
+            side,
+            f"{s.verbatim:.1%}",
+            f"{s.near_verbatim:.1%}",
+            f"{s.mean_chrf:.3f}",
+            f"{s.pii_emitted} in {s.pii_rows} answer(s)",
+        ]
+        for side, s in (("base", audit.base), ("tuned", audit.tuned))
+    ]
+    return [
+        *blocks,
+        Para(
+            f"Memorisation (extraction audit), measured on {audit.sample} of {audit.train_rows} "
+            f"training prompts (seed {audit.seed}; {audit.pii_answers_in_sample} of their answers "
+            f"held PII). Method: {audit.method}."
+        ),
+        Table(["model", "verbatim", "near-verbatim", "mean chrF", "training PII emitted"], rows),
     ]
 
 
