@@ -110,8 +110,8 @@ def _facts(rng: random.Random, products: list) -> dict:
     items = []
     for sku, name, price in rng.sample(products, rng.choices([1, 2, 3], weights=[5, 3, 3])[0]):
         quantity = rng.choice([1, 1, 2, 3, 4, 5, 6, 8, 10, 12, 20, 24, 50, 100])
-        if price > 200:
-            quantity = rng.choice([1, 1, 2, 3])
+        if price > 50:  # nobody orders a hundred bookshelves
+            quantity = rng.choice([1, 1, 2, 3] if price > 200 else [1, 2, 3, 4, 5, 6, 10])
         items.append({"sku": sku, "name": name, "quantity": quantity, "unit_price": price})
     random_conv = rng.random() < 0.25  # a quarter write in another country's conventions
     person = (rng.choice(country["first"]), rng.choice(country["surnames"]))

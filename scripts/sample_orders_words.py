@@ -329,7 +329,7 @@ COUNTRIES: dict[str, dict] = {
     "US": {
         "forms": ["Inc.", "LLC", "Corp.", "Co."],
         "trades": [
-            "Supply Co",
+            "Supply",
             "Studio",
             "Outfitters",
             "Design",

@@ -154,7 +154,7 @@ def test_by_template_carves_even_where_a_sample_brings_an_eval_split():
     splits = resolve_splits("orders-json", carve=True, split="by_template", eval_fraction=0.1)
     assert "by_template" in splits.sources["eval"]
     assert len(splits.train) + len(splits.eval) == len(load_dataset("orders-json"))
-    assert (len(splits.train), len(splits.eval)) == (360, 40)  # 40 clusters held out, one row each
+    assert (len(splits.train), len(splits.eval)) == (360, 40)  # 39 whole clusters held out
 
 
 def test_one_template_cannot_be_split_by_template_and_says_what_to_do(tmp_path):
