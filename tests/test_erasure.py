@@ -127,10 +127,11 @@ def test_erasure_end_to_end_on_the_tiny_model(tiny_model_dir, tmp_path, capsys) 
     assert len(planted) == 2 and ProvenanceIndex.load(new.root).holding(planted) == []
     assert main(["erase", *request, "--verify", str(old.root)]) == 1  # the old run still has it
     capsys.readouterr()
-    assert main(["erase", *request, "--verify", str(new.root), "--delete-old"]) == 0
+    assert main(["erase", *request, "--verify", str(new.root), "--delete-old", "--audit"]) == 0
     printed = capsys.readouterr().out
     assert "ok: provenance index holds none of the subject's hashes" in printed
     assert "0 row(s) with the subject" in printed
+    assert "2 prompt(s) asked, 0 answer(s) emit it" in printed
     assert not old.adapter_dir.exists() and not old.checkpoints_dir.exists()
     assert new.adapter_dir.exists() and old.train_config_yaml.exists()
 

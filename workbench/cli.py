@@ -820,6 +820,12 @@ def _add_erase_command(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --verify, once it passes: delete the old run's listed artifacts",
     )
+    cmd.add_argument(
+        "--audit",
+        action="store_true",
+        help="with --verify: also ask the retrained model the removed rows' prompts (PII "
+        "redacted) and check it emits none of the subject's values",
+    )
     cmd.set_defaults(func=_cmd_erase)
     audit = sub.add_parser(
         "audit",
@@ -842,8 +848,12 @@ def _cmd_erase(args: argparse.Namespace) -> int:
 
     if args.delete_old and not args.verify:
         raise ConfigError("--delete-old needs --verify NEW_RUN: delete only after the retrain.")
+    if args.audit and not args.verify:
+        raise ConfigError("--audit needs --verify NEW_RUN: it asks the retrained model.")
     if args.verify:
-        check = verify_erasure(args.subject, new_run=args.verify, delete_old=args.delete_old)
+        check = verify_erasure(
+            args.subject, new_run=args.verify, delete_old=args.delete_old, audit=args.audit
+        )
         for c in check.checks:
             print(f"{'ok' if c.passed else 'FAILED'}: {c.name}: {c.detail}")
         for path in check.deleted:

@@ -1,7 +1,10 @@
 """After the retrain: check the new run holds no trace of the subject, then (when asked) delete the old.
 
 Three checks, each with what it saw: the retrain completed; the new run's provenance index holds
-none of the subject's salted hashes; no row of the new run's data files holds the subject. Only
+none of the subject's salted hashes; no row of the new run's data files holds the subject. With
+`audit`, a fourth: the retrained model, asked the removed rows' prompts with their personal data
+redacted (inspection/pii.py `redact`, so nothing can be copied from the question), emits none of
+the subject's values in its greedy answers. Only
 when all pass, and only with `delete_old`, are the old run's derived artifacts (the list the
 erasure report made) deleted. The result is saved as `<new run>/erasure/verification.json`
 (and .md).
@@ -61,7 +64,7 @@ class ErasureVerification(Artifact):
 
 
 def verify_erasure(
-    values: Iterable[str], *, new_run: str | Path, delete_old: bool = False
+    values: Iterable[str], *, new_run: str | Path, delete_old: bool = False, audit: bool = False
 ) -> ErasureVerification:
     """Check `new_run` (retrained on an erasure's cleaned data) for the subject; see the module doc."""
     from ..training.result import TrainResult
@@ -98,12 +101,43 @@ def verify_erasure(
         )
     )
     erasure_id, old = _origin(result.train_config.dataset)
+    if audit:
+        checks.append(_emission_check(rd, subjects, erasure_id, old))
     out = ErasureVerification(str(rd.root), erasure_id, old, all(c.passed for c in checks), checks)
     if delete_old:
         out.deleted = _delete_old(out, Path(result.train_config.dataset))
     out.save(rd.root)
     write_text_atomic(rd.erasure_verification_md, out.to_markdown())
     return out
+
+
+def _emission_check(rd: RunDir, subjects: list, erasure_id: str | None, old: str | None) -> Check:
+    from ..comparison.generation import GenerationSettings, generate, load_run
+    from ..data.dataset import load_dataset
+    from ..inspection.pii import redact
+    from .erasure import row_matches
+
+    name = "the retrained model emits none of the subject's values on the removed rows' prompts"
+    if erasure_id is None or old is None:
+        return Check(name, False, "not trained on an erasure's cleaned data: no removed rows")
+    report = ErasureReport.load(RunDir(old).erasure_report_json(erasure_id))
+    run = next(r for r in report.runs if Path(r.run_dir).resolve() == Path(old).resolve())
+    prompts = []
+    for f in run.files:
+        ds = load_dataset(f.source)
+        for conv, row in zip(ds.conversations, ds.row_ids, strict=True):
+            if row in f.lines:
+                turns = conv[:-1] if len(conv) > 1 and conv[-1]["role"] == "assistant" else conv
+                prompts.append([{**m, "content": redact(m["content"])} for m in turns])
+    if not prompts:
+        return Check(name, False, "the removed rows could not be read back from their sources")
+    pair = load_run(rd.root)
+    with pair.use("tuned") as model:
+        answers = generate(
+            model, pair.tokenizer, prompts, settings=GenerationSettings(max_new_tokens=64)
+        )
+    emitted = sum(row_matches(a, subjects) for a in answers)
+    return Check(name, emitted == 0, f"{len(prompts)} prompt(s) asked, {emitted} answer(s) emit it")
 
 
 def _origin(dataset: str) -> tuple[str | None, str | None]:
