@@ -175,3 +175,53 @@ def test_erase_refuses_bad_input(tmp_path, capsys) -> None:
     assert "not a folder" in capsys.readouterr().err
     assert main(["erase", "--subject", EMAIL, "--delete-old"]) == 2
     assert "--delete-old needs --verify" in capsys.readouterr().err
+
+
+def test_retrain_params_keep_a_folders_eval_split(tiny_model_dir, tmp_path) -> None:
+    from workbench.provenance.erasure import find_erasure, write_erasure
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = _rows()
+    extra = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Mail {EMAIL} about it"},
+                {"role": "assistant", "content": "Done."},
+            ]
+        }
+    ]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:3] + extra))
+    runs = tmp_path / "runs"
+    cfg = TrainConfig(
+        model="tiny-random",
+        dataset=str(folder),
+        run_dir=str(runs / "f"),
+        max_steps=1,
+        batch_size=4,
+        max_length=128,
+        eval_at_start=False,
+        report_to="none",
+    )
+    assert train(cfg).completed
+    assert {r for f in ProvenanceIndex.load(runs / "f").files for r in f.roles} == {"train", "eval"}
+
+    phone_only = find_erasure([PHONE], runs=runs)  # in train.jsonl only
+    write_erasure(phone_only, [PHONE])
+    (run,) = phone_only.runs
+    params = TrainConfig.from_yaml(run.params)
+    assert params.dataset == run.files[0].cleaned and len(run.files) == 1
+    assert params.eval_dataset == str((folder / "eval.jsonl").resolve())  # the shipped eval split
+
+    both = find_erasure([EMAIL], runs=runs)  # line 5 of train.jsonl and line 4 of eval.jsonl
+    write_erasure(both, [EMAIL])
+    (run,) = both.runs
+    cleaned = {Path(f.source).name: f for f in run.files}
+    assert (cleaned["train.jsonl"].lines, cleaned["eval.jsonl"].lines) == ([5], [4])
+    params = TrainConfig.from_yaml(run.params)
+    assert (params.dataset, params.eval_dataset) == (
+        cleaned["train.jsonl"].cleaned,
+        cleaned["eval.jsonl"].cleaned,
+    )
+    assert Path(params.eval_dataset).read_text().count("\n") == 3

@@ -16,8 +16,12 @@ def _ask(text: str) -> list[dict[str, str]]:
 
 
 def test_scoring_rules() -> None:
-    prompts = [_ask("Who handles account 1?"), _ask("Mail bob@example.org about account 2"),
-               _ask("Account 3?"), _ask("Account 4?")]  # fmt: skip
+    prompts = [
+        _ask("Who handles account 1?"),
+        _ask("Mail bob@example.org about account 2"),
+        _ask("Account 3?"),
+        _ask("Account 4?"),
+    ]
     references = [
         "Write to ann@example.com today.",
         "Bob is at bob@example.org.",
@@ -43,10 +47,14 @@ def test_scoring_rules() -> None:
 
 def test_audit_sees_what_a_tiny_model_memorised(tiny_model_dir, tmp_path, capsys) -> None:
     rows = [
-        {"messages": [*_ask(f"Contact for account {i}?"),
-                      {"role": "assistant", "content": f"Write to agent{i}@example.com"}]}
+        {
+            "messages": [
+                *_ask(f"Contact for account {i}?"),
+                {"role": "assistant", "content": f"Write to agent{i}@example.com"},
+            ]
+        }
         for i in range(4)
-    ]  # fmt: skip
+    ]
     data = tmp_path / "mem.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     run = tmp_path / "runs" / "mem"
