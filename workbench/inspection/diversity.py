@@ -96,13 +96,18 @@ def template_ids(ds, *, threshold: float = CLUSTER_THRESHOLD) -> list[int]:
 def _cluster(skeletons: list[str], threshold: float) -> list[int]:
     shapes = list(dict.fromkeys(skeletons))  # distinct skeletons, first-seen order
     grams = [_shingles(s) for s in shapes]
+    sizes = [len(g) for g in grams]
+    by_size = sorted(range(len(shapes)), key=sizes.__getitem__)
     parent = {i: i for i in range(len(shapes))}
-    for i in range(len(shapes)):
-        for j in range(i + 1, len(shapes)):
-            a, b = grams[i], grams[j]
-            small, big = sorted((len(a), len(b)))
-            if big and small / big >= threshold and len(a & b) / len(a | b) >= threshold:
-                _union(parent, i, j)  # size bound first: it skips most pairs at no cost
+    for k, i in enumerate(by_size):
+        a, na = grams[i], sizes[i]
+        for j in by_size[k + 1 :]:
+            nb = sizes[j]  # >= na
+            if na < threshold * nb:
+                break  # Jaccard <= na / nb: this and every larger shape are too far
+            shared = len(a & grams[j])  # |a | b| = |a| + |b| - shared: no union set built
+            if nb and shared >= threshold * (na + nb - shared):
+                _union(parent, i, j)
     root_of = {s: _find(parent, i) for i, s in enumerate(shapes)}
     ids: dict[int, int] = {}
     return [ids.setdefault(root_of[s], len(ids)) for s in skeletons]
