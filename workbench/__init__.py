@@ -101,6 +101,14 @@ _EXPORTS = {
     "serve_target": "shipping.serve",
     "measure_cost": "shipping.cost",
     "ShippingReport": "shipping.report",
+    "ProvenanceIndex": "provenance.index",
+    "find_erasure": "provenance.erasure",
+    "write_erasure": "provenance.erasure",
+    "ErasureReport": "provenance.erasure",
+    "verify_erasure": "provenance.verify",
+    "ErasureVerification": "provenance.verify",
+    "audit_extraction": "provenance.extraction",
+    "ExtractionAudit": "provenance.extraction",
 }
 
 __all__ = sorted(_EXPORTS)
