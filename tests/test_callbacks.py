@@ -96,7 +96,7 @@ def test_live_plot_throttles_redraws_and_leaves_a_static_figure():
     plot.on_train_end(state)
     assert list(widget.data[0].x)[-1] == 50  # the end always flushes
     fig = plot.close()
-    assert type(fig) is go.Figure and len(fig.data) == 4 and plot.widget is None
+    assert type(fig) is go.Figure and len(fig.data) == 5 and plot.widget is None
 
 
 def test_progress_line_reports_rate_and_eta():
@@ -121,3 +121,20 @@ def test_progress_lines_reports_step_loss_and_eval():
     assert lines[0].startswith("step 4/10") and "loss 1.25" in lines[0] and "tok/s" in lines[0]
     assert "eta" in lines[0]
     assert lines[1] == "step 4/10  eval  eval_loss 0.5"
+
+
+def test_the_live_plot_shows_kl_to_base_once_a_run_logs_it():
+    from workbench.ui.live import LiveLossPlot
+
+    plot = LiveLossPlot(backend="widget", min_interval=0)
+    widget = plot.show()
+    kl = next(t for t in widget.data if t.name.startswith("KL to base"))
+    state = TrainState(max_steps=10)
+    state.step = 1
+    plot.on_log(state, {"loss": 2.0, "learning_rate": 1e-3})
+    assert list(kl.x) == [] and kl.showlegend is False  # a run without the term: no KL entry
+    for step in (2, 3):
+        state.step = step
+        plot.on_log(state, {"loss": 1.5, "learning_rate": 1e-3, "kl_to_base": 0.01 * step})
+    assert list(kl.x) == [2, 3] and list(kl.y) == [0.02, 0.03] and kl.showlegend is True
+    plot.close()

@@ -23,7 +23,7 @@ def test_loss_figure_with_one_point_has_whole_steps_a_legend_and_no_negative_lr(
     assert layout.yaxis2.rangemode == "tozero" and layout.yaxis2.zeroline is False
     assert list(layout.xaxis.range) == [0, 20] and layout.xaxis.dtick == 2
     assert layout.xaxis.tickformat == "d"
-    train, _, _, lr = fig.data
+    train, _, _, lr, _ = fig.data
     assert "markers" in train.mode and "markers" in lr.mode  # one point is drawn, not hidden
     empty = loss_figure([], max_steps=3)  # the first frame, before any point
     assert empty.layout.showlegend is True and empty.layout.xaxis.dtick == 1

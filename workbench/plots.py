@@ -67,9 +67,11 @@ def step_axis(max_step: int) -> dict[str, Any]:
 def loss_traces(
     history: list[dict[str, Any]], *, smoothing: float = 0.6, max_points: int = 2000
 ) -> list[dict[str, Any]]:
-    """The four traces as plain dicts, in a fixed order (so a live widget can update them in place).
+    """The five traces as plain dicts, in a fixed order (so a live widget can update them in place).
 
     Markers on every trace: a run's first log is a single point, which a line alone does not draw.
+    The fifth, KL to base (TrainConfig.kl_to_base, nats per labelled token), stays out of the
+    legend while a run logs none.
     """
     train = [r for r in history if r.get("kind") == "train" and "loss" in r]
     evals = [r for r in history if r.get("kind") == "eval" and "eval_loss" in r]
@@ -78,6 +80,7 @@ def loss_traces(
     steps, losses = [r["step"] for r in train], [r["loss"] for r in train]
     lrs = [r.get("learning_rate") for r in train]
     with_lr = [(s, lr) for s, lr in zip(steps, lrs, strict=True) if lr is not None]
+    kl = [(r["step"], r["kl_to_base"]) for r in train if "kl_to_base" in r]
     return [
         {
             "x": steps,
@@ -110,6 +113,15 @@ def loss_traces(
             "marker": {"size": 3},
             "yaxis": "y2",
             "line": {"color": "rgb(127,127,127)", "dash": "dot", "width": 1},
+        },
+        {
+            "x": [step for step, _ in kl],
+            "y": [value for _, value in kl],
+            "name": "KL to base (per token)",
+            "mode": "lines+markers",
+            "marker": {"size": 4},
+            "line": {"color": "rgb(148,103,189)", "width": 2},
+            "showlegend": bool(kl),
         },
     ]
 

@@ -89,6 +89,8 @@ class LiveLossPlot(_Throttled):
             with self.widget.batch_update():  # one comm message for all changes
                 for trace, new in zip(self.widget.data, traces, strict=True):
                     trace.x, trace.y = new["x"], new["y"]
+                    if "showlegend" in new:
+                        trace.showlegend = new["showlegend"]
                 self.widget.layout.xaxis.update(step_axis(max(last, self.max_steps)))
         elif self._handle is not None:
             self._handle.update(self.figure())
