@@ -61,6 +61,31 @@ save_every = None
 log_every = None
 save_merged = None
 cpu_low_memory = None        # True: lower peak RAM on a CPU, slower steps (README, "cpu_low_memory")
+kl_to_base = None            # e.g. 0.1: hold the answers near the base model's (adapter techniques)
+replay = None                # e.g. "general-replay": general conversations mixed into training
+replay_share = None          # e.g. 0.2: the share of training rows drawn from `replay` (0 to 0.9)
+
+# %% [markdown]
+# ## Two ways to forget less
+#
+# Fine-tuning on one narrow task can wear away general skills (notebook 04's forgetting probe
+# measures it). Two settings push back; both are measured, not assumed, so compare runs with and
+# without them in notebook 04's trade-off view (task score against forgetting).
+#
+# * **`kl_to_base`** (beta) adds beta x KL(tuned || base) to the loss on the answer tokens: a
+#   penalty for moving the next-token distribution away from the base model's. The base is the
+#   same model with its LoRA adapter switched off, so no second copy sits in memory, but every
+#   step runs one extra forward pass without gradients: KL_COST on this machine
+#   (`benchmarks/forgetting_options.py`). Full fine-tuning and freeze have no adapter to switch
+#   off and refuse it. The KL per token shows as its own line on the plot; the eval loss stays
+#   the task's alone. Too large a beta keeps the model from learning the task at all.
+# * **`replay`** + **`replay_share`** mix general conversations into the training rows (never
+#   into the eval split). The shipped `general-replay` holds the base model's own answers to 188
+#   general prompts, so replaying them rehearses what it could already do. The cost is data, not
+#   memory: at `replay_share = 0.2` a quarter more rows per epoch (or, with a fixed `max_steps`, a
+#   fifth fewer task rows per step); REPLAY_COST per step here, as the general rows are other lengths.
+#
+# Lower `lora_r` and fewer steps also forget less; the run comparison (notebook 06) finds where.
 
 # %% [markdown]
 # ## The configuration

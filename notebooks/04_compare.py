@@ -54,6 +54,7 @@ max_new_tokens = 256             # longest answer, in tokens
 batch_size = 8                   # prompts generated together
 forgetting_margin = 0.05         # largest acceptable drop of a probe metric (absolute, 0..1)
 perplexity_margin = 0.25         # largest acceptable relative rise of probe perplexity (+25%)
+tradeoff_folder = None           # runs for the trade-off view; None: the folder holding run_dir
 
 # %% [markdown]
 # ## Load the run
@@ -115,6 +116,25 @@ from workbench import comparison_figures
 
 for figure in comparison_figures(comparison).values() if comparison is not None else []:
     display(figure)
+
+# %% [markdown]
+# ## Task score against forgetting, across runs
+#
+# One point per compared run of the same dataset in the folder beside this run (`tradeoff_folder`):
+# up is a better task score, left is less forgotten on the probe; the dotted line is the
+# forgetting margin. Train variants in notebook 03 (`kl_to_base`, `replay` + `replay_share`, a
+# lower `lora_r`, fewer `max_steps`), compare each here, and pick the point that buys the task
+# score you need for the least forgetting. Hover a point for the settings that made it.
+
+# %%
+from workbench import runs_tradeoff, tradeoff_figure
+
+points = runs_tradeoff(run_dir, folder=tradeoff_folder) if comparison is not None else []
+if len(points) > 1:
+    display(tradeoff_figure(points))
+else:
+    display(Markdown(f"{len(points)} compared run(s) of this dataset so far: train and compare "
+                     "another variant into the same folder to see the trade-off."))
 
 # %% [markdown]
 # ## Explore, and try your own prompt

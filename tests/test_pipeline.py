@@ -212,3 +212,21 @@ def test_a_dead_kernel_is_a_failed_step_not_a_crash(tmp_path):
     assert [s.status for s in result.steps] == ["ok", "failed", "not run", "not run"]
     assert "kernel died" in result.failed_step.error
     assert RunSummary.load(run).status == "failed"
+
+
+def test_forgetting_options_pass_from_a_parameters_file_to_notebook_03s_config(tmp_path):
+    from workbench.pipeline.runner import NOTEBOOKS_DIR, unused_parameters
+    from workbench.training.engine import notebook_config
+
+    demo = NOTEBOOKS_DIR.parent / "examples" / "demo.yaml"
+    text = demo.read_text()
+    for key in ("kl_to_base: 0.1", "replay: general-replay", "replay_share: 0.2"):
+        assert f"# {key}" in text  # the demo file offers them, commented out
+        text = text.replace(f"# {key}", key)
+    params = PipelineParams.load(yaml.safe_load(text))
+    series = [NOTEBOOKS_DIR / f"{name}.ipynb" for name in NOTEBOOKS]
+    assert unused_parameters(params, series, profile="quick") == []
+    injected = params.for_notebook("03_train", profile="quick", run_dir=tmp_path)
+    cfg = notebook_config(injected, use_technique_json=False)
+    assert (cfg.kl_to_base, cfg.replay, cfg.replay_share) == (0.1, "general-replay", 0.2)
+    assert params.gates == PipelineParams.load(demo).gates  # the gates are not touched
