@@ -234,6 +234,8 @@ def test_lever_trial_runs_every_arm_and_saves_what_it_measured(tmp_path, tiny_mo
     assert (run / "lever_trial.html").is_file() and (run / "figures" / "lever_trial.html").is_file()
     assert (run / "lever_trial" / "lora-50" / "adapter").is_dir()
     assert "Measured recommendation" in (run / "lever_trial.html").read_text()
+    table = trial.markdown_table().splitlines()
+    assert len(table) == 2 + len(trial.arms) and table[2].startswith("| zero-shot | ")
 
     [gate] = check_gates({"min_finetune_lead": lead - 0.01}, run_dir=run)
     assert gate.status == "passed"

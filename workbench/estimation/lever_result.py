@@ -87,6 +87,20 @@ class LeverTrial(Artifact):
         lines.append(f"Recommendation: {self.recommendation}. " + " ".join(self.reasons))
         return lines
 
+    def markdown_table(self) -> str:
+        """The arms as a Markdown table (the README's, the documents'): metric with interval, cost."""
+        lines = [
+            f"| arm | {self.metric} (95% CI) | train s | answer s | prompt tokens / request |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for arm in self.arms:
+            ci = arm.intervals.get(self.metric)
+            lines.append(
+                f"| {arm.name} | {_pct(arm.mean(self.metric))} {_ci(ci)} | {arm.train_s:.0f} | "
+                f"{arm.answer_s:.0f} | {arm.prompt_tokens:.0f} |"
+            )
+        return "\n".join(lines)
+
     def _repr_html_(self) -> str:
         return self.to_html()
 
