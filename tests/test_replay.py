@@ -132,3 +132,18 @@ def test_general_replay_shares_no_prompt_and_no_skeleton_with_the_forgetting_pro
     assert not [p for p in replay if " ".join(p.lower().split()) in norm]
     shapes = {skeleton(p) for p in probe}
     assert not [p for p in replay if skeleton(p) in shapes]
+
+
+def test_the_documents_say_how_many_training_rows_were_replay(tiny_model_dir, run_dir):
+    from workbench.documents.cards import size_blocks
+    from workbench.documents.facts import RunFacts
+    from workbench.documents.record import _quantity
+
+    cfg = config(run_dir, max_steps=1, eval_every=0, replay="general-replay", replay_share=0.25)
+    assert train(
+        cfg, train_data=conversations(30), eval_data=conversations(4, offset=100)
+    ).completed
+    facts = RunFacts.read(run_dir)
+    said = " ".join(str(getattr(b, "text", "")) for b in size_blocks(facts))
+    assert "10 are replay rows from `general-replay`" in said
+    assert "of which 10 replay rows from general-replay" in _quantity(facts)

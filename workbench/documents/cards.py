@@ -267,7 +267,16 @@ def size_blocks(facts: RunFacts) -> list[Any]:
     data = facts.train.data if facts.train else {}
     rows = [[split, d.rows, d.tokens, d.truncated] for split, d in data.items()]
     if rows:
-        return [Table(["split", "rows", "tokens", "truncated"], rows)]
+        replay = [
+            Para(
+                f"Of the {d.rows} {split} rows, {d.replay_rows} are replay rows from `{d.replay}` "
+                "(general conversations mixed in to limit forgetting; their licence is that "
+                "dataset's)."
+            )
+            for split, d in data.items()
+            if getattr(d, "replay_rows", 0)
+        ]
+        return [Table(["split", "rows", "tokens", "truncated"], rows), *replay]
     if facts.inspect is not None:
         return [Fields([("rows", facts.inspect.rows), ("format", facts.inspect.format)])]
     return [Para(not_run("inspect"))]

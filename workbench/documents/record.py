@@ -125,7 +125,11 @@ def _design_choice(facts: RunFacts) -> str:
 
 def _quantity(facts: RunFacts) -> str:
     data = facts.train.data if facts.train else {}
-    parts = [f"{split}: {d.rows} rows" for split, d in data.items()]
+    parts = [
+        f"{split}: {d.rows} rows"
+        + (f" (of which {d.replay_rows} replay rows from {d.replay})" if d.replay_rows else "")
+        for split, d in data.items()
+    ]
     if not parts and facts.inspect:
         parts = [f"{facts.inspect.rows} rows inspected"]
     return (
