@@ -161,8 +161,7 @@ if interactive:
 # %%
 trial = None
 if run_lever_trial:
-    from workbench import lever_trial
-    from workbench.estimation.lever_html import lever_trial_figures
+    from workbench import lever_trial, lever_trial_figures
 
     trial = lever_trial(
         cfg,

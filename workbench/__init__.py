@@ -57,6 +57,7 @@ _EXPORTS = {
     "TechniqueChoice": "estimation.choice",
     "lever_trial": "estimation.lever_trial",
     "LeverTrial": "estimation.lever_result",
+    "lever_trial_figures": "estimation.lever_html",
     "train": "training.engine",
     "TrainResult": "training.result",
     "notebook_config": "training.engine",
