@@ -219,14 +219,10 @@ def test_forgetting_options_pass_from_a_parameters_file_to_notebook_03s_config(t
     from workbench.training.engine import notebook_config
 
     demo = NOTEBOOKS_DIR.parent / "examples" / "demo.yaml"
-    text = demo.read_text()
-    for key in ("kl_to_base: 0.1", "replay: general-replay", "replay_share: 0.2"):
-        assert f"# {key}" in text  # the demo file offers them, commented out
-        text = text.replace(f"# {key}", key)
-    params = PipelineParams.load(yaml.safe_load(text))
+    params = PipelineParams.load(yaml.safe_load(demo.read_text()))
     series = [NOTEBOOKS_DIR / f"{name}.ipynb" for name in NOTEBOOKS]
     assert unused_parameters(params, series, profile="quick") == []
     injected = params.for_notebook("03_train", profile="quick", run_dir=tmp_path)
     cfg = notebook_config(injected, use_technique_json=False)
-    assert (cfg.kl_to_base, cfg.replay, cfg.replay_share) == (0.1, "general-replay", 0.2)
-    assert params.gates == PipelineParams.load(demo).gates  # the gates are not touched
+    assert (cfg.kl_to_base, cfg.replay, cfg.replay_share) == (0.1, "general-replay", 0.25)
+    assert params.gates["max_forgetting_drop"] == 0.05  # the demo's forgetting gate is on
