@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from .loss import IGNORE, head_and_decoder, labelled_loss
+from .loss import IGNORE, HeadGrads, head_and_decoder, labelled_loss
 
 CHUNK = 512  # labelled positions per block: ~4 blocks of 512 x 49,152 fp32 live at once (400 MB)
 
@@ -158,24 +158,15 @@ def _build_function() -> Any:
         @staticmethod
         def backward(ctx, grad_total):  # noqa: ANN001
             hidden, base_hidden, weight, bias = ctx.saved_tensors
-            need_h, _, need_w, need_b = ctx.needs_input_grad[:4]
-            grad_h = torch.empty_like(hidden) if need_h else None
-            grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
-            grad_b = torch.zeros_like(bias, dtype=torch.float32) if need_b else None
+            needs = ctx.needs_input_grad
+            grads = HeadGrads(hidden, weight, bias, (needs[0], needs[2], needs[3]))
             for start in range(0, hidden.shape[0], ctx.chunk):
                 rows = slice(start, start + ctx.chunk)
                 p, diff, row_kl = _block(hidden[rows], base_hidden[rows], weight, bias)
                 # d KL / d logits = p * (log p - log q - KL_row), in place over `diff`
-                grad = diff.sub_(row_kl).mul_(p).mul_(grad_total)
+                grads.add(rows, diff.sub_(row_kl).mul_(p).mul_(grad_total))
                 del p
-                if need_h:
-                    grad_h[rows] = (grad.to(weight.dtype) @ weight).to(hidden.dtype)
-                if need_w:
-                    grad_w += grad.t() @ hidden[rows].float()
-                if need_b:
-                    grad_b += grad.sum(0)
-            grad_w = grad_w.to(weight.dtype) if need_w else None
-            grad_b = grad_b.to(bias.dtype) if need_b else None
+            grad_h, grad_w, grad_b = grads.result()
             return grad_h, None, grad_w, grad_b, None
 
     return ChunkedKL

@@ -60,6 +60,33 @@ def labelled_loss(
     return total / num_items
 
 
+class HeadGrads:
+    """Gradients of a linear head (hidden, weight, bias), accumulated chunk by chunk from blocks of
+    d(loss)/d(logits): the backward shared by the chunked cross-entropy here and the KL in kl.py."""
+
+    def __init__(self, hidden: Any, weight: Any, bias: Any, needs: Any):
+        import torch
+
+        need_h, need_w, need_b = needs
+        self.hidden, self.weight, self.bias = hidden, weight, bias
+        self.h = torch.empty_like(hidden) if need_h else None
+        self.w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
+        self.b = torch.zeros_like(bias, dtype=torch.float32) if need_b else None
+
+    def add(self, rows: slice, grad: Any) -> None:
+        if self.h is not None:
+            self.h[rows] = (grad.to(self.weight.dtype) @ self.weight).to(self.hidden.dtype)
+        if self.w is not None:
+            self.w += grad.t() @ self.hidden[rows].float()
+        if self.b is not None:
+            self.b += grad.sum(0)
+
+    def result(self) -> tuple[Any, Any, Any]:
+        w = None if self.w is None else self.w.to(self.weight.dtype)
+        b = None if self.b is None else self.b.to(self.bias.dtype)
+        return self.h, w, b
+
+
 class _ChunkedHeadLoss:
     """Sum of cross-entropy over rows of `hidden @ weight.T (+ bias)`, chunk by chunk.
 
@@ -93,10 +120,7 @@ def _build_function() -> Any:
         @staticmethod
         def backward(ctx, grad_total):  # noqa: ANN001
             hidden, weight, bias, targets = ctx.saved_tensors
-            need_h, need_w, need_b = ctx.needs_input_grad[:3]
-            grad_h = torch.empty_like(hidden) if need_h else None
-            grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
-            grad_b = torch.zeros_like(bias, dtype=torch.float32) if need_b else None
+            grads = HeadGrads(hidden, weight, bias, ctx.needs_input_grad[:3])
             for start in range(0, hidden.shape[0], ctx.chunk):
                 rows = slice(start, start + ctx.chunk)
                 logits = F.linear(hidden[rows], weight, bias).float()
@@ -104,16 +128,8 @@ def _build_function() -> Any:
                 grad = torch.softmax(logits, dim=-1)
                 del logits
                 grad[torch.arange(grad.shape[0], device=grad.device), targets[rows]] -= 1.0
-                grad *= grad_total
-                if need_h:
-                    grad_h[rows] = (grad.to(weight.dtype) @ weight).to(hidden.dtype)
-                if need_w:
-                    grad_w += grad.t() @ hidden[rows].float()
-                if need_b:
-                    grad_b += grad.sum(0)
-            grad_w = grad_w.to(weight.dtype) if need_w else None
-            grad_b = grad_b.to(bias.dtype) if need_b else None
-            return grad_h, grad_w, grad_b, None, None
+                grads.add(rows, grad.mul_(grad_total))
+            return *grads.result(), None, None
 
     return ChunkedHeadLoss
 
