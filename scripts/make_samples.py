@@ -14,10 +14,12 @@ import argparse
 import json
 import random
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from sample_intents import SHARES, support_intent  # noqa: E402
 from sample_messy import messy_support  # noqa: E402
 from sample_orders import orders_json  # noqa: E402
 from sample_pairs import support_tone_pairs  # noqa: E402
@@ -55,6 +57,37 @@ def readme(name: str, purpose: str, train: int, eval_: int, extra: str = "") -> 
         f"- Licence: {LICENCE}\n"
     )
     return body + (f"\n{extra}\n" if extra else "")
+
+
+def intents_readme(train: list[dict], eval_: list[dict]) -> str:
+    """The support-intent README: how the tickets were made, and the rows per class."""
+    counts = {
+        split: Counter(r["label"] for r in rows)
+        for split, rows in (("train", train), ("eval", eval_))
+    }
+    table = "\n".join(
+        f"| {label} | {share:.1%} | {counts['train'][label]} | {counts['eval'][label]} |"
+        for label, share in SHARES.items()
+    )
+    body = readme(
+        "support-intent",
+        "Customer-support tickets labelled with one of eight intents, for fine-tuning a "
+        'classifier (`load_labelled("support-intent")`). The classes are imbalanced as a real '
+        "queue is. Tickets come in four styles (one-liners typed into a contact form, chat "
+        "messages, e-mails with a greeting and a signature, angry complaints), with invented "
+        "order numbers, items, dates and amounts; about one in eight has typos, and about one in "
+        'fourteen mentions a second issue in passing ("also I think I was charged twice"), '
+        "labelled by the main ask. A quarter of each intent's phrasings is held out for "
+        "`eval.jsonl`, so eval tickets are not phrased like any train ticket; no text appears "
+        "in both splits. `labels.json` is the label set in its fixed order (the class ids).",
+        len(train),
+        len(eval_),
+        "| intent | share | train | eval |\n|---|---|---|---|\n" + table,
+    )
+    return body.replace(
+        'chat format (`{"messages": [{"role": ..., "content": ...}, ...]}` per line)',
+        'labelled format (`{"text": ..., "label": ...}` per line)',
+    )
 
 
 def build() -> dict[str, str]:
@@ -177,6 +210,12 @@ def build() -> dict[str, str]:
         len(train),
         len(eval_),
     )
+
+    train, eval_, labels = support_intent(random.Random(606))
+    files["support-intent/train.jsonl"] = jsonl(train)
+    files["support-intent/eval.jsonl"] = jsonl(eval_)
+    files["support-intent/labels.json"] = pretty(labels)
+    files["support-intent/README.md"] = intents_readme(train, eval_)
     return files
 
 

@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from workbench.data.dataset import SAMPLES_DIR, list_samples
 from workbench.data.labelled import LabelledDataset, is_labelled, load_labelled
 from workbench.errors import DataError
 
@@ -150,3 +151,16 @@ def test_chat_and_pair_rows_are_not_labelled():
     assert not is_labelled([{"messages": [{"role": "user", "content": "hi"}], "label": "x"}])
     assert not is_labelled([{"prompt": "p", "completion": "c", "label": True}])
     assert not is_labelled("no-such-sample")
+
+
+def test_the_support_intent_sample_loads_both_splits_with_one_label_set():
+    train, eval_ = load_labelled("support-intent"), load_labelled("support-intent", split="eval")
+    assert (len(train), len(eval_)) == (800, 200) and train.problems == eval_.problems == []
+    names = json.loads((SAMPLES_DIR / "support-intent" / "labels.json").read_text())
+    assert train.label_names == eval_.label_names == names and len(names) == 8
+    assert (train.provenance.sample, eval_.provenance.split) == ("support-intent", "eval")
+    counts = sorted(train.label_counts().values())
+    assert counts[-1] / len(train) == pytest.approx(0.30) and counts[0] / len(train) < 0.04
+    assert not set(train.texts) & set(eval_.texts)
+    assert "support-intent" in list_samples() and is_labelled("support-intent")
+    assert not is_labelled("support-tone") and not is_labelled("support-tone-pairs")

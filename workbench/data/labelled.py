@@ -5,10 +5,11 @@ a pandas DataFrame; a datasets.Dataset; a list of dicts). Columns are found by n
 text from `text`, `sentence`, `content`, `input`, `prompt` or `message`; the label from `label`,
 `labels`, `intent`, `category`, `class` or `target`.
 
-The label set is `labels=` when given (a list, or "a,b,c"), else every label seen, sorted. An
-integer label with `labels=` given is an index into it; without, it is its own name ("3"). A row
-with an empty text or label, or a label outside the set, is a LoadProblem (file, line, field), not
-a crash; only DataError escapes, when no row is usable or fewer than two classes remain.
+The label set is `labels=` when given (a list, or "a,b,c"), else a shipped sample's labels.json,
+else every label seen, sorted. An integer label with `labels=` given is an index into it; without,
+it is its own name ("3"). A row with an empty text or label, or a label outside the set, is a
+LoadProblem (file, line, field), not a crash; only DataError escapes, when no row is usable or
+fewer than two classes remain.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import DataError
-from .dataset import LoadProblem, Provenance, _open
+from .dataset import SAMPLES_DIR, LoadProblem, Provenance, _open
 from .sources import BadRow, Source
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ def load_labelled(
     if isinstance(source, LabelledDataset):
         return source if names is None else _relabel(source, names)
     src = _open(source, split=split)
+    if names is None and src.sample is not None:
+        names = _sample_labels(src.sample)
     rows = list(src.rows)
     if not rows:
         raise DataError(f"{src.label}: no rows found (the source is empty).")
@@ -193,6 +196,12 @@ def _label_set(labels: list[str] | str | None) -> list[str] | None:
     if len(names) < 2:
         raise DataError(f"labels= names {len(names)} label(s); a classifier needs at least two.")
     return names
+
+
+def _sample_labels(name: str) -> list[str] | None:
+    """A shipped sample's label set (its labels.json), so every split has the same class ids."""
+    path = SAMPLES_DIR / name / "labels.json"
+    return _label_set(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
 
 
 def _keys(rows: list[Mapping]) -> list[str]:
