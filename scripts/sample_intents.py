@@ -94,17 +94,22 @@ def _split_phrasings(rng: random.Random, phrasings: dict) -> dict[str, dict[str,
 
 
 def _tickets(rng: random.Random, pools: dict, split: str, rows: int, seen: set[str]) -> list[dict]:
-    """`rows` distinct tickets in shuffled order; a text already written (any split) is redrawn."""
+    """`rows` distinct tickets in shuffled order; a text whose words were already written (any
+    split, any case or punctuation) is redrawn."""
     labels = [intent for intent, n in class_counts(rows).items() for _ in range(n)]
     rng.shuffle(labels)
     out = []
     for label in labels:
         text = _ticket(rng, label, pools[label][split])
-        while text in seen:
+        while _words(text) in seen:
             text = _ticket(rng, label, pools[label][split])
-        seen.add(text)
+        seen.add(_words(text))
         out.append({"text": text, "label": label})
     return out
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _ticket(rng: random.Random, label: str, pool: dict[str, list[str]]) -> str:

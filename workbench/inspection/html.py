@@ -98,6 +98,8 @@ def report_html(report) -> str:
         "<h4>Counts</h4>",
         table([(k, v) for k, v in d.counts.items()]),
     ]
+    if d.labels:
+        parts += labels_html(d.labels)
     if d.lengths:
         lg = d.lengths
         parts += [
@@ -148,6 +150,48 @@ def report_html(report) -> str:
         ]
     parts += ["<h4>Findings</h4>", findings_table(d.findings), "</div>"]
     return "".join(parts)
+
+
+def labels_html(lb) -> list[str]:
+    """Class balance as a table with a bar per class (rare classes marked), lengths, label noise."""
+    top = max(lb.counts.values(), default=0) or 1
+    eval_head = "<th>eval rows</th>" if lb.eval_counts is not None else ""
+    rows = "".join(
+        f"<tr><th>{esc(name)}</th><td>{n}</td><td>{lb.shares[name]:.1%}</td>"
+        + (f"<td>{lb.eval_counts.get(name, 0)}</td>" if lb.eval_counts is not None else "")
+        + f'<td><div style="background:{"#a15c00" if name in lb.rare else "#3060a0"};'
+        f'height:10px;width:{round(200 * n / top)}px"></div></td>'
+        f"<td>{'rare' if name in lb.rare else ('no rows' if name in lb.empty else '')}</td></tr>"
+        for name, n in lb.counts.items()
+    )
+    noise = "".join(
+        f"<tr><td>{esc(', '.join(map(str, ex['rows'])))}</td><td>{esc(', '.join(ex['labels']))}</td></tr>"
+        for ex in lb.noise_examples
+    )
+    return [
+        "<h4>Class balance</h4>",
+        f"<table><tr><th>label</th><th>rows</th><th>share</th>{eval_head}<th></th><th></th></tr>"
+        f"{rows}</table>",
+        table(
+            [
+                ("largest / smallest class", f"{lb.imbalance_ratio}x"),
+                ("rare classes", ", ".join(lb.rare) or "none"),
+                (f"text length ({lb.length_unit})", lb.lengths),
+                (f"median {lb.length_unit} per label", lb.lengths_by_label),
+                ("rows over max_length", lb.truncated_rows if lb.max_length else "not measured"),
+                (
+                    "label-noise candidates",
+                    f"{lb.noise_rows} row(s) in {lb.noise_clusters} cluster(s)",
+                ),
+            ]
+        ),
+        (
+            "<p>Near-identical texts with different labels (rows, labels):</p>"
+            f"<table>{noise}</table>"
+            if noise
+            else ""
+        ),
+    ]
 
 
 def diversity_html(dv: dict[str, Any]) -> list[str]:

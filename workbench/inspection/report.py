@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.dataset import ChatDataset, load_dataset
+from ..data.labelled import is_labelled
 from ..errors import DataError
 from ..io import write_json_atomic, write_text_atomic
 from ..models import DEFAULT_MODEL
@@ -28,6 +29,7 @@ from . import checks as checks
 from .checks import Finding
 from .dedup import DEFAULT_THRESHOLD, build_index
 from .diversity import diversity_summary
+from .labels import LabelSummary
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class DatasetReport(Artifact):
     # templates, coverage and distinct-n of the prompts (diversity.py); None in reports saved
     # before it was measured, which still load
     diversity: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    # class balance, label noise and text lengths of labelled data (labels.py); None for chat data
+    labels: LabelSummary | None = field(default=None, metadata=OPTIONAL)
     # kept for the browser widget and `render_example`; not serialised
     dataset: ChatDataset | None = field(default=None, repr=False, compare=False, metadata=NOT_SAVED)
     tokenizer: Any = field(default=None, repr=False, compare=False, metadata=NOT_SAVED)
@@ -162,6 +166,13 @@ class DatasetReport(Artifact):
                 f"clusters cover {dv['top10_cluster_share']:.0%}, distinct-2 {dv['distinct_2']}"
                 + (" (template-like)" if dv["template_like"] else "")
             )
+        if self.labels:
+            lb = self.labels
+            lines.append(
+                f"labels: {len(lb.label_names)} classes, largest/smallest {lb.imbalance_ratio}x, "
+                f"rare {', '.join(lb.rare) or 'none'}; {lb.noise_rows} label-noise candidate(s); "
+                f"{lb.length_unit} p50 {lb.lengths['p50']}, p95 {lb.lengths['p95']}"
+            )
         for kind, n in sorted(self.kind_counts().items()):
             sev_of = next(f.severity for f in self.findings if f.kind == kind)
             lines.append(f"  {sev_of:<7} {kind:<20} {n}")
@@ -251,7 +262,9 @@ def inspect_dataset(
 ) -> DatasetReport:
     """Check a dataset before training on it. Reads only; never changes `ds`.
 
-    ds / eval_ds: a ChatDataset or anything `load_dataset` accepts (path, sample name, ...).
+    ds / eval_ds: a ChatDataset or anything `load_dataset` accepts (path, sample name, ...); data
+        with one text and one label per row (`is_labelled`: a LabelledDataset, `support-intent`)
+        gets the classification checks instead (labels.py: balance, label noise, lengths).
     tokenizer_or_model: the model you will train (name, path, tokenizer or model): lengths and the
         loss-mask preview use its real tokenizer and chat template. None skips token lengths.
     max_length: the training cutoff; longer examples are reported as truncated.
@@ -260,6 +273,17 @@ def inspect_dataset(
     """
     if pii_severity not in checks.SEVERITIES:
         raise DataError(f"pii_severity must be one of {checks.SEVERITIES}, got {pii_severity!r}.")
+    if is_labelled(ds):  # one text and one label per row: the classification checks (labels.py)
+        from .labels import inspect_labelled
+
+        return inspect_labelled(
+            ds,
+            tokenizer_or_model=tokenizer_or_model,
+            max_length=max_length,
+            eval_ds=eval_ds,
+            near_threshold=near_threshold,
+            pii_severity=pii_severity,
+        )
     ds = _as_dataset(ds, split="train")
     tokenizer = load_tokenizer(tokenizer_or_model)
     seconds: dict[str, float] = {}
