@@ -12,14 +12,17 @@ empty classes, conflicting labels, truncation, strong imbalance) is a warning.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..data.dataset import ChatDataset, Provenance
-from ..data.labelled import LabelledDataset
+from ..data.labelled import LabelledDataset, load_labelled
+from . import checks
 from .checks import Finding, lengths_summary
 from .dedup import build_index, find_duplicates
+from .diversity import diversity_summary
 
 RARE_SHARE = 0.05  # a class with a smaller share of the rows is rare ...
 RARE_ROWS = 10  # ... and so is one with fewer rows than this
@@ -244,61 +247,55 @@ def as_text_findings(findings: list[Finding], ds: LabelledDataset) -> list[Findi
     return findings
 
 
-# -- the report ----------------------------------------------------------------------------------
+# -- all checks at once -------------------------------------------------------------------------
 
 
-def inspect_labelled(
+@dataclass
+class LabelChecks:
+    """Everything the labelled checks found; report.py turns it into a DatasetReport."""
+
+    train: LabelledDataset
+    view: ChatDataset  # the texts as chat rows (`as_chat`): what the browser widget shows
+    findings: list[Finding]
+    summary: LabelSummary
+    duplicates: dict[str, Any]
+    pii: dict[str, Any]
+    diversity: dict[str, Any]
+    leakage: dict[str, Any] | None
+    seconds: dict[str, float]
+
+
+def check_labelled(
     ds: Any,
     *,
-    tokenizer_or_model: Any,
-    max_length: int,
     eval_ds: Any,
+    tokenizer: Any,
+    max_length: int,
     near_threshold: float,
     pii_severity: str,
-):
-    """`inspect_dataset` for labelled data: a DatasetReport with its `labels` section filled in.
-
-    `report.dataset` is the texts as chat rows (`as_chat`), so the browser widget can show them.
-    """
-    from ..data.labelled import load_labelled
-    from . import checks
-    from .diversity import diversity_summary
-    from .report import DatasetReport, _model_name, _template_findings, _timed, load_tokenizer
-
+) -> LabelChecks:
+    """Run every labelled check on `ds` (anything `load_labelled` takes) and, for leakage, `eval_ds`."""
     train = load_labelled(ds, split="train")
     view = as_chat(train)
-    tokenizer = load_tokenizer(tokenizer_or_model)
     seconds: dict[str, float] = {}
+    clock = _Clock(seconds)
     numbers = balance(train)
     findings = checks.load_findings(train) + balance_findings(train, numbers)
-    pii_f, pii = _timed(seconds, "pii", checks.pii_findings, view, severity=pii_severity)
-    index = _timed(
-        seconds, "minhash_index", build_index, view.conversations, threshold=near_threshold
+    pii_f, pii = clock("pii", checks.pii_findings, view, severity=pii_severity)
+    index = clock("minhash_index", build_index, view.conversations, threshold=near_threshold)
+    dup_f, dups = clock(
+        "duplicates", checks.duplicate_findings, view, threshold=near_threshold, index=index
     )
-    dup_f, dups = _timed(
-        seconds,
-        "duplicates",
-        checks.duplicate_findings,
-        view,
-        threshold=near_threshold,
-        index=index,
+    noise_f, noise = clock(
+        "label_noise", noise_findings, train, view, threshold=near_threshold, index=index
     )
-    noise_f, noise = _timed(
-        seconds, "label_noise", noise_findings, train, view, threshold=near_threshold, index=index
-    )
-    len_f, lengths = _timed(
-        seconds, "lengths", length_numbers, train, tokenizer, max_length=max_length
-    )
-    diversity = _timed(seconds, "diversity", diversity_summary, view)
-    findings += (
-        as_text_findings(pii_f + dup_f, train) + noise_f + len_f + _template_findings(diversity)
-    )
+    len_f, lengths = clock("lengths", length_numbers, train, tokenizer, max_length=max_length)
+    findings += as_text_findings(pii_f + dup_f, train) + noise_f + len_f
     leakage, eval_counts = None, None
     if eval_ds is not None:
         held_out = load_labelled(eval_ds, split="eval")
         eval_counts = held_out.label_counts()
-        leak_f, leakage = _timed(
-            seconds,
+        leak_f, leakage = clock(
             "leakage",
             checks.leak_findings,
             view,
@@ -307,7 +304,6 @@ def inspect_labelled(
             index=index,
         )
         findings += as_text_findings(leak_f, train) + eval_label_findings(train, held_out)
-    findings.sort(key=lambda f: (f.row is None, f.row or 0, checks.SEVERITIES.index(f.severity)))
     summary = LabelSummary(
         label_names=list(train.label_names),
         **numbers,
@@ -317,25 +313,18 @@ def inspect_labelled(
         noise_examples=noise["examples"],
         eval_counts=eval_counts,
     )
-    return DatasetReport(
-        provenance=asdict(train.provenance),
-        format=train.provenance.format,
-        fingerprint=train.fingerprint(),
-        model=_model_name(tokenizer_or_model, tokenizer),
-        counts={
-            "rows": len(train),
-            "labels": len(train.label_names),
-            "load_problems": len(train.problems),
-        },
-        lengths=None,  # the chat lengths (template, answer tokens) do not apply: see labels.lengths
-        duplicates=dups,
-        pii=pii,
-        leakage=leakage,
-        preview=None,
-        findings=findings,
-        seconds=seconds,
-        diversity=diversity,
-        labels=summary,
-        dataset=view,
-        tokenizer=tokenizer,
-    )
+    diversity = clock("diversity", diversity_summary, view)
+    return LabelChecks(train, view, findings, summary, dups, pii, diversity, leakage, seconds)
+
+
+class _Clock:
+    """clock(name, fn, *args) runs fn and records its wall time in seconds[name]."""
+
+    def __init__(self, seconds: dict[str, float]):
+        self.seconds = seconds
+
+    def __call__(self, name: str, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        self.seconds[name] = round(time.perf_counter() - t0, 3)
+        return out

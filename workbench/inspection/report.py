@@ -29,7 +29,7 @@ from . import checks as checks
 from .checks import Finding
 from .dedup import DEFAULT_THRESHOLD, build_index
 from .diversity import diversity_summary
-from .labels import LabelSummary
+from .labels import LabelSummary, check_labelled
 
 log = logging.getLogger(__name__)
 
@@ -274,9 +274,7 @@ def inspect_dataset(
     if pii_severity not in checks.SEVERITIES:
         raise DataError(f"pii_severity must be one of {checks.SEVERITIES}, got {pii_severity!r}.")
     if is_labelled(ds):  # one text and one label per row: the classification checks (labels.py)
-        from .labels import inspect_labelled
-
-        return inspect_labelled(
+        return _inspect_labelled(
             ds,
             tokenizer_or_model=tokenizer_or_model,
             max_length=max_length,
@@ -350,6 +348,41 @@ def inspect_dataset(
         report.preview = _preview(report)
     log.info("inspected %d rows in %.1f s", len(ds), sum(seconds.values()))
     return report
+
+
+def _inspect_labelled(
+    ds: Any, *, tokenizer_or_model: Any, eval_ds: Any, **options
+) -> DatasetReport:
+    """The report of labelled data: its `labels` section filled in, the chat-only parts empty
+    (token lengths under a chat template, the loss-mask preview); `dataset` is the texts as chat
+    rows, so the browser widget can show them."""
+    tokenizer = load_tokenizer(tokenizer_or_model)
+    found = check_labelled(ds, eval_ds=eval_ds, tokenizer=tokenizer, **options)
+    findings = found.findings + _template_findings(found.diversity)
+    findings.sort(key=lambda f: (f.row is None, f.row or 0, checks.SEVERITIES.index(f.severity)))
+    train = found.train
+    return DatasetReport(
+        provenance=asdict(train.provenance),
+        format=train.provenance.format,
+        fingerprint=train.fingerprint(),
+        model=_model_name(tokenizer_or_model, tokenizer),
+        counts={
+            "rows": len(train),
+            "labels": len(train.label_names),
+            "load_problems": len(train.problems),
+        },
+        lengths=None,
+        duplicates=found.duplicates,
+        pii=found.pii,
+        leakage=found.leakage,
+        preview=None,
+        findings=findings,
+        seconds=found.seconds,
+        diversity=found.diversity,
+        labels=found.summary,
+        dataset=found.view,
+        tokenizer=tokenizer,
+    )
 
 
 def _template_findings(diversity: dict[str, Any]) -> list[Finding]:
