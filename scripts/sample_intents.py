@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import re
 
-from sample_intents_words import (
+from sample_intents_style import (
     ANGRY,
     ASIDES,
     CARRIERS,
@@ -23,7 +23,6 @@ from sample_intents_words import (
     DAYS,
     FIRST_NAMES,
     GREETINGS,
-    INTENTS,
     ITEM_MODIFIERS,
     ITEMS,
     LAST_INITIALS,
@@ -34,6 +33,7 @@ from sample_intents_words import (
     POLITE,
     SIGN_OFFS,
 )
+from sample_intents_words import INTENTS
 
 SHARES = {
     "shipping_delay": 0.30,
