@@ -51,6 +51,8 @@ AMBIGUOUS = 0.07  # tickets that also mention another intent's issue
 TYPOS = 0.12  # tickets with one or two typing slips
 STYLES = {"oneliner": 0.3, "chat": 0.25, "email": 0.3, "angry": 0.15}
 REPHRASE = 0.8
+NEAR = 0.6  # below the inspection's 0.7, so no ticket is flagged as a near duplicate
+MAX_DRAWS = 1000
 # longest phrase first, so "my order" wins over "order"; one pass, so a swap is never swapped again
 _PHRASES = re.compile(
     r"(?<![\w'])(?:"
@@ -94,22 +96,38 @@ def _split_phrasings(rng: random.Random, phrasings: dict) -> dict[str, dict[str,
 
 
 def _tickets(rng: random.Random, pools: dict, split: str, rows: int, seen: set[str]) -> list[dict]:
-    """`rows` distinct tickets in shuffled order; a text whose words were already written (any
-    split, any case or punctuation) is redrawn."""
+    """`rows` distinct tickets in shuffled order: a text whose words were already written (any
+    split, any case or punctuation), or a near copy of a ticket of this split (NEAR), is redrawn."""
     labels = [intent for intent, n in class_counts(rows).items() for _ in range(n)]
     rng.shuffle(labels)
-    out = []
+    out, written = [], []
     for label in labels:
-        text = _ticket(rng, label, pools[label][split])
-        while _words(text) in seen:
+        for _ in range(MAX_DRAWS):
             text = _ticket(rng, label, pools[label][split])
+            grams = _trigrams(text)
+            if _words(text) not in seen and not any(_near(grams, g) for g in written):
+                break
+        else:
+            raise RuntimeError(f"no new {label} ticket in {MAX_DRAWS} draws: add phrasings")
         seen.add(_words(text))
+        written.append(grams)
         out.append({"text": text, "label": label})
     return out
 
 
 def _words(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _trigrams(text: str) -> set[str]:
+    words = _words(text).split()
+    return {" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def _near(a: set[str], b: set[str]) -> bool:
+    """Jaccard of word 3-grams at or above NEAR: what the inspection calls a near duplicate."""
+    shared = len(a & b)
+    return shared >= NEAR * (len(a) + len(b) - shared)
 
 
 def _ticket(rng: random.Random, label: str, pool: dict[str, list[str]]) -> str:
