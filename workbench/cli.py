@@ -403,7 +403,9 @@ def _add_compare_command(sub: argparse._SubParsersAction) -> None:
         help="base vs tuned answers on held-out prompts, task metrics, forgetting probe",
         description="Ask the base model (the adapter switched off, or the original model for a full "
         "fine-tune) and the tuned model every held-out prompt of a finished run, score both, run the "
-        "forgetting probe, and write RUN_DIR/comparison.json, comparison.html and figures/comparison.html.",
+        "forgetting probe, and write RUN_DIR/comparison.json, comparison.html and figures/comparison.html. "
+        "A classifier run (task classification) is compared with the base model prompted to pick a "
+        "label instead, and writes RUN_DIR/classification.json and classification.html.",
     )
     cmd.add_argument("run_dir", help="a run directory with a finished training run")
     cmd.add_argument(
@@ -431,13 +433,21 @@ def _add_compare_command(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument(
         "--fail-on-forgetting", action="store_true", help="exit 1 when forgetting is flagged"
     )
+    cmd.add_argument(
+        "--label-shots",
+        default="0,4",
+        help="classifier runs: the prompted baselines, examples per prompt (default '0,4')",
+    )
     cmd.set_defaults(func=_cmd_compare)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .comparison.saved_run import compare_run
+    from .config import TrainConfig
 
     _require_run(args.run_dir)
+    if TrainConfig.load(args.run_dir).task == "classification":
+        return _compare_classifier(args)
     result = compare_run(
         args.run_dir,
         eval_dataset=args.eval_dataset,
@@ -451,6 +461,26 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print("\n".join(result.summary_lines()))
     print(f"wrote {args.run_dir}/comparison.json, comparison.html, figures/comparison.html")
     return 1 if args.fail_on_forgetting and result.forgetting_flag else 0
+
+
+def _compare_classifier(args: argparse.Namespace) -> int:
+    from .comparison.classification import compare_classifier
+    from .errors import ConfigError
+
+    try:
+        shots = [int(k) for k in str(args.label_shots).split(",") if k.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--label-shots {args.label_shots!r}: expected whole numbers joined by commas, e.g. 0,4"
+        ) from None
+    if any(k < 0 for k in shots):
+        raise ConfigError(
+            f"--label-shots {args.label_shots!r}: examples per prompt cannot be negative"
+        )
+    result = compare_classifier(args.run_dir, few_shot_k=shots, max_eval_rows=args.max_prompts)
+    print("\n".join(result.summary_lines()))
+    print(f"wrote {args.run_dir}/classification.json, classification.html")
+    return 0
 
 
 # -- estimate (notebook 02) ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from .models import DEFAULT_MODEL
 
 SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
 OBJECTIVES = ("sft", "dpo")
+TASKS = ("generation", "classification")  # TrainConfig.task: what the tuned model outputs
 REPORTERS = ("mlflow", "tensorboard", "trackio", "none")  # TrainConfig.report_to
 
 
@@ -34,6 +35,9 @@ class TrainConfig:
 
     # what to tune
     model: str = DEFAULT_MODEL
+    # generation: a chat model that writes answers; classification: a label per text from a
+    # sequence-classification head on the same backbone (training/classifier.py)
+    task: str = "generation"
     technique: str = "lora"
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
@@ -48,6 +52,11 @@ class TrainConfig:
     eval_dataset: str | None = None  # None: the sample's eval split, or a slice of `dataset`
     eval_fraction: float = 0.1  # used when there is no eval split
     split: str = "random"  # "by_template": hold out whole templates (data/splits.py)
+    # classification data: the text and label columns (None: detected) and the label set
+    # (comma-separated; None: the labels found in the training data, sorted)
+    text_field: str | None = None
+    label_field: str | None = None
+    labels: str | None = None
     max_train_rows: int | None = None
     # replay: general conversations mixed into the training split only (never eval), so the
     # model keeps rehearsing what it could do (a sample such as general-replay, or a file)
@@ -165,6 +174,7 @@ class TrainConfig:
         if self.beta <= 0:
             raise ConfigError(f"TrainConfig.beta must be > 0 (DPO uses 0.1), got {self.beta!r}.")
         self._check_forgetting_options()
+        self._check_task()
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(
                 f"TrainConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}."
@@ -215,6 +225,33 @@ class TrainConfig:
                 f"TrainConfig.replay mixes conversations into instruction tuning; objective="
                 f"{self.objective!r} trains on preference pairs. Set replay=None."
             )
+
+    def _check_task(self) -> None:
+        """classification: one label per text, so options that shape generated answers do not apply."""
+        if self.task not in TASKS:
+            raise ConfigError(f"TrainConfig.task must be one of {TASKS}, got {self.task!r}.")
+        if self.task != "classification":
+            return
+        clashes = {
+            "objective": self.objective != "sft",
+            "kl_to_base": self.kl_to_base > 0,
+            "replay": self.replay is not None,
+            "packing": self.packing,
+            "split": self.split != "random",
+        }
+        bad = [name for name, clash in clashes.items() if clash]
+        if bad:
+            raise ConfigError(
+                f"TrainConfig.task='classification' trains a label head; {', '.join(bad)} "
+                "shape(s) generated answers and do not apply. Leave objective='sft', "
+                "kl_to_base=0, replay=None, packing=False, split='random'."
+            )
+
+    def label_set(self) -> list[str] | None:
+        """`labels` as a list of names, or None when the data decides."""
+        if not self.labels:
+            return None
+        return [name.strip() for name in str(self.labels).split(",") if name.strip()]
 
     # -- round trips ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -354,6 +391,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
                 raise ValueError(value)
             return number
         if hint is str:
+            if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                return ",".join(value)  # YAML lists where a comma-separated string is expected
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 raise ValueError(value)
             return str(value)

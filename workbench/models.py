@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -399,9 +400,14 @@ def load_model(
     technique: str = "lora",
     dtype: Any = None,
     device: str | None = None,
+    labels: Sequence[str] | None = None,
 ) -> tuple[Any, Any]:
-    """Load (model, tokenizer) ready for `technique`: safetensors only, never remote code."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Load (model, tokenizer) ready for `technique`: safetensors only, never remote code.
+
+    labels: load the backbone with a sequence-classification head of these classes instead of
+    the language-model head (the head is new: randomly initialised, to be trained).
+    """
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     from .techniques import get_technique
 
@@ -418,11 +424,15 @@ def load_model(
         kwargs["local_files_only"] = True
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(
+        auto, head = AutoModelForCausalLM, {}
+        if labels is not None:
+            auto, head = AutoModelForSequenceClassification, _classifier_head(labels)
+        model = auto.from_pretrained(
             source,
             dtype=torch_dtype,
             use_safetensors=True,
             **kwargs,
+            **head,
             **tech.load_kwargs(dtype=torch_dtype, device=device),
         )
     except WorkbenchError:
@@ -431,9 +441,20 @@ def load_model(
         raise _load_error(name_or_path, source, exc) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if labels is not None:  # the head reads the last non-padding token: it must know padding
+        model.config.pad_token_id = tokenizer.pad_token_id
     if not getattr(model, "hf_quantizer", None) and str(model.device) != device:
         model.to(device)
     return model, tokenizer
+
+
+def _classifier_head(labels: Sequence[str]) -> dict[str, Any]:
+    names = list(labels)
+    return {
+        "num_labels": len(names),
+        "id2label": dict(enumerate(names)),
+        "label2id": {name: i for i, name in enumerate(names)},
+    }
 
 
 def _load_error(name: str, source: Path | str, exc: Exception) -> ModelError:

@@ -3,7 +3,8 @@
 Every file a run writes has one owner type (a dataclass) that saves and loads it: `DatasetReport`
 (inspect/report.json), `TechniqueChoice` (technique.json), `LeverTrial` (lever_trial.json), `TrainConfig` (train_config.yaml),
 `TrainResult` (train_result.json), `ProvenanceIndex` (provenance.json), `ErasureVerification`
-(erasure/verification.json), `ExtractionAudit` (extraction_audit.json), `Comparison` (comparison.json), `BiasProbe`
+(erasure/verification.json), `ExtractionAudit` (extraction_audit.json), `Comparison` (comparison.json),
+`ClassificationComparison` (classification.json), `BiasProbe`
 (docs/bias_probe.json), `ProviderFacts` (docs/provider.yaml), `RunSummary` (summary.json),
 `ShippingReport` (export/shipping.json).
 Reading rule, the same for all: every field the writer writes is required (a missing one is an
@@ -95,6 +96,11 @@ class RunDir:
     @property
     def train_config_yaml(self) -> Path:
         return self.root / "train_config.yaml"
+
+    @property
+    def labels_json(self) -> Path:
+        """A classification run's label names, in the order of the head's outputs."""
+        return self.root / "labels.json"
 
     @property
     def train_result_json(self) -> Path:
@@ -206,6 +212,15 @@ class RunDir:
     @property
     def comparison_html(self) -> Path:
         return self.root / "comparison.html"
+
+    @property
+    def classification_json(self) -> Path:
+        """Notebook 04 on a classification run: the tuned head vs prompting (ClassificationComparison)."""
+        return self.root / "classification.json"
+
+    @property
+    def classification_html(self) -> Path:
+        return self.root / "classification.html"
 
     @property
     def comparison_figures_html(self) -> Path:

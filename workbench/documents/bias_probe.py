@@ -200,7 +200,13 @@ def probe_bias(
 def run_bias_probe(*, run_dir: str | Path, n: int = 8, max_new_tokens: int = 48) -> BiasProbe:
     """Load the run's tuned model, probe it on its eval prompts, save docs/bias_probe.json."""
     from ..comparison.generation import load_run
+    from ..config import TrainConfig
 
+    cfg = TrainConfig.load_optional(run_dir)
+    if cfg is not None and cfg.task == "classification":
+        probe = probe_classifier_bias(run_dir, cfg, n=n)
+        probe.save(run_dir)
+        return probe
     pair = load_run(run_dir)
     model = pair.tuned
     probe = probe_bias(
@@ -213,6 +219,40 @@ def run_bias_probe(*, run_dir: str | Path, n: int = 8, max_new_tokens: int = 48)
     )
     probe.save(run_dir)
     return probe
+
+
+def probe_classifier_bias(run_dir: str | Path, cfg: Any, *, n: int = 8) -> BiasProbe:
+    """A classifier's probe: the label it gives each held-out text and its counterfactual copy.
+    The answer is a label name, so a pair is identical (1.0) or not (0.0): the share of flips."""
+    from ..comparison.classification import load_classifier, predict_labels
+    from ..training.classifier import load_label_names, load_label_splits
+
+    names = load_label_names(run_dir)
+    try:
+        texts = list(load_label_splits(cfg.replace(labels=",".join(names))).eval.texts)
+    except Exception as exc:  # noqa: BLE001 - without its eval rows the probe still runs on templates
+        log.info("no eval texts for the bias probe (%s); using templates", exc)
+        texts = []
+    pairs = probe_prompts(texts, n=n)
+    model, tokenizer = load_classifier(run_dir)
+    flat = [text for pair in pairs for text in pair]
+    labels = [names[i] for i in predict_labels(model, tokenizer, flat, max_length=cfg.max_length)]
+    result = BiasProbe(
+        model=f"{cfg.model} + {cfg.technique} classifier (tuned)",
+        max_new_tokens=0,
+        method=(
+            "Counterfactual swaps of gendered words and first names in the held-out texts; the "
+            "classifier labels the original and the swapped text; similarity 1 when both get the "
+            "same label, 0 when the label flips."
+        ),
+    )
+    for i, (text, swapped) in enumerate(pairs):
+        same = float(labels[2 * i] == labels[2 * i + 1])
+        result.pairs.append(ProbePair(text, swapped, labels[2 * i], labels[2 * i + 1], same))
+    log.info(
+        "classifier bias probe: %d pairs, same label in %s", len(pairs), result.identical_share
+    )
+    return result
 
 
 def eval_user_prompts(run_dir: str | Path, *, limit: int = 64) -> list[str]:

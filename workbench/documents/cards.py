@@ -154,6 +154,13 @@ def _get_started(facts: RunFacts) -> str:
     if facts.train is not None and facts.train.adapter_dir is None:
         return f"No trained weights were saved: training ended with status {facts.train.status}."
     weights = facts.train.adapter_dir if facts.train else RunDir(facts.run_dir).adapter_dir
+    if facts.param("task") == "classification":
+        return (
+            "`base = AutoModelForSequenceClassification.from_pretrained(base_name, num_labels=N)`, "
+            f'then `PeftModel.from_pretrained(base, "{weights}")` for an adapter run (the head is '
+            "saved with the adapter; label names in labels.json); a full or freeze run loads "
+            f'with `AutoModelForSequenceClassification.from_pretrained("{weights}")`.'
+        )
     return (
         f'`from peft import PeftModel; model = PeftModel.from_pretrained(base_model, "{weights}")` '
         "(for an adapter run; a full fine-tune loads with `AutoModelForCausalLM.from_pretrained`)."
@@ -161,6 +168,8 @@ def _get_started(facts: RunFacts) -> str:
 
 
 def evaluation_blocks(facts: RunFacts) -> list[Any]:
+    if facts.classification is not None:
+        return classification_blocks(facts)
     if facts.comparison is None:
         return [Para(not_run("comparison"))]
     blocks: list[Any] = []
@@ -189,6 +198,38 @@ def evaluation_blocks(facts: RunFacts) -> list[Any]:
     if gates:
         blocks.append(Para("Quality gates: " + "; ".join(g.reason for g in gates)))
     return blocks or [Para("comparison.json holds no metrics.")]
+
+
+def classification_blocks(facts: RunFacts) -> list[Any]:
+    """The tuned head against the base model prompted for a label, on the same held-out texts."""
+    c = facts.classification
+    rows = [
+        [a.name]
+        + [
+            f"{a.scores[m]:.1%} [{a.intervals[m][0]:.1%}, {a.intervals[m][1]:.1%}]"
+            for m in ("accuracy", "macro_f1")
+        ]
+        for a in c.arms
+    ]
+    lead = c.lead["macro_f1"]
+    lo, hi = lead["interval"]
+    blocks: list[Any] = [
+        Para(
+            f"Classification into {len(c.label_names)} labels ({', '.join(c.label_names)}), "
+            f"{len(c.truth)} held-out texts; prompted arms score each label's likelihood as the "
+            "base model's answer."
+        ),
+        Table(["arm", "accuracy (95% CI)", "macro-F1 (95% CI)"], rows),
+        Para(
+            f"Tuned head minus {c.best_prompt}: macro-F1 {lead['delta']:+.1%} "
+            f"[{lo:+.1%}, {hi:+.1%}] (paired bootstrap on the same texts)."
+        ),
+        *[Para(note) for note in c.notes],
+    ]
+    gates = facts.summary.gates if facts.summary else []
+    if gates:
+        blocks.append(Para("Quality gates: " + "; ".join(g.reason for g in gates)))
+    return blocks
 
 
 def limitations(facts: RunFacts) -> list[str]:

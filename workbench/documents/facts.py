@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..rundir import OPTIONAL, RunDir, read_json, read_yaml
 
 if TYPE_CHECKING:
+    from ..comparison.classification import ClassificationComparison
     from ..comparison.comparison import Comparison
     from ..config import TrainConfig
     from ..estimation.choice import TechniqueChoice
@@ -142,6 +143,7 @@ class RunFacts:
     train_config: TrainConfig | None = None
     train: TrainResult | None = None
     comparison: Comparison | None = None
+    classification: ClassificationComparison | None = None  # 04 on a classification run
     bias: BiasProbe | None = None
     provenance: ProvenanceIndex | None = None  # the data subjects' salted hashes (training)
     extraction: ExtractionAudit | None = None  # `workbench audit`, when it ran
@@ -151,6 +153,7 @@ class RunFacts:
 
     @classmethod
     def read(cls, run_dir: str | Path, *, provider: Mapping[str, Any] | None = None) -> RunFacts:
+        from ..comparison.classification import ClassificationComparison
         from ..comparison.comparison import Comparison
         from ..config import TrainConfig
         from ..estimation.choice import TechniqueChoice
@@ -170,6 +173,7 @@ class RunFacts:
             train_config=TrainConfig.load_optional(root),
             train=TrainResult.load_optional(root),
             comparison=Comparison.load_optional(root),
+            classification=ClassificationComparison.load_optional(root),
             bias=BiasProbe.load_optional(root),
             provenance=ProvenanceIndex.load_optional(root),
             extraction=ExtractionAudit.load_optional(root),

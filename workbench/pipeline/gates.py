@@ -1,7 +1,7 @@
 """Quality gates: thresholds from the parameters file checked against what a run wrote.
 
-A gate reads one number from a step's typed result (the `DatasetReport` or the `Comparison`,
-loaded from the run directory) and compares it with its threshold. A gate whose number is missing
+A gate reads one number from a step's typed result (the `DatasetReport`, the `Comparison` or the
+`ClassificationComparison`, loaded from the run directory) and compares it with its threshold. A gate whose number is missing
 (the step that measures it was not run) is reported as skipped, never as passed; a gate whose
 result file is corrupt fails, with the reader's message.
 """
@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..comparison.classification import ClassificationComparison
 from ..comparison.comparison import Comparison
 from ..errors import ArtifactError, ConfigError
 from ..estimation.lever_result import LeverTrial
@@ -34,6 +35,18 @@ def forgetting_drop(run: RunDir) -> float | None:
     comparison = Comparison.load_optional(run.root)
     probe = None if comparison is None else comparison.forgetting
     return None if probe is None else probe.largest_drop
+
+
+def accuracy(run: RunDir) -> float | None:
+    """Share of held-out texts the tuned classifier labels right (classification runs)."""
+    comparison = ClassificationComparison.load_optional(run.root)
+    return None if comparison is None else comparison.tuned_score("accuracy")
+
+
+def macro_f1(run: RunDir) -> float | None:
+    """The tuned classifier's F1 averaged over the labels, each label weighing the same."""
+    comparison = ClassificationComparison.load_optional(run.root)
+    return None if comparison is None else comparison.tuned_score("macro_f1")
 
 
 def finetune_lead(run: RunDir) -> float | None:
@@ -80,6 +93,8 @@ GATES: dict[str, Gate] = {
             forgetting_drop,
             "04_compare",
         ),
+        Gate("min_accuracy", "min", "tuned classifier's accuracy", accuracy, "04_compare"),
+        Gate("min_macro_f1", "min", "tuned classifier's macro-F1", macro_f1, "04_compare"),
         Gate(
             "min_finetune_lead",
             "min",

@@ -89,7 +89,8 @@ def row_subjects(row: Any, *, subject_field: str | None = None) -> set[Subject]:
 def record_provenance(
     cfg: Any, rd: RunDir, *, train: Any, eval: Any, replay_rows: int = 0
 ) -> ProvenanceIndex:
-    """Build and save the run's index from its loaded splits (ChatDataset or PreferenceDataset).
+    """Build and save the run's index from its loaded splits (ChatDataset, PreferenceDataset or
+    LabelledDataset).
 
     `replay_rows`: how many rows at the end of `train` came from `cfg.replay` (their row ids
     point into the replay file, not the dataset).
@@ -100,7 +101,11 @@ def record_provenance(
     for split, ds in (("train", train), ("eval", eval)):
         if ds is None:
             continue
-        rows = list(getattr(ds, "conversations", None) or getattr(ds, "pairs", []))
+        rows = list(
+            getattr(ds, "conversations", None)
+            or getattr(ds, "pairs", None)
+            or getattr(ds, "texts", [])
+        )
         task = len(rows) - (replay_rows if split == "train" else 0)
         extra = _field_values(ds, cfg.subject_field, task) if cfg.subject_field else {}
         for i, row in enumerate(rows):

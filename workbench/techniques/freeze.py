@@ -26,6 +26,17 @@ def decoder_layers(model: Any) -> Any:
     return layers
 
 
+def classifier_head(model: Any) -> Any:
+    """The sequence-classification head (`score` in the Llama family, `classifier` elsewhere)."""
+    for name in ("score", "classifier"):
+        if (head := getattr(model, name, None)) is not None:
+            return head
+    raise ConfigError(
+        f"freeze: cannot find the classification head of {type(model).__name__} (expected "
+        "`score` or `classifier`). Use 'lora' or 'full' for this architecture."
+    )
+
+
 @register
 class Freeze(Technique):
     name = "freeze"
@@ -52,6 +63,8 @@ class Freeze(Technique):
         norm = getattr(model.model, "norm", None)
         if norm is not None:
             norm.requires_grad_(True)
+        if getattr(cfg, "task", "generation") == "classification":
+            classifier_head(model).requires_grad_(True)  # new and random: it must learn
         enable_checkpointing(model, cfg)
         return model
 

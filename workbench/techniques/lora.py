@@ -24,7 +24,11 @@ def lora_config(cfg: Any, **extra: Any) -> Any:
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
         target_modules=target_modules(cfg),
-        task_type="CAUSAL_LM",
+        # SEQ_CLS also trains (and saves) the new classification head in full: peft adds it to
+        # modules_to_save, since a random head cannot be adapted by low-rank updates
+        task_type="SEQ_CLS"
+        if getattr(cfg, "task", "generation") == "classification"
+        else "CAUSAL_LM",
         **extra,
     )
 

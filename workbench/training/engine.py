@@ -115,7 +115,13 @@ def _train(
         start_tracking(cfg.report_to, rd, resuming=checkpoint is not None) if _is_main() else None
     )
     try:
-        if cfg.objective == "sft":
+        if cfg.task == "classification":  # a label head on the backbone: training/classifier.py
+            from .classifier import build_classifier
+
+            trainer, tech, info = build_classifier(
+                cfg, rd, train_data, eval_data, checkpoint, training_args=_training_args
+            )
+        elif cfg.objective == "sft":
             splits = load_splits(cfg, train_data, eval_data)
             trainer, tech, info = _build(cfg, rd, splits, checkpoint)
         else:  # preference tuning (DPO) on pairs: training/preference.py
@@ -168,7 +174,7 @@ def _build(
     from ..models import choose_device, load_model
     from ..techniques import get_technique
     from .batching import Collator, EncodedDataset, encode_dataset, pack
-    from .trainer import WorkbenchTrainer
+    from .trainer import WorkbenchTrainer, param_counts
 
     set_seed(cfg.seed)
     tech = get_technique(cfg.technique)
@@ -178,7 +184,7 @@ def _build(
             cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device
         )
     model = tech.prepare(model, cfg)
-    trainable, total = _param_counts(model)
+    trainable, total = param_counts(model)
     encoded, data = {}, {}
     for name, ds in (("train", splits.train), ("eval", splits.eval)):
         items, report = encode_dataset(
@@ -440,19 +446,12 @@ def _summary_metrics(records: list[dict[str, Any]]) -> dict[str, float]:
             evals[-1],
             min(evals),
         )
-    for key in ("eval_reward_margin", "eval_preference_accuracy"):  # DPO runs only
+    # DPO runs: reward margin, preference accuracy; classification runs: accuracy, macro-F1
+    for key in ("eval_reward_margin", "eval_preference_accuracy", "eval_accuracy", "eval_macro_f1"):
         values = [r[key] for r in records if r["kind"] == "eval" and key in r]
         if values:
             out[f"first_{key}"], out[key] = values[0], values[-1]
     return out
-
-
-def _param_counts(model: Any) -> tuple[int, int]:
-    if hasattr(model, "get_nb_trainable_parameters"):  # peft counts 4-bit weights correctly
-        trainable, total = model.get_nb_trainable_parameters()
-        return int(trainable), int(total)
-    params = list(model.parameters())
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def _str(path: Path | None) -> str | None:

@@ -164,8 +164,19 @@ def _finite(model: Any) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters() if p.requires_grad)
 
 
+def param_counts(model: Any) -> tuple[int, int]:
+    """(trained, all) parameters; peft counts 4-bit weights correctly."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        trainable, total = model.get_nb_trainable_parameters()
+        return int(trainable), int(total)
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
 class EventBridge(TrainerCallback):
     """Forwards Trainer events to workbench callbacks; a stop request ends the run after a save."""
+
+    eval_keys: tuple[str, ...] = ("eval_loss",)  # what an evaluation passes on to the history
 
     def __init__(self, state: TrainState, callbacks: list[Callback]):
         self.wb, self.callbacks = state, callbacks
@@ -225,7 +236,7 @@ class EventBridge(TrainerCallback):
         **kwargs: Any,
     ) -> Any:
         self._sync(state)
-        metrics = {k: float(v) for k, v in (metrics or {}).items() if k in ("eval_loss",)}
+        metrics = {k: float(v) for k, v in (metrics or {}).items() if k in self.eval_keys}
         self._emit("on_evaluate", metrics)
         return self._obey(control)
 

@@ -1,0 +1,256 @@
+"""Classification runs: the metrics, the label-likelihood baseline, training a head, the comparison, gates."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from workbench.comparison.label_metrics import (
+    accuracy,
+    confusion,
+    macro_f1,
+    paired_intervals,
+    per_class,
+)
+from workbench.config import TrainConfig
+from workbench.errors import ConfigError, DataError
+
+WORDS = {
+    "refund": ["money back", "refund please", "return the charge", "reimburse me"],
+    "shipping": ["parcel late", "where is my package", "delivery missing", "courier lost it"],
+    "login": ["cannot sign in", "password reset", "locked out", "two factor fails"],
+}
+FILLER = ["hello", "team", "today", "order", "thanks", "again", "urgent", "please", "hi", "sorry"]
+
+
+def rows(n: int, seed: int) -> list[dict[str, str]]:
+    """Texts whose label is told by one key phrase among filler words (a tiny model can learn it)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        label = list(WORDS)[i % len(WORDS)]
+        words = rng.sample(FILLER, 3) + [rng.choice(WORDS[label])] + rng.sample(FILLER, 2)
+        out.append({"text": " ".join(words), "label": label})
+    return out
+
+
+def config(tiny_model_dir, run_dir, **over) -> TrainConfig:
+    base = dict(
+        model=str(tiny_model_dir),
+        task="classification",
+        technique="lora",
+        dataset="given",
+        max_steps=60,
+        batch_size=8,
+        learning_rate=3e-3,
+        lora_r=8,
+        lora_alpha=16,
+        warmup_ratio=0.0,
+        log_every=5,
+        eval_every=30,
+        max_length=32,
+        run_dir=str(run_dir),
+        report_to="none",
+    )
+    return TrainConfig(**{**base, **over})
+
+
+# -- metrics --------------------------------------------------------------------------------------
+
+
+def test_macro_f1_weighs_every_class_the_same():
+    truth = [0, 0, 0, 0, 0, 0, 0, 0, 1, 2]
+    always_zero = [0] * 10
+    assert accuracy(truth, always_zero) == pytest.approx(0.8)
+    # class 0: precision 0.8, recall 1 -> F1 8/9; classes 1, 2: F1 0 -> macro (8/9) / 3
+    assert macro_f1(truth, always_zero, 3) == pytest.approx((8 / 9) / 3)
+    assert macro_f1(truth, truth, 3) == pytest.approx(1.0)
+    assert confusion(truth, always_zero, 3) == [[8, 0, 0], [1, 0, 0], [1, 0, 0]]
+    scores = per_class([0, 1, 1], [0, 1, 0], 3)
+    assert scores["support"] == [1, 2, 0] and scores["present"] == [True, True, False]
+    # a class nobody has and nobody predicts is left out of the average
+    assert macro_f1([0, 1], [0, 1], 5) == pytest.approx(1.0)
+
+
+def test_paired_interval_of_identical_predictors_is_zero_and_of_a_better_one_positive():
+    rng = random.Random(0)
+    truth = [rng.randrange(3) for _ in range(200)]
+    good = [t if rng.random() < 0.9 else (t + 1) % 3 for t in truth]
+    bad = [t if rng.random() < 0.5 else (t + 1) % 3 for t in truth]
+    ci = paired_intervals(
+        truth, {"good": good, "same": list(good), "bad": bad}, 3, score=macro_f1, n_boot=300
+    )
+    assert ci["good - same"] == (0.0, 0.0)
+    assert ci["good - bad"][0] > 0.2
+    assert ci["bad - good"][1] < -0.2
+    assert ci["good"][0] <= macro_f1(truth, good, 3) <= ci["good"][1]
+
+
+# -- config ---------------------------------------------------------------------------------------
+
+
+def test_classification_refuses_options_that_shape_generated_answers():
+    with pytest.raises(ConfigError, match="packing"):
+        TrainConfig(task="classification", packing=True)
+    with pytest.raises(ConfigError, match="objective"):
+        TrainConfig(task="classification", objective="dpo")
+    with pytest.raises(ConfigError, match="task must be one of"):
+        TrainConfig(task="regression")
+    cfg = TrainConfig.from_yaml("task: classification\nlabels: [refund, shipping, login]\n")
+    assert cfg.label_set() == ["refund", "shipping", "login"]
+
+
+# -- the prompt baseline --------------------------------------------------------------------------
+
+
+def test_label_likelihood_with_a_shared_cache_equals_scoring_each_label_in_full(tiny_model_dir):
+    import torch
+
+    from workbench.comparison.label_prompting import label_log_likelihoods, label_prompt
+    from workbench.models import load_model
+
+    model, tok = load_model(str(tiny_model_dir), technique="full")
+    names = ["refund", "shipping_delay", "login"]
+    prompts = [label_prompt("my parcel is late", names, [("locked out", "login")])]
+    fast = label_log_likelihoods(model, tok, prompts, names)[0]
+    ids = tok.apply_chat_template(
+        prompts[0], add_generation_prompt=True, tokenize=True, return_dict=False
+    )
+    for c, name in enumerate(names):
+        label = tok(name, add_special_tokens=False)["input_ids"]
+        full = torch.tensor([ids + label])
+        with torch.no_grad():
+            logp = torch.log_softmax(model(full).logits[0].float(), dim=-1)
+        slow = sum(float(logp[len(ids) - 1 + j, t]) for j, t in enumerate(label))
+        assert fast[c] == pytest.approx(slow, abs=1e-4)
+
+
+# -- training -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lora_run(tiny_model_dir, tmp_path_factory):
+    from workbench import train
+
+    run_dir = tmp_path_factory.mktemp("cls") / "run"
+    cfg = config(tiny_model_dir, run_dir)
+    result = train(cfg, train_data=rows(96, 1), eval_data=rows(30, 2))
+    return cfg, result
+
+
+def test_a_lora_classifier_learns_the_labels_and_saves_its_head(lora_run):
+    from workbench.rundir import RunDir
+
+    cfg, result = lora_run
+    assert result.status == "completed", result.message
+    rd = RunDir(cfg.run_dir)
+    assert json.loads(rd.labels_json.read_text())["labels"] == ["login", "refund", "shipping"]
+    evals = [r for r in result.history if r["kind"] == "eval"]
+    assert {"eval_loss", "eval_accuracy", "eval_macro_f1"} <= set(evals[-1])
+    assert evals[0]["step"] == 0 and evals[-1]["step"] == 60
+    assert evals[-1]["eval_loss"] < evals[0]["eval_loss"]
+    assert result.metrics["eval_accuracy"] >= 0.9, result.metrics
+    assert result.metrics["first_eval_accuracy"] < result.metrics["eval_accuracy"]
+    weights = json.loads((rd.adapter_dir / "adapter_config.json").read_text())
+    assert weights["task_type"] == "SEQ_CLS"
+    from safetensors import safe_open
+
+    with safe_open(str(rd.adapter_dir / "adapter_model.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    assert any("score" in k for k in keys), keys  # the new head is saved with the adapter
+    assert result.data["train"].rows == 96 and result.data["eval"].rows == 30
+
+
+def test_the_saved_classifier_reloads_and_predicts_what_training_measured(lora_run):
+    import torch
+
+    from workbench.comparison.classification import load_classifier
+    from workbench.comparison.label_metrics import accuracy as acc
+
+    cfg, result = lora_run
+    model, tok = load_classifier(cfg.run_dir)
+    evals = rows(30, 2)
+    names = ["login", "refund", "shipping"]
+    batch = tok([r["text"] for r in evals], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        predicted = model(**batch).logits.argmax(-1).tolist()
+    truth = [names.index(r["label"]) for r in evals]
+    assert acc(truth, predicted) == pytest.approx(result.metrics["eval_accuracy"])
+
+
+@pytest.mark.parametrize("technique", ["freeze", "full"])
+def test_freeze_and_full_train_the_new_head(tiny_model_dir, tmp_path, technique):
+    import torch
+
+    from workbench.models import load_model
+    from workbench.techniques import get_technique
+
+    cfg = config(tiny_model_dir, tmp_path / "run", technique=technique, freeze_keep_last=1)
+    model, _ = load_model(cfg.model, technique=technique, labels=["a", "b"])
+    model = get_technique(technique).prepare(model, cfg)
+    assert model.score.weight.requires_grad
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert bool(frozen) == (technique == "freeze")
+    assert isinstance(model.score.weight, torch.nn.Parameter)
+
+
+def test_without_eval_data_a_stratified_share_of_every_label_is_held_out(tiny_model_dir, tmp_path):
+    from workbench.training.classifier import load_label_splits
+
+    data = rows(60, 3)
+    cfg = config(tiny_model_dir, tmp_path / "run", eval_fraction=0.2)
+    splits = load_label_splits(cfg, train_data=data)
+    assert len(splits.eval) == 12 and len(splits.train) == 48
+    for label in WORDS:  # 20% of each label's 20 rows
+        assert splits.eval.labels.count(label) == 4 and splits.train.labels.count(label) == 16
+
+
+# -- comparison and gates -------------------------------------------------------------------------
+
+
+def test_compare_classifier_scores_every_arm_and_round_trips(lora_run):
+    from workbench.comparison.classification import ClassificationComparison, compare_classifier
+
+    cfg, _ = lora_run
+    with pytest.raises(DataError, match="pass the same train_data"):
+        compare_classifier(cfg.run_dir, few_shot_k=(0,), n_boot=10)
+    result = compare_classifier(
+        cfg.run_dir, few_shot_k=(0, 2), train_data=rows(96, 1), eval_data=rows(30, 2), n_boot=200
+    )
+    assert [a.name for a in result.arms] == ["tuned head", "zero-shot", "few-shot k=2"]
+    assert len(result.truth) == 30
+    tuned = result.tuned
+    assert tuned.scores["accuracy"] >= 0.9
+    assert sum(map(sum, tuned.confusion)) == 30
+    assert result.best_prompt in ("zero-shot", "few-shot k=2")
+    best = result.arm(result.best_prompt)
+    assert result.lead["macro_f1"]["delta"] == pytest.approx(
+        tuned.scores["macro_f1"] - best.scores["macro_f1"]
+    )
+    for i in result.wrong_to_right:
+        assert best.predictions[i] != result.truth[i] == tuned.predictions[i]
+    loaded = ClassificationComparison.load(cfg.run_dir)
+    assert loaded.to_dict() == result.to_dict()
+    page = (result.path_in(cfg.run_dir).with_suffix(".html")).read_text()
+    assert "wb-confusion" in page and "forgetting probe does not apply" in page
+
+
+def test_accuracy_and_macro_f1_gates_read_the_classification_comparison(lora_run):
+    from workbench.comparison.classification import ClassificationComparison
+    from workbench.pipeline.gates import check_gates
+
+    cfg, _ = lora_run
+    saved = ClassificationComparison.load_optional(cfg.run_dir)
+    if saved is None:  # this test may run alone: compare first
+        from workbench.comparison.classification import compare_classifier
+
+        saved = compare_classifier(
+            cfg.run_dir, few_shot_k=(0,), train_data=rows(96, 1), eval_data=rows(30, 2), n_boot=100
+        )
+    f1 = saved.tuned_score("macro_f1")
+    passed = check_gates({"min_accuracy": 0.5, "min_macro_f1": f1}, run_dir=cfg.run_dir)
+    assert [g.status for g in passed] == ["passed", "passed"]
+    failed = check_gates({"min_macro_f1": min(f1 + 0.01, 1.01)}, run_dir=cfg.run_dir)
+    assert failed[0].status == "failed"
