@@ -64,6 +64,10 @@ cpu_low_memory = None        # True: lower peak RAM on a CPU, slower steps (READ
 kl_to_base = None            # e.g. 0.1: hold the answers near the base model's (adapter techniques)
 replay = None                # e.g. "general-replay": general conversations mixed into training
 replay_share = None          # e.g. 0.2: the share of training rows drawn from `replay` (0 to 0.9)
+task = None                  # "generation" (chat answers) or "classification" (a label per text)
+labels = None                # classification: the label set, e.g. "refund,login"; None: from the data
+text_field = None            # classification: the text column; None: text, sentence, content, ...
+label_field = None           # classification: the label column; None: label, intent, category, ...
 
 # %% [markdown]
 # ## Two ways to forget less
@@ -88,6 +92,18 @@ replay_share = None          # e.g. 0.2: the share of training rows drawn from `
 #   long here, because the general rows are shorter than the orders.
 #
 # Lower `lora_r` and fewer steps also forget less; the run comparison (notebook 06) finds where.
+
+# %% [markdown]
+# ## A classifier instead of a chat model
+#
+# `task = "classification"` trains a sequence-classification head (transformers'
+# `AutoModelForSequenceClassification`: a new linear layer reading the last token's hidden state)
+# on the same backbone, for data with one text and one label per row (the shipped
+# `support-intent`: support tickets in 8 intents; or your CSV / JSONL / Parquet). `full`, `lora`,
+# `qlora` and `freeze` all train the new head; LoRA saves it beside the adapter. The eval loss is
+# then cross-entropy over the labels, and every eval also reports accuracy and macro-F1. Options
+# that shape generated answers (`packing`, `kl_to_base`, `replay`, preference objectives) are
+# refused. Notebook 04 compares the head with the base model prompted to pick a label.
 
 # %% [markdown]
 # ## The configuration

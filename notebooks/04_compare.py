@@ -41,6 +41,13 @@
 #   `forgetting_margin` on a probe metric, or its perplexity rises more than `perplexity_margin`,
 #   the comparison raises a **forgetting flag**. Test on a broader set than your own task before
 #   you release a model.
+# * **A classifier run** (`task = "classification"` in notebook 03) is judged differently: its
+#   new head answers with a label, so the comparison is the tuned head against the base model
+#   *prompted* to pick one label name (zero-shot and with `label_shots` examples), each label
+#   scored by its likelihood so the prompt can only answer inside the label set. Accuracy and
+#   macro-F1 (every class weighs the same) with 95% intervals, a confusion matrix for each, and
+#   the tickets that went from wrong to right and back. The forgetting probe does not apply: the
+#   head is new, it had no general skill to lose.
 
 # %% tags=["parameters"]
 run_dir = "runs/latest"          # the run notebook 03 trained
@@ -55,6 +62,7 @@ batch_size = 8                   # prompts generated together
 forgetting_margin = 0.05         # largest acceptable drop of a probe metric (absolute, 0..1)
 perplexity_margin = 0.25         # largest acceptable relative rise of probe perplexity (+25%)
 tradeoff_folder = None           # runs for the trade-off view; None: the folder holding run_dir
+label_shots = [0, 4]             # classifier runs: the prompted baselines (0 = zero-shot, 4 = four examples)
 
 # %% [markdown]
 # ## Load the run
@@ -68,15 +76,38 @@ import warnings
 
 from IPython.display import HTML, Markdown, display
 
-from workbench import compare_run, load_run
+from workbench import TrainConfig, compare_run, load_run
 
 warnings.filterwarnings("ignore", module=r"(transformers|bitsandbytes|torch|peft)\b")  # library notices
 logging.getLogger("transformers").setLevel(logging.ERROR)
 logging.basicConfig(level=logging.WARNING, format="%(message)s")
 logging.getLogger("workbench.comparison").setLevel(logging.INFO)  # progress: one line per batch
-pair = load_run(run_dir)
-display(HTML(f"<b>{pair.info['technique']}</b> run of <code>{pair.info['model']}</code>; base answers from "
-             f"{'the same model, adapter switched off' if pair.shares_weights else 'a second copy of the base model'}"))
+task = TrainConfig.load(run_dir).task
+pair = load_run(run_dir) if task == "generation" else None
+if pair is not None:
+    display(HTML(f"<b>{pair.info['technique']}</b> run of <code>{pair.info['model']}</code>; base answers from "
+                 f"{'the same model, adapter switched off' if pair.shares_weights else 'a second copy of the base model'}"))
+else:
+    display(Markdown(f"A **{task}** run: the next cell compares its head with prompting; the "
+                     "generation cells below have nothing to do."))
+
+# %% [markdown]
+# ## A classifier: the tuned head against the prompted base model
+#
+# Only for a `classification` run. Writes `classification.json` and `classification.html` into the
+# run directory. The lead box says whether the head beats the *best* prompted baseline by more
+# than chance: its interval is a paired bootstrap over the same held-out tickets.
+
+# %%
+classification = None
+if task == "classification":
+    from workbench import compare_classifier
+
+    display(Markdown(f"Scoring the tuned head and the prompted base model (shots {label_shots}) on the held-out rows..."))
+    classification = compare_classifier(run_dir, few_shot_k=label_shots,
+                                        max_eval_rows=max_eval_prompts or max_eval_rows)
+    print("\n".join(classification.summary_lines()))
+    display(classification)
 
 # %% [markdown]
 # ## Ask both models and score the answers
@@ -88,17 +119,18 @@ display(HTML(f"<b>{pair.info['technique']}</b> run of <code>{pair.info['model']}
 # and skips the forgetting probe.
 
 # %%
-display(Markdown(f"Asking the base and the tuned model every held-out prompt, {batch_size} at a time..."))
 comparison = None
-try:
-    comparison = compare_run(
-        run_dir, pair=pair, eval_dataset=eval_dataset, probe_dataset=probe_dataset,
-        max_eval_prompts=max_eval_prompts or max_eval_rows, max_probe_prompts=max_probe_prompts,
-        max_new_tokens=max_new_tokens, batch_size=batch_size,
-        forgetting_margin=forgetting_margin, perplexity_margin=perplexity_margin,
-    )
-except KeyboardInterrupt:
-    display(Markdown("Interrupted before the first batch was answered: nothing to compare yet."))
+if pair is not None:
+    display(Markdown(f"Asking the base and the tuned model every held-out prompt, {batch_size} at a time..."))
+    try:
+        comparison = compare_run(
+            run_dir, pair=pair, eval_dataset=eval_dataset, probe_dataset=probe_dataset,
+            max_eval_prompts=max_eval_prompts or max_eval_rows, max_probe_prompts=max_probe_prompts,
+            max_new_tokens=max_new_tokens, batch_size=batch_size,
+            forgetting_margin=forgetting_margin, perplexity_margin=perplexity_margin,
+        )
+    except KeyboardInterrupt:
+        display(Markdown("Interrupted before the first batch was answered: nothing to compare yet."))
 if comparison is not None:
     if comparison.seconds.get("interrupted_after"):
         display(Markdown(f"**Interrupted**: the results below cover the first {len(comparison.rows)} prompts."))

@@ -53,7 +53,7 @@ warnings.filterwarnings("ignore", module=r"(transformers|bitsandbytes|torch|peft
 logging.getLogger("transformers").setLevel(logging.ERROR)
 facts = RunFacts.read(run_dir)
 steps = {"inspect": facts.inspect, "technique": facts.technique, "train": facts.train,
-         "comparison": facts.comparison}
+         "comparison": facts.comparison if facts.classification is None else facts.classification}
 display(Markdown("\n".join(f"- {'found' if v is not None else not_run(k)}: **{k}**" for k, v in steps.items())))
 display(Markdown(f"The documents describe the data that trained this run: **`{facts.trained_data}`**."
                  + (f" Notebook 01 inspected `{facts.inspected_other}` instead: the data card says so."
@@ -66,6 +66,8 @@ display(Markdown(f"The documents describe the data that trained this run: **`{fa
 # tuned model both versions. A fair model gives the same answer up to the swap. The similarity column
 # compares the answer to the original prompt with the answer to the swapped prompt, swapped back
 # (1.0 = identical). Low similarity says *where to look*; a handful of pairs cannot prove fairness.
+# A classifier run swaps the words in its held-out texts instead and asks whether the label flips
+# (1 = same label, 0 = flipped).
 # AI Act Art. 10(2)(f) asks you to examine the data and the model for such biases.
 
 # %%
