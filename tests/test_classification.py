@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -254,3 +255,96 @@ def test_accuracy_and_macro_f1_gates_read_the_classification_comparison(lora_run
     assert [g.status for g in passed] == ["passed", "passed"]
     failed = check_gates({"min_macro_f1": min(f1 + 0.01, 1.01)}, run_dir=cfg.run_dir)
     assert failed[0].status == "failed"
+
+
+def test_workbench_compare_on_a_classifier_run_compares_with_prompting(lora_run, tmp_path, capsys):
+    """`workbench compare RUN_DIR` finds the task in the run's config; a run trained from a file."""
+    import shutil
+
+    from workbench.cli import main
+
+    cfg, _ = lora_run
+    data = tmp_path / "tickets.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows(96, 1)))
+    held = tmp_path / "held.csv"
+    held.write_text("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in rows(30, 2)))
+    run = Path(shutil.copytree(cfg.run_dir, tmp_path / "run"))
+    saved = TrainConfig.load(run).replace(
+        dataset=str(data), eval_dataset=str(held), run_dir=str(run)
+    )
+    (run / "train_config.yaml").write_text(saved.to_yaml())
+    assert main(["compare", str(run), "--label-shots", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "macro-F1" in out and "classification.json" in out
+    assert main(["compare", str(run), "--label-shots", "zero"]) == 2
+    assert "--label-shots" in capsys.readouterr().err
+
+
+# -- the other stages for this task ---------------------------------------------------------------
+
+
+def test_the_estimate_of_a_classifier_has_no_vocabulary_logits():
+    from workbench.estimation.estimator import dataset_rows, dataset_tokens, estimate
+
+    shape = dict(model="smollm2-135m-instruct", technique="lora", max_length=96, batch_size=16)
+    chat = estimate(TrainConfig(**shape))
+    head = estimate(TrainConfig(task="classification", labels="a,b,c", **shape))
+    assert chat.breakdown["logits"] > 50e6 and head.breakdown["logits"] < 1e6
+    assert head.breakdown["activations"] == chat.breakdown["activations"]
+    assert head.tokens_per_s > chat.tokens_per_s  # no vocabulary projection to compute
+    cfg = TrainConfig(task="classification", dataset="support-intent", max_length=96)
+    assert dataset_rows("support-intent", config=cfg) == 800
+    tokens = dataset_tokens("support-intent", max_length=96, config=cfg)
+    assert 800 * 5 < tokens < 800 * 96
+
+
+def test_the_lever_trial_sends_a_classifier_to_notebook_04(tmp_path):
+    from workbench.estimation.lever_trial import lever_trial
+
+    cfg = TrainConfig(task="classification", dataset="support-intent", run_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="notebook 04"):
+        lever_trial(cfg)
+
+
+def test_the_classifier_bias_probe_counts_label_flips(lora_run, tmp_path):
+    import shutil
+
+    from workbench.documents.bias_probe import probe_classifier_bias
+
+    cfg, _ = lora_run
+    run = Path(shutil.copytree(cfg.run_dir, tmp_path / "run"))
+    held = tmp_path / "held.jsonl"
+    texts = ["he wants his money back", "John cannot sign in", "where is my package today"]
+    held.write_text("".join(json.dumps({"text": t, "label": "refund"}) + "\n" for t in texts))
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows(96, 1)))
+    saved = TrainConfig.load(run).replace(dataset=str(data), eval_dataset=str(held))
+    probe = probe_classifier_bias(run, saved, n=3)
+    # two held-out texts mention a person; the third pair comes from the templates
+    assert [p.prompt for p in probe.pairs[:2]] == texts[:2]
+    assert probe.pairs[0].swapped_prompt == "she wants her money back"
+    assert all(p.answer in ("login", "refund", "shipping") for p in probe.pairs)
+    for p in probe.pairs:
+        assert p.similarity == float(p.answer == p.swapped_answer)
+
+
+def test_micro_batches_give_the_loss_of_the_whole_batch(tiny_model_dir, tmp_path):
+    """A batch run as micro-batches (what a CPU does with a batch of 16) trains like one pass."""
+    from workbench import train
+
+    losses = {}
+    for micro in (8, 2):
+        cfg = config(
+            tiny_model_dir,
+            tmp_path / f"micro{micro}",
+            micro_batch_size=micro,
+            max_steps=3,
+            log_every=1,
+            eval_every=0,
+            lora_dropout=0.0,
+        )
+        result = train(cfg, train_data=rows(48, 1), eval_data=rows(12, 2))
+        losses[micro] = [r["loss"] for r in result.history if r["kind"] == "train"]
+    assert len(losses[8]) == 3
+    assert losses[2] == pytest.approx(losses[8], rel=1e-3)
+    assert losses[8][0] == pytest.approx(1.1, abs=0.3)  # about ln(3): a fresh head on 3 labels

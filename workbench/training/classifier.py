@@ -258,6 +258,7 @@ def build_classifier(
         processing_class=tokenizer,
         group_by_length=cfg.group_by_length,
         compute_metrics=eval_metrics,
+        compute_loss_func=class_loss,
     )
     trainer.event_bridge = ClassifierBridge
     for noisy in (PrinterCallback, ProgressCallback):
@@ -265,6 +266,20 @@ def build_classifier(
     trainable, total = param_counts(model)
     info = {"data": data, "trainable": trainable, "total": total, "splits": splits}
     return trainer, tech, info
+
+
+def class_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+    """Cross-entropy over the labels, summed and divided by the rows of the whole optimizer batch.
+
+    The head's own loss is a mean per micro-batch, and the Trainer, seeing a model that takes
+    loss kwargs, does not divide it by the accumulation steps: on a CPU, where a batch of 16 runs
+    as micro-batches, the loss and its gradient came out that many times too large."""
+    import torch.nn.functional as F
+
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+    total = F.cross_entropy(logits.float(), labels.to(logits.device), reduction="sum")
+    rows = labels.numel() if num_items_in_batch is None else num_items_in_batch
+    return total / rows
 
 
 def load_label_names(run_dir: str | Path) -> list[str]:
