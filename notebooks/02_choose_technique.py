@@ -92,9 +92,9 @@ from workbench import (
     advise,
     all_techniques,
     compare_techniques,
+    dataset_rows,
     dataset_tokens,
     estimate,
-    load_dataset,
     memory_figure,
     probe,
     write_figures_html,
@@ -124,7 +124,7 @@ cfg
 
 # %%
 if good_examples is None:
-    good_examples = len(load_dataset(dataset, split="train"))
+    good_examples = dataset_rows(dataset, config=cfg)
 answers = dict(knowledge_changes_often=knowledge_changes_often, needs_citations=needs_citations,
                goal_tone=goal_tone, goal_format=goal_format, goal_jargon=goal_jargon,
                cost_at_volume=cost_at_volume, data_in_house=data_in_house,
@@ -157,6 +157,10 @@ if interactive:
 # 95% bootstrap interval) is above the margin and the interval above zero: otherwise the cheaper
 # lever wins. The pipeline gate `min_finetune_lead` can require it. It takes minutes on a CPU, so
 # it is off by default: set `run_lever_trial = True`.
+#
+# A **classification** run (`task = "classification"`) answers with a label, not a text: its lever
+# trial is notebook 04, which scores the trained head against the base model prompted zero-shot
+# and few-shot to pick a label, on the same held-out rows with a paired interval.
 
 # %%
 trial = None
@@ -219,9 +223,9 @@ display(HTML("<table><tr><th>technique</th><th>what it does</th><th>saves</th><t
 # chosen hardware's memory.
 
 # %%
-tokens = dataset_tokens(dataset, max_length=cfg.max_length)
+tokens = dataset_tokens(dataset, max_length=cfg.max_length, config=cfg)
 if cfg.max_steps > 0:  # the run trains max_steps batches, not whole epochs
-    rows = len(load_dataset(dataset, split="train"))
+    rows = dataset_rows(dataset, config=cfg)
     tokens = round(tokens / rows * min(rows, cfg.max_steps * cfg.batch_size * cfg.grad_accum))
 options = dict(hardware=hardware, dataset_tokens=tokens, hourly_price=hourly_price)
 estimates = compare_techniques(["full", "lora", "qlora"], config=cfg, **options)

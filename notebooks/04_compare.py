@@ -62,7 +62,7 @@ batch_size = 8                   # prompts generated together
 forgetting_margin = 0.05         # largest acceptable drop of a probe metric (absolute, 0..1)
 perplexity_margin = 0.25         # largest acceptable relative rise of probe perplexity (+25%)
 tradeoff_folder = None           # runs for the trade-off view; None: the folder holding run_dir
-label_shots = [0, 4]             # classifier runs: the prompted baselines (0 = zero-shot, 4 = four examples)
+label_shots = [0, 4]             # classifier runs: examples per prompted baseline (0: zero-shot)
 
 # %% [markdown]
 # ## Load the run

@@ -348,3 +348,69 @@ def test_micro_batches_give_the_loss_of_the_whole_batch(tiny_model_dir, tmp_path
     assert len(losses[8]) == 3
     assert losses[2] == pytest.approx(losses[8], rel=1e-3)
     assert losses[8][0] == pytest.approx(1.1, abs=0.3)  # about ln(3): a fresh head on 3 labels
+
+
+def test_qlora_trains_a_full_precision_head_on_a_4bit_backbone(tiny_model_dir, tmp_path):
+    import torch
+
+    from workbench import train
+    from workbench.comparison.classification import load_classifier
+
+    cfg = config(tiny_model_dir, tmp_path / "run", technique="qlora", max_steps=4, eval_every=0)
+    result = train(cfg, train_data=rows(48, 1), eval_data=rows(12, 2))
+    assert result.status == "completed", result.message
+    model, _ = load_classifier(cfg.run_dir)
+    inner = model.base_model.model
+    assert type(inner.model.layers[0].self_attn.q_proj.base_layer).__name__ == "Linear4bit"
+    head = inner.score.modules_to_save["default"]
+    assert type(head) is torch.nn.Linear and head.weight.dtype == torch.float32
+    assert "eval_macro_f1" in result.metrics
+
+
+def test_save_merged_keeps_the_head_and_shipping_refuses_a_classifier(lora_run, tmp_path):
+    import shutil
+
+    import torch
+
+    from workbench.comparison.classification import predict_labels
+    from workbench.models import load_model
+    from workbench.shipping.cost import measure_cost
+    from workbench.shipping.merged import load_tuned
+    from workbench.shipping.serve import serve_target
+    from workbench.training.saving import merge_adapter
+
+    cfg, result = lora_run
+    run = Path(shutil.copytree(cfg.run_dir, tmp_path / "run"))
+    merged_dir = merge_adapter(run / "adapter", run / "merged", cfg=cfg, result=None)
+    names = ["login", "refund", "shipping"]
+    model, tok = load_model(str(merged_dir), technique="full", labels=names)
+    assert isinstance(model.score, torch.nn.Linear)
+    texts = [r["text"] for r in rows(30, 2)]
+    truth = [names.index(r["label"]) for r in rows(30, 2)]
+    predicted = predict_labels(model, tok, texts, max_length=cfg.max_length)
+    assert accuracy(truth, predicted) == pytest.approx(result.metrics["eval_accuracy"])
+    for call in (lambda: load_tuned(run), lambda: serve_target(run), lambda: measure_cost(run)):
+        with pytest.raises(ConfigError, match="is a classifier"):
+            call()
+
+
+def test_a_stopped_classifier_resumes_with_the_same_losses(tiny_model_dir, tmp_path):
+    """Stop at step 4 (a checkpoint is saved), train again: the curve of an uninterrupted run."""
+    from test_train import At
+
+    from workbench import train
+
+    data = dict(train_data=rows(48, 1), eval_data=rows(12, 2))
+    shape = dict(max_steps=8, log_every=1, eval_every=0, lora_dropout=0.0)
+    straight = train(config(tiny_model_dir, tmp_path / "straight", **shape), **data)
+    cfg = config(tiny_model_dir, tmp_path / "stopped", **shape)
+    first = train(cfg, callbacks=[At(4, lambda s: s.request_stop("stopped", "test"))], **data)
+    assert first.status == "stopped" and first.steps == 4
+    second = train(cfg, **data)
+    assert second.status == "completed" and second.resumed_from.endswith("checkpoint-4")
+    a = {r["step"]: r["loss"] for r in straight.history if r["kind"] == "train"}
+    b = {r["step"]: r["loss"] for r in second.history if r["kind"] == "train"}
+    assert sorted(b) == list(range(1, 9))
+    for step in range(1, 9):
+        assert b[step] == pytest.approx(a[step], rel=1e-4, abs=1e-5), step
+    assert second.metrics["eval_accuracy"] == pytest.approx(straight.metrics["eval_accuracy"])

@@ -164,3 +164,13 @@ def test_the_support_intent_sample_loads_both_splits_with_one_label_set():
     assert not set(train.texts) & set(eval_.texts)
     assert "support-intent" in list_samples() and is_labelled("support-intent")
     assert not is_labelled("support-tone") and not is_labelled("support-tone-pairs")
+
+
+def test_with_the_label_set_given_rows_of_one_class_load(tmp_path):
+    """A small held-out file may hold one class only; the label set says what else there is."""
+    one = write_jsonl(
+        tmp_path / "one.jsonl", [{"text": "a", "label": "x"}, {"text": "b", "label": "x"}]
+    )
+    ds = load_labelled(one, labels=["x", "y"])
+    assert ds.labels == ["x", "x"] and ds.label_names == ["x", "y"]
+    assert ds.label_counts() == {"x": 2, "y": 0}

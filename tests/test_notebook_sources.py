@@ -163,3 +163,22 @@ def test_the_import_rule_can_fail():
     assert deep_imports("from workbench.ui import inspect") == []
     assert deep_imports("import workbench as wb\nfrom workbench.ui.live import LiveLossPlot") == []
     assert deep_imports("from workbench import clean, train\nimport torch") == []
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_papermill_reads_every_assignment_of_the_parameters_cell(source):
+    """A parameter papermill cannot parse (an `=` in its comment, say) is silently not declared:
+    the pipeline then refuses it as unknown. Every assignment must come back, with its default."""
+    import papermill as pm
+
+    notebook = source.with_suffix(".ipynb")
+    cell = next(
+        c for c in jupytext.read(source).cells if "parameters" in c.metadata.get("tags", [])
+    )
+    assigned = [
+        node.targets[0].id
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    ]
+    declared = pm.inspect_notebook(str(notebook))
+    assert list(declared) == assigned

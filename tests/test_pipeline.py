@@ -226,3 +226,52 @@ def test_forgetting_options_pass_from_a_parameters_file_to_notebook_03s_config(t
     cfg = notebook_config(injected, use_technique_json=False)
     assert (cfg.kl_to_base, cfg.replay, cfg.replay_share) == (0.1, "general-replay", 0.25)
     assert params.gates["max_forgetting_drop"] == 0.05  # the demo's forgetting gate is on
+
+
+@pytest.mark.slow
+def test_a_classification_profile_runs_end_to_end_on_the_tiny_model(tmp_path, tiny_model_dir):
+    """Notebooks 01-05 on task classification: labelled inspection, a head trained, the
+    comparison with prompting, the macro-F1 gate and the documents."""
+    from workbench.comparison.classification import ClassificationComparison
+
+    params = write_params(
+        tmp_path / "p.yaml",
+        {
+            "model": "tiny-random",
+            "task": "classification",
+            "dataset": "support-intent",
+            "max_length": 128,
+            "technique": "lora",
+            "label_shots": [0, 1],
+            "profiles": {
+                "quick": {
+                    "max_train_rows": 48,
+                    "max_eval_rows": 16,
+                    "max_steps": 3,
+                    "batch_size": 8,
+                    "run_probe": False,
+                    "bias_pairs": 2,
+                }
+            },
+            "gates": {"min_macro_f1": 0.0, "min_accuracy": 0.0},
+        },
+    )
+    run = tmp_path / "run"
+    result = run_pipeline(params, run_dir=run, profile="quick")
+    assert result.ok, result.reasons()
+    report = json.loads((run / "inspect" / "report.json").read_text())
+    assert report["labels"]["counts"]  # notebook 01 inspected labelled data
+    assert (
+        json.loads((run / "technique.json").read_text())["train_config"]["task"] == "classification"
+    )
+    assert TrainResult.load(run).steps == 3
+    saved = ClassificationComparison.load(run)
+    assert [a.name for a in saved.arms] == ["tuned head", "zero-shot", "few-shot k=1"]
+    assert len(saved.truth) == 16
+    assert not (run / "comparison.json").exists()  # the generation comparison did not run
+    assert [g.name for g in result.gates] == ["min_macro_f1", "min_accuracy"]
+    assert all(g.status == "passed" for g in result.gates)
+    card = (run / "docs" / "model_card.md").read_text()
+    assert "macro-F1" in card and "confusion" in card.lower()
+    probe = json.loads((run / "docs" / "bias_probe.json").read_text())
+    assert probe["n"] == 2 and {p["similarity"] for p in probe["pairs"]} <= {0.0, 1.0}

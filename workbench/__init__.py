@@ -55,6 +55,7 @@ _EXPORTS = {
     "Estimate": "estimation.estimator",
     "compare_techniques": "estimation.estimator",
     "dataset_tokens": "estimation.estimator",
+    "dataset_rows": "estimation.estimator",
     "probe": "estimation.calibration",
     "TechniqueChoice": "estimation.choice",
     "lever_trial": "estimation.lever_trial",

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..io import write_json_atomic, write_text_atomic
 from ..rundir import Artifact, RunDir
-from .label_metrics import METRICS, confusion, paired_intervals, per_class
+from .label_metrics import METRICS, TITLES, confusion, paired_intervals, per_class, points
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +82,15 @@ class ClassificationComparison(Artifact):
         ]
         for a in self.arms:
             parts = [
-                f"{m} {a.scores[m]:.1%} [{a.intervals[m][0]:.1%}, {a.intervals[m][1]:.1%}]"
+                f"{TITLES[m]} {a.scores[m]:.1%} [{a.intervals[m][0]:.1%}, {a.intervals[m][1]:.1%}]"
                 for m in METRICS
             ]
             lines.append(f"  {a.name:<18} " + ", ".join(parts))
         for metric, lead in self.lead.items():
             lo, hi = lead["interval"]
             lines.append(
-                f"  tuned - {self.best_prompt}: {metric} {lead['delta']:+.1%} [{lo:+.1%}, {hi:+.1%}]"
+                f"  tuned - {self.best_prompt}: {TITLES[metric]} {points(lead['delta'])} "
+                f"[{points(lo)}, {points(hi)}]"
             )
         lines.append(
             f"  changed vs {self.best_prompt}: {len(self.wrong_to_right)} wrong -> right, "
@@ -206,7 +207,9 @@ def _tuned_arm(rd: RunDir, cfg: Any, names: list[str], evals: Any, device: str |
     started = time.monotonic()
     model, tokenizer = load_classifier(rd.root, device=device)
     predictions = predict_labels(model, tokenizer, evals.texts, max_length=cfg.max_length)
-    return _arm(TUNED, "tuned", predictions, time.monotonic() - started)
+    arm = _arm(TUNED, "tuned", predictions, time.monotonic() - started)
+    log.info("%s: %d texts labelled in %.0f s", TUNED, len(predictions), arm.seconds)
+    return arm
 
 
 def predict_labels(
@@ -243,6 +246,7 @@ def _prompt_arm(
     predictions = [max(range(len(names)), key=row.__getitem__) for row in scores]
     name = "zero-shot" if k == 0 else f"few-shot k={k}"
     arm = _arm(name, "prompt", predictions, time.monotonic() - started)
+    log.info("%s: %d texts scored in %.0f s", name, len(predictions), arm.seconds)
     arm.shots = k
     return arm
 

@@ -11,7 +11,7 @@ import html
 from typing import Any
 
 from .html import BOX, CSS
-from .label_metrics import METRICS
+from .label_metrics import METRICS, TITLES, points
 
 ClassificationComparison = LabelArm = Any  # classification.py imports this module to render itself
 
@@ -53,7 +53,7 @@ def classification_fragment(c: ClassificationComparison, *, max_changed: int = 1
 
 
 def _scores_table(c: ClassificationComparison) -> str:
-    head = "".join(f"<th>{_e(m)} (95% CI)</th>" for m in METRICS)
+    head = "".join(f"<th>{_e(TITLES[m])} (95% CI)</th>" for m in METRICS)
     rows = []
     for arm in c.arms:
         cells = "".join(f"<td>{arm.scores[m]:.1%} {_ci(arm.intervals[m])}</td>" for m in METRICS)
@@ -76,7 +76,7 @@ def _lead_box(c: ClassificationComparison) -> str:
     )
     return (
         f"<div class='flag {'ok' if won else 'bad'}'>Tuned head vs {_e(c.best_prompt)}: macro-F1 "
-        f"{lead['delta']:+.1%} [{lo:+.1%}, {hi:+.1%}], paired on the same rows: {verdict}.</div>"
+        f"{points(lead['delta'])} [{points(lo)}, {points(hi)}], paired on the same rows: {verdict}.</div>"
     )
 
 

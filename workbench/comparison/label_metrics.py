@@ -60,6 +60,7 @@ def macro_f1(truth: Any, predicted: Any, n_classes: int) -> float:
 
 
 METRICS: dict[str, ScoreFn] = {"accuracy": accuracy, "macro_f1": macro_f1}
+TITLES = {"accuracy": "accuracy", "macro_f1": "macro-F1"}  # how pages and summaries name them
 
 
 def paired_intervals(
@@ -97,3 +98,8 @@ def paired_intervals(
                 diff = draws[a] - draws[b]
                 out[f"{a} - {b}"] = (float(np.percentile(diff, lo)), float(np.percentile(diff, hi)))
     return out
+
+
+def points(delta: float) -> str:
+    """A difference of two shares in percentage points: 0.487 -> '+48.7 pts'."""
+    return f"{delta * 100:+.1f} pts"

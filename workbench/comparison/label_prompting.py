@@ -57,7 +57,8 @@ def label_log_likelihoods(
             ids = tokenizer.apply_chat_template(
                 prompt, add_generation_prompt=True, tokenize=True, return_dict=False
             )
-            first = model(torch.tensor([ids], device=device), use_cache=True)
+            # only the last position's logits: the prompt's own would be prompt x vocabulary
+            first = model(torch.tensor([ids], device=device), use_cache=True, logits_to_keep=1)
             cache = first["cache"] if "cache" in first else first["past_key_values"]
             cache.batch_repeat_interleave(len(labels))
             # right padding needs no mask: a padded position comes after every real one

@@ -336,7 +336,14 @@ def _finish(
             "or pass text_field=/label_field=/labels= to match the data."
         )
     seen = sorted(set(row_labels))
-    if len(seen) < 2:
+    if names is not None and len(names) < 2:
+        raise DataError(
+            f"{label}: the label set {names} has one label; a classifier needs at least two "
+            "classes. Name them all in labels=."
+        )
+    # with the label set given, rows of one class are a valid held-out set (training checks its
+    # own split); without it, one class is all the classifier would ever know
+    if names is None and len(seen) < 2:
         raise DataError(
             f"{label}: every usable row has the label {seen[0]!r} ({len(texts)} row(s)); a "
             f"classifier needs at least two classes. Check the label column {columns[1]!r}."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..comparison.label_metrics import points
 from ..rundir import RunDir, read_json
 from .facts import RunFacts, generated_note, not_run
 from .numbers import (
@@ -221,11 +222,23 @@ def classification_blocks(facts: RunFacts) -> list[Any]:
         ),
         Table(["arm", "accuracy (95% CI)", "macro-F1 (95% CI)"], rows),
         Para(
-            f"Tuned head minus {c.best_prompt}: macro-F1 {lead['delta']:+.1%} "
-            f"[{lo:+.1%}, {hi:+.1%}] (paired bootstrap on the same texts)."
+            f"Tuned head minus {c.best_prompt}: macro-F1 {points(lead['delta'])} "
+            f"[{points(lo)}, {points(hi)}] (paired bootstrap on the same texts)."
         ),
         *[Para(note) for note in c.notes],
     ]
+    tuned, best = c.tuned, c.arm(c.best_prompt)
+    support = [sum(row) for row in tuned.confusion]
+    per_label = [
+        [name, str(support[i]), f"{tuned.f1_per_class[i]:.2f}", f"{best.f1_per_class[i]:.2f}"]
+        for i, name in enumerate(c.label_names)
+    ]
+    blocks.append(Table(["label", "held-out rows", "F1 tuned head", f"F1 {best.name}"], per_label))
+    blocks.append(
+        Para("Confusion matrix of the tuned head (rows: true label, columns: predicted):")
+    )
+    matrix = [[name] + [str(n) for n in tuned.confusion[i]] for i, name in enumerate(c.label_names)]
+    blocks.append(Table(["true label", *c.label_names], matrix))
     gates = facts.summary.gates if facts.summary else []
     if gates:
         blocks.append(Para("Quality gates: " + "; ".join(g.reason for g in gates)))

@@ -9,6 +9,7 @@ the full run with.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import logging
@@ -233,7 +234,10 @@ def estimate(
     )
     train = training_for(tech, arch, cfg)
     flops = training_flops_per_token(
-        arch, train, seq_len=cfg.max_length, checkpointing=cfg.gradient_checkpointing
+        output_shape(arch, cfg),
+        train,
+        seq_len=cfg.max_length,
+        checkpointing=cfg.gradient_checkpointing,
     ) + reference_flops_per_token(arch, cfg)
     est = Estimate(
         model=arch.name,
@@ -295,8 +299,13 @@ def _breakdown(
     parts["activations"] = activation_bytes(
         arch, train, tokens=tokens, act_bytes=act_bytes, checkpointing=cfg.gradient_checkpointing
     )
+    classifier = cfg.task == "classification"  # its head scores every position over the labels
     parts["logits"] = logits_bytes(
-        arch, tokens=tokens, act_bytes=act_bytes, loss_chunks=loss_chunks, full_logits=full_logits
+        output_shape(arch, cfg),
+        tokens=tokens,
+        act_bytes=act_bytes,
+        loss_chunks=1 if classifier else loss_chunks,
+        full_logits=full_logits or classifier,
     )
     parts["overhead"] = hw.overhead_bytes + dequant_buffer_bytes(
         arch, weight_bits=tech.memory.weight_bits, act_bytes=act_bytes
@@ -310,6 +319,19 @@ def _breakdown(
             quantised=tech.memory.weight_bits is not None,
         )
     return parts
+
+
+# A classifier's output layer scores the labels, not the vocabulary; with the label set not named
+# in the config, assume this many (its logits and FLOPs are negligible either way).
+UNNAMED_LABELS = 32
+
+
+def output_shape(arch: Architecture, cfg: TrainConfig) -> Architecture:
+    """`arch` as its output layer sees it: a classifier's head has one output per label, so its
+    logits and head FLOPs are those of a `vocab` of that size (the embedding keeps its size)."""
+    if cfg.task != "classification":
+        return arch
+    return dataclasses.replace(arch, vocab=len(cfg.label_set() or []) or UNNAMED_LABELS)
 
 
 # Activations and loss tensors one forward/backward may keep on a CPU. `TrainConfig.batch_size` is
@@ -340,7 +362,7 @@ def micro_batch_size(cfg: TrainConfig, *, device: str) -> int:
         tokens=tokens,
         act_bytes=4,
         checkpointing=cfg.gradient_checkpointing,
-    ) + logits_bytes(arch, tokens=tokens, act_bytes=4)
+    ) + logits_bytes(output_shape(arch, cfg), tokens=tokens, act_bytes=4)
     fits = [d for d in range(1, cfg.batch_size + 1) if cfg.batch_size % d == 0]
     return max((d for d in fits if d * per_row <= CPU_ACTIVATION_BUDGET), default=1)
 
@@ -428,11 +450,20 @@ def compare_techniques(
 CHARS_PER_TOKEN, TOKENS_PER_TURN = 4.0, 5
 
 
-def dataset_tokens(dataset: Any, *, max_length: int) -> int:
-    """Approximate training tokens per epoch of a dataset (each conversation capped at max_length)."""
+def dataset_tokens(dataset: Any, *, max_length: int, config: TrainConfig | None = None) -> int:
+    """Approximate training tokens per epoch of a dataset (each conversation capped at max_length).
+    With a classification `config`, the dataset is labelled texts (its text_field / label_field)."""
     from ..data.dataset import load_dataset
     from ..data.preferences import is_preference_source, load_preferences
 
+    if config is not None and config.task == "classification":
+        from ..data.labelled import load_labelled
+
+        split = {"split": "train"} if isinstance(dataset, str) else {}
+        texts = load_labelled(
+            dataset, text_field=config.text_field, label_field=config.label_field, **split
+        ).texts
+        return sum(min(max_length, int(len(t) / CHARS_PER_TOKEN) + 1) for t in texts)
     if is_preference_source(dataset):  # DPO: both sides, each with its prompt
         pairs = load_preferences(dataset, split="train").pairs
         conversations = [p.conversation(side) for p in pairs for side in ("chosen", "rejected")]
@@ -444,6 +475,19 @@ def dataset_tokens(dataset: Any, *, max_length: int) -> int:
         chars = sum(len(turn["content"]) for turn in conversation)
         total += min(max_length, int(chars / CHARS_PER_TOKEN) + TOKENS_PER_TURN * len(conversation))
     return total
+
+
+def dataset_rows(dataset: Any, *, config: TrainConfig | None = None) -> int:
+    """Training rows of a dataset: conversations, or labelled texts for a classification `config`."""
+    split = {"split": "train"} if isinstance(dataset, str) else {}
+    if config is not None and config.task == "classification":
+        from ..data.labelled import load_labelled
+
+        columns = {"text_field": config.text_field, "label_field": config.label_field}
+        return len(load_labelled(dataset, **columns, **split))
+    from ..data.dataset import load_dataset
+
+    return len(load_dataset(dataset, **split))
 
 
 def resolve_architecture(model: Any) -> Architecture:

@@ -75,6 +75,12 @@ def lever_trial(
     from ..training.batching import load_splits
 
     _check(arms, few_shot_k, fractions, margin)
+    if cfg.task == "classification":
+        raise ConfigError(
+            "The lever trial compares generated answers; a classification run is measured against "
+            "prompting by notebook 04 (`compare_classifier`: the tuned head vs the base model "
+            "prompted zero-shot and few-shot, with paired intervals). Set run_lever_trial = False."
+        )
     started = time.perf_counter()
     splits = load_splits(cfg.replace(max_eval_rows=None))
     if not len(splits.eval):

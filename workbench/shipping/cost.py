@@ -42,13 +42,14 @@ def measure_cost(
     """Send `calls` eval prompts one at a time to `workbench serve`'s server, record latency and
     tokens, and price them; the CostReport is saved in export/shipping.json."""
     from ..training.result import TrainResult
-    from .merged import eval_prompts, prompts_of
+    from .merged import eval_prompts, prompts_of, refuse_classifier
     from .serve import LocalServer, free_port, serve_target
 
     hosted = _price("hosted_price_per_million", hosted_price_per_million)
     machine = _price("machine_price_per_hour", machine_price_per_hour)
     if calls < 1:
         raise ConfigError(f"calls must be >= 1, got {calls}.")
+    refuse_classifier(run_dir, "workbench cost")
     training = TrainResult.load(run_dir)
     prompts = prompts_of(eval_prompts(run_dir, max_prompts=calls))
     prompts = [prompts[i % len(prompts)] for i in range(calls)]

@@ -38,6 +38,22 @@ def prompts_of(conversations: list[Any]) -> list[Any]:
     return [e.prompt for e in examples_from(conversations)]
 
 
+def refuse_classifier(run_dir: str | Path, what: str) -> None:
+    """Shipping serves a chat model; a classifier run gets a ConfigError saying where its model is."""
+    from ..config import TrainConfig
+
+    cfg = TrainConfig.load_optional(run_dir)
+    if cfg is not None and cfg.task == "classification":
+        rd = RunDir(run_dir)
+        raise ConfigError(
+            f"{rd.root} is a classifier (task classification): `{what}` ships chat models "
+            "(GGUF, an OpenAI-style chat endpoint, cost per generated answer). Its adapter and "
+            f"head are in {rd.adapter_dir} (workbench.comparison.classification.load_classifier); "
+            "train with save_merged: true for a merged AutoModelForSequenceClassification in "
+            f"{rd.merged_dir}."
+        )
+
+
 def load_tuned(run_dir: str | Path) -> tuple[Any, Any, dict[str, Any]]:
     """(model, tokenizer, info): the adapter on a full-precision base, or the fully tuned model."""
     from ..comparison.generation import _tokenizer_from, _weights_dir
@@ -48,6 +64,7 @@ def load_tuned(run_dir: str | Path) -> tuple[Any, Any, dict[str, Any]]:
     rd = RunDir(run_dir)
     if not rd.root.is_dir():
         raise ConfigError(f"{rd.root}: run directory not found. Check the path, or train first.")
+    refuse_classifier(rd.root, "workbench export")
     weights = _weights_dir(rd, TrainResult.load_optional(rd.root))
     cfg = TrainConfig.load_optional(rd.root)
     is_adapter = (weights / "adapter_config.json").is_file()

@@ -53,9 +53,12 @@ def serve_target(
     run_dir: str | Path, *, port: int = DEFAULT_PORT, host: str = LOOPBACK, gguf: str | None = None
 ) -> ServeTarget:
     """Check the run has an exported model and the port is free; ConfigError saying what to do."""
+    from .merged import refuse_classifier
+
     rd = RunDir(run_dir)
     if not rd.root.is_dir():
         raise ConfigError(f"{rd.root}: run directory not found. Check the path.")
+    refuse_classifier(rd.root, "workbench serve")
     if gguf:
         model = rd.gguf_file(gguf)
         if not model.is_file():

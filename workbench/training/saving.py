@@ -63,7 +63,12 @@ def merge_adapter(
 
     from ..models import load_model
 
-    base, tokenizer = load_model(cfg.model, technique="full", device="cpu")
+    labels = None
+    if getattr(cfg, "task", "generation") == "classification":  # the same head, on a plain base
+        from .classifier import load_label_names
+
+        labels = load_label_names(Path(adapter_dir).parent)
+    base, tokenizer = load_model(cfg.model, technique="full", device="cpu", labels=labels)
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     with atomic_dir(out_dir) as out:
         merged.save_pretrained(out, safe_serialization=True)
