@@ -414,3 +414,38 @@ def test_a_stopped_classifier_resumes_with_the_same_losses(tiny_model_dir, tmp_p
     for step in range(1, 9):
         assert b[step] == pytest.approx(a[step], rel=1e-4, abs=1e-5), step
     assert second.metrics["eval_accuracy"] == pytest.approx(straight.metrics["eval_accuracy"])
+
+
+def test_notebook_01_splits_and_cleans_labelled_data_as_labelled(tmp_path):
+    """load_splits gives LabelledDatasets for text + label data; clean drops a copy and redacts
+    personal data in the text, and the saved copy loads back with its labels."""
+    from workbench.data.labelled import LabelledDataset, load_labelled
+    from workbench.inspection.report import clean, inspect_dataset, load_splits
+
+    train, held = load_splits("support-intent")
+    assert isinstance(train, LabelledDataset) and isinstance(held, LabelledDataset)
+    assert held.label_names == train.label_names and len(held) == 200
+    data = tmp_path / "tickets.csv"
+    data.write_text(
+        "text,label\n"
+        "mail me at jane.doe@example.com about the refund,refund\n"
+        "where is my parcel,shipping\n"
+        "where is my parcel,shipping\n"
+        "cannot log in,login\n"
+    )
+    source = data.read_bytes()
+    ds, none = load_splits(str(data), "none")
+    assert none is None
+    result = clean(ds, report=inspect_dataset(ds, tokenizer_or_model=None))
+    assert result.dataset.texts == [
+        "mail me at [EMAIL] about the refund",
+        "where is my parcel",
+        "cannot log in",
+    ]
+    assert result.counts() == {"redacted: email": 1, "dropped: exact_duplicate": 1}
+    saved = result.save(tmp_path / "clean.jsonl")
+    again = load_labelled(str(saved))
+    assert again.labels == ["refund", "shipping", "login"]
+    assert data.read_bytes() == source  # the user's file is never touched
+    with pytest.raises(DataError, match="refusing to overwrite"):
+        result.dataset.save(data, overwrite=True)

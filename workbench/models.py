@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -14,7 +15,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -427,14 +428,15 @@ def load_model(
         auto, head = AutoModelForCausalLM, {}
         if labels is not None:
             auto, head = AutoModelForSequenceClassification, _classifier_head(labels)
-        model = auto.from_pretrained(
-            source,
-            dtype=torch_dtype,
-            use_safetensors=True,
-            **kwargs,
-            **head,
-            **tech.load_kwargs(dtype=torch_dtype, device=device),
-        )
+        with _quiet_new_head(labels is not None):
+            model = auto.from_pretrained(
+                source,
+                dtype=torch_dtype,
+                use_safetensors=True,
+                **kwargs,
+                **head,
+                **tech.load_kwargs(dtype=torch_dtype, device=device),
+            )
     except WorkbenchError:
         raise
     except Exception as exc:  # SafetensorError, a broken config.json, a hub error, ...
@@ -446,6 +448,23 @@ def load_model(
     if not getattr(model, "hf_quantizer", None) and str(model.device) != device:
         model.to(device)
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def _quiet_new_head(quiet: bool) -> Iterator[None]:
+    """A classifier's head is new by design: transformers' load report calls its weight MISSING
+    (a warning, with a table, in every notebook output). Errors still show."""
+    if not quiet:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 def _classifier_head(labels: Sequence[str]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.dataset import ChatDataset, load_dataset
-from ..data.labelled import is_labelled
+from ..data.labelled import LabelledDataset, is_labelled
 from ..errors import DataError
 from ..io import write_json_atomic, write_text_atomic
 from ..models import DEFAULT_MODEL
@@ -241,14 +241,33 @@ def _as_dataset(ds: Any, split: str | None = None) -> ChatDataset:
     return ds if isinstance(ds, ChatDataset) else load_dataset(ds, split=split)
 
 
-def load_splits(dataset: Any, eval_dataset: Any = None) -> tuple[ChatDataset, ChatDataset | None]:
+def load_splits(dataset: Any, eval_dataset: Any = None) -> tuple[Any, Any]:
     """(train, eval) for inspection by the one split policy (data/splits.py), without carving a
     slice off: eval_dataset None means the eval split of a sample or folder when there is one;
-    "none" or False: no eval split."""
+    "none" or False: no eval split. Text + label data (`is_labelled`) comes back as
+    LabelledDatasets, so `inspect_dataset` gives it the classification checks."""
     from ..data.splits import resolve_splits
 
+    if is_labelled(dataset, split="train" if isinstance(dataset, str) else None):
+        return _labelled_splits(dataset, eval_dataset)
     splits = resolve_splits(dataset, eval_dataset, carve=False)
     return splits.train, splits.eval
+
+
+def _labelled_splits(dataset: Any, eval_dataset: Any) -> tuple[Any, Any]:
+    """The same rule for text + label data: LabelledDatasets, the eval split on the train's labels."""
+    from ..data.dataset import list_samples, sample_path
+    from ..data.labelled import load_labelled
+
+    named = isinstance(dataset, str)
+    train = load_labelled(dataset, split="train" if named else None)
+    if eval_dataset is False or (isinstance(eval_dataset, str) and eval_dataset.lower() == "none"):
+        return train, None
+    if eval_dataset is not None:
+        return train, load_labelled(eval_dataset, labels=train.label_names)
+    if named and dataset in list_samples() and sample_path(dataset, "eval").is_file():
+        return train, load_labelled(dataset, split="eval", labels=train.label_names)
+    return train, None
 
 
 def inspect_dataset(
@@ -468,7 +487,7 @@ class CleanAction:
 class CleanResult:
     """A cleaned copy of a dataset and the log of what changed (the source is untouched)."""
 
-    dataset: ChatDataset
+    dataset: Any  # a ChatDataset, or a LabelledDataset for text + label data
     log: list[CleanAction]
     options: dict[str, Any]
     rows_before: int
@@ -522,7 +541,7 @@ def clean(
     Without one, the checks that need no tokenizer run here (truncation then needs a report).
     """
     options = {k: v for k, v in locals().items() if k.startswith(("drop_", "redact_"))}
-    ds = _as_dataset(ds)
+    ds = ds if isinstance(ds, LabelledDataset) else _as_dataset(ds)
     if report is None:
         report = inspect_dataset(
             ds, tokenizer_or_model=None, eval_ds=eval_ds, near_threshold=near_threshold
@@ -553,14 +572,20 @@ def clean(
     if redact_pii:
         _redact_rows(out, ds, keep, pii_rows, actions)
     actions.sort(key=lambda a: a.row)
+    if isinstance(out, LabelledDataset):  # a cleaned copy is a new dataset: provenance says so
+        out.problems = []
     return CleanResult(dataset=out, log=actions, options=options, rows_before=len(ds))
 
 
-def _redact_rows(out: ChatDataset, src: ChatDataset, keep: list[int], pii_rows, actions) -> None:
+def _redact_rows(out: Any, src: Any, keep: list[int], pii_rows, actions) -> None:
     from .pii import redact
 
     for pos, i in enumerate(keep):
-        if i in pii_rows:
+        if i not in pii_rows:
+            continue
+        if isinstance(out, LabelledDataset):
+            out.texts[pos] = redact(src.texts[i])
+        else:
             out.conversations[pos] = [{**m, "content": redact(m["content"])} for m in src[i]]
-            kinds = ", ".join(sorted(set(pii_rows[i])))
-            actions.append(CleanAction(src.row_ids[i], "redacted", kinds))
+        kinds = ", ".join(sorted(set(pii_rows[i])))
+        actions.append(CleanAction(src.row_ids[i], "redacted", kinds))
