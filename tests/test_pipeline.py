@@ -253,7 +253,7 @@ def test_a_classification_profile_runs_end_to_end_on_the_tiny_model(tmp_path, ti
                     "bias_pairs": 2,
                 }
             },
-            "gates": {"min_macro_f1": 0.0, "min_accuracy": 0.0},
+            "gates": {"min_macro_f1": 0.0, "min_accuracy": 0.0, "max_truncated_share": 1.0},
         },
     )
     run = tmp_path / "run"
@@ -269,9 +269,16 @@ def test_a_classification_profile_runs_end_to_end_on_the_tiny_model(tmp_path, ti
     assert [a.name for a in saved.arms] == ["tuned head", "zero-shot", "few-shot k=1"]
     assert len(saved.truth) == 16
     assert not (run / "comparison.json").exists()  # the generation comparison did not run
-    assert sorted(g.name for g in result.gates) == ["min_accuracy", "min_macro_f1"]
+    assert sorted(g.name for g in result.gates) == [
+        "max_truncated_share",
+        "min_accuracy",
+        "min_macro_f1",
+    ]
     assert all(g.status == "passed" for g in result.gates)
     card = (run / "docs" / "model_card.md").read_text()
     assert "macro-F1" in card and "confusion" in card.lower()
+    data_card = (run / "docs" / "data_card.md").read_text()
+    assert "## Labels" in data_card and "label-noise candidates" in data_card
+    assert "| shipping_delay | 240 | 30.0% |" in data_card  # the sample's largest intent
     probe = json.loads((run / "docs" / "bias_probe.json").read_text())
     assert probe["n"] == 2 and {p["similarity"] for p in probe["pairs"]} <= {0.0, 1.0}

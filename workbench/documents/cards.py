@@ -311,6 +311,8 @@ def data_card(facts: RunFacts) -> Document:
         )
     )
     doc.add(Heading("Size and shape"), *size_blocks(facts))
+    if facts.inspect is not None and facts.inspect.labels is not None:
+        doc.add(Heading("Labels"), *label_blocks(facts.inspect.labels))
     doc.add(Heading("Cleaning applied"), Bullets(cleaning(facts)))
     doc.add(Heading("Personal data (PII scan)"), *pii_blocks(facts))
     doc.add(Heading("Known gaps and problems"), Bullets(known_gaps(facts)))
@@ -334,6 +336,28 @@ def size_blocks(facts: RunFacts) -> list[Any]:
     if facts.inspect is not None:
         return [Fields([("rows", facts.inspect.rows), ("format", facts.inspect.format)])]
     return [Para(not_run("inspect"))]
+
+
+def label_blocks(labels: Any) -> list[Any]:
+    """Class balance and label-noise numbers of labelled training data (inspection/labels.py)."""
+    rows = [
+        [name, labels.counts[name], f"{labels.shares[name]:.1%}"] for name in labels.label_names
+    ]
+    ratio = "n/a" if labels.imbalance_ratio is None else f"{labels.imbalance_ratio:.2f}x"
+    return [
+        Table(["label", "rows", "share"], rows),
+        Fields(
+            [
+                ("largest / smallest class", ratio),
+                ("rare classes", ", ".join(labels.rare) or "none"),
+                ("classes without a row", ", ".join(labels.empty) or "none"),
+                (
+                    "label-noise candidates (near copies labelled differently)",
+                    f"{labels.noise_rows} row(s) in {labels.noise_clusters} cluster(s)",
+                ),
+            ]
+        ),
+    ]
 
 
 def other_inspection(facts: RunFacts) -> str:

@@ -95,7 +95,12 @@ class DatasetReport(Artifact):
 
     @property
     def share_truncated(self) -> float | None:
-        """Share of conversations longer than max_length; None when no tokenizer measured them."""
+        """Share of conversations (or labelled texts) longer than max_length; None when no
+        tokenizer measured them."""
+        labels = self.labels
+        if self.lengths is None and labels is not None and labels.length_unit == "tokens":
+            rows = sum(labels.counts.values())
+            return labels.truncated_rows / rows if rows and labels.max_length else None
         return None if self.lengths is None else self.lengths.get("share_truncated")
 
     @property

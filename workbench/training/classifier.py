@@ -54,7 +54,8 @@ def load_label_splits(
     source = train_data if train_data is not None else cfg.dataset
     train = load_labelled(source, split="train", labels=cfg.label_set(), **columns)
     names = list(train.label_names)
-    sources = {"train": train.provenance.source}
+    # named as chat splits are (data/splits.py): the sample's name, else the file
+    sources = {"train": train.provenance.sample or train.provenance.source}
     eval_source = eval_data if eval_data is not None else cfg.eval_dataset
     if isinstance(eval_source, str) and eval_source.strip().lower() == "none":
         evals, sources["eval"] = train.select([]), "none"
@@ -63,7 +64,7 @@ def load_label_splits(
         sources["eval"] = "given" if eval_data is not None else evals.provenance.source
     elif train_data is None and _sample_has_eval(cfg.dataset):
         evals = load_labelled(cfg.dataset, split="eval", labels=names, **columns)
-        sources["eval"] = evals.provenance.source
+        sources["eval"] = f"{cfg.dataset} (eval split)"
     else:
         held = stratified_indices(train.label_ids(), cfg.eval_fraction, seed=cfg.seed)
         kept = sorted(set(range(len(train))) - set(held))
