@@ -328,6 +328,7 @@ def test_the_classifier_bias_probe_counts_label_flips(lora_run, tmp_path):
         assert p.similarity == float(p.answer == p.swapped_answer)
 
 
+@pytest.mark.slow  # several trainings in one test
 def test_micro_batches_give_the_loss_of_the_whole_batch(tiny_model_dir, tmp_path):
     """A batch run as micro-batches (what a CPU does with a batch of 16) trains like one pass."""
     from workbench import train
@@ -394,6 +395,7 @@ def test_save_merged_keeps_the_head_and_shipping_refuses_a_classifier(lora_run, 
             call()
 
 
+@pytest.mark.slow  # several trainings in one test
 def test_a_stopped_classifier_resumes_with_the_same_losses(tiny_model_dir, tmp_path):
     """Stop at step 4 (a checkpoint is saved), train again: the curve of an uninterrupted run."""
     from test_train import At
