@@ -97,6 +97,7 @@ def test_an_output_folder_that_is_a_file(tmp_path, capsys):
     assert f"{blocker} is a file, not a folder" in one_line(capsys.readouterr().err)
 
 
+@pytest.mark.slow  # a subprocess
 def test_disk_full_behind_redirected_output():
     """A real ENOSPC: /dev/full as stdout (opened for writing, never renamed over)."""
     with open("/dev/full", "w") as full:
@@ -123,6 +124,7 @@ def test_disk_full_while_writing_a_run_file_names_the_file(tmp_path, capsys, mon
     assert not list((run / "docs").glob(".*.tmp"))  # no temp file left behind
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_read_only_run_folder(tmp_path, capsys):
     """EACCES for real; root ignores permission bits, so as root the command runs without them."""
     run = inspected_run(tmp_path / "run")
@@ -207,6 +209,7 @@ def test_usage_errors_stay_argparse_exit_2(argv, capsys):
     assert exc.value.code == 2
 
 
+@pytest.mark.slow  # a subprocess
 def test_library_log_lines_on_stderr_are_redacted_too(tmp_path):
     secret = "hf_0123456789abcdefSECRET"
     data = tmp_path / f"export-{secret}.jsonl"

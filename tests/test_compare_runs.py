@@ -42,6 +42,7 @@ def three_runs(tiny_model_dir, tmp_path_factory) -> list[Path]:
     return dirs
 
 
+@pytest.mark.slow  # its fixture trains three runs
 def test_three_runs_side_by_side(three_runs, tmp_path):
     c = compare_runs(three_runs)
     assert [r.name for r in c.runs] == [n for n, _ in RATES]
@@ -86,6 +87,7 @@ def test_differences_are_paired_by_prompt_and_flagged_when_the_interval_excludes
     assert ci[0] <= 0 <= ci[1]  # one prompt apart out of 20: not shown
 
 
+@pytest.mark.slow  # its fixture trains three runs
 def test_runs_without_a_comparison_rank_by_eval_loss_and_bad_input_is_named(three_runs, tmp_path):
     with pytest.raises(ConfigError, match="no such run directory"):
         compare_runs([tmp_path / "missing"])
@@ -97,6 +99,7 @@ def test_runs_without_a_comparison_rank_by_eval_loss_and_bad_input_is_named(thre
         compare_runs([empty])
 
 
+@pytest.mark.slow  # its fixture trains three runs
 def test_the_view_redraws_against_the_axis_picked(three_runs):
     from workbench.ui.runs import RunsView
 
@@ -120,6 +123,7 @@ def test_notebook_06_headless_names_the_best_run_and_writes_the_page(three_runs,
     assert page.count("comparison.html'") == 3
 
 
+@pytest.mark.slow  # its fixture trains three runs
 def test_tradeoff_has_one_point_per_compared_run_of_the_same_dataset(three_runs):
     from workbench.comparison.runs import runs_tradeoff
     from workbench.plots import tradeoff_figure

@@ -426,6 +426,7 @@ def test_messy_support_loads_all_but_the_planted_malformed_line():
     assert len(ds) == planted["train_lines"] - 1
 
 
+@pytest.mark.slow  # subprocesses
 def test_make_samples_check_matches_and_detects_drift(tmp_path):
     script = [sys.executable, str(REPO / "scripts" / "make_samples.py")]
     env = {**os.environ, "PYTHONHASHSEED": "12345"}  # output must not depend on hash order

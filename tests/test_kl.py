@@ -113,6 +113,7 @@ def _held_kl(model, tokenizer) -> float:
         return float(loss_and_kl(model, batch).kl)
 
 
+@pytest.mark.slow  # two trainings
 def test_a_large_beta_keeps_the_tuned_model_closer_to_base(tiny_model_dir, tmp_path):
     from transformers import AutoTokenizer
 

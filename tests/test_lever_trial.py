@@ -183,6 +183,7 @@ def write_rows(path: Path, rows: list[list[dict[str, str]]]) -> Path:
     return path
 
 
+@pytest.mark.slow  # two fine-tunes
 def test_lever_trial_runs_every_arm_and_saves_what_it_measured(tmp_path, tiny_model_dir):
     train = [chat(f"Item {i}: which colour?", COLOURS[i % 6]) for i in range(24)]
     evals = [chat(f"Item {i}: which colour?", COLOURS[i % 6]) for i in range(100, 106)]

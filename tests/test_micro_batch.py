@@ -15,6 +15,7 @@ def _train_losses(result) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in result.history if r["kind"] == "train"}
 
 
+@pytest.mark.slow  # two trainings
 def test_micro_batches_give_the_same_losses_and_adapter(tiny_model_dir, tmp_path):
     import torch
     from safetensors.torch import load_file

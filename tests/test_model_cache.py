@@ -136,6 +136,7 @@ def dead_pid() -> int:
     return int(proc.stdout)
 
 
+@pytest.mark.slow  # a subprocess
 def test_atomic_dir_removes_temps_of_dead_writers_only(tmp_path):
     host = io._host_tag()
     dead = tmp_path / f".adapter.{dead_pid()}-{host}-abcd1234.tmp"
@@ -152,6 +153,7 @@ def test_atomic_dir_removes_temps_of_dead_writers_only(tmp_path):
     assert (tmp_path / "adapter" / "x").read_text() == "new"
 
 
+@pytest.mark.slow  # a subprocess
 def test_write_text_atomic_removes_temp_files_of_dead_writers(tmp_path):
     left = tmp_path / f".train_result.json.{dead_pid()}-{io._host_tag()}-abcd1234.tmp"
     left.write_text("half")

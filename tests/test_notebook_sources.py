@@ -46,6 +46,7 @@ def test_every_notebook_has_its_source():
     assert len(names) == 6 and names == {p.stem for p in SOURCES}  # 01-05 and 06_compare_runs
 
 
+@pytest.mark.slow  # a subprocess; `make lint` checks the same
 def test_the_notebooks_match_their_sources():
     # as `make lint` runs it: the script on its own, from the repository root
     proc = subprocess.run(

@@ -88,6 +88,7 @@ def test_a_run_dir_that_is_a_file_is_refused(tmp_path):
         claim(RunDir(path))
 
 
+@pytest.mark.slow  # two trainings
 def test_a_fresh_start_keeps_what_a_user_put_into_the_runs_checkpoints(tiny_model_dir, run_dir):
     assert run(config(run_dir, max_steps=2, save_every=2)).status == "completed"
     stray = run_dir / "checkpoints" / "my-notes.txt"
@@ -135,6 +136,7 @@ def test_the_lock_is_released_when_training_ends_or_fails(run_dir):
 # -- 2. NaN weights are never a complete checkpoint -------------------------------------------
 
 
+@pytest.mark.slow  # two trainings
 def test_a_save_between_two_logs_never_keeps_nan_weights(tiny_model_dir, run_dir):
     import torch
 
@@ -218,6 +220,7 @@ def _fake_checkpoint(folder: Path, step: int, tag: str, *, marked: bool = True) 
         (folder / "WORKBENCH_CHECKPOINT_COMPLETE").write_text("complete\n")
 
 
+@pytest.mark.slow  # subprocesses
 @pytest.mark.parametrize("kill_at", range(1, 6))
 def test_a_kill_anywhere_in_republish_leaves_one_whole_checkpoint(tmp_path, kill_at):
     from workbench.training.checkpoints import remove_leftovers
