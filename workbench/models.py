@@ -451,6 +451,21 @@ def load_model(
 
 
 @contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No transformers progress bars while loading (tqdm.auto leaves a widget in papermill
+    outputs); whatever was set before is restored."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
 def _quiet_new_head(quiet: bool) -> Iterator[None]:
     """A classifier's head is new by design: transformers' load report calls its weight MISSING
     (a warning, with a table, in every notebook output). Errors still show."""

@@ -139,8 +139,10 @@ def compare_classifier(
     run's config says where they are. max_eval_rows: compare on a stratified subset.
     """
     from ..config import TrainConfig
+    from ..data.splits import stratified_cap
     from ..errors import ConfigError, DataError
-    from ..training.classifier import _cap, load_label_splits
+    from ..models import load_model
+    from ..training.classifier import load_label_splits
 
     rd = RunDir(run_dir)
     cfg = TrainConfig.load(rd.root)
@@ -163,7 +165,7 @@ def compare_classifier(
             f"{exc} (the run's dataset {cfg.dataset!r} could not be read again; if train() was given "
             "its rows in memory, pass the same train_data= and eval_data= to compare_classifier)"
         ) from exc
-    evals = _cap(splits.eval, max_eval_rows, cfg.seed)
+    evals = stratified_cap(splits.eval, max_eval_rows, cfg.seed)
     if not len(evals):
         raise ConfigError(
             f"{rd.root}: the run has no held-out rows to compare on (eval_dataset={cfg.eval_dataset!r}). "
@@ -171,8 +173,9 @@ def compare_classifier(
         )
     truth = evals.label_ids()
     arms = [_tuned_arm(rd, cfg, names, evals, device)]
-    for k in few_shot_k:
-        arms.append(_prompt_arm(cfg, names, evals, splits.train, k, device))
+    base = load_model(cfg.model, technique="full", device=device) if few_shot_k else None
+    for k in few_shot_k:  # one base model for every prompted arm
+        arms.append(_prompt_arm(base, names, evals, splits.train, k))
     arms = [_scored(arm, truth, len(names), n_boot=n_boot, seed=seed) for arm in arms]
     prompted = [a for a in arms if a.kind == "prompt"]
     best = max(prompted, key=lambda a: a.scores["macro_f1"]) if prompted else arms[0]
@@ -233,13 +236,12 @@ def predict_labels(
 
 
 def _prompt_arm(
-    cfg: Any, names: list[str], evals: Any, train: Any, k: int, device: str | None
+    base: tuple[Any, Any], names: list[str], evals: Any, train: Any, k: int
 ) -> LabelArm:
-    from ..models import load_model
     from .label_prompting import label_log_likelihoods, label_prompt, nearest_shots
 
     started = time.monotonic()
-    model, tokenizer = load_model(cfg.model, technique="full", device=device)
+    model, tokenizer = base
     shots = nearest_shots(evals.texts, train.texts, train.labels, k)
     prompts = [label_prompt(text, names, s) for text, s in zip(evals.texts, shots, strict=True)]
     scores = label_log_likelihoods(model, tokenizer, prompts, names)

@@ -131,16 +131,9 @@ class ChatDataset:
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write chat-format JSONL atomically. Refuses to write over the source file, ever."""
-        path = Path(path).resolve()
-        src = Path(self.provenance.source)
-        if src.exists() and src.resolve() == path:
-            raise DataError(
-                f"{path}: refusing to overwrite the source dataset; save to a new file."
-            )
-        if path.exists() and not overwrite:
-            raise DataError(f"{path}: file exists; pass overwrite=True or choose a new name.")
-        lines = (json.dumps(r, ensure_ascii=False) for r in self.to_records())
-        return write_text_atomic(path, "\n".join(lines) + "\n")
+        return save_records(
+            self.to_records(), path, source=self.provenance.source, overwrite=overwrite
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +183,21 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def save_records(
+    records: list[dict[str, Any]], path: str | Path, *, source: str, overwrite: bool = False
+) -> Path:
+    """JSONL of `records` written atomically to a new file; never over `source` (the data it
+    was loaded from), and over another file only with `overwrite`."""
+    path = Path(path).resolve()
+    src = Path(source)
+    if src.exists() and src.resolve() == path:
+        raise DataError(f"{path}: refusing to overwrite the source dataset; save to a new file.")
+    if path.exists() and not overwrite:
+        raise DataError(f"{path}: file exists; pass overwrite=True or choose a new name.")
+    lines = (json.dumps(r, ensure_ascii=False) for r in records)
+    return write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def load_dataset(

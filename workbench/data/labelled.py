@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import DataError
-from .dataset import SAMPLES_DIR, LoadProblem, Provenance, _open
+from .dataset import SAMPLES_DIR, LoadProblem, Provenance, _open, save_records
 from .sources import BadRow, Source
 
 log = logging.getLogger(__name__)
@@ -102,20 +102,9 @@ class LabelledDataset:
 
     def save(self, path: Any, *, overwrite: bool = False) -> Any:
         """Write text/label JSONL atomically to a new file; never over the source."""
-        from pathlib import Path
-
-        from ..io import write_text_atomic
-
-        path = Path(path).resolve()
-        src = Path(self.provenance.source)
-        if src.exists() and src.resolve() == path:
-            raise DataError(
-                f"{path}: refusing to overwrite the source dataset; save to a new file."
-            )
-        if path.exists() and not overwrite:
-            raise DataError(f"{path}: file exists; pass overwrite=True or choose a new name.")
-        lines = (json.dumps(r, ensure_ascii=False) for r in self.to_records())
-        return write_text_atomic(path, "\n".join(lines) + "\n")
+        return save_records(
+            self.to_records(), path, source=self.provenance.source, overwrite=overwrite
+        )
 
     def _repr_html_(self) -> str:
         import html

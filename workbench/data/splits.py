@@ -7,6 +7,10 @@ comparison of a run), a seeded `eval_fraction` of the training rows is held out.
 not carve (it reports on the whole file); training, the comparison and the bias probe do, with the
 run's seed, so they hold out exactly the same rows.
 
+Labelled data (one text and one label per row, for classification) follows the same order in
+`resolve_labelled_splits`; there the carved share is stratified, so every class keeps its share
+in both splits, and a capped split is drawn the same way.
+
 Replay (`mix_replay`) adds general conversations to the training split only, after the split is
 made: the eval split stays the task's, so eval loss and scores measure the task alone.
 
@@ -110,6 +114,79 @@ def as_dataset(source: Any, split: str) -> ChatDataset:
     if isinstance(source, (str, Path)) and (str(source) in list_samples() or Path(source).is_dir()):
         return load_dataset(_name(source), split=split)
     return load_dataset(source)
+
+
+@dataclass
+class LabelSplits:
+    """The labelled texts to train and evaluate on, one label set for both, and their sources."""
+
+    train: Any  # LabelledDataset
+    eval: Any  # LabelledDataset, or None: no eval split
+    label_names: list[str]
+    sources: dict[str, str]
+
+
+def resolve_labelled_splits(
+    dataset: Any,
+    eval_dataset: Any = None,
+    *,
+    carve: bool,
+    eval_fraction: float = 0.1,
+    seed: int = 42,
+    labels: Any = None,
+    text_field: str | None = None,
+    label_field: str | None = None,
+    max_train_rows: int | None = None,
+    max_eval_rows: int | None = None,
+) -> LabelSplits:
+    """Train and eval LabelledDatasets by the rule above; the eval split uses the train's labels."""
+    from .labelled import load_labelled
+
+    columns = {"text_field": text_field, "label_field": label_field}
+    named = isinstance(dataset, (str, Path))
+    train = load_labelled(dataset, split="train" if named else None, labels=labels, **columns)
+    names = list(train.label_names)
+    if _no_eval(eval_dataset):
+        evals, source = None, "none"
+    elif eval_dataset is not None:
+        evals = load_labelled(eval_dataset, labels=names, **columns)
+        source = _describe(eval_dataset)
+    elif has_eval_split(dataset):
+        evals = load_labelled(dataset, split="eval", labels=names, **columns)
+        source = f"{_name(dataset)} (eval split)"
+    elif carve:
+        held = stratified_indices(train.label_ids(), eval_fraction, seed=seed)
+        kept = sorted(set(range(len(train))) - set(held))
+        evals, train = train.select(held), train.select(kept)
+        source = f"{eval_fraction:.0%} of the training data, stratified by label"
+    else:
+        evals, source = None, "none"
+    train = stratified_cap(train, max_train_rows, seed)
+    evals = stratified_cap(evals, max_eval_rows, seed) if evals is not None else None
+    train_source = train.provenance.sample or train.provenance.source
+    return LabelSplits(train, evals, names, {"train": train_source, "eval": source})
+
+
+def stratified_indices(label_ids: list[int], fraction: float, *, seed: int) -> list[int]:
+    """A seeded `fraction` of the rows of every class (at least one where a class has two or more)."""
+    by_class: dict[int, list[int]] = {}
+    for i, label in enumerate(label_ids):
+        by_class.setdefault(label, []).append(i)
+    rng = random.Random(seed)
+    chosen: list[int] = []
+    for label in sorted(by_class):
+        rows = by_class[label]
+        rng.shuffle(rows)
+        take = min(len(rows) - 1, max(1, round(len(rows) * fraction))) if len(rows) > 1 else 0
+        chosen += rows[:take]
+    return sorted(chosen)
+
+
+def stratified_cap(ds: Any, limit: int | None, seed: int) -> Any:
+    """At most `limit` rows of a LabelledDataset, drawn stratified so the class shares stay."""
+    if limit is None or len(ds) <= limit:
+        return ds
+    return ds.select(stratified_indices(ds.label_ids(), limit / len(ds), seed=seed)[:limit])
 
 
 def replay_rows(task_rows: int, share: float) -> int:

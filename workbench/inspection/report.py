@@ -251,28 +251,13 @@ def load_splits(dataset: Any, eval_dataset: Any = None) -> tuple[Any, Any]:
     slice off: eval_dataset None means the eval split of a sample or folder when there is one;
     "none" or False: no eval split. Text + label data (`is_labelled`) comes back as
     LabelledDatasets, so `inspect_dataset` gives it the classification checks."""
-    from ..data.splits import resolve_splits
+    from ..data.splits import resolve_labelled_splits, resolve_splits
 
     if is_labelled(dataset, split="train" if isinstance(dataset, str) else None):
-        return _labelled_splits(dataset, eval_dataset)
+        labelled = resolve_labelled_splits(dataset, eval_dataset, carve=False)
+        return labelled.train, labelled.eval
     splits = resolve_splits(dataset, eval_dataset, carve=False)
     return splits.train, splits.eval
-
-
-def _labelled_splits(dataset: Any, eval_dataset: Any) -> tuple[Any, Any]:
-    """The same rule for text + label data: LabelledDatasets, the eval split on the train's labels."""
-    from ..data.dataset import list_samples, sample_path
-    from ..data.labelled import load_labelled
-
-    named = isinstance(dataset, str)
-    train = load_labelled(dataset, split="train" if named else None)
-    if eval_dataset is False or (isinstance(eval_dataset, str) and eval_dataset.lower() == "none"):
-        return train, None
-    if eval_dataset is not None:
-        return train, load_labelled(eval_dataset, labels=train.label_names)
-    if named and dataset in list_samples() and sample_path(dataset, "eval").is_file():
-        return train, load_labelled(dataset, split="eval", labels=train.label_names)
-    return train, None
 
 
 def inspect_dataset(

@@ -7,20 +7,19 @@ real token, so the backbone must know its padding id (models.load_model sets it)
 new and random: LoRA and QLoRA train it in full beside their adapters (peft's SEQ_CLS task type),
 freeze trains it with the top layers, full trains everything. Texts go in as they are, without a
 chat template: the head sees the ticket, not a conversation. Evaluation adds accuracy and
-macro-F1 to the loss, so notebook 03's live plot and the history show them; the label names are
+macro-F1 to the loss (metrics.jsonl, the history, the result); the label names are
 written to `labels.json` in the run directory (and in the model's config as id2label).
 """
 
 from __future__ import annotations
 
 import logging
-import random
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import TrainConfig
+from ..data.splits import LabelSplits, resolve_labelled_splits
 from ..errors import ConfigError, DataError
 from ..io import write_json_atomic
 from ..rundir import RunDir
@@ -32,86 +31,33 @@ log = logging.getLogger(__name__)
 EVAL_KEYS = ("eval_loss", "eval_accuracy", "eval_macro_f1")
 
 
-@dataclass
-class LabelSplits:
-    """Train and eval texts with labels, one label list for both, and where each split came from."""
-
-    train: Any  # LabelledDataset
-    eval: Any  # LabelledDataset (possibly empty)
-    label_names: list[str]
-    sources: dict[str, str] = field(default_factory=dict)
-
-
 def load_label_splits(
     cfg: TrainConfig, train_data: Any = None, eval_data: Any = None
 ) -> LabelSplits:
-    """The one split rule (data/splits.py) for labelled data: explicit eval data wins, then
-    `cfg.eval_dataset` ("none": no eval split), then the sample's eval split, else a seeded,
-    stratified `eval_fraction` of the training rows (every class keeps its share)."""
-    from ..data.labelled import load_labelled
-
-    columns = {"text_field": cfg.text_field, "label_field": cfg.label_field}
-    source = train_data if train_data is not None else cfg.dataset
-    train = load_labelled(source, split="train", labels=cfg.label_set(), **columns)
-    names = list(train.label_names)
-    # named as chat splits are (data/splits.py): the sample's name, else the file
-    sources = {"train": train.provenance.sample or train.provenance.source}
-    eval_source = eval_data if eval_data is not None else cfg.eval_dataset
-    if isinstance(eval_source, str) and eval_source.strip().lower() == "none":
-        evals, sources["eval"] = train.select([]), "none"
-    elif eval_source is not None:
-        evals = load_labelled(eval_source, labels=names, **columns)
-        sources["eval"] = "given" if eval_data is not None else evals.provenance.source
-    elif train_data is None and _sample_has_eval(cfg.dataset):
-        evals = load_labelled(cfg.dataset, split="eval", labels=names, **columns)
-        sources["eval"] = f"{cfg.dataset} (eval split)"
-    else:
-        held = stratified_indices(train.label_ids(), cfg.eval_fraction, seed=cfg.seed)
-        kept = sorted(set(range(len(train))) - set(held))
-        evals, train = train.select(held), train.select(kept)
-        sources["eval"] = f"{cfg.eval_fraction:.0%} of train, stratified (seed {cfg.seed})"
-    train = _cap(train, cfg.max_train_rows, cfg.seed)
-    evals = _cap(evals, cfg.max_eval_rows, cfg.seed)
-    if len(set(train.labels)) < 2:
+    """The run's labelled splits by the one split rule (data/splits.py), carving a stratified
+    `eval_fraction` when no eval data is named; `eval` is an empty dataset when there is none."""
+    splits = resolve_labelled_splits(
+        train_data if train_data is not None else cfg.dataset,
+        eval_data if eval_data is not None else cfg.eval_dataset,
+        carve=True,
+        eval_fraction=cfg.eval_fraction,
+        seed=cfg.seed,
+        labels=cfg.label_set(),
+        text_field=cfg.text_field,
+        label_field=cfg.label_field,
+        max_train_rows=cfg.max_train_rows,
+        max_eval_rows=cfg.max_eval_rows,
+    )
+    if splits.eval is None:
+        splits.eval = splits.train.select([])
+    classes = len(set(splits.train.labels))
+    if classes < 2:
         raise DataError(
-            f"{sources['train']}: the training split has {len(set(train.labels))} label(s); a "
+            f"{splits.sources['train']}: the training split has {classes} label(s); a "
             "classifier needs rows of at least two. Add rows of the other labels, or raise "
             "max_train_rows."
         )
-    return LabelSplits(train, evals, names, sources)
-
-
-def stratified_indices(label_ids: list[int], fraction: float, *, seed: int) -> list[int]:
-    """A seeded `fraction` of the rows of every class (at least one where a class has two or more)."""
-    by_class: dict[int, list[int]] = defaultdict(list)
-    for i, label in enumerate(label_ids):
-        by_class[label].append(i)
-    rng = random.Random(seed)
-    chosen: list[int] = []
-    for label in sorted(by_class):
-        rows = by_class[label]
-        rng.shuffle(rows)
-        take = min(len(rows) - 1, max(1, round(len(rows) * fraction))) if len(rows) > 1 else 0
-        chosen += rows[:take]
-    return sorted(chosen)
-
-
-def _cap(ds: Any, limit: int | None, seed: int) -> Any:
-    """At most `limit` rows, drawn stratified so a capped split keeps the class shares."""
-    if limit is None or len(ds) <= limit:
-        return ds
-    return ds.select(stratified_indices(ds.label_ids(), limit / len(ds), seed=seed)[:limit])
-
-
-def _sample_has_eval(name: Any) -> bool:
-    from ..data.dataset import sample_path
-
-    if not isinstance(name, str):
-        return False
-    try:
-        return sample_path(name, "eval").is_file()
-    except DataError:
-        return False
+    return splits
 
 
 # -- encoding ------------------------------------------------------------------------------------
@@ -211,18 +157,16 @@ def build_classifier(
     engine that imports it); evaluation here keeps the logits, for accuracy and macro-F1.
     """
     from transformers import PrinterCallback, ProgressCallback, set_seed
-    from transformers.utils import logging as hf_logging
 
     from ..malloc import apply_cpu_low_memory
-    from ..models import choose_device, load_model
+    from ..models import choose_device, load_model, quiet_loading
     from ..techniques import get_technique
 
     set_seed(cfg.seed)
     tech = get_technique(cfg.technique)
     splits = load_label_splits(cfg, train_data, eval_data)
     apply_cpu_low_memory(cfg.cpu_low_memory, choose_device(cfg.device))
-    hf_logging.disable_progress_bar()  # as the engine does: no tqdm widget in papermill outputs
-    try:
+    with quiet_loading():
         model, tokenizer = load_model(
             cfg.model,
             technique=cfg.technique,
@@ -230,8 +174,6 @@ def build_classifier(
             device=cfg.device,
             labels=splits.label_names,
         )
-    finally:
-        hf_logging.enable_progress_bar()
     model = tech.prepare(model, cfg)
     write_json_atomic(rd.labels_json, {"labels": splits.label_names})
     encoded, data = {}, {}

@@ -171,7 +171,7 @@ def _build(
     from transformers import PrinterCallback, ProgressCallback, set_seed
 
     from ..malloc import apply_cpu_low_memory
-    from ..models import choose_device, load_model
+    from ..models import choose_device, load_model, quiet_loading
     from ..techniques import get_technique
     from .batching import Collator, EncodedDataset, encode_dataset, pack
     from .trainer import WorkbenchTrainer, param_counts
@@ -179,7 +179,7 @@ def _build(
     set_seed(cfg.seed)
     tech = get_technique(cfg.technique)
     apply_cpu_low_memory(cfg.cpu_low_memory, choose_device(cfg.device))
-    with _quiet_loading():  # tqdm.auto would leave a progress widget in papermill outputs
+    with quiet_loading():  # tqdm.auto would leave a progress widget in papermill outputs
         model, tokenizer = load_model(
             cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device
         )
@@ -358,19 +358,6 @@ def _restore_final(trainer: Any, checkpoint: Path, state: TrainState) -> None:
     trainer._initial_num_input_tokens_seen = trainer.state.num_input_tokens_seen
     state.step, state.max_steps = trainer.state.global_step, trainer.state.max_steps
     state.tokens_seen = trainer.state.num_input_tokens_seen
-
-
-@contextmanager
-def _quiet_loading() -> Iterator[None]:
-    from transformers.utils import logging as hf_logging
-
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
 
 
 @contextmanager

@@ -161,9 +161,8 @@ def build_preference(
     engine that imports it), called with DPOConfig as the class and DPO's settings on top.
     """
     from transformers import PrinterCallback, ProgressCallback, set_seed
-    from transformers.utils import logging as hf_logging
 
-    from ..models import load_model
+    from ..models import load_model, quiet_loading
     from ..techniques import get_technique
 
     dpo_config, _ = _trl_dpo()
@@ -175,11 +174,10 @@ def build_preference(
             f"{cfg.technique!r}: the reference model is the base with the adapter switched off."
         )
     splits = load_pair_splits(cfg, train_data, eval_data)
-    hf_logging.disable_progress_bar()  # as the engine does: no tqdm widget in papermill outputs
-    model, tokenizer = load_model(
-        cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device
-    )
-    hf_logging.enable_progress_bar()
+    with quiet_loading():
+        model, tokenizer = load_model(
+            cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device
+        )
     model = _with_adapter(model, tech, cfg)
     args = training_args(
         cfg, rd, model, resuming=checkpoint is not None, args_class=dpo_config, **_dpo_args(cfg)
