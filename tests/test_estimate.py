@@ -212,6 +212,23 @@ def test_compare_and_calibrate_with_a_probe_in_process(tiny_model_dir):
     assert names == ["full", "freeze", "lora", "dora", "qlora"]  # teaching order
 
 
+def test_the_probe_runs_the_batch_as_the_engine_does(tiny_model_dir):
+    """The probe splits the batch into the engine's micro-batches (its peak is the training
+    peak, not the whole batch's), and the accumulated loss is the whole batch's loss."""
+    from workbench.estimation.calibration import probe
+    from workbench.estimation.estimator import micro_batch_size
+
+    whole = TrainConfig(model="tiny-random", technique="lora", max_length=32, batch_size=4)
+    split = whole.replace(micro_batch_size=1)
+    a = probe(whole, steps=2, isolated=False)
+    b = probe(split, steps=2, isolated=False)
+    assert a.micro_batch_size == micro_batch_size(whole, device="cpu")
+    assert b.micro_batch_size == 1
+    # the first loss comes before any update (a fresh LoRA adds nothing): the same batch's loss
+    assert b.losses[0] == pytest.approx(a.losses[0], rel=1e-5)
+    assert "as micro-batches of 1" in b._repr_html_()
+
+
 def test_cli_prints_the_table(capsys):
     from workbench.cli import main
 

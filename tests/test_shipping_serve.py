@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 
 import pytest
 from shipping_runs import tiny_run
@@ -40,6 +41,54 @@ def test_served_answer_equals_the_in_process_greedy_answer(exported_run):
     assert response["choices"][0]["message"]["content"].strip() == want
     assert response["usage"]["completion_tokens"] <= 12
     assert process.poll() is not None  # stopped on leaving the block
+
+
+PARENT = """
+import sys, time
+from workbench.shipping.serve import LocalServer, free_port, serve_target
+server = LocalServer(serve_target(sys.argv[1], port=free_port()), timeout_s=90)
+server.start()
+print(server.process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_server_dies_with_the_process_that_started_it(exported_run):
+    """A `workbench cost` or notebook killed mid-measurement must not leave a server running a
+    model on every core (it did: one ran on for 50 minutes after its parent was killed)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(exported_run)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        server_pid = int(parent.stdout.readline())
+        os.kill(server_pid, 0)  # running
+        parent.send_signal(signal.SIGKILL)  # no __exit__, no atexit: only the kernel can help
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if not _alive(server_pid):
+                return
+            time.sleep(0.2)
+        os.kill(server_pid, signal.SIGKILL)
+        pytest.fail(f"server {server_pid} still running 15 s after its parent was killed")
+    finally:
+        parent.kill()
 
 
 def test_busy_port_is_a_clear_error(exported_run):

@@ -628,7 +628,12 @@ def _add_shipping_commands(sub: argparse._SubParsersAction) -> None:
     cost.add_argument("run_dir", help="a run directory after `workbench export`")
     cost.add_argument("--hosted-price", type=float, help="hosted model, price per million tokens")
     cost.add_argument("--machine-price", type=float, help="this machine, price per hour")
-    cost.add_argument("--calls", type=int, default=8)
+    cost.add_argument(
+        "--calls",
+        type=int,
+        default=8,
+        help="requests to time, one at a time (default 8); the cost is given per 1,000 calls",
+    )
     cost.set_defaults(func=_cmd_cost)
 
 

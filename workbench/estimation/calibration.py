@@ -44,6 +44,9 @@ class ProbeResult:
     step_s: float  # median seconds per step, first step (optimizer state allocation) excluded
     losses: list[float]
     estimate: Any  # the Estimate for the same shape on this machine
+    micro_batch_size: int = (
+        0  # rows per forward/backward, as the engine runs the batch (0: unknown)
+    )
 
     @property
     def tokens_per_s(self) -> float:
@@ -82,9 +85,12 @@ class ProbeResult:
             f"<tr><td>{k}</td><td style='text-align:right'>{html.escape(v)}</td></tr>"
             for k, v in rows
         )
+        micro = self.micro_batch_size
+        parts = f" as micro-batches of {micro}" if 0 < micro < self.batch_size else ""
         return (
             f"<div><b>Probe</b>: {html.escape(self.technique)} on {html.escape(self.device)}, "
-            f"{self.steps} steps of {self.batch_size} x {self.max_length} tokens<table>{cells}</table></div>"
+            f"{self.steps} steps of {self.batch_size} x {self.max_length} tokens{parts}"
+            f"<table>{cells}</table></div>"
         )
 
 
@@ -110,6 +116,7 @@ def probe(cfg: TrainConfig, *, steps: int = 3, isolated: bool = True) -> ProbeRe
         step_s=raw["step_s"],
         losses=raw["losses"],
         estimate=est,
+        micro_batch_size=int(raw.get("micro_batch_size", cfg.batch_size)),
     )
 
 
@@ -121,6 +128,7 @@ def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
     from ..models import choose_device, load_model
     from ..techniques import get_technique
     from ..training.loss import model_loss
+    from .estimator import micro_batch_size
 
     baseline = _rss()
     device = choose_device(cfg.device)
@@ -136,14 +144,19 @@ def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
     ids = torch.randint(
         0, model.config.vocab_size, (cfg.batch_size, cfg.max_length), generator=gen
     ).to(device)
+    # the batch as the engine runs it: micro-batches that fit, gradients accumulated
+    micro = micro_batch_size(cfg, device=device)
     peak = _PeakMeter(device)
     times, losses = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
-        batch = {"input_ids": ids, "labels": ids}  # every position labelled: the costliest case
-        loss = model_loss(model, batch)  # the loss training uses (no full logits)
-        loss = model(**batch).loss if loss is None else loss
-        loss.backward()
+        loss = torch.zeros(())
+        for rows in ids.split(micro):
+            batch = {"input_ids": rows, "labels": rows}  # every position labelled: the costliest
+            part = model_loss(model, batch)  # the loss training uses (no full logits)
+            part = (model(**batch).loss if part is None else part) * len(rows) / len(ids)
+            part.backward()
+            loss += part.detach().cpu()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss.detach()))
@@ -152,6 +165,7 @@ def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
         times.append(time.perf_counter() - t0)
     return {
         "device": device,
+        "micro_batch_size": micro,
         "peak_bytes": peak.stop(),
         "baseline_bytes": baseline,
         "step_s": statistics.median(times[1:]),

@@ -7,12 +7,15 @@ it answers, talks to it over plain HTTP and stops it.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -118,12 +121,31 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> Any:
+    """A preexec_fn for Popen: on Linux the kernel kills the child when the process that started
+    it dies, however it dies (SIGKILL, a closed notebook kernel), so no server is left running a
+    model on every core. None elsewhere (`stop()` and the context manager remain). prctl is
+    looked up here, in the parent: the child, forked from a process that may have threads, only
+    calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class LocalServer:
     """`transformers serve` as a child process; a context manager that waits for it and stops it."""
 
     def __init__(self, target: ServeTarget, *, device: str = "cpu", timeout_s: float = 120):
         self.target, self.device, self.timeout_s = target, device, timeout_s
         self.process: subprocess.Popen | None = None
+        self.log: Any = None  # the server's stderr, a temporary file
 
     def __enter__(self) -> LocalServer:
         self.start()
@@ -133,12 +155,14 @@ class LocalServer:
         self.stop()
 
     def start(self) -> None:
+        # the server's log goes to a file: a pipe nobody reads would block it once full
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             serve_argv(self.target, device=self.device),
             env=_child_env(),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=self.log,
+            preexec_fn=die_with_parent(),
         )
         self.wait_ready()
 
@@ -146,7 +170,8 @@ class LocalServer:
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                tail = (self.process.stderr.read() or "").strip()[-800:]
+                self.log.seek(0)
+                tail = self.log.read().strip()[-800:]
                 raise ModelError(f"transformers serve exited ({self.process.returncode}): {tail}")
             try:
                 with urllib.request.urlopen(f"{self.root_url}/health", timeout=2):
@@ -168,6 +193,9 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
     def chat(self, messages: list[dict[str, str]], *, max_tokens: int = 256) -> dict[str, Any]:
         """One greedy chat completion over HTTP; the parsed OpenAI-format response."""
@@ -210,6 +238,8 @@ def serve(
         log.warning("Serving on %s: reachable from other machines, with no authentication.", host)
     log.info("serving %s at %s", target.model, target.base_url)
     try:
-        return subprocess.call(serve_argv(target, device=device), env=_child_env())
+        return subprocess.call(
+            serve_argv(target, device=device), env=_child_env(), preexec_fn=die_with_parent()
+        )
     except KeyboardInterrupt:
         return 0
