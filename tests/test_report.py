@@ -107,6 +107,14 @@ def test_documents_carry_the_runs_facts(documented_run):
     assert "not available: step 05 (bias probe" in record  # the probe was not run: said so
 
 
+def test_a_moved_run_is_documented_where_it_is_now(documented_run, tmp_path):
+    moved = documented_run.rename(tmp_path / "moved")  # the result still names the old path
+    write_run_docs(run_dir=moved)
+    card = (moved / "docs" / "model_card.md").read_text()
+    started = card.split("## How to get started", 1)[1]
+    assert str(moved / "adapter") in started and str(documented_run) not in started
+
+
 def test_unknowable_fields_are_marked_until_the_provider_states_them(documented_run):
     write_run_docs(run_dir=documented_run)
     record = (documented_run / "docs" / "ai_act_record.md").read_text()

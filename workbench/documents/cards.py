@@ -154,7 +154,7 @@ def training_status(facts: RunFacts) -> str:
 def _get_started(facts: RunFacts) -> str:
     if facts.train is not None and facts.train.adapter_dir is None:
         return f"No trained weights were saved: training ended with status {facts.train.status}."
-    weights = facts.train.adapter_dir if facts.train else RunDir(facts.run_dir).adapter_dir
+    weights = RunDir(facts.run_dir).adapter_dir  # where the run is now (it may have been moved)
     if facts.param("task") == "classification":
         return (
             "`base = AutoModelForSequenceClassification.from_pretrained(base_name, num_labels=N)`, "
