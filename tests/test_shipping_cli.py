@@ -5,14 +5,13 @@ from __future__ import annotations
 import socket
 
 import pytest
-from shipping_runs import tiny_run
 
 from workbench.cli import main
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, tiny_model_dir):
-    return tiny_run(tmp_path_factory.mktemp("cli"), "lora")
+def run_dir(tmp_path_factory, tiny_runs):
+    return tiny_runs.copy(tmp_path_factory.mktemp("cli"), "lora")
 
 
 def test_export_writes_merged_and_gguf_and_exits_0(run_dir, capsys):

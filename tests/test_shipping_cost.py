@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from shipping_runs import tiny_run
 
 from workbench.errors import ConfigError
 from workbench.shipping.report import CostReport, GgufCheck, MergedCheck, ShippingReport
@@ -51,10 +50,10 @@ def test_negative_price_is_refused(tmp_path):
         measure_cost(tmp_path, hosted_price_per_million=-1)
 
 
-def test_model_card_shows_shipping_and_cost_marked_as_the_users(tmp_path, tiny_model_dir):
+def test_model_card_shows_shipping_and_cost_marked_as_the_users(tmp_path, tiny_runs):
     from workbench.documents.writer import write_run_docs
 
-    run_dir = tiny_run(tmp_path, "lora")
+    run_dir = tiny_runs.copy(tmp_path, "lora")
     ShippingReport(
         run_dir=str(run_dir),
         merged=MergedCheck("export/merged", "lora", 16, 16, 2.4e-5, 1e-3, 10.0),
@@ -73,21 +72,21 @@ def test_model_card_shows_shipping_and_cost_marked_as_the_users(tmp_path, tiny_m
     assert "after 200 calls (from your prices)" in section
 
 
-def test_model_card_says_when_nothing_was_exported(tmp_path, tiny_model_dir):
+def test_model_card_says_when_nothing_was_exported(tmp_path, tiny_runs):
     from workbench.documents.writer import write_run_docs
 
-    run_dir = tiny_run(tmp_path, "lora")
+    run_dir = tiny_runs.copy(tmp_path, "lora")
     write_run_docs(run_dir=run_dir)
     card = (run_dir / "docs" / "model_card.md").read_text()
     assert "Not exported: run `workbench export RUN_DIR`" in card
 
 
 @pytest.mark.slow
-def test_measured_cost_through_the_server(tmp_path, tiny_model_dir):
+def test_measured_cost_through_the_server(tmp_path, tiny_runs):
     from workbench.shipping.cost import measure_cost
     from workbench.shipping.merged import write_merged
 
-    run_dir = tiny_run(tmp_path, "lora")
+    run_dir = tiny_runs.copy(tmp_path, "lora")
     write_merged(run_dir)
     c = measure_cost(run_dir, hosted_price_per_million=1.0, calls=2, max_new_tokens=8)
     assert c.calls == 2 and c.mean_latency_s > 0 and c.tokens_per_second > 0

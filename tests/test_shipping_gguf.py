@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from shipping_runs import tiny_run
 
 from workbench.errors import ModelError
 from workbench.rundir import RunDir
@@ -14,8 +13,8 @@ from workbench.shipping.report import ShippingReport
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, tiny_model_dir):
-    run_dir = tiny_run(tmp_path_factory.mktemp("gguf"), "lora")
+def exported(tmp_path_factory, tiny_runs):
+    run_dir = tiny_runs.copy(tmp_path_factory.mktemp("gguf"), "lora")
     report = export_run(run_dir, gguf=("f16", "q8_0", "q4_0"), max_prompts=4, max_new_tokens=16)
     return run_dir, report
 

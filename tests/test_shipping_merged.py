@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from shipping_runs import tiny_run
 
 from workbench.errors import ConfigError
 from workbench.rundir import RunDir
@@ -14,9 +13,9 @@ from workbench.shipping.report import ShippingReport
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_model_dir):
+def runs(tmp_path_factory, tiny_runs):
     root = tmp_path_factory.mktemp("ship")
-    return {t: tiny_run(root, t) for t in ("lora", "dora", "qlora")}
+    return {t: tiny_runs.copy(root, t) for t in ("lora", "dora", "qlora")}
 
 
 @pytest.mark.parametrize("technique", ["lora", "dora", "qlora"])

@@ -6,7 +6,6 @@ import socket
 import sys
 
 import pytest
-from shipping_runs import tiny_run
 
 from workbench.errors import ConfigError
 from workbench.shipping.merged import eval_prompts, prompts_of, write_merged
@@ -14,8 +13,8 @@ from workbench.shipping.serve import LocalServer, free_port, serve_target
 
 
 @pytest.fixture(scope="module")
-def exported_run(tmp_path_factory, tiny_model_dir):
-    run_dir = tiny_run(tmp_path_factory.mktemp("serve"), "lora")
+def exported_run(tmp_path_factory, tiny_runs):
+    run_dir = tiny_runs.copy(tmp_path_factory.mktemp("serve"), "lora")
     write_merged(run_dir)
     return run_dir
 
