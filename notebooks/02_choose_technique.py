@@ -66,7 +66,7 @@ knowledge = None                 # the file retrieval searches; None: the sample
                                  # ships catalogue.json), else the training answers
 lever_fractions = "0.25,0.5,1"   # slices of the training rows the short fine-tunes use
 lever_margin = 0.05              # the lead fine-tuning needs over the best prompt-only arm
-max_new_tokens = 256             # answer length cap (the quick profile sets 160)
+max_new_tokens = 160             # answer length cap (the longest orders-json answer is 154 tokens)
 # the advisor's questions
 knowledge_changes_often = False
 needs_citations = False

@@ -38,8 +38,8 @@
 run_dir = "runs/latest"    # the run to document (notebooks 01-04 wrote into it)
 interactive = True         # papermill passes False: no widgets, same documents
 bias_probe = True          # run the counterfactual probe on the tuned model (needs a trained run)
-bias_pairs = 8             # prompt pairs in the probe
-bias_max_new_tokens = 48   # answer length per prompt
+bias_pairs = 4             # prompt pairs in the probe
+bias_max_new_tokens = 32   # answer length per prompt
 
 # %%
 import logging

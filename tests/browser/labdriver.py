@@ -241,6 +241,14 @@ class NotebookPage:
 
     def _run(self, command: str, timeout_s: float) -> None:
         self.page.evaluate(_JS_RUN, command)
+        self.wait(timeout_s=timeout_s, command=command)
+
+    def start_all(self) -> None:
+        """Start Run All Cells and return at once (to watch or interrupt it); `wait` then waits."""
+        self.page.evaluate(_JS_RUN, "notebook:run-all-cells")
+
+    def wait(self, *, timeout_s: float = 180, command: str = "notebook:run-all-cells") -> None:
+        """Wait until the command started last has finished; fail on errors."""
         self.page.wait_for_function(
             "() => window.__wbRun !== 'running'", timeout=timeout_s * 1000, polling=250
         )

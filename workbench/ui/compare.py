@@ -85,13 +85,11 @@ class ComparisonView:
         self.table = w.HTML()
         for control in (self.metric, self.show, self.sort, self.search):
             control.observe(lambda _change: self.refresh(), names="value")
-        self.system = w.Textarea(
-            value=system_prompt, description="system", layout=w.Layout(width="100%")
-        )
+        self.system = w.Textarea(value=system_prompt, description="system", layout=_full_width())
         self.prompt = w.Textarea(
             placeholder="Type a prompt for both models",
             description="prompt",
-            layout=w.Layout(width="100%", height="6em"),
+            layout=_full_width(height="6em"),
         )
         self.ask = w.Button(
             description="Ask both models",
@@ -152,6 +150,11 @@ class ComparisonView:
             self.answers.value = f"<pre style='color:#c62828'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</pre>"
         finally:
             self.ask.disabled = False
+
+
+def _full_width(**layout: str) -> w.Layout:
+    """A control as wide as its box: width 100% would add the widget's margin and overflow it."""
+    return w.Layout(width="auto", **layout)
 
 
 def _wrap() -> w.Layout:

@@ -29,6 +29,10 @@ class TrainPanel:
 
     def __init__(self, cfg: TrainConfig, *, resume: bool | str = "auto", min_interval: float = 0.5):
         self.cfg, self.resume, self.min_interval = cfg, resume, min_interval
+        # plotly's first FigureWidget imports for seconds (plotly.io -> nbformat -> jsonschema's
+        # grammars): pay that while this cell runs, not between the Train click and its feedback
+        from plotly.basewidget import BaseFigureWidget  # noqa: F401
+
         self.result: Any = None
         self.thread: threading.Thread | None = None
         self.stop_flag = StopFlag()
@@ -59,18 +63,18 @@ class TrainPanel:
         if self.thread is not None and self.thread.is_alive():
             return None
         self.stop_flag.clear()
-        self.train_button.disabled = True  # feedback at once: building the live plot takes a moment
+        self.train_button.disabled = True
         self.status.value = "Starting&hellip;"
+        self.progress = ProgressLine(
+            backend="widget", min_interval=self.min_interval, eval_first=self.cfg.eval_at_start
+        )
+        self.progress_box.children = (self.progress.show(),)  # progress at once, before the plot
         self.plot = LiveLossPlot(
             backend="widget",
             min_interval=self.min_interval,
             history=_previous_history(self.cfg, self.resume),
         )
-        self.progress = ProgressLine(
-            backend="widget", min_interval=self.min_interval, eval_first=self.cfg.eval_at_start
-        )
         self.plot_box.children = (self.plot.show(),)
-        self.progress_box.children = (self.progress.show(),)
         self.train_button.disabled, self.stop_button.disabled = True, False
         self.status.value = (
             "Training&hellip; (Stop saves a checkpoint; Train again resumes from it)"
