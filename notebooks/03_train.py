@@ -57,6 +57,8 @@ learning_rate = None
 lora_r = None
 packing = None
 eval_every = None
+sample_prompts = 2           # answer the first 2 eval prompts greedily at each evaluation (shown under
+                             # the plot, saved in samples.jsonl); 0: off, as each costs generation time
 save_every = None
 log_every = None
 save_merged = None
@@ -151,6 +153,12 @@ display(Markdown(f"```yaml\n{cfg.to_yaml()}```"))
 # that is the point the eval curve falls from, and the progress line says so while it runs. The
 # first train-loss point appears after `log_every` steps. After the last step (or Stop) the eval
 # loss is measured once more; the ETA counts training steps only.
+#
+# Under the plot, **sample answers**: after each evaluation the model answers the first
+# `sample_prompts` eval prompts greedily, and the latest answer is shown with the words that changed
+# since the one before marked. A falling loss can hide a model that learned to stop too early or
+# never to stop; the answers show it. They are saved in `samples.jsonl` (and the tracker) and cost
+# one short generation per evaluation, never a training step's time.
 
 # %%
 result = None
@@ -161,11 +169,14 @@ if interactive:
     display(panel)
 else:
     from workbench.ui.live import LiveLossPlot, ProgressLine
+    from workbench.ui.samples import SampleAnswersView
 
-    progress, plot = ProgressLine(eval_first=cfg.eval_at_start), LiveLossPlot()
-    progress.show()
-    plot.show()
-    result = train(cfg, callbacks=[progress, plot])
+    progress = ProgressLine(eval_first=cfg.eval_at_start, samples=bool(cfg.sample_prompts))
+    plot = LiveLossPlot()
+    views = [progress, plot] + ([SampleAnswersView()] if cfg.sample_prompts else [])
+    for view in views:
+        view.show()
+    result = train(cfg, callbacks=views)
     plot.close()  # the live figure becomes the final static one
 
 # %% [markdown]

@@ -101,3 +101,45 @@ def test_panel_reports_stop_at_the_next_step(tiny_model_dir, run_dir, tmp_path):
     step = int(report.split()[3])
     assert clicked_at <= step <= clicked_at + 2 and step == result.steps
     assert seen.index(report) < len(seen) - 1  # shown before the run's final status
+
+
+def test_the_output_backend_redraws_as_widget_state():
+    """The panel's plot is an Output whose whole content is the latest figure: a page that renders
+    it late still draws every point so far (a FigureWidget's updates are transient messages)."""
+    from workbench.ui.live import LiveLossPlot
+
+    plot = LiveLossPlot(backend="output", min_interval=0)
+    output = plot.show()
+    state = TrainState(max_steps=4)
+    plot.on_train_begin(state)
+    for step in (1, 2, 3):
+        state.step = step
+        plot.on_log(state, {"loss": 1.0 / step, "learning_rate": 1e-3})
+
+    def drawn() -> dict:
+        (bundle,) = output.outputs  # one output, replaced at each redraw
+        return bundle["data"]["application/vnd.plotly.v1+json"]
+
+    train = drawn()["data"][0]
+    assert list(train["x"]) == [1, 2, 3] and list(train["y"]) == [1.0, 0.5, 1.0 / 3]
+    assert list(drawn()["layout"]["xaxis"]["range"]) == [0, 4]
+    fig = plot.close()
+    assert list(fig.data[0].x) == [1, 2, 3] and drawn()["data"][0]["x"] == train["x"]
+
+
+def test_progress_line_leaves_the_sample_answers_out_of_the_eta_and_says_they_run():
+    from workbench.ui.live import ProgressLine
+
+    line = ProgressLine(min_interval=0, samples=True)
+    state = TrainState(max_steps=11)
+    line.on_train_begin(state)
+    line.on_evaluate(state, {"eval_loss": 1.0})
+    assert "answering the sample prompts" in line.text
+    time.sleep(1.0)  # generating the sample answers
+    line.on_samples(state, [])
+    assert "answering" not in line.text
+    time.sleep(0.1)  # one training step
+    state.step, state.tokens_seen = 1, 100
+    line.on_step_end(state)
+    eta = float(line.text.split("ETA ")[1].rstrip("s"))
+    assert eta <= 3, line.text  # about 10 x 0.1 s; counting the answers would give ~11 s

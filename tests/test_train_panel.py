@@ -43,7 +43,10 @@ def test_panel_trains_in_a_thread_stops_on_click_and_leaves_a_static_figure(
     result = panel.wait(timeout=120)
     assert result.status == "stopped" and 0 < result.steps < 500
     assert "stopped" in panel.status.value
-    assert panel.plot.widget is None  # the FigureWidget was closed...
-    (static,) = panel.plot_box.children  # ...and replaced by a static figure
-    assert "application/vnd.plotly.v1+json" in static.outputs[0]["data"]
+    (output,) = panel.plot_box.children  # the live Output, holding the final static figure
+    assert output is panel.plot.output and len(output.outputs) == 1
+    figure = output.outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    train = next(t for t in figure["data"] if t["name"].startswith("train loss"))
+    assert list(train["x"]) == [r["step"] for r in panel.plot.records if "loss" in r]
+    assert list(train["x"])[-1] == result.steps  # every logged step, the last one included
     assert panel.train_button.disabled is False

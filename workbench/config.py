@@ -22,6 +22,7 @@ SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
 OBJECTIVES = ("sft", "dpo")
 TASKS = ("generation", "classification")  # TrainConfig.task: what the tuned model outputs
 REPORTERS = ("mlflow", "tensorboard", "trackio", "none")  # TrainConfig.report_to
+MAX_SAMPLE_PROMPTS = 16  # TrainConfig.sample_prompts: a few to watch, not an evaluation set
 
 
 def default_report_to() -> str:
@@ -96,6 +97,12 @@ class TrainConfig:
     save_every: int = 0  # 0: at the end only
     early_stopping_patience: int = 0  # 0: off
     eval_at_start: bool = True  # an eval before the first step: the baseline the curve falls from
+    # answer the prompts of the first N eval rows greedily at each evaluation (samples.jsonl, the
+    # live panel, the tracker; training/samples.py): 0 is off, as each answer costs generation time
+    sample_prompts: int = 0
+    sample_max_new_tokens: int = (
+        48  # the length of those answers (a generated token costs a forward)
+    )
     # objective: sft (instruction tuning) or dpo (preference pairs, training/preference.py)
     objective: str = "sft"
     beta: float = 0.1  # dpo: how far the tuned model may move from the reference
@@ -175,6 +182,7 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.beta must be > 0 (DPO uses 0.1), got {self.beta!r}.")
         self._check_forgetting_options()
         self._check_task()
+        self._check_samples()
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(
                 f"TrainConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}."
@@ -245,6 +253,26 @@ class TrainConfig:
                 f"TrainConfig.task='classification' trains a label head; {', '.join(bad)} "
                 "shape(s) generated answers and do not apply. Leave objective='sft', "
                 "kl_to_base=0, replay=None, packing=False, split='random'."
+            )
+
+    def _check_samples(self) -> None:
+        """sample_prompts: a few prompts, answered by a model that writes answers."""
+        if not 0 <= self.sample_prompts <= MAX_SAMPLE_PROMPTS:
+            raise ConfigError(
+                f"TrainConfig.sample_prompts must be in 0..{MAX_SAMPLE_PROMPTS} (how many eval "
+                f"prompts to answer at each evaluation; 0 is off), got {self.sample_prompts!r}. "
+                "Each one adds generation time to every evaluation: notebook 04 answers them all."
+            )
+        if not 1 <= self.sample_max_new_tokens <= 4096:
+            raise ConfigError(
+                "TrainConfig.sample_max_new_tokens must be in 1..4096, got "
+                f"{self.sample_max_new_tokens!r}."
+            )
+        if self.sample_prompts and self.task == "classification":
+            raise ConfigError(
+                f"TrainConfig.sample_prompts={self.sample_prompts} answers prompts, but "
+                "task='classification' trains a label head that writes no answers (its evaluations "
+                "report accuracy and macro-F1 instead). Set sample_prompts=0."
             )
 
     def label_set(self) -> list[str] | None:

@@ -161,6 +161,11 @@ class RunDir:
         return self.root / "metrics.jsonl"
 
     @property
+    def samples_jsonl(self) -> Path:
+        """Greedy answers to a few eval prompts at each evaluation (TrainConfig.sample_prompts)."""
+        return self.root / "samples.jsonl"
+
+    @property
     def checkpoints_dir(self) -> Path:
         return self.root / "checkpoints"
 

@@ -3,7 +3,7 @@
 Checks the issue's done-when list on the tiny model: one dataset named everywhere (and in the data
 card); something on screen within 5 s of every long action (02's probe cell, 03's Train, 04's
 comparison and its own-prompt box); the initial evaluation said in words and the first loss point
-at the first log step; an ETA that leaves the evaluation out; Stop reported within one step; an
+at the first log step; sample answers under the plot during the run; an ETA that leaves the evaluation out; Stop reported within one step; an
 interrupted comparison keeping the rows answered so far; no widget wider than its output area; no
 library warning in any output.
 
@@ -199,6 +199,8 @@ def _train_and_stop(nb) -> None:
     # a legend from the start (the first plotly widget loads plotly.js into the page: seconds)
     expect(live.locator(".legendtext").first).to_be_visible(timeout=60_000)
     expect(progress).to_contain_text("ETA", timeout=180_000)
+    # the initial evaluation's sample answers, under the plot, while the run goes on
+    expect(panel.locator(".wb-samples")).to_contain_text("step 0", timeout=30_000)
     page.wait_for_function(  # a few redraws with an ETA, to measure the time per step
         "(n) => window.__wbPanel.filter((e) => e[2].includes('ETA')).length >= n", arg=3
     )

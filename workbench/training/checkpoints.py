@@ -164,7 +164,7 @@ def clear_previous(rd: RunDir) -> None:
                 shutil.rmtree(path, ignore_errors=True)
         with contextlib.suppress(OSError):
             root.rmdir()  # only when nothing else is left in it
-    for path in (rd.metrics_jsonl, rd.train_result_json, rd.provenance_json):
+    for path in (rd.metrics_jsonl, rd.samples_jsonl, rd.train_result_json, rd.provenance_json):
         path.unlink(missing_ok=True)
 
 

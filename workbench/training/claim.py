@@ -52,6 +52,7 @@ ARTIFACTS = frozenset(
         "erasure",
         "extraction_audit.json",
         "metrics.jsonl",
+        "samples.jsonl",
         "checkpoints",
         "adapter",
         "model",

@@ -7,7 +7,8 @@ no per-step extras, so Trainer costs about what a plain loop costs (benchmarks/t
 a tracker named by `report_to` gets what the Trainer logs anyway (training/tracking.py). Every
 run leaves in its run directory: `train_config.yaml`, `metrics.jsonl`, `checkpoints/` (atomic,
 resumable), `adapter/` (or `model/`), `merged/` on request, `figures/loss.html`, `provenance.json` (the
-data subjects' salted hashes, provenance/index.py) and `train_result.json`.
+data subjects' salted hashes, provenance/index.py), `samples.jsonl` when `sample_prompts` is on
+(training/samples.py) and `train_result.json`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from .events import (
     TrainState,
 )
 from .result import SplitData, TrainResult
+from .samples import sample_generations
 from .tracking import end_tracking, report_to_integrations, start_tracking
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,10 @@ def _train(
         result.data, result.world_size = info["data"], trainer.args.world_size
         result.trainable_params, result.total_params = info["trainable"], info["total"]
         sinks = _sinks(cfg, rd, history, trainer.is_world_process_zero(), stop) + list(callbacks)
+        # after the views: an evaluation's point is drawn before its sample answers are generated
+        sinks += sample_generations(
+            cfg, rd, trainer, info["splits"], checkpoint, listeners=callbacks, tracker=tracker
+        )
         _run(trainer, state, sinks, checkpoint, cfg)
         result.status, result.message = _final_status(state)
         _finish(trainer, tech, cfg, rd, state, result, history)
@@ -464,7 +470,8 @@ def _write_figure(result: TrainResult, rd: RunDir) -> None:
 
 def notebook_config(namespace: dict[str, Any], *, use_technique_json: bool = True) -> TrainConfig:
     """The config notebook 03 trains: notebook 02's choice (run_dir/technique.json) when asked for and
-    present, then every TrainConfig-named parameter that is not None on top, run_dir always."""
+    present, then every TrainConfig-named parameter that is not None on top, run_dir always
+    (`sample_prompts` only where the run writes answers: not for a classifier)."""
     from dataclasses import fields
 
     from ..estimation.choice import TechniqueChoice
@@ -477,4 +484,9 @@ def notebook_config(namespace: dict[str, Any], *, use_technique_json: bool = Tru
         base = choice.train_config.to_dict()
         log.info("Using the config chosen in notebook 02 (%s)", rd.technique_json)
     overrides = {k: v for k, v in namespace.items() if k in names and v is not None}
-    return TrainConfig.from_dict({**base, **overrides, "run_dir": str(rd.root)}, strict=False)
+    merged = {**base, **overrides, "run_dir": str(rd.root)}
+    if merged.get("task") == "classification" and merged.get("sample_prompts"):
+        # the notebook samples answers of every run it trains; a label head writes none
+        log.info("sample_prompts is off for a classification run: it writes no answers")
+        merged["sample_prompts"] = 0
+    return TrainConfig.from_dict(merged, strict=False)

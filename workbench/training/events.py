@@ -1,8 +1,9 @@
 """Training events and the sinks that listen to them: history, JSONL log, NaN guard, early stopping, stop flag.
 
 The engine calls, in order: `on_train_begin`, then per optimizer step `on_step_end`, `on_log` every
-`log_every` steps, `on_evaluate` after each evaluation, `on_save` after each complete checkpoint,
-and `on_train_end` once with the final status. A callback may ask to stop by calling
+`log_every` steps, `on_evaluate` after each evaluation, `on_samples` after it when the run answers
+sample prompts (training/samples.py), `on_save` after each complete checkpoint, and `on_train_end`
+once with the final status. A callback may ask to stop by calling
 `state.request_stop(status, message)`; the engine then saves a checkpoint (unless the run
 diverged) and returns. No UI here: views in `workbench/ui/` are callbacks too.
 """
@@ -15,7 +16,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .samples import SampleAnswer
 
 
 @dataclass
@@ -68,6 +72,8 @@ class Callback:
     def on_log(self, state: TrainState, logs: dict[str, float]) -> None: ...
 
     def on_evaluate(self, state: TrainState, metrics: dict[str, float]) -> None: ...
+
+    def on_samples(self, state: TrainState, answers: list[SampleAnswer]) -> None: ...
 
     def on_save(self, state: TrainState, checkpoint: str) -> None: ...
 

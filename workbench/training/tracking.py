@@ -241,6 +241,7 @@ def _artifact_files(rd: RunDir) -> list[tuple[Path, str]]:
     files = [
         (rd.train_config_yaml, "run"),
         (rd.metrics_jsonl, "run"),
+        (rd.samples_jsonl, "run"),
         (rd.train_result_json, "run"),
         (rd.loss_figure_html, "figures"),
         (rd.inspect_report_json, "inspect"),

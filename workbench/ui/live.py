@@ -1,11 +1,17 @@
 """Live training views: a loss plot and a progress line, both training callbacks that redraw by wall clock.
 
-Two backends, because of what was measured in JupyterLab 4.6 (design.md, principle 3):
-- "widget": a plotly `FigureWidget` updated inside `batch_update()` (one message per redraw).
-  Updates from a background thread reach the page; used by the interactive panel.
+Three plot backends, because of what was measured in JupyterLab 4.6 (design.md, principle 3):
+- "output": an ipywidgets `Output` whose `outputs` is replaced by the figure's plotly mimebundle
+  at each redraw. It is synced *state*, so a page that renders the output late (or misses a
+  message) still draws the latest figure. The interactive panel uses it: training runs in a
+  background thread, and the FigureWidget below lost its updates there in 2 of 6 browser runs
+  (the plot stayed empty while the progress line moved; its updates are transient messages, and
+  plotly's 5 MB widget module may still be loading when the first ones arrive).
+- "widget": a plotly `FigureWidget` updated inside `batch_update()` (one message per redraw, the
+  plot updated in place rather than re-created). Kept for code that wants the figure object.
 - "display": a display handle updated with a fresh static figure. Works in the foreground only
   (a running cell, papermill), where it is what executed notebooks keep.
-Both redraw at most every `min_interval` seconds, cap the points sent, always flush at the end,
+All redraw at most every `min_interval` seconds, cap the points sent, always flush at the end,
 and `close()` leaves a static `go.Figure` (a saved FigureWidget would add ~5 MB of widget state).
 """
 
@@ -54,17 +60,24 @@ class LiveLossPlot(_Throttled):
         history: list[dict[str, Any]] | None = None,
     ):
         super().__init__(min_interval)
-        if backend not in ("display", "widget"):
-            raise ValueError(f"backend must be 'display' or 'widget', got {backend!r}")
+        if backend not in ("display", "widget", "output"):
+            raise ValueError(f"backend must be 'display', 'widget' or 'output', got {backend!r}")
         self.backend, self.title, self.max_points = backend, title, max_points
         self.records: list[dict[str, Any]] = list(history or [])
-        self.widget: Any = None
+        self.widget: Any = None  # the FigureWidget ("widget")
+        self.output: Any = None  # the ipywidgets Output ("output")
         self._handle: Any = None
         self.max_steps = 0  # the x axis spans the whole run from the start
 
     # -- the view ---------------------------------------------------------------------------------
     def show(self) -> Any:
-        """Put the (empty) plot on the page; returns the FigureWidget or the display handle."""
+        """Put the (empty) plot on the page; returns the Output, the FigureWidget or the display handle."""
+        if self.backend == "output":
+            import ipywidgets as w
+
+            self.output = w.Output()
+            show_figure(self.output, self.figure())
+            return self.output
         if self.backend == "widget":
             import plotly.graph_objects as go
 
@@ -92,15 +105,20 @@ class LiveLossPlot(_Throttled):
                     if "showlegend" in new:
                         trace.showlegend = new["showlegend"]
                 self.widget.layout.xaxis.update(step_axis(max(last, self.max_steps)))
+        elif self.output is not None:
+            show_figure(self.output, self.figure())
         elif self._handle is not None:
             self._handle.update(self.figure())
 
     def close(self) -> Any:
-        """Stop live updates; return the static figure (the widget is closed, its state dropped)."""
+        """Stop live updates; return the static figure (the widget is closed, its state dropped;
+        an Output keeps showing the figure)."""
         fig = self.figure()
         if self.widget is not None:
             self.widget.close()
             self.widget = None
+        elif self.output is not None:
+            show_figure(self.output, fig)
         elif self._handle is not None:
             self._handle.update(fig)
         return fig
@@ -118,18 +136,34 @@ class LiveLossPlot(_Throttled):
         self._maybe_redraw(state, force=True)  # evaluations are rare and worth showing at once
 
 
+def show_figure(output: Any, fig: Any) -> None:
+    """Make `fig` the whole content of an ipywidgets Output: one state change, from any thread
+    (an Output's context manager and `display` capture only in the thread running the cell)."""
+    import plotly.io as pio
+
+    bundle = pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict())
+    output.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+
+
 class ProgressLine(_Throttled):
     """Step x / N, tokens/s and ETA, as an ipywidgets bar ("widget") or an HTML line ("display").
 
-    Time spent evaluating is left out of tok/s and the ETA (an evaluation is not a training step);
-    what runs between steps (the initial evaluation, the final one after a stop) is said in words.
+    Time spent evaluating is left out of tok/s and the ETA (an evaluation is not a training step),
+    and so is answering the sample prompts after it (`samples=True`: the run has
+    `sample_prompts`); what runs between steps (the initial evaluation, the sample answers, the
+    final evaluation after a stop) is said in words.
     """
 
     def __init__(
-        self, *, backend: str = "display", min_interval: float = 0.5, eval_first: bool = False
+        self,
+        *,
+        backend: str = "display",
+        min_interval: float = 0.5,
+        eval_first: bool = False,
+        samples: bool = False,
     ):
         super().__init__(min_interval)
-        self.backend, self.eval_first = backend, eval_first
+        self.backend, self.eval_first, self.samples = backend, eval_first, samples
         self.bar: Any = None
         self.label: Any = None
         self._handle: Any = None
@@ -171,6 +205,13 @@ class ProgressLine(_Throttled):
     def on_evaluate(self, state: TrainState, metrics: dict[str, float]) -> None:
         now = time.monotonic()
         self._eval_s += now - self._last_event  # the evaluation ran since the last event
+        self._last_event = now
+        self.note = "answering the sample prompts…" if self.samples else ""
+        self._maybe_redraw(state, force=True)
+
+    def on_samples(self, state: TrainState, answers: list[Any]) -> None:
+        now = time.monotonic()
+        self._eval_s += now - self._last_event  # generating them is evaluation time too
         self._last_event, self.note = now, ""
         self._maybe_redraw(state, force=True)
 

@@ -1,9 +1,10 @@
-"""The notebook-03 training panel: Train / Stop / Export-script buttons, live loss plot, progress.
+"""The notebook-03 training panel: Train / Stop / Export-script buttons, live loss plot, progress, sample answers.
 
 Training runs in a background thread (the kernel ignores clicks while a cell runs), so Stop works.
 The panel holds no logic: Train calls `workbench.training.engine`, Stop sets a `StopFlag`, Export calls
-`workbench.training.scaleout.export_script`. At the end the live FigureWidget is closed and replaced by the
-static figure.
+`workbench.training.scaleout.export_script`. The live plot is an ipywidgets Output redrawn with the
+whole figure (widget state, so it survives a page that renders late; ui/live.py says why); at the
+end it keeps the final static figure.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..config import TrainConfig
 from ..rundir import RunDir
 from ..training.events import Callback, StopFlag, TrainState, read_jsonl
 from .live import LiveLossPlot, ProgressLine
+from .samples import SampleAnswersView
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +31,9 @@ class TrainPanel:
 
     def __init__(self, cfg: TrainConfig, *, resume: bool | str = "auto", min_interval: float = 0.5):
         self.cfg, self.resume, self.min_interval = cfg, resume, min_interval
-        # plotly's first FigureWidget imports for seconds (plotly.io -> nbformat -> jsonschema's
-        # grammars): pay that while this cell runs, not between the Train click and its feedback
-        from plotly.basewidget import BaseFigureWidget  # noqa: F401
+        # plotly.io imports for seconds (nbformat -> jsonschema's grammars): pay that while this
+        # cell runs, not between the Train click and its feedback
+        import plotly.io  # noqa: F401
 
         self.result: Any = None
         self.thread: threading.Thread | None = None
@@ -46,12 +48,15 @@ class TrainPanel:
         )
         self.plot_box = w.VBox([])
         self.progress_box = w.VBox([])
+        self.samples_box = w.VBox([])  # cfg.sample_prompts: the answers under the plot
+        self.samples: SampleAnswersView | None = None
         self.log = w.Output()
         self.train_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.export_button.on_click(lambda _: self.export())
         buttons = w.HBox([self.train_button, self.stop_button, self.export_button])
-        self.widget = w.VBox([buttons, self.status, self.progress_box, self.plot_box, self.log])
+        parts = [buttons, self.status, self.progress_box, self.plot_box, self.samples_box, self.log]
+        self.widget = w.VBox(parts)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -66,15 +71,21 @@ class TrainPanel:
         self.train_button.disabled = True
         self.status.value = "Starting&hellip;"
         self.progress = ProgressLine(
-            backend="widget", min_interval=self.min_interval, eval_first=self.cfg.eval_at_start
+            backend="widget",
+            min_interval=self.min_interval,
+            eval_first=self.cfg.eval_at_start,
+            samples=bool(self.cfg.sample_prompts),
         )
         self.progress_box.children = (self.progress.show(),)  # progress at once, before the plot
-        self.plot = LiveLossPlot(
-            backend="widget",
+        self.plot = LiveLossPlot(  # "output": redrawn as widget state, reliable from a thread
+            backend="output",
             min_interval=self.min_interval,
             history=_previous_history(self.cfg, self.resume),
         )
         self.plot_box.children = (self.plot.show(),)
+        if self.cfg.sample_prompts:
+            self.samples = SampleAnswersView(backend="widget")
+            self.samples_box.children = (self.samples.show(),)
         self.train_button.disabled, self.stop_button.disabled = True, False
         self.status.value = (
             "Training&hellip; (Stop saves a checkpoint; Train again resumes from it)"
@@ -117,9 +128,10 @@ class TrainPanel:
         from ..training.engine import train
 
         try:
+            views = [self.plot, self.progress, *([self.samples] if self.samples else [])]
             self.result = train(
                 self.cfg,
-                callbacks=[self.plot, self.progress, _StopReport(self.status)],
+                callbacks=[*views, _StopReport(self.status)],
                 stop=self.stop_flag,
                 resume=self.resume,
             )
@@ -128,17 +140,8 @@ class TrainPanel:
             log.exception("training failed")
             self.status.value = f"<b>failed</b>: {html.escape(str(exc))}"
         finally:
-            self._show_static(self.plot.close())
+            self.plot.close()  # the Output keeps the final figure: what a saved notebook shows
             self.train_button.disabled, self.stop_button.disabled = False, True
-
-    def _show_static(self, fig: Any) -> None:
-        """Swap the live widget for a static figure (Output.outputs is set directly: we are in a thread)."""
-        import plotly.io as pio
-
-        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict())
-        out = w.Output()
-        out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
-        self.plot_box.children = (out,)
 
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the background run ends (tests, scripts); returns the TrainResult."""
