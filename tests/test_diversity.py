@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -151,10 +150,9 @@ def _sharing_train_templates(train, rows) -> int:
     return sum(i in seen for i in ids[len(train) :])
 
 
-def test_orders_json_sample_is_varied_and_fast(orders):
-    t0 = time.perf_counter()
+def test_orders_json_sample_is_varied(orders):
+    # its speed is measured, not asserted: benchmarks/inspect_speed.py (inspection runs it)
     summary = diversity_summary(orders)
-    assert time.perf_counter() - t0 < 1.0  # 400 rows
     assert summary["rows"] == 400
     assert summary["template_like"] is False
     # 398 clusters of 400 rows, the 10 largest cover 0%, distinct-2 0.69 when written
