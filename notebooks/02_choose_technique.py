@@ -27,7 +27,10 @@
 #   The way to use knowledge that changes, and the only one of the three that can cite its sources.
 # * **Fine-tuning**: change the model's weights with examples. It changes *behaviour*: a tone, a
 #   fixed output format such as a strict JSON schema, a domain's jargon, one repetitive task done by
-#   a smaller and cheaper model, or a self-hosted model when data must stay in-house.
+#   a smaller and cheaper model, or a self-hosted model when data must stay in-house. Examples
+#   teach what to say (*instruction tuning*, SFT); pairs of a better and a worse answer to one
+#   prompt teach "this, not that" (*preference tuning*, DPO), which suits a tone or a style best.
+#   The advisor asks how many of each you have.
 #
 # The three combine: a fine-tuned model that answers in your format, over documents that retrieval
 # supplies. This notebook asks a few questions, recommends a lever with its reasons, then estimates
@@ -44,6 +47,7 @@ model = None                     # None: notebook 01's model (else smollm2-135m-
                                  # (llama-3.1-8b, qwen2.5-7b, ...), a local folder, a hub id
 max_length = None                # None: notebook 01's cutoff (else 384 tokens)
 technique = "lora"               # full | freeze | lora | dora | qlora
+objective = "sft"                # sft: examples | dpo: preference pairs (a better and a worse answer)
 hardware = "this-cpu"            # this-cpu | t4 | l4 | a10 | l40s | a100-40 | a100 | h100 | h200
 batch_size = 8
 max_steps = 20                   # > 0: this many optimizer steps; -1: train `epochs` whole epochs
@@ -75,8 +79,9 @@ goal_format = True
 goal_jargon = False
 cost_at_volume = True
 data_in_house = True
-good_examples = None             # None: the number of conversations in `dataset`
+good_examples = None             # None: the number of conversations in `dataset` (0 for pairs)
 prompting_tried = False
+preference_pairs = None          # None: the pairs in `dataset` for a "dpo" objective, else 0
 
 # %%
 import logging
@@ -123,12 +128,16 @@ cfg
 # disagree with a reason rather than with a verdict.
 
 # %%
+pairs_data = cfg.objective == "dpo"  # the data holds preference pairs, not examples
 if good_examples is None:
-    good_examples = dataset_rows(dataset, config=cfg)
+    good_examples = 0 if pairs_data else dataset_rows(dataset, config=cfg)
+if preference_pairs is None:
+    preference_pairs = dataset_rows(dataset, config=cfg) if pairs_data else 0
 answers = dict(knowledge_changes_often=knowledge_changes_often, needs_citations=needs_citations,
                goal_tone=goal_tone, goal_format=goal_format, goal_jargon=goal_jargon,
                cost_at_volume=cost_at_volume, data_in_house=data_in_house,
-               good_examples=int(good_examples), prompting_tried=prompting_tried)
+               good_examples=int(good_examples), prompting_tried=prompting_tried,
+               preference_pairs=int(preference_pairs))
 advice = advise(**answers)
 advice
 

@@ -66,6 +66,9 @@ cpu_low_memory = None        # True: lower peak RAM on a CPU, slower steps (READ
 kl_to_base = None            # e.g. 0.1: hold the answers near the base model's (adapter techniques)
 replay = None                # e.g. "general-replay": general conversations mixed into training
 replay_share = None          # e.g. 0.2: the share of training rows drawn from `replay` (0 to 0.9)
+objective = None             # "sft" (examples), or "dpo": pairs of a better and a worse answer
+beta = None                  # dpo: how far the tuned model may move from its reference (0.1)
+init_adapter = None          # dpo: start from this SFT run's adapter (its run dir); None: the base
 task = None                  # "generation" (chat answers) or "classification" (a label per text)
 labels = None                # classification: the label set, e.g. "refund,login"; None: from the data
 text_field = None            # classification: the text column; None: text, sentence, content, ...
@@ -94,6 +97,24 @@ label_field = None           # classification: the label column; None: label, in
 #   long here, because the general rows are shorter than the orders.
 #
 # Lower `lora_r` and fewer steps also forget less; the run comparison (notebook 06) finds where.
+
+# %% [markdown]
+# ## Preference tuning: pairs instead of examples
+#
+# `objective = "dpo"` trains on pairs: a prompt, the answer you want (*chosen*) and one you do not
+# (*rejected*), e.g. the shipped `support-tone-pairs` (an on-brand reply against a curt one, a
+# banned phrase, a missing sign-off). DPO (through TRL's `DPOTrainer`) raises the likelihood of the
+# chosen answer relative to the rejected one, measured against a *reference*: the same model with
+# its adapter switched off, so no second copy sits in memory. Pairs teach what examples cannot
+# say: "this, not that". The usual order is SFT first (examples of the task), then DPO from that
+# run's adapter (`init_adapter = "runs/sft"`), which then also serves as the reference.
+#
+# The plot then also shows the **reward margin** (how much more the model prefers the chosen
+# answer than the reference does, in log-probability; it starts at 0 and should rise) and the
+# **preference accuracy** (the share of pairs where the chosen answer wins; 0.5 is a coin). The
+# DPO loss starts at ln 2 = 0.69. A margin that keeps climbing while the eval margin falls is
+# overfitting, as with a loss. Each step runs chosen and rejected through the model plus a
+# reference pass: about 3x an SFT step on the same rows.
 
 # %% [markdown]
 # ## A classifier instead of a chat model

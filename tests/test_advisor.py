@@ -78,3 +78,49 @@ def test_form_drives_the_same_function():
     assert form.advice.recommendation == "finetune"
     assert form.advice.to_dict() == advise(goal_format=True, good_examples=800).to_dict()
     assert "Fine-tuning" in form.result.value
+
+
+def test_preference_pairs_for_a_tone_mean_dpo_after_sft_or_alone():
+    both = advise(goal_tone=True, cost_at_volume=True, good_examples=300, preference_pairs=200)
+    assert both.fine_tune and both.objective == "sft+dpo"
+    assert any("200 preference pairs for a tone" in r.text for r in both.reasons_for("finetune"))
+    assert "then on the preference pairs" in both.to_text() and "init_adapter" in both._repr_html_()
+    # the chosen answers are examples too: pairs alone clear the examples bar
+    alone = advise(goal_tone=True, cost_at_volume=True, preference_pairs=300)
+    assert alone.fine_tune and alone.objective == "dpo"
+    assert not any("Only 0 good examples" in r.text for r in alone.reasons)
+    without = advise(goal_tone=True, cost_at_volume=True, good_examples=300)
+    assert without.objective == "sft"
+    assert both.scores["finetune"] == without.scores["finetune"] + 1
+
+
+def test_pairs_for_a_format_or_too_few_pairs_keep_sft_and_say_why():
+    fmt = advise(goal_format=True, cost_at_volume=True, good_examples=300, preference_pairs=500)
+    assert fmt.objective == "sft"
+    assert any("pays off most for a tone" in r.text for r in fmt.reasons_for("finetune"))
+    few = advise(goal_tone=True, cost_at_volume=True, good_examples=300, preference_pairs=20)
+    assert few.objective == "sft"
+    assert any(
+        f"Only 20 preference pairs: collect at least {MIN_EXAMPLES}" in r.text for r in few.reasons
+    )
+    with pytest.raises(ConfigError, match="preference_pairs must be >= 0"):
+        advise(preference_pairs=-1)
+    assert advise().objective is None  # no fine-tuning advised: nothing to train
+
+
+def test_the_form_asks_for_preference_pairs():
+    from workbench.ui.advisor import AdvisorForm
+
+    form = AdvisorForm(goal_tone=True, cost_at_volume=True, good_examples=300)
+    assert form.advice.objective == "sft"
+    form.pairs.value = 250
+    form.button.click()
+    assert form.advice.objective == "sft+dpo" and "preference pairs" in form.result.value
+
+
+def test_notebook_02_counts_the_pairs_of_a_dpo_run():
+    from workbench import TrainConfig, dataset_rows, load_preferences
+
+    dpo = TrainConfig(objective="dpo", dataset="support-tone-pairs")
+    pairs = len(load_preferences("support-tone-pairs", split="train"))
+    assert pairs >= MIN_EXAMPLES and dataset_rows("support-tone-pairs", config=dpo) == pairs

@@ -96,7 +96,7 @@ def test_live_plot_throttles_redraws_and_leaves_a_static_figure():
     plot.on_train_end(state)
     assert list(widget.data[0].x)[-1] == 50  # the end always flushes
     fig = plot.close()
-    assert type(fig) is go.Figure and len(fig.data) == 5 and plot.widget is None
+    assert type(fig) is go.Figure and len(fig.data) == 9 and plot.widget is None
 
 
 def test_progress_line_reports_rate_and_eta():

@@ -23,7 +23,7 @@ def test_loss_figure_with_one_point_has_whole_steps_a_legend_and_no_negative_lr(
     assert layout.yaxis2.rangemode == "tozero" and layout.yaxis2.zeroline is False
     assert list(layout.xaxis.range) == [0, 20] and layout.xaxis.dtick == 2
     assert layout.xaxis.tickformat == "d"
-    train, _, _, lr, _ = fig.data
+    train, _, _, lr, *_ = fig.data
     assert "markers" in train.mode and "markers" in lr.mode  # one point is drawn, not hidden
     empty = loss_figure([], max_steps=3)  # the first frame, before any point
     assert empty.layout.showlegend is True and empty.layout.xaxis.dtick == 1
@@ -143,3 +143,30 @@ def test_progress_line_leaves_the_sample_answers_out_of_the_eta_and_says_they_ru
     line.on_step_end(state)
     eta = float(line.text.split("ETA ")[1].rstrip("s"))
     assert eta <= 3, line.text  # about 10 x 0.1 s; counting the answers would give ~11 s
+
+
+def test_a_dpo_run_draws_its_reward_margin_and_preference_accuracy():
+    from workbench.plots import loss_figure
+
+    start = {"eval_loss": 0.693, "eval_reward_margin": 0.0, "eval_preference_accuracy": 0.5}
+    history = [
+        {"kind": "eval", "step": 0, **start},
+        {
+            "kind": "train",
+            "step": 2,
+            "loss": 0.6,
+            "reward_margin": 0.4,
+            "preference_accuracy": 0.75,
+        },
+        {"kind": "train", "step": 4, "loss": 0.4, "reward_margin": 1.1, "preference_accuracy": 1.0},
+    ]
+    traces = {t.name: t for t in loss_figure(history).data}
+    assert list(traces["reward margin"].x) == [2, 4]
+    assert list(traces["reward margin"].y) == [0.4, 1.1]
+    assert list(traces["eval reward margin"].y) == [0.0]
+    assert list(traces["preference accuracy"].y) == [0.75, 1.0]
+    assert list(traces["eval preference accuracy"].x) == [0]
+    dpo = ("reward margin", "eval reward margin", "preference accuracy", "eval preference accuracy")
+    assert all(traces[name].showlegend for name in dpo)
+    plain = {t.name: t for t in loss_figure([{"kind": "train", "step": 1, "loss": 2.0}]).data}
+    assert all(plain[name].showlegend is False and list(plain[name].x) == [] for name in dpo)

@@ -52,6 +52,28 @@ def test_notebook_02_writes_technique_json(tiny_model_dir, run_dir):
 
 
 @pytest.mark.slow
+def test_notebook_02_advises_dpo_for_a_tone_from_preference_pairs(tiny_model_dir, run_dir):
+    run_notebook(
+        "02_choose_technique.ipynb",
+        run_dir,
+        model="tiny-random",
+        dataset="support-tone-pairs",
+        objective="dpo",
+        max_length=64,
+        batch_size=2,
+        goal_format=False,
+        goal_tone=True,
+    )
+    choice = json.loads((run_dir / "technique.json").read_text())
+    advice = choice["advice"]
+    assert advice["answers"]["good_examples"] == 0  # pairs are counted as pairs, not examples
+    assert advice["answers"]["preference_pairs"] >= 100
+    assert advice["recommendation"] == "finetune" and advice["objective"] == "dpo"
+    assert TrainConfig.from_dict(choice["train_config"]).objective == "dpo"
+    assert choice["estimate"]["peak_bytes"] > 0  # the estimate of a DPO step (chosen + rejected)
+
+
+@pytest.mark.slow
 def test_notebook_02_runs_the_lever_trial_headless(tiny_model_dir, run_dir):
     from workbench import LeverTrial
 

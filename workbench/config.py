@@ -100,9 +100,8 @@ class TrainConfig:
     # answer the prompts of the first N eval rows greedily at each evaluation (samples.jsonl, the
     # live panel, the tracker; training/samples.py): 0 is off, as each answer costs generation time
     sample_prompts: int = 0
-    sample_max_new_tokens: int = (
-        48  # the length of those answers (a generated token costs a forward)
-    )
+    # the length of those answers: each generated token costs a forward
+    sample_max_new_tokens: int = 48
     # objective: sft (instruction tuning) or dpo (preference pairs, training/preference.py)
     objective: str = "sft"
     beta: float = 0.1  # dpo: how far the tuned model may move from the reference

@@ -67,11 +67,13 @@ def step_axis(max_step: int) -> dict[str, Any]:
 def loss_traces(
     history: list[dict[str, Any]], *, smoothing: float = 0.6, max_points: int = 2000
 ) -> list[dict[str, Any]]:
-    """The five traces as plain dicts, in a fixed order (so a live widget can update them in place).
+    """The nine traces as plain dicts, in a fixed order (so a live widget can update them in place).
 
     Markers on every trace: a run's first log is a single point, which a line alone does not draw.
-    The fifth, KL to base (TrainConfig.kl_to_base, nats per labelled token), stays out of the
-    legend while a run logs none.
+    The fifth, KL to base (TrainConfig.kl_to_base, nats per labelled token), and the last four,
+    DPO's reward margin and preference accuracy on train and eval pairs (training/preference.py),
+    stay out of the legend while a run logs none. They share the loss axis: a DPO loss starts at
+    ln 2 = 0.69, the margin at 0 and the accuracy at about 0.5, so all three read on one scale.
     """
     train = [r for r in history if r.get("kind") == "train" and "loss" in r]
     evals = [r for r in history if r.get("kind") == "eval" and "eval_loss" in r]
@@ -81,6 +83,13 @@ def loss_traces(
     lrs = [r.get("learning_rate") for r in train]
     with_lr = [(s, lr) for s, lr in zip(steps, lrs, strict=True) if lr is not None]
     kl = [(r["step"], r["kl_to_base"]) for r in train if "kl_to_base" in r]
+    return [
+        *_base_traces(steps, losses, smoothing, evals, with_lr, kl),
+        *_preference_traces(train, evals),
+    ]
+
+
+def _base_traces(steps, losses, smoothing, evals, with_lr, kl) -> list[dict[str, Any]]:
     return [
         {
             "x": steps,
@@ -124,6 +133,36 @@ def loss_traces(
             "showlegend": bool(kl),
         },
     ]
+
+
+# DPO's metrics as the live plot draws them: (history key, name, colour, eval?)
+_PREFERENCE = (
+    ("reward_margin", "reward margin", "rgb(44,160,44)", False),
+    ("eval_reward_margin", "eval reward margin", "rgb(44,160,44)", True),
+    ("preference_accuracy", "preference accuracy", "rgb(255,127,14)", False),
+    ("eval_preference_accuracy", "eval preference accuracy", "rgb(255,127,14)", True),
+)
+
+
+def _preference_traces(
+    train: list[dict[str, Any]], evals: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    traces = []
+    for key, name, colour, is_eval in _PREFERENCE:
+        points = [(r["step"], r[key]) for r in (evals if is_eval else train) if key in r]
+        line = {"color": colour, "width": 2} | ({} if is_eval else {"dash": "dash"})
+        traces.append(
+            {
+                "x": [step for step, _ in points],
+                "y": [value for _, value in points],
+                "name": name,
+                "mode": "lines+markers",
+                "marker": {"size": 7 if is_eval else 4},
+                "line": line,
+                "showlegend": bool(points),
+            }
+        )
+    return traces
 
 
 # -- dataset inspection (notebook 01) ------------------------------------------------------------

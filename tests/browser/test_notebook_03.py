@@ -70,3 +70,36 @@ def _wait_for_points(notebook, plot, status, *, at_least: int, timeout_s: float 
             return points
         notebook.page.wait_for_timeout(250)
     raise AssertionError(f"the live plot stayed at {points} points (wanted {at_least})")
+
+
+_JS_TRACE_X = "(gd, name) => Array.from((gd.data || []).find((t) => t.name === name)?.x || [])"
+
+
+def test_a_dpo_run_shows_its_reward_margin_live(open_notebook):
+    """objective = "dpo" on preference pairs: the live plot draws the reward margin and the
+    preference accuracy as the run logs them, and keeps them in the static figure after Stop."""
+    params = {**PARAMS, "dataset": "support-tone-pairs", "objective": "dpo", "max_steps": 200}
+    notebook = open_notebook("03_train.ipynb", **params)
+    notebook.run_all(timeout_s=120)
+    panel = notebook.output_of("TrainPanel(cfg)")
+    status = panel.locator(".widget-html").first
+    panel.locator(".jupyter-button", has_text="Train").click()
+    live = panel.locator(".js-plotly-plot")
+    legend = live.locator(".legendtext")
+    expect(legend.filter(has_text="reward margin").first).to_be_visible(timeout=180_000)
+    expect(legend.filter(has_text="preference accuracy").first).to_be_visible()
+    page = notebook.page
+    page.wait_for_function(  # a margin point per logged step, drawn while the run goes on
+        f"(gd) => ({_JS_TRACE_X})(gd, 'reward margin').length >= 3",
+        arg=live.element_handle(),
+        timeout=120_000,
+    )
+    assert "failed" not in status.inner_text(), status.inner_text()
+    panel.locator(".jupyter-button", has_text="Stop").click()
+    expect(status).to_contain_text("stopped", timeout=180_000)
+    static = panel.locator(".widget-output .js-plotly-plot")
+    expect(static).to_be_visible()
+    margins = static.evaluate(_JS_TRACE_X, "reward margin")
+    assert len(margins) >= 3 and margins == sorted(margins), margins  # one per logged step
+    assert static.evaluate(_JS_TRACE_X, "eval reward margin")[0] == 0  # the initial evaluation
+    assert notebook.errors() == []

@@ -19,6 +19,12 @@ LEVERS = {"prompt": "Prompt engineering", "rag": "Retrieval (RAG)", "finetune": 
 # Examples needed before fine-tuning is worth it: LoRA on a few hundred clean examples changes
 # format and tone; under ~100, few-shot prompting usually matches it.
 MIN_EXAMPLES, GOOD_EXAMPLES = 100, 500
+OBJECTIVES = {
+    "sft": "trained on your examples (objective sft)",
+    "sft+dpo": "first on your examples (objective sft), then on the preference pairs from that run "
+    "(objective dpo, init_adapter = the SFT run)",
+    "dpo": "trained on the preference pairs (objective dpo; their chosen answers are your examples)",
+}
 
 
 @dataclass
@@ -41,6 +47,9 @@ class Advice:
     warnings: list[str] = field(default_factory=list)
     technique: str | None = None  # a starting technique when fine-tuning is advised
     answers: dict[str, Any] = field(default_factory=dict)
+    # how to train when fine-tuning is advised: "sft" (examples), "sft+dpo" (examples, then the
+    # preference pairs from that run), "dpo" (pairs alone: their chosen answers are the examples)
+    objective: str | None = None
 
     @property
     def title(self) -> str:
@@ -65,8 +74,12 @@ class Advice:
             lines += [f"    {_sign(r.points)} {r.text}" for r in self.reasons_for(lever)]
         lines += [f"  ! {w}" for w in self.warnings]
         if self.technique:
-            lines.append(f"  Start with technique: {self.technique}")
+            lines.append(f"  Start with technique: {self.technique}, {self.objective_text}")
         return "\n".join(lines)
+
+    @property
+    def objective_text(self) -> str:
+        return OBJECTIVES.get(self.objective or "sft", OBJECTIVES["sft"])
 
     def _repr_html_(self) -> str:
         items = []
@@ -81,7 +94,10 @@ class Advice:
             )
         warns = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
         tech = (
-            f"<p>Start with technique <code>{self.technique}</code>.</p>" if self.technique else ""
+            f"<p>Start with technique <code>{self.technique}</code>, "
+            f"{html.escape(self.objective_text)}.</p>"
+            if self.technique
+            else ""
         )
         return (
             f"<div><h4>Recommendation: {html.escape(self.title)}</h4><ul>{''.join(items)}</ul>"
@@ -108,6 +124,7 @@ def advise(
     data_in_house: bool = False,
     good_examples: int = 0,
     prompting_tried: bool = False,
+    preference_pairs: int = 0,
 ) -> Advice:
     """Recommend prompt engineering, RAG, fine-tuning or a mix from a short questionnaire.
 
@@ -119,9 +136,14 @@ def advise(
     data_in_house: the data may not leave the organisation (self-hosted open model).
     good_examples: how many good input/output examples exist today.
     prompting_tried: a well-built prompt with examples has been tried and fell short.
+    preference_pairs: how many pairs of a better and a worse answer to one prompt exist (ratings,
+        A/B choices, replies a reviewer rewrote). For a tone they teach what examples cannot
+        ("this reply, not that one"); their chosen answers also count as examples.
     """
     if good_examples < 0:
         raise ConfigError(f"good_examples must be >= 0, got {good_examples}.")
+    if preference_pairs < 0:
+        raise ConfigError(f"preference_pairs must be >= 0, got {preference_pairs}.")
     answers = {k: v for k, v in locals().items() if k != "answers"}
     reasons = [
         Reason(
@@ -134,11 +156,14 @@ def advise(
     reasons += _behaviour_reasons(
         goal_tone, goal_format, goal_jargon, cost_at_volume, data_in_house
     )
-    reasons += _evidence_reasons(good_examples, prompting_tried)
+    examples = max(good_examples, preference_pairs)  # a pair's chosen answer is a good example
+    reasons += _evidence_reasons(examples, prompting_tried)
+    reasons += _preference_reasons(preference_pairs, goal_tone, good_examples)
     scores = {lever: sum(r.points for r in reasons if r.lever == lever) for lever in LEVERS}
-    levers = _choose(scores, good_examples)
-    warnings = _warnings(levers, knowledge_changes_often, good_examples, data_in_house)
+    levers = _choose(scores, examples)
+    warnings = _warnings(levers, knowledge_changes_often, examples, data_in_house)
     technique = "lora" if "finetune" in levers else None  # the default for most business cases
+    objective = _objective(preference_pairs, goal_tone, good_examples) if technique else None
     beyond_prompt = [lv for lv in levers if lv != "prompt"]
     return Advice(
         recommendation="+".join(beyond_prompt) or "prompt",
@@ -148,6 +173,7 @@ def advise(
         warnings=warnings,
         technique=technique,
         answers=answers,
+        objective=objective,
     )
 
 
@@ -260,6 +286,44 @@ def _evidence_reasons(examples: int, prompting_tried: bool) -> list[Reason]:
             )
         )
     return out
+
+
+def _preference_reasons(pairs: int, tone: bool, examples: int) -> list[Reason]:
+    if pairs <= 0:
+        return []
+    if pairs < MIN_EXAMPLES:
+        return [
+            Reason(
+                "finetune",
+                0,
+                f"Only {pairs} preference pairs: collect at least {MIN_EXAMPLES} before preference "
+                "tuning (DPO); use them to judge answers now.",
+            )
+        ]
+    if not tone:
+        return [
+            Reason(
+                "finetune",
+                0,
+                f"{pairs} preference pairs: preference tuning (DPO) pays off most for a tone or "
+                "style; a format or a domain's language is learned from examples (SFT).",
+            )
+        ]
+    then = "after SFT on your examples" if examples >= MIN_EXAMPLES else "on their own"
+    return [
+        Reason(
+            "finetune",
+            1,
+            f"{pairs} preference pairs for a tone: 'this reply, not that one' teaches what single "
+            f"examples cannot say. Train DPO {then} (notebook 03: objective = 'dpo').",
+        )
+    ]
+
+
+def _objective(pairs: int, tone: bool, examples: int) -> str:
+    if pairs < MIN_EXAMPLES or not tone:
+        return "sft"
+    return "sft+dpo" if examples >= MIN_EXAMPLES else "dpo"
 
 
 def _choose(scores: dict[str, int], examples: int) -> list[str]:

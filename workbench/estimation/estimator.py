@@ -478,8 +478,13 @@ def dataset_tokens(dataset: Any, *, max_length: int, config: TrainConfig | None 
 
 
 def dataset_rows(dataset: Any, *, config: TrainConfig | None = None) -> int:
-    """Training rows of a dataset: conversations, or labelled texts for a classification `config`."""
+    """Training rows of a dataset: conversations, labelled texts for a classification `config`,
+    preference pairs for a DPO one."""
     split = {"split": "train"} if isinstance(dataset, str) else {}
+    if config is not None and config.objective == "dpo":
+        from ..data.preferences import load_preferences
+
+        return len(load_preferences(dataset, **split))
     if config is not None and config.task == "classification":
         from ..data.labelled import load_labelled
 

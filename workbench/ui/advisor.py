@@ -22,7 +22,7 @@ QUESTIONS = {
 
 class AdvisorForm:
     """View over `advise`. Tests drive it like a user: set `boxes[name].value`, `examples.value`,
-    click `button`; `advice` holds the last Advice and `result.value` its HTML."""
+    `pairs.value`, click `button`; `advice` holds the last Advice and `result.value` its HTML."""
 
     def __init__(self, **answers: Any):
         style = {"description_width": "initial"}
@@ -43,15 +43,25 @@ class AdvisorForm:
             description="Good examples you have",
             style=style,
         )
+        self.pairs = w.BoundedIntText(
+            value=int(answers.get("preference_pairs", 0)),
+            min=0,
+            max=10_000_000,
+            description="Preference pairs you have (a better and a worse answer)",
+            style=style,
+            layout=w.Layout(width="auto"),
+        )
         self.button = w.Button(description="Advise", button_style="primary", icon="compass")
         self.result = w.HTML()
         self.advice: Advice | None = None
         self.button.on_click(lambda _b: self.update())
-        self.widget = w.VBox([*self.boxes.values(), self.examples, self.button, self.result])
+        fields = [*self.boxes.values(), self.examples, self.pairs, self.button, self.result]
+        self.widget = w.VBox(fields)
         self.update()
 
     def answers(self) -> dict[str, Any]:
-        return {**{k: b.value for k, b in self.boxes.items()}, "good_examples": self.examples.value}
+        counts = {"good_examples": self.examples.value, "preference_pairs": self.pairs.value}
+        return {**{k: b.value for k, b in self.boxes.items()}, **counts}
 
     def update(self) -> Advice:
         try:
