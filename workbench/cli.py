@@ -122,6 +122,26 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     )
     run.set_defaults(func=_cmd_run)
 
+    retune = sub.add_parser(
+        "retune",
+        help="rerun a run's parameters on a new base model (notebooks 01-05), then compare the runs",
+        description="Read what RUN_DIR was made with (its summary.json from `workbench run`, else "
+        "its train_config.yaml), swap the base model, execute notebooks 01-05 headless into a new "
+        "run directory, and compare old and new: task metrics with intervals, forgetting, training "
+        "time and compute (retune_comparison.html). The new run's model card records the re-tune "
+        "as a recurring cost. Exit 1 when a notebook or a quality gate fails.",
+    )
+    retune.add_argument("run_dir", help="the finished run to repeat")
+    retune.add_argument(
+        "--model", required=True, help="the new base: a name, a local folder or a hub id"
+    )
+    retune.add_argument(
+        "--run-dir", dest="new_run_dir", help="the new run (default: RUN_DIR-<model>)"
+    )
+    retune.add_argument("--profile", help="a parameters profile on top (default: the run's own)")
+    retune.add_argument("--cell-timeout", type=int, help="seconds one cell may run")
+    retune.set_defaults(func=_cmd_retune)
+
     report = sub.add_parser(
         "report",
         help="write the model card, data card and AI Act / GDPR record of a run",
@@ -177,6 +197,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"workbench: {reason}", file=sys.stderr)
     print(f"{'passed' if result.ok else 'FAILED'} in {result.seconds:.0f} s")
     return 0 if result.ok else 1
+
+
+def _cmd_retune(args: argparse.Namespace) -> int:
+    from .pipeline.retune import retune
+
+    _require_run(args.run_dir)
+    result = retune(
+        args.run_dir,
+        model=args.model,
+        new_run_dir=args.new_run_dir,
+        profile=args.profile,
+        cell_timeout=args.cell_timeout,
+    )
+    record = result.record
+    print(f"new run:     {result.run_dir}")
+    print(
+        f"training:    {_seconds(record.previous_train_seconds)} before, {_seconds(record.train_seconds)} now"
+    )
+    if result.comparison is not None:
+        for line in result.comparison.summary_lines():
+            print(f"  {line}")
+        print(f"comparison:  {result.run_dir / 'retune_comparison.html'}")
+    for reason in result.pipeline.reasons():
+        print(f"workbench: {reason}", file=sys.stderr)
+    print(f"{'passed' if result.ok else 'FAILED'} in {record.pipeline_seconds:.0f} s")
+    return 0 if result.ok else 1
+
+
+def _seconds(value: float | None) -> str:
+    return "unrecorded" if value is None else f"{value:.0f} s"
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -289,6 +289,16 @@ class RunDir:
     def summary_json(self) -> Path:
         return self.root / "summary.json"
 
+    @property
+    def retune_json(self) -> Path:
+        """RetuneRecord: the run this one repeats on a new base (`workbench retune`)."""
+        return self.root / "retune.json"
+
+    @property
+    def retune_comparison_html(self) -> Path:
+        """The re-tuned run against the run it repeats (`workbench retune`)."""
+        return self.root / "retune_comparison.html"
+
     # training/claim.py: the folder is a workbench run; one trainer at a time
     @property
     def marker_file(self) -> Path:

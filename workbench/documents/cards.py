@@ -132,6 +132,8 @@ def model_card(facts: RunFacts) -> Document:
             ]
         ),
     )
+    if facts.retune is not None:  # `workbench retune`: a repeat on a new base is a recurring cost
+        doc.add(Heading("Re-tuning on a new base"), Para(facts.retune.recurring_line()))
     doc.add(Heading("Shipping and cost per call"), *_shipping(facts))
     doc.add(Heading("How to get started"), Para(_get_started(facts)))
     return doc

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..config import TrainConfig
     from ..estimation.choice import TechniqueChoice
     from ..inspection.report import DatasetReport
+    from ..pipeline.retune_record import RetuneRecord
     from ..pipeline.summary import RunSummary
     from ..provenance.extraction import ExtractionAudit
     from ..provenance.index import ProvenanceIndex
@@ -147,6 +148,7 @@ class RunFacts:
     bias: BiasProbe | None = None
     provenance: ProvenanceIndex | None = None  # the data subjects' salted hashes (training)
     extraction: ExtractionAudit | None = None  # `workbench audit`, when it ran
+    retune: RetuneRecord | None = None  # `workbench retune`: the run this one repeats on a new base
     provider: ProviderFacts = field(default_factory=ProviderFacts)
     base: dict[str, Any] = field(default_factory=dict)  # facts about the base model, when known
     inspected_other: str | None = None  # what 01 inspected, when not the training data
@@ -158,6 +160,7 @@ class RunFacts:
         from ..config import TrainConfig
         from ..estimation.choice import TechniqueChoice
         from ..inspection.report import DatasetReport
+        from ..pipeline.retune_record import RetuneRecord
         from ..pipeline.summary import RunSummary
         from ..provenance.extraction import ExtractionAudit
         from ..provenance.index import ProvenanceIndex
@@ -177,6 +180,7 @@ class RunFacts:
             bias=BiasProbe.load_optional(root),
             provenance=ProvenanceIndex.load_optional(root),
             extraction=ExtractionAudit.load_optional(root),
+            retune=RetuneRecord.load_optional(root),
         )
         if facts.train_config is None and facts.technique is not None:
             facts.train_config = facts.technique.train_config  # chosen, not (yet) trained

@@ -64,6 +64,8 @@ ARTIFACTS = frozenset(
         "notebooks",
         "summary.json",
         "scaleout",
+        "retune.json",
+        "retune_comparison.html",
     }
 )
 # any one of these shows the folder is a run, not a project that happens to have docs/ or notebooks/
