@@ -925,6 +925,25 @@ def _add_erase_command(sub: argparse._SubParsersAction) -> None:
     audit.add_argument("--seed", type=int, default=0, help="which prompts (default 0)")
     audit.set_defaults(func=_cmd_audit)
 
+    canaries = sub.add_parser(
+        "canaries",
+        help="plant synthetic secrets in a copy of the training data, train, measure their exposure",
+        description="The secret-sharer experiment: COUNT synthetic 'PIN on file' canaries planted "
+        "REPEATS times in a copy of the training split (your files are not touched), a training "
+        "run of PARAMS with checkpoints every quarter of max_steps, then per checkpoint each "
+        "canary's rank among CANDIDATES random secrets by likelihood (exposure in bits) and "
+        "whether greedy answers give it back. Writes run_dir/canary_audit.json; the GDPR record "
+        "quotes it. Adapter runs (lora, qlora, dora) only.",
+    )
+    canaries.add_argument("params", help="a training parameters file, as for `workbench train`")
+    canaries.add_argument("--count", type=int, default=4, help="canaries (default 4, at most 10)")
+    canaries.add_argument("--repeats", type=int, default=4, help="copies of each (default 4)")
+    canaries.add_argument(
+        "--candidates", type=int, default=999, help="random secrets (default 999)"
+    )
+    canaries.add_argument("--seed", type=int, default=0)
+    canaries.set_defaults(func=_cmd_canaries)
+
 
 def _cmd_erase(args: argparse.Namespace) -> int:
     from .errors import ConfigError
@@ -971,6 +990,21 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     for line in audit.summary_lines():
         print(line)
     print(RunDir(args.run_dir).extraction_audit_json, file=sys.stderr)
+    return 0
+
+
+def _cmd_canaries(args: argparse.Namespace) -> int:
+    from .config import TrainConfig
+    from .provenance.canaries import run_canary_audit
+    from .rundir import RunDir
+
+    cfg = TrainConfig.from_yaml(args.params)
+    audit = run_canary_audit(
+        cfg, count=args.count, repeats=args.repeats, candidates=args.candidates, seed=args.seed
+    )
+    for line in audit.summary_lines():
+        print(line)
+    print(RunDir(cfg.run_dir).canary_audit_json, file=sys.stderr)
     return 0
 
 

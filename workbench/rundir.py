@@ -290,6 +290,16 @@ class RunDir:
         return self.root / "summary.json"
 
     @property
+    def canary_audit_json(self) -> Path:
+        """CanaryAudit: planted canaries' exposure per checkpoint (`workbench canaries`)."""
+        return self.root / "canary_audit.json"
+
+    @property
+    def canaries_dir(self) -> Path:
+        """The training split's copy with the canaries planted (train.jsonl, eval.jsonl)."""
+        return self.root / "canaries"
+
+    @property
     def retune_json(self) -> Path:
         """RetuneRecord: the run this one repeats on a new base (`workbench retune`)."""
         return self.root / "retune.json"

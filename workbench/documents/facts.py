@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..inspection.report import DatasetReport
     from ..pipeline.retune_record import RetuneRecord
     from ..pipeline.summary import RunSummary
+    from ..provenance.canaries import CanaryAudit
     from ..provenance.extraction import ExtractionAudit
     from ..provenance.index import ProvenanceIndex
     from ..training.result import TrainResult
@@ -149,6 +150,7 @@ class RunFacts:
     provenance: ProvenanceIndex | None = None  # the data subjects' salted hashes (training)
     extraction: ExtractionAudit | None = None  # `workbench audit`, when it ran
     retune: RetuneRecord | None = None  # `workbench retune`: the run this one repeats on a new base
+    canaries: CanaryAudit | None = None  # `workbench canaries`: planted secrets' exposure
     provider: ProviderFacts = field(default_factory=ProviderFacts)
     base: dict[str, Any] = field(default_factory=dict)  # facts about the base model, when known
     inspected_other: str | None = None  # what 01 inspected, when not the training data
@@ -162,6 +164,7 @@ class RunFacts:
         from ..inspection.report import DatasetReport
         from ..pipeline.retune_record import RetuneRecord
         from ..pipeline.summary import RunSummary
+        from ..provenance.canaries import CanaryAudit
         from ..provenance.extraction import ExtractionAudit
         from ..provenance.index import ProvenanceIndex
         from ..training.result import TrainResult
@@ -181,6 +184,7 @@ class RunFacts:
             provenance=ProvenanceIndex.load_optional(root),
             extraction=ExtractionAudit.load_optional(root),
             retune=RetuneRecord.load_optional(root),
+            canaries=CanaryAudit.load_optional(root),
         )
         if facts.train_config is None and facts.technique is not None:
             facts.train_config = facts.technique.train_config  # chosen, not (yet) trained

@@ -337,6 +337,7 @@ def data_subject_blocks(facts: RunFacts) -> list[Any]:
             "with sha256. Erasure requests: `workbench erase --subject VALUE`."
         )
     ]
+    blocks += canary_blocks(facts.canaries)
     if audit is None:
         blocks.append(Para("Memorisation (extraction audit): not measured; run `workbench audit`."))
         return blocks
@@ -358,6 +359,29 @@ def data_subject_blocks(facts: RunFacts) -> list[Any]:
             f"held PII). Method: {audit.method}."
         ),
         Table(["model", "verbatim", "near-verbatim", "mean chrF", "training PII emitted"], rows),
+    ]
+
+
+def canary_blocks(canaries: Any) -> list[Any]:
+    """The canary exposure experiment (`workbench canaries`), when this run is one."""
+    if canaries is None:
+        return []
+    rows = [
+        [
+            str(p.step),
+            p.model,
+            f"{p.mean_exposure:.2f} of {canaries.max_exposure:.2f} bits",
+            f"{sum(p.extracted)}/{len(p.extracted)}",
+        ]
+        for p in canaries.points
+    ]
+    return [
+        Para(
+            f"Memorisation (canary exposure): {len(canaries.canaries)} synthetic canaries planted "
+            f"{canaries.repeats} times each among {canaries.train_rows} training rows, ranked "
+            f"against {canaries.candidates} random secrets. Method: {canaries.method}."
+        ),
+        Table(["step", "model", "mean exposure", "secrets extracted (greedy)"], rows),
     ]
 
 

@@ -65,6 +65,8 @@ ARTIFACTS = frozenset(
         "summary.json",
         "scaleout",
         "retune.json",
+        "canaries",
+        "canary_audit.json",
         "retune_comparison.html",
     }
 )
