@@ -44,10 +44,12 @@ def three_runs(tiny_model_dir, tmp_path_factory) -> list[Path]:
 
 @pytest.mark.slow  # its fixture trains three runs
 def test_three_runs_side_by_side(three_runs, tmp_path):
-    c = compare_runs(three_runs)
+    assert compare_runs(three_runs).metric == next(
+        iter(compare_runs(three_runs).runs[0].comparison.summary)
+    )
+    c = compare_runs(three_runs, metric="chrf")  # the tiny model's answers differ in chrF only
     assert [r.name for r in c.runs] == [n for n, _ in RATES]
     assert c.config_diff == {"learning_rate": [lr for _, lr in RATES]}  # only what differs
-    assert c.metric == next(iter(c.runs[0].comparison.summary))
     assert c.best in {n for n, _ in RATES} and c.best in c.best_reason
     assert "95% interval" in c.best_reason
     assert len(c.differences) == 2 and all(d.run == c.best for d in c.differences)
@@ -87,6 +89,26 @@ def test_differences_are_paired_by_prompt_and_flagged_when_the_interval_excludes
     assert ci[0] <= 0 <= ci[1]  # one prompt apart out of 20: not shown
 
 
+def test_a_tie_names_no_best_run():
+    """Equal scores: no run is called best by its name; the first listed is the reference."""
+    from workbench.comparison.runs import RunView, _best
+
+    def run(name: str, scores: list[float]) -> RunView:
+        rows = [
+            Row(i, [{"role": "user", "content": "q"}], "r", "b", "t", {"m": 0.0}, {"m": x})
+            for i, x in enumerate(scores)
+        ]
+        comparison = Comparison("d", rows, summarise(rows, ["m"]), None, {}, {})
+        return RunView(name, tmp_dir, None, [], "completed", comparison)
+
+    tmp_dir = Path(".")
+    tied = [run("zeta", [0.0, 1.0]), run("alpha", [1.0, 0.0]), run("mid", [0.0, 0.0])]
+    best, reason = _best(tied, "m")
+    assert best == "zeta" and reason.startswith("No single best run on m: zeta, alpha all score")
+    best, reason = _best([run("b", [1.0, 1.0]), *tied], "m")
+    assert best == "b" and reason.startswith("Best run: b, m 100.0%")
+
+
 @pytest.mark.slow  # its fixture trains three runs
 def test_runs_without_a_comparison_rank_by_eval_loss_and_bad_input_is_named(three_runs, tmp_path):
     with pytest.raises(ConfigError, match="no such run directory"):
@@ -116,9 +138,10 @@ def test_notebook_06_headless_names_the_best_run_and_writes_the_page(three_runs,
     from conftest import run_notebook
 
     out_dir = tmp_path / "compare"
-    run_notebook("06_compare_runs.ipynb", out_dir, run_dirs=[str(d) for d in three_runs])
+    dirs = [str(d) for d in three_runs]
+    run_notebook("06_compare_runs.ipynb", out_dir, run_dirs=dirs, metric="chrf")
     page = (out_dir / "runs_comparison.html").read_text(encoding="utf-8")
-    best = compare_runs(three_runs)
+    best = compare_runs(three_runs, metric="chrf")
     assert best.best_reason in page and "95% interval" in page
     assert page.count("comparison.html'") == 3
 

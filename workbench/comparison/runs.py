@@ -279,7 +279,14 @@ def _best(runs: Sequence[RunView], metric: str | None) -> tuple[str | None, str]
         if s is not None and s.tuned_mean is not None:
             scored.append((s.tuned_mean, r.name, s.tuned_ci))
     if scored:
-        mean, name, ci = max(scored)
+        top = max(mean for mean, _, _ in scored)
+        tied = [name for mean, name, _ in scored if mean == top]  # in the order the runs were given
+        if len(tied) > 1:  # a name is no reason to call one of them best
+            return tied[0], (
+                f"No single best run on {metric}: {', '.join(tied)} all score {top:.1%}; the "
+                f"differences are measured from {tied[0]}, the first listed."
+            )
+        mean, name, ci = next(row for row in scored if row[0] == top)
         interval = f" (95% interval {ci[0]:.1%} to {ci[1]:.1%})" if ci else ""
         return name, f"Best run: {name}, {metric} {mean:.1%}{interval}."
     losses = [(r.final("eval_loss"), r.name) for r in runs if r.final("eval_loss") is not None]
