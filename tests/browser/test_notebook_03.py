@@ -10,10 +10,11 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-# long enough that the test, not the schedule, ends the run; small steps so points come often
+# long enough that the test, not the schedule, ends the run (tiny-random trains ~70 steps/s
+# here: 500 steps once finished before Stop was pressed, on a CI run); small steps, points often
 PARAMS = dict(
     dataset="support-tone",
-    max_steps=500,
+    max_steps=20_000,
     batch_size=2,
     max_length=256,
     log_every=1,
@@ -75,10 +76,24 @@ def _wait_for_points(notebook, plot, status, *, at_least: int, timeout_s: float 
 _JS_TRACE_X = "(gd, name) => Array.from((gd.data || []).find((t) => t.name === name)?.x || [])"
 
 
+def _wait_for_trace(notebook, plot, status, name: str, *, at_least: int, timeout_s: float = 120):
+    """Wait until the live plot's trace `name` has `at_least` points. The locator is resolved
+    afresh each time: each redraw replaces the plot's element (an element handle goes stale)."""
+    deadline = time.monotonic() + timeout_s
+    xs: list = []
+    while time.monotonic() < deadline:
+        assert "failed" not in status.inner_text(), status.inner_text()
+        xs = plot.evaluate(_JS_TRACE_X, name)
+        if len(xs) >= at_least:
+            return xs
+        notebook.page.wait_for_timeout(250)
+    raise AssertionError(f"the live plot's {name!r} stayed at {len(xs)} points (wanted {at_least})")
+
+
 def test_a_dpo_run_shows_its_reward_margin_live(open_notebook):
     """objective = "dpo" on preference pairs: the live plot draws the reward margin and the
     preference accuracy as the run logs them, and keeps them in the static figure after Stop."""
-    params = {**PARAMS, "dataset": "support-tone-pairs", "objective": "dpo", "max_steps": 200}
+    params = {**PARAMS, "dataset": "support-tone-pairs", "objective": "dpo", "max_steps": 5_000}
     notebook = open_notebook("03_train.ipynb", **params)
     notebook.run_all(timeout_s=120)
     panel = notebook.output_of("TrainPanel(cfg)")
@@ -88,13 +103,7 @@ def test_a_dpo_run_shows_its_reward_margin_live(open_notebook):
     legend = live.locator(".legendtext")
     expect(legend.filter(has_text="reward margin").first).to_be_visible(timeout=180_000)
     expect(legend.filter(has_text="preference accuracy").first).to_be_visible()
-    page = notebook.page
-    page.wait_for_function(  # a margin point per logged step, drawn while the run goes on
-        f"(gd) => ({_JS_TRACE_X})(gd, 'reward margin').length >= 3",
-        arg=live.element_handle(),
-        timeout=120_000,
-    )
-    assert "failed" not in status.inner_text(), status.inner_text()
+    _wait_for_trace(notebook, live, status, "reward margin", at_least=3)  # drawn while it runs
     panel.locator(".jupyter-button", has_text="Stop").click()
     expect(status).to_contain_text("stopped", timeout=180_000)
     static = panel.locator(".widget-output .js-plotly-plot")
