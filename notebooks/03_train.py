@@ -48,7 +48,9 @@ clean_copy = False           # True: train on notebook 01's cleaned copy (run_di
 model = None                 # e.g. "smollm2-135m-instruct", "tiny-random", a local folder
 technique = None             # lora | qlora | dora | full | freeze
 dataset = None               # a sample name ("orders-json") or a file
-split = None                 # "by_template": hold out whole templates, so eval measures generalisation
+split = None                 # "by_template": hold out whole templates, so eval measures generalisation;
+                             # "by_field": hold out whole groups of the column `split_field`
+split_field = None           # e.g. "customer": every row of a held-out customer is in eval, none in training
 max_length = None
 max_train_rows = None        # e.g. 160: train on the first rows only (a quick look)
 max_eval_rows = None         # e.g. 16: evaluate on the first held-out rows only

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
+
+import pytest
 
 from workbench.config import TrainConfig
 from workbench.data.dataset import load_dataset
@@ -188,3 +191,94 @@ def test_an_unknown_split_is_a_config_error():
 
     with pytest.raises(ConfigError, match="by_template"):
         TrainConfig(split="by_customer")
+
+
+# -- split="by_field": whole groups named by a column are held out --------------------------------
+
+
+def _grouped(path: Path, customers: int = 6, per_customer: int = 5, fmt: str = "jsonl") -> Path:
+    rows = [
+        {
+            "customer": f"C{c:02d}",
+            "messages": [
+                {"role": "user", "content": f"Order {i} for customer C{c:02d}: {3 + i} boxes."},
+                {"role": "assistant", "content": f"C{c:02d}"},  # the answer names the group
+            ],
+        }
+        for c in range(customers)
+        for i in range(per_customer)
+    ]
+    random.Random(0).shuffle(rows)  # groups interleaved, as a real export would have them
+    if fmt == "csv":
+        import csv
+
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, ["customer", "prompt", "completion"])
+            writer.writeheader()
+            for r in rows:
+                writer.writerow(
+                    {
+                        "customer": r["customer"],
+                        "prompt": r["messages"][0]["content"],
+                        "completion": r["messages"][1]["content"],
+                    }
+                )
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_by_field_keeps_every_customer_on_one_side(tmp_path, fmt):
+    data = _grouped(tmp_path / f"g.{fmt}", fmt=fmt)
+    cfg = TrainConfig(
+        dataset=str(data), split="by_field", split_field="customer", eval_fraction=0.3, seed=1
+    )
+    splits = training_splits(cfg)
+    train_g, eval_g = set(_template_of(splits.train)), set(_template_of(splits.eval))
+    assert eval_g and train_g and not train_g & eval_g
+    assert len(splits.train) + len(splits.eval) == 30
+    assert len(splits.eval) % 5 == 0 and 0.2 <= len(splits.eval) / 30 <= 0.4  # whole customers
+    assert "whole customer groups" in splits.sources["eval"]
+    # the held-out customers are seeded: the same seed holds out the same ones
+    assert set(_template_of(training_splits(cfg).eval)) == eval_g
+    rand = training_splits(cfg.replace(split="random", split_field=None))
+    assert set(_template_of(rand.train)) & set(_template_of(rand.eval))
+
+
+def test_by_field_names_the_line_of_a_row_without_the_field(tmp_path):
+    from workbench.errors import DataError
+
+    data = _grouped(tmp_path / "g.jsonl")
+    lines = data.read_text().splitlines()
+    row = json.loads(lines[6])
+    del row["customer"]
+    lines[6] = json.dumps(row)
+    data.write_text("\n".join(lines) + "\n")
+    before = data.read_bytes()
+    cfg = TrainConfig(dataset=str(data), split="by_field", split_field="customer")
+    with pytest.raises(DataError, match=r"g\.jsonl, line 7: no value in field 'customer'"):
+        training_splits(cfg)
+    assert data.read_bytes() == before  # the user's file is untouched
+
+
+def test_by_field_refuses_one_group_and_a_missing_split_field(tmp_path):
+    from workbench.errors import ConfigError, DataError
+
+    data = _grouped(tmp_path / "g.jsonl", customers=1)
+    with pytest.raises(DataError, match="all 5 rows belong to one group"):
+        training_splits(TrainConfig(dataset=str(data), split="by_field", split_field="customer"))
+    with pytest.raises(ConfigError, match="split_field"):
+        TrainConfig(dataset=str(data), split="by_field")
+    with pytest.raises(ConfigError, match="split_field"):
+        TrainConfig(dataset=str(data), split_field="customer")  # a column without the split
+
+
+def test_by_field_needs_a_file_to_read_the_column_from():
+    from workbench.data.dataset import ChatDataset, Provenance
+    from workbench.errors import DataError
+
+    conv = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]
+    ds = ChatDataset(conversations=[conv, conv], provenance=Provenance("<conversations>", "chat"))
+    with pytest.raises(DataError, match="not a data file"):
+        resolve_splits(ds, carve=True, split="by_field", split_field="customer")

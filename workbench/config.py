@@ -52,7 +52,10 @@ class TrainConfig:
     dataset: str = "orders-json"
     eval_dataset: str | None = None  # None: the sample's eval split, or a slice of `dataset`
     eval_fraction: float = 0.1  # used when there is no eval split
-    split: str = "random"  # "by_template": hold out whole templates (data/splits.py)
+    split: str = "random"  # "by_template": hold out whole templates; "by_field": whole groups
+    split_field: str | None = (
+        None  # split="by_field": the column that names a row's group (customer)
+    )
     # classification data: the text and label columns (None: detected) and the label set
     # (comma-separated; None: the labels found in the training data, sorted)
     text_field: str | None = None
@@ -157,6 +160,11 @@ class TrainConfig:
         if self.split not in SPLITS:
             raise ConfigError(
                 f"TrainConfig.split must be one of {', '.join(SPLITS)}, got {self.split!r}."
+            )
+        if (self.split == "by_field") != bool(self.split_field):
+            raise ConfigError(
+                "TrainConfig.split='by_field' and split_field go together: name the column that "
+                "says which group a row belongs to (e.g. split_field: customer), or leave both out."
             )
         if self.learning_rate <= 0:
             raise ConfigError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate!r}.")

@@ -33,7 +33,7 @@ from typing import Any
 from ..errors import ConfigError, DataError
 from .dataset import ChatDataset, Provenance, list_samples, load_dataset
 
-SPLITS = ("random", "by_template")  # how rows are held out when no eval data is given
+SPLITS = ("random", "by_template", "by_field")  # how rows are held out when no eval data is given
 MAX_REPLAY_SHARE = 0.9  # at least a tenth of every training split is the task itself
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ def resolve_splits(
     max_train_rows: int | None = None,
     max_eval_rows: int | None = None,
     split: str = "random",
+    split_field: str | None = None,
 ) -> Splits:
     """Train and eval data by the rule above. `dataset`/`eval_dataset`: a sample name, a path, a
     ChatDataset or a list of conversations; `eval_dataset` None means "decide by the rule"."""
@@ -69,6 +70,16 @@ def resolve_splits(
     if split == "by_template" and eval_dataset is None and carve:
         train, evals = _carve_templates(train, eval_fraction, seed)
         source = f"whole templates, {len(evals)} rows of the training data (split by_template)"
+    elif split == "by_field" and eval_dataset is None and carve:
+        if not split_field:
+            raise ConfigError(
+                "split='by_field' needs split_field: the column naming each row's group."
+            )
+        train, evals, groups = _carve_groups(train, split_field, eval_fraction, seed)
+        source = (
+            f"whole {split_field} groups, {len(evals)} rows of the training data in {groups} "
+            f"group(s) (split by_field)"
+        )
     elif _no_eval(eval_dataset):
         evals, source = None, "none"
     elif eval_dataset is not None:
@@ -269,6 +280,58 @@ def _carve_templates(
         rows += size[c]
     eval_idx = [i for i, c in enumerate(ids) if c in held]
     return ds.select([i for i, c in enumerate(ids) if c not in held]), ds.select(eval_idx)
+
+
+def field_values(ds: ChatDataset, name: str) -> list[str]:
+    """The value of column `name` for each row of `ds`, read from its source file by row number
+    (the loader keeps conversations only). Every row needs a non-empty value."""
+    from .sources import BadRow, open_file
+
+    source = Path(ds.provenance.source)
+    if not source.is_file():
+        raise DataError(
+            f"split_field={name!r}: the rows come from {ds.provenance.source}, not a data file, so "
+            "there is no column to read. Save the data as JSONL/CSV/Parquet with that column."
+        )
+    rows = {n: r for n, r in open_file(source).rows if not isinstance(r, BadRow)}
+    values = []
+    for line in ds.row_ids:
+        row = rows.get(line)
+        value = row.get(name) if isinstance(row, dict) else None
+        if value is None or not str(value).strip():
+            found = ", ".join(sorted(map(str, row))) if isinstance(row, dict) else "none"
+            raise DataError(
+                f"{source}, line {line}: no value in field {name!r} (split_field), which names "
+                f"the row's group. Fields in this row: {found}. Give every row a {name!r}, or "
+                "use split='random'."
+            )
+        values.append(str(value).strip())
+    return values
+
+
+def _carve_groups(
+    ds: ChatDataset, name: str, fraction: float, seed: int
+) -> tuple[ChatDataset, ChatDataset, int]:
+    """Whole groups of column `name`, in a seeded order, go to eval until they hold `fraction`
+    of the rows (at least one group stays in training); also returns how many groups were held."""
+    groups = field_values(ds, name)
+    size = Counter(groups)
+    if len(size) < 2:
+        raise DataError(
+            f"split_field={name!r}: all {len(ds)} rows belong to one group "
+            f"({next(iter(size), '-')!r}), so no whole group can be held out. Give an "
+            "eval_dataset, or split='random'."
+        )
+    order = sorted(size)
+    random.Random(seed).shuffle(order)
+    target, held, rows = max(1, round(len(ds) * fraction)), set(), 0
+    for g in order[:-1]:
+        if rows >= target:
+            break
+        held.add(g)
+        rows += size[g]
+    train = ds.select([i for i, g in enumerate(groups) if g not in held])
+    return train, ds.select([i for i, g in enumerate(groups) if g in held]), len(held)
 
 
 def _no_eval(eval_dataset: Any) -> bool:

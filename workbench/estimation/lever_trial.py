@@ -121,6 +121,7 @@ def lever_trial(
                 "fractions": list(fractions),
                 "generation": settings.to_dict(),
                 "split": cfg.split,
+                "split_field": cfg.split_field,
             },
         ),
         n_boot=n_boot,

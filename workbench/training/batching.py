@@ -264,6 +264,7 @@ def load_splits(cfg: Any, train_data: Any = None, eval_data: Any = None) -> Any:
         max_train_rows=cfg.max_train_rows,
         max_eval_rows=cfg.max_eval_rows,
         split=cfg.split,
+        split_field=getattr(cfg, "split_field", None),
     )
     if eval_data is not None:
         splits.sources["eval"] = "given"
