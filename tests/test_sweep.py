@@ -55,3 +55,47 @@ def test_grid_parsing_and_bad_fields_are_named(tmp_path):
         variants(base, {"learning_rat": [1e-3]}, tmp_path)
     with pytest.raises(ConfigError, match="lora_r must be > 0"):
         variants(base, {"lora_r": [8, 0]}, tmp_path)  # refused before any variant trains
+
+
+def _study_with_a_finished_trial(losses: dict[int, float]):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
+    first = study.ask()
+    for step, loss in losses.items():
+        first.report(loss, step)
+    study.tell(first, min(losses.values()))
+    return study
+
+
+def test_a_run_within_the_margin_of_the_finished_median_is_not_pruned():
+    """Optuna's median pruner prunes on any difference (0.1766 vs 0.1762 on the default model);
+    the sweep prunes only beyond `margin` of the finished variants' median at that step."""
+    from workbench.pipeline.sweep import PruneOnEval
+    from workbench.training.events import TrainState
+
+    study = _study_with_a_finished_trial({4: 0.26, 8: 0.1762})
+    close = PruneOnEval(study.ask(), "median", margin=0.05)
+    state = TrainState(step=8)
+    close.on_evaluate(state, {"eval_loss": 0.1766})
+    assert close.trial.should_prune()  # Optuna alone would prune it
+    assert not close.pruned and not state.stop_requested and close.spared == [8]
+
+    far = PruneOnEval(study.ask(), "median", margin=0.05)
+    state = TrainState(step=4)
+    far.on_evaluate(state, {"eval_loss": 0.64})
+    assert far.pruned and state.stop_requested
+    assert "more than 5% worse than the finished variants' median at this step (0.2600)" in (
+        state.message
+    )
+
+    strict = PruneOnEval(study.ask(), "median", margin=0.0)  # margin 0: Optuna's decision
+    state = TrainState(step=8)
+    strict.on_evaluate(state, {"eval_loss": 0.1766})
+    assert strict.pruned and state.stop_requested
+
+
+def test_the_margin_is_checked(tmp_path):
+    with pytest.raises(ConfigError, match="prune_margin must be in"):
+        sweep(config(tmp_path / "s", eval_every=2), {"lora_r": [8]}, prune_margin=1.5)

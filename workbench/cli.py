@@ -872,6 +872,12 @@ def _add_runs_commands(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--grid", nargs="+", required=True, metavar="FIELD=V1,V2")
     sw.add_argument("--root", help="folder of the variants' run dirs (default: run_dir)")
     sw.add_argument("--pruner", default="median", help="median | percentile | none")
+    sw.add_argument(
+        "--prune-margin",
+        type=float,
+        default=0.05,
+        help="prune only runs more than this share worse than the finished runs' median (0.05)",
+    )
     sw.set_defaults(func=_cmd_sweep)
 
 
@@ -1037,7 +1043,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .rundir import RunDir
 
     cfg = TrainConfig.from_yaml(args.params)
-    result = sweep(cfg, parse_grid(args.grid), root=args.root, pruner=args.pruner)
+    result = sweep(
+        cfg,
+        parse_grid(args.grid),
+        root=args.root,
+        pruner=args.pruner,
+        prune_margin=args.prune_margin,
+    )
     for line in result.summary_lines():
         print(line, file=sys.stderr)
     page = RunDir(args.root or cfg.run_dir).runs_comparison_html

@@ -2,8 +2,13 @@
 
 Each variant is one run directory under `root` (named by what it changes) and one Optuna trial;
 every evaluation reports the eval loss to the trial, and Optuna's pruner (median by default)
-decides when a run is clearly losing: the run then stops with a checkpoint, status `stopped` and
-the pruner's reason. Variants run one after another in this process; the grid order is kept.
+decides when a run is losing: the run then stops with a checkpoint, status `stopped` and the
+pruner's reason. "Clearly" is a margin on top of Optuna's decision: a run is pruned only when its
+eval loss is also more than `prune_margin` (5% by default) above the median of the finished
+variants at that step. Optuna's median pruner alone prunes on any difference; on the default model
+it stopped a LoRA r=8 variant whose eval loss was 0.1766 against 0.1762 for r=16 (0.2% worse,
+well within the noise of 16 eval rows). Variants run one after another in this process; the grid
+order is kept.
 """
 
 from __future__ import annotations
@@ -112,9 +117,10 @@ def variants(base: TrainConfig, grid: Mapping[str, Sequence[Any]], root: Path) -
 class PruneOnEval(Callback):
     """Reports each eval loss (after step 0) to the Optuna trial; stops the run when it should be pruned."""
 
-    def __init__(self, trial: Any, pruner_name: str):
-        self.trial, self.pruner_name = trial, pruner_name
+    def __init__(self, trial: Any, pruner_name: str, margin: float = 0.05):
+        self.trial, self.pruner_name, self.margin = trial, pruner_name, margin
         self.pruned, self.losses = False, []
+        self.spared: list[int] = []  # steps where Optuna said prune but the loss was within margin
 
     def on_evaluate(self, state: TrainState, metrics: dict[str, float]) -> None:
         loss = metrics.get("eval_loss")
@@ -122,13 +128,37 @@ class PruneOnEval(Callback):
             return
         self.losses.append(loss)
         self.trial.report(loss, state.step)
-        if self.trial.should_prune():
-            self.pruned = True
-            state.request_stop(
-                "stopped",
-                f"Pruned by Optuna's {self.pruner_name} pruner at step {state.step}: eval loss "
-                f"{loss:.4f} is worse than the other variants had at this step.",
+        if not self.trial.should_prune():
+            return
+        bar = self._median_at(state.step)
+        if bar is not None and loss <= bar * (1 + self.margin):
+            self.spared.append(state.step)
+            log.info(
+                "step %d: Optuna would prune (eval loss %.4f), but that is within %.0f%% of the "
+                "finished variants' median %.4f: kept",
+                *(state.step, loss, 100 * self.margin, bar),
             )
+            return
+        self.pruned = True
+        state.request_stop(
+            "stopped",
+            f"Pruned by Optuna's {self.pruner_name} pruner at step {state.step}: eval loss "
+            f"{loss:.4f} is more than {self.margin:.0%} worse than the finished variants' "
+            f"median at this step ({bar:.4f})."
+            if bar is not None
+            else f"Pruned by Optuna's {self.pruner_name} pruner at step {state.step}: eval loss "
+            f"{loss:.4f} is worse than the other variants had at this step.",
+        )
+
+    def _median_at(self, step: int) -> float | None:
+        """The median eval loss of the study's finished trials at `step` (None: none reached it)."""
+        import statistics
+
+        from optuna.trial import TrialState
+
+        trials = self.trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        values = [t.intermediate_values[step] for t in trials if step in t.intermediate_values]
+        return statistics.median(values) if values else None
 
 
 def sweep(
@@ -137,6 +167,7 @@ def sweep(
     *,
     root: str | Path | None = None,
     pruner: str = "median",
+    prune_margin: float = 0.05,
     train_data: Any = None,
     eval_data: Any = None,
 ) -> SweepResult:
@@ -148,6 +179,8 @@ def sweep(
 
     if pruner not in PRUNERS:
         raise ConfigError(f"pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}.")
+    if not 0 <= prune_margin < 1:
+        raise ConfigError(f"prune_margin must be in [0, 1), got {prune_margin!r}.")
     if base.eval_every <= 0 and pruner != "none":
         raise ConfigError("Pruning needs evaluations during training: set eval_every > 0.")
     root = Path(root) if root else Path(base.run_dir)
@@ -158,7 +191,7 @@ def sweep(
     for v in todo:
         trial = study.ask()
         params = {k: trial.suggest_categorical(k, list(grid[k])) for k in grid}
-        prune = PruneOnEval(trial, pruner)
+        prune = PruneOnEval(trial, pruner, prune_margin)
         cfg = base.replace(**params, run_dir=str(v.run_dir))
         result = train(cfg, callbacks=[prune], train_data=train_data, eval_data=eval_data)
         v.best_eval_loss = result.metrics.get("best_eval_loss")
