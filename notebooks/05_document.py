@@ -40,6 +40,8 @@ interactive = True         # papermill passes False: no widgets, same documents
 bias_probe = True          # run the counterfactual probe on the tuned model (needs a trained run)
 bias_pairs = 4             # prompt pairs in the probe
 bias_max_new_tokens = 32   # answer length per prompt
+extraction_audit = True    # ask base and tuned a sample of the training prompts: how much comes back verbatim
+audit_sample = 16          # training prompts in the audit (the GDPR record quotes the result)
 
 # %%
 import logging
@@ -81,6 +83,42 @@ else:
     reason = "turned off" if not bias_probe else not_run("train") if facts.train is None else (
         f"training ended {facts.train.status}: no tuned weights to probe")
     print("bias probe skipped:", reason)
+
+# %% [markdown]
+# ## Does the tuned model give its training data back?
+#
+# Data a model trains on ends up in its weights. The extraction audit asks base and tuned models a
+# seeded sample of the *training* prompts, greedily, and counts how often each answers with the
+# training answer verbatim (or near-verbatim: chrF >= 0.9), and how many personal-data values of
+# the training split (e-mails, phone numbers, IBANs, ...) an answer holds that its prompt did not.
+# A tuned model repeating its training answers is what fine-tuning does for a narrow task; the PII
+# column is the one to read for GDPR: a value there can leak to anyone who asks. The GDPR record
+# quotes the figures with their method (`extraction_audit.json` keeps scores and row numbers, never
+# the texts). The same audit runs headless: `workbench audit RUN_DIR`; planted canary secrets are
+# `workbench canaries PARAMS.yaml`.
+
+# %%
+from workbench import audit_extraction, unauditable
+
+audit = None
+if not extraction_audit:
+    print("extraction audit skipped: turned off")
+elif not facts.has_weights:
+    print("extraction audit skipped:", not_run("train") if facts.train is None else
+          f"training ended {facts.train.status}: no tuned weights to audit")
+elif unauditable(run_dir):
+    print("extraction audit skipped:", unauditable(run_dir))
+else:
+    audit = audit_extraction(run_dir, sample=audit_sample)
+    rows = [(side, getattr(audit, side)) for side in ("base", "tuned")]
+    display(Markdown(
+        f"**{audit.sample} of {audit.train_rows} training prompts**, greedy, up to "
+        f"{audit.max_new_tokens} new tokens ({sum(audit.seconds.values()):.0f} s):\n\n"
+        "| model | verbatim | near-verbatim | mean chrF | PII values emitted | answers with PII |\n"
+        "|---|---:|---:|---:|---:|---:|\n"
+        + "".join(f"| {side} | {x.verbatim:.1%} | {x.near_verbatim:.1%} | {x.mean_chrf:.3f} | "
+                  f"{x.pii_emitted} | {x.pii_rows} |\n" for side, x in rows)
+        + f"\n{audit.pii_values_in_training} PII value(s) are in the training split."))
 
 # %% [markdown]
 # ## Write the documents

@@ -90,3 +90,21 @@ def test_audit_sees_what_a_tiny_model_memorised(tiny_model_dir, tmp_path, capsys
     assert f"measured on {audit.sample} of {audit.train_rows} training prompts" in record
     assert "Provenance index: 4 data subject(s) recorded as salted hashes" in record
     assert "@example.com" not in record
+
+
+def test_a_run_on_rows_passed_in_memory_is_refused_by_name(tiny_model_dir, tmp_path) -> None:
+    """The audit re-reads the training split from train_config.yaml: a run trained on rows handed
+    to train() would be audited against the configured dataset instead. It is refused, saying so."""
+    import pytest
+
+    from workbench.errors import ConfigError
+    from workbench.provenance.extraction import audit_extraction, unauditable
+
+    convs = [[*_ask(f"q {i}"), {"role": "assistant", "content": f"a {i}"}] for i in range(4)]
+    run = tmp_path / "mem"
+    cfg = TrainConfig(model="tiny-random", run_dir=str(run), max_steps=1, batch_size=2)
+    assert train(cfg, train_data=convs, eval_data=convs[:2]).status == "completed"
+    assert "passed to train() in memory (<conversations>)" in unauditable(run)
+    with pytest.raises(ConfigError, match="Save them to a file"):
+        audit_extraction(run)
+    assert not (run / "extraction_audit.json").exists()

@@ -115,6 +115,7 @@ _EXPORTS = {
     "ErasureVerification": "provenance.verify",
     "audit_extraction": "provenance.extraction",
     "ExtractionAudit": "provenance.extraction",
+    "unauditable": "provenance.extraction",
 }
 
 __all__ = sorted(_EXPORTS)

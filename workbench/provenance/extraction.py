@@ -138,6 +138,28 @@ def score_side(
     return side, per_row
 
 
+def unauditable(run_dir: str | Path) -> str | None:
+    """Why `run_dir` cannot be audited (None: it can). The audit re-reads the training split from
+    the run's train_config.yaml, so the run must have trained, by instruction tuning, on data named
+    there, not on rows handed to `train()` in memory."""
+    from ..config import TrainConfig
+    from ..training.result import TrainResult
+
+    rd = RunDir(run_dir)
+    cfg = TrainConfig.load_optional(rd.root)
+    if cfg is None or cfg.objective != "sft" or cfg.task != "generation":
+        return f"{rd.root}: no instruction-tuning run here (train_config.yaml)."
+    trained = TrainResult.load_optional(rd.root)
+    split = trained.data.get("train") if trained is not None else None
+    source = getattr(split, "source", "") or ""
+    if source.startswith("<") or source == "given":
+        return (
+            f"{rd.root}: this run trained on rows passed to train() in memory ({source}), which "
+            "the audit cannot read back. Save them to a file and train with dataset set to it."
+        )
+    return None
+
+
 def audit_extraction(
     run_dir: str | Path, *, sample: int = 32, seed: int = 0, pair: Any = None
 ) -> ExtractionAudit:
@@ -152,9 +174,10 @@ def audit_extraction(
     if sample < 1:
         raise ConfigError(f"--sample must be >= 1, got {sample}.")
     rd = RunDir(run_dir)
-    cfg = TrainConfig.load_optional(rd.root)
-    if cfg is None or cfg.objective != "sft":
-        raise ConfigError(f"{rd.root}: no instruction-tuning run here (train_config.yaml).")
+    refusal = unauditable(rd.root)
+    if refusal:
+        raise ConfigError(refusal)
+    cfg = TrainConfig.load(rd.root)
     splits = load_splits(cfg)
     task = splits.train.conversations[: len(splits.train) - splits.replay_rows]
     usable = [i for i, c in enumerate(task) if len(c) > 1 and c[-1]["role"] == "assistant"]
