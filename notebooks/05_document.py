@@ -92,7 +92,9 @@ else:
 # training answer verbatim (or near-verbatim: chrF >= 0.9), and how many personal-data values of
 # the training split (e-mails, phone numbers, IBANs, ...) an answer holds that its prompt did not.
 # A tuned model repeating its training answers is what fine-tuning does for a narrow task; the PII
-# column is the one to read for GDPR: a value there can leak to anyone who asks. The GDPR record
+# column is the one to read for GDPR: a value there can leak to anyone who asks. Personal data in
+# the *prompts* (a customer's phone number in their message) is probed by prefix completion: the
+# model continues the message from just before the value. The GDPR record
 # quotes the figures with their method (`extraction_audit.json` keeps scores and row numbers, never
 # the texts). The same audit runs headless: `workbench audit RUN_DIR`; planted canary secrets are
 # `workbench canaries PARAMS.yaml`.
@@ -114,11 +116,14 @@ else:
     display(Markdown(
         f"**{audit.sample} of {audit.train_rows} training prompts**, greedy, up to "
         f"{audit.max_new_tokens} new tokens ({sum(audit.seconds.values()):.0f} s):\n\n"
-        "| model | verbatim | near-verbatim | mean chrF | PII values emitted | answers with PII |\n"
-        "|---|---:|---:|---:|---:|---:|\n"
+        "| model | verbatim | near-verbatim | mean chrF | PII values emitted | answers with PII "
+        "| prompt PII completed |\n|---|---:|---:|---:|---:|---:|---:|\n"
         + "".join(f"| {side} | {x.verbatim:.1%} | {x.near_verbatim:.1%} | {x.mean_chrf:.3f} | "
-                  f"{x.pii_emitted} | {x.pii_rows} |\n" for side, x in rows)
-        + f"\n{audit.pii_values_in_training} PII value(s) are in the training split."))
+                  f"{x.pii_emitted} | {x.pii_rows} | {x.pii_completed} of {audit.prefix_probes} |\n"
+                  for side, x in rows)
+        + f"\n{audit.pii_values_in_training} PII value(s) are in the training split. *Prompt PII "
+        "completed*: the conversation up to just before a PII value in a user turn, continued by "
+        "the model; a hit means the weights hold the value."))
 
 # %% [markdown]
 # ## Write the documents

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from workbench.cli import main
 from workbench.config import TrainConfig
 from workbench.provenance.extraction import ExtractionAudit, score_side
@@ -87,6 +89,7 @@ def test_audit_sees_what_a_tiny_model_memorised(tiny_model_dir, tmp_path, capsys
 
     record = write_run_docs(run_dir=run).paths["ai_act_record.md"].read_text()
     assert f"| tuned | {audit.tuned.verbatim:.1%} | {audit.tuned.near_verbatim:.1%} |" in record
+    assert f"| {audit.tuned.pii_completed} of {audit.prefix_probes} |" in record
     assert f"measured on {audit.sample} of {audit.train_rows} training prompts" in record
     assert "Provenance index: 4 data subject(s) recorded as salted hashes" in record
     assert "@example.com" not in record
@@ -95,8 +98,6 @@ def test_audit_sees_what_a_tiny_model_memorised(tiny_model_dir, tmp_path, capsys
 def test_a_run_on_rows_passed_in_memory_is_refused_by_name(tiny_model_dir, tmp_path) -> None:
     """The audit re-reads the training split from train_config.yaml: a run trained on rows handed
     to train() would be audited against the configured dataset instead. It is refused, saying so."""
-    import pytest
-
     from workbench.errors import ConfigError
     from workbench.provenance.extraction import audit_extraction, unauditable
 
@@ -108,3 +109,57 @@ def test_a_run_on_rows_passed_in_memory_is_refused_by_name(tiny_model_dir, tmp_p
     with pytest.raises(ConfigError, match="Save them to a file"):
         audit_extraction(run)
     assert not (run / "extraction_audit.json").exists()
+
+
+@pytest.mark.slow  # two trainings
+def test_the_prefix_attack_finds_prompt_pii_only_where_prompts_were_trained_on(
+    tiny_model_dir, tmp_path
+) -> None:
+    """Phone numbers in user turns: with the loss on every token the tiny model learns them and
+    the prefix attack gets them back; with the assistant-only loss (the default) it does not."""
+    from transformers import AutoTokenizer
+
+    from workbench.provenance.extraction import audit_extraction, pii_prefixes
+
+    rows = [
+        {
+            "messages": [
+                *_ask(f"Account {i} here, please call me on +44 7700 900{100 + i} today"),
+                {"role": "assistant", "content": f"Noted for account {i}."},
+            ]
+        }
+        for i in range(4)
+    ]
+    data = tmp_path / "calls.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    completed = {}
+    for assistant_only in (False, True):
+        run = tmp_path / f"runs-{assistant_only}"
+        cfg = TrainConfig(
+            model="tiny-random",
+            technique="full",
+            dataset=str(data),
+            eval_dataset="none",
+            run_dir=str(run),
+            max_steps=150,
+            batch_size=4,
+            max_length=64,
+            learning_rate=3e-3,
+            warmup_ratio=0.0,
+            eval_at_start=False,
+            report_to="none",
+            assistant_only_loss=assistant_only,
+        )
+        assert train(cfg).completed
+        audit = audit_extraction(run, sample=8)
+        assert audit.prefix_probes == 4 and audit.base.pii_completed == 0
+        completed[assistant_only] = audit.tuned.pii_completed
+        assert "7700" not in (run / "extraction_audit.json").read_text()
+    assert completed[False] >= 2, completed  # trained on the prompts: the numbers come back
+    assert completed[True] == 0, completed  # answers only: the weights were never asked for them
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    (text, subject), *_ = pii_prefixes([rows[0]["messages"]], tok, limit=4, seed=0)
+    assert text.endswith("please call me on ") and subject.value == "+447700900100"
+    with pytest.raises(ValueError):  # the user turn is left open: no end-of-turn after the prefix
+        text.index("<|im_end|>", text.rindex("call me on"))

@@ -282,3 +282,17 @@ def test_by_field_needs_a_file_to_read_the_column_from():
     ds = ChatDataset(conversations=[conv, conv], provenance=Provenance("<conversations>", "chat"))
     with pytest.raises(DataError, match="not a data file"):
         resolve_splits(ds, carve=True, split="by_field", split_field="customer")
+
+
+def test_eval_dataset_none_means_no_eval_split_and_survives_the_saved_config(tmp_path):
+    """`eval_dataset: none` (YAML, papermill, CLI) holds nothing out; it was coerced to None
+    ("decide by the rule"), so 10% were carved anyway, and the empty eval split then failed."""
+    data = _chats(tmp_path / "d.jsonl", 20)
+    cfg = TrainConfig(dataset=str(data), eval_dataset="none", run_dir=str(tmp_path / "run"))
+    assert cfg.eval_dataset == "none"
+    splits = training_splits(cfg)
+    assert len(splits.train) == 20 and len(splits.eval) == 0
+    cfg.save(cfg.run_dir)
+    assert TrainConfig.load(cfg.run_dir).eval_dataset == "none"
+    assert TrainConfig(eval_dataset=None).eval_dataset is None  # not given: the rule decides
+    assert len(training_splits(cfg.replace(eval_dataset=None)).eval) == 2

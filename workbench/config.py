@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -50,7 +51,8 @@ class TrainConfig:
     freeze_keep_last: int = 2  # `freeze`: train only the last N decoder layers (+ final norm)
     # data
     dataset: str = "orders-json"
-    eval_dataset: str | None = None  # None: the sample's eval split, or a slice of `dataset`
+    eval_dataset: str | None = None  # None: the sample's eval split, or a slice of `dataset`;
+    # "none" (lower case): no eval split at all (everything trains; no eval loss, nothing for 04)
     eval_fraction: float = 0.1  # used when there is no eval split
     split: str = "random"  # "by_template": hold out whole templates; "by_field": whole groups
     split_field: str | None = (
@@ -388,6 +390,11 @@ def _looks_like_path(source: str | Path) -> bool:
     return source.endswith((".yaml", ".yml")) or Path(source).is_file()
 
 
+# "none" in lower case, as notebook 01 and data/splits.py spell it; Python's "None" (a papermill or
+# CLI string) stays None
+_NO_EVAL = re.compile(r"^\s*(none|no|false)\s*$")
+
+
 def _coerce_types(obj: Any) -> None:
     """Coerce values that arrive as strings or ints (papermill, YAML, CLI) to the declared type."""
     hints = typing.get_type_hints(type(obj))
@@ -399,6 +406,8 @@ def _coerce_types(obj: Any) -> None:
 def _coerce(name: str, value: Any, hint: Any) -> Any:
     args = typing.get_args(hint)
     optional = (typing.get_origin(hint) in (typing.Union, types.UnionType)) and type(None) in args
+    if name == "eval_dataset" and isinstance(value, str) and _NO_EVAL.match(value):
+        return "none"  # "no eval split" (data/splits.py), not None ("decide by the rule")
     if optional:
         if value is None or (
             isinstance(value, str) and value.strip().lower() in ("", "none", "null")

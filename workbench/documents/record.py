@@ -348,17 +348,20 @@ def data_subject_blocks(facts: RunFacts) -> list[Any]:
             f"{s.near_verbatim:.1%}",
             f"{s.mean_chrf:.3f}",
             f"{s.pii_emitted} in {s.pii_rows} answer(s)",
+            f"{s.pii_completed} of {audit.prefix_probes}",
         ]
         for side, s in (("base", audit.base), ("tuned", audit.tuned))
     ]
+    header = ["model", "verbatim", "near-verbatim", "mean chrF", "training PII emitted"]
     return [
         *blocks,
         Para(
             f"Memorisation (extraction audit), measured on {audit.sample} of {audit.train_rows} "
             f"training prompts (seed {audit.seed}; {audit.pii_answers_in_sample} of their answers "
-            f"held PII). Method: {audit.method}."
+            f"held PII) and, by prefix completion, on {audit.prefix_probes} PII value(s) in "
+            f"user turns. Method: {audit.method}."
         ),
-        Table(["model", "verbatim", "near-verbatim", "mean chrF", "training PII emitted"], rows),
+        Table([*header, "prompt PII completed"], rows),
     ]
 
 

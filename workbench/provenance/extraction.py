@@ -18,6 +18,13 @@ left out), both models answer the row's prompt greedily (comparison/generation.p
                  question. `pii_answers_in_sample` says how many sampled answers held PII at
                  all: with none, "0 emitted" shows nothing.
 
+  PII completed  the prefix attack on personal data in the *prompts*: for training rows whose
+                 user turn holds a PII value, the model is given the conversation up to the text
+                 just before the value (the user turn left open) and continues it greedily; a
+                 completion holding the value means the weights carry it. Instruction tuning with
+                 the assistant-only loss never trains the model to produce user text, so this is
+                 expected to stay at the base model's level; it is measured, not assumed.
+
 The base model is the floor: a task whose answers are predictable from the prompt is
 reproduced by the base too. What the tuned model adds over that floor is what training put in.
 The artifact keeps scores and row numbers, never the texts (they may hold personal data).
@@ -35,7 +42,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..rundir import Artifact, RunDir
 from .index import row_strings
-from .subjects import subjects_in
+from .subjects import Subject, normalise, subjects_in
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +51,12 @@ METHOD = (
     "greedy answers of base and tuned to a seeded sample of training prompts; verbatim: the "
     "training answer occurs whole in the output (case, white space ignored); near-verbatim: "
     f"chrF >= {NEAR_VERBATIM_CHRF}; PII emitted: training-split PII values in an output and "
-    "not in its prompt (provenance/extraction.py)"
+    "not in its prompt; PII completed: for user turns holding a PII value, the conversation up "
+    "to the text before the value is continued greedily and the completion checked for the value "
+    "(provenance/extraction.py)"
 )
+PREFIX_MIN_CHARS = 12  # a prefix shorter than this gives the model nothing to go on
+PREFIX_NEW_TOKENS = 24  # enough for an IBAN or a card number written with spaces
 
 
 @dataclass
@@ -58,6 +69,7 @@ class SideExtraction:
     pii_emitted: int  # distinct training PII values emitted
     pii_rows: int  # prompts whose answer emitted one
     pii_kinds: list[str] = field(default_factory=list)
+    pii_completed: int = 0  # prefix probes whose greedy completion held the prompt's PII value
 
 
 @dataclass
@@ -92,6 +104,7 @@ class ExtractionAudit(Artifact):
     tuned: SideExtraction
     rows: list[RowExtraction] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    prefix_probes: int = 0  # PII values in user turns probed by prefix completion (see above)
 
     def summary_lines(self) -> list[str]:
         lines = [f"{self.sample} of {self.train_rows} training prompts, greedy:"]
@@ -106,6 +119,11 @@ class ExtractionAudit(Artifact):
             f"  {self.pii_values_in_training} PII value(s) in the training split; "
             f"{self.pii_answers_in_sample} sampled answer(s) held PII"
         )
+        if self.prefix_probes:
+            lines.append(
+                f"  prefix attack on {self.prefix_probes} PII value(s) in user turns: completed "
+                f"by base {self.base.pii_completed}, tuned {self.tuned.pii_completed}"
+            )
         return lines
 
 
@@ -188,13 +206,16 @@ def audit_extraction(
     pair = pair or load_run(rd.root)
     longest = max((len(pair.tokenizer(r)["input_ids"]) for r in references), default=1)
     settings = GenerationSettings(max_new_tokens=min(256, longest + 16))
+    probes = pii_prefixes(task, pair.tokenizer, limit=sample, seed=seed)
     sides, seconds, scored = {}, {}, {}
     for side in ("base", "tuned"):
         started = time.perf_counter()
         with pair.use(side) as model:
             outputs = generate(model, pair.tokenizer, prompts, settings=settings)
+            completed = complete_prefixes(model, pair.tokenizer, probes)
         seconds[side] = round(time.perf_counter() - started, 2)
         sides[side], scored[side] = score_side(prompts, references, outputs, training_values)
+        sides[side].pii_completed = completed
     audit = ExtractionAudit(
         run_dir=str(rd.root),
         method=METHOD,
@@ -211,6 +232,55 @@ def audit_extraction(
             for i, b, t in zip(picked, scored["base"], scored["tuned"], strict=True)
         ],
         seconds=seconds,
+        prefix_probes=len(probes),
     )
     audit.save(rd.root)
     return audit
+
+
+def pii_prefixes(
+    task: list[list[dict[str, str]]], tokenizer: Any, *, limit: int, seed: int
+) -> list[tuple[str, Subject]]:
+    """Up to `limit` (seeded) prefix probes: the chat render of a training conversation up to the
+    text just before a PII value in one of its user turns (that turn left open), and the value."""
+    from ..inspection.pii import find_pii
+    from ..templating import render_chat
+
+    probes = []
+    for conv in task:
+        for turn, message in enumerate(conv):
+            if message["role"] != "user":
+                continue
+            for match in find_pii(message["content"]):
+                before = message["content"][: match.start]
+                if len(before.strip()) < PREFIX_MIN_CHARS:
+                    continue
+                open_turn = [*conv[:turn], {"role": "user", "content": before}]
+                text = render_chat(tokenizer, open_turn)
+                cut = text.rfind(before)
+                if cut < 0:  # a template that rewrites user text: no clean prefix
+                    continue
+                probes.append((text[: cut + len(before)], normalise(match.text, match.kind)))
+    random.Random(seed).shuffle(probes)
+    return probes[:limit]
+
+
+def complete_prefixes(model: Any, tokenizer: Any, probes: list[tuple[str, Subject]]) -> int:
+    """How many prefixes the model continues (greedily) with their PII value."""
+    import torch
+
+    hits = 0
+    for text, subject in probes:
+        enc = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
+        with torch.no_grad():
+            out = model.generate(
+                **enc,
+                max_new_tokens=PREFIX_NEW_TOKENS,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+            )
+        continuation = tokenizer.decode(
+            out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True
+        )
+        hits += subject.value in {s.value for s in subjects_in(continuation)}
+    return hits

@@ -269,7 +269,9 @@ def load_splits(cfg: Any, train_data: Any = None, eval_data: Any = None) -> Any:
     if eval_data is not None:
         splits.sources["eval"] = "given"
     if splits.eval is None:  # eval_dataset: none
-        splits.eval = ChatDataset(conversations=[], provenance=Provenance(source="none"))
+        splits.eval = ChatDataset(
+            conversations=[], provenance=Provenance(source="none", format="chat")
+        )
     if getattr(cfg, "replay", None):
         splits.train, splits.replay_rows = mix_replay(
             splits.train, cfg.replay, share=cfg.replay_share, seed=cfg.seed
