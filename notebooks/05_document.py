@@ -41,7 +41,7 @@ bias_probe = True          # run the counterfactual probe on the tuned model (ne
 bias_pairs = 4             # prompt pairs in the probe
 bias_max_new_tokens = 32   # answer length per prompt
 extraction_audit = True    # ask base and tuned a sample of the training prompts: how much comes back verbatim
-audit_sample = 16          # training prompts in the audit (the GDPR record quotes the result)
+audit_sample = 8           # training prompts in the audit (the GDPR record quotes the result)
 
 # %%
 import logging

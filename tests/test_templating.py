@@ -245,3 +245,12 @@ def test_random_conversations_match_the_reference_mask(tiny_tok, system, turns):
     assert assistant_mask(tiny_tok, messages) == _reference_mask(
         tiny_tok, messages, "You are a helpful assistant."
     )
+
+
+def test_content_that_overlaps_the_header_it_follows_is_found_where_it_starts(tiny_tok):
+    """An answer of "\\n\\n" after the header's own newline: "\\n\\n\\n" holds the content twice,
+    overlapping; the first match (the header's newline) was trained on. Found by hypothesis."""
+    messages = [{"role": "user", "content": ""}, {"role": "assistant", "content": "\n\n"}]
+    assert assistant_mask(tiny_tok, messages) == _reference_mask(
+        tiny_tok, messages, "You are a helpful assistant."
+    )

@@ -135,8 +135,9 @@ def trained_spans(
 def _content_start(tokenizer, messages, i, text, cursor) -> int | None:
     """Where assistant message i's content begins in `text`, or None if it is not there verbatim."""
     content = messages[i]["content"]
-    if content and text.count(content) == 1 and text.find(content) >= cursor:
-        return text.find(content)  # unambiguous: no second render needed (the common, fast case)
+    first = text.find(content) if content else -1
+    if first >= cursor >= 0 and first == text.rfind(content):  # once, overlaps counted ("\n\n"
+        return first  # in "\n\n\n" is there twice): no second render needed (the common case)
     prefix = render_chat(tokenizer, messages[:i], add_generation_prompt=True) if i else None
     if prefix is not None and text.startswith(prefix) and text.startswith(content, len(prefix)):
         return len(prefix)
