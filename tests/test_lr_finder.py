@@ -45,6 +45,10 @@ def test_suggestion_is_the_steepest_fall_before_the_minimum():
     losses = [5.0, 4.9, 4.7, 3.5, 2.0, 1.5, 1.4, 1.3, 3.0, 9.0]
     lr, min_lr, reason = suggest(lrs, losses)
     assert min_lr == lrs[7] and lr == lrs[3]  # the 4.7 -> 2.0 drop is the steepest, centred at 3
+    # the sweep it proposes spans the suggestion to half the minimum
+    assert (
+        f"--grid learning_rate={lr:.1e},{(lr * min_lr / 2) ** 0.5:.1e},{min_lr / 2:.1e}" in reason
+    )
     flat_then_up = [1.0, 1.1, 1.5, 2.0, 4.0]
     assert suggest(lrs[:5], flat_then_up)[0] is None
 
