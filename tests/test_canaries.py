@@ -115,3 +115,45 @@ def test_the_cli_refuses_a_full_fine_tune_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs an instruction-tuning adapter run" in err[0]
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def _full_forward_log_likelihoods(model, tokenizer, conversations):
+    """The reference: every row through the whole model, its assistant tokens summed."""
+    import torch
+
+    from workbench.templating import encode_chat
+
+    out = []
+    for conv in conversations:
+        e = encode_chat(tokenizer, conv, max_length=256)
+        with torch.inference_mode():
+            logits = model(torch.tensor([e.input_ids])).logits[0, :-1].float()
+        logp = torch.log_softmax(logits, dim=-1)
+        picked = logp.gather(-1, torch.tensor(e.input_ids[1:]).unsqueeze(-1)).squeeze(-1)
+        out.append(float((picked * torch.tensor(e.labels_mask[1:])).sum()))
+    return out
+
+
+def test_the_shared_prefix_cache_scores_exactly_like_full_forwards(tiny_model_dir):
+    """Candidates share the prompt and the answer's start; scoring them on one cached prefix
+    gives each row's full-forward log-likelihood (rows of unequal length, batches that split)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workbench.provenance.canaries import answer_log_likelihoods
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    canary = make_canaries(1, seed=3)[0]
+    rows = [canary.conversation()] + [canary.conversation(s) for s in ("000000", "123", "98765")]
+    rows.append([{"role": "user", "content": canary.question},
+                 {"role": "assistant", "content": "No idea."}])  # fmt: skip
+    want = _full_forward_log_likelihoods(model, tok, rows)
+    for batch_size in (2, 64):
+        # the candidates alone share the answer's first words too ("The PIN on file for ... is")
+        for group in (rows[:4], rows):
+            got = answer_log_likelihoods(model, tok, group, batch_size=batch_size)
+            assert got == pytest.approx(want[: len(group)], abs=1e-4), (batch_size, got, want)
+    unrelated = [conversations(1)[0], rows[0]]  # nothing shared but the template's first tokens
+    assert answer_log_likelihoods(model, tok, unrelated) == pytest.approx(
+        _full_forward_log_likelihoods(model, tok, unrelated), abs=1e-4
+    )

@@ -144,32 +144,76 @@ def plant(
 
 
 def answer_log_likelihoods(
-    model: Any, tokenizer: Any, conversations: list[list[dict[str, str]]], *, batch_size: int = 16
+    model: Any, tokenizer: Any, conversations: list[list[dict[str, str]]], *, batch_size: int = 64
 ) -> list[float]:
-    """Summed log-likelihood of each conversation's assistant tokens (the ones training learns)."""
+    """Summed log-likelihood of each conversation's assistant tokens (the ones training learns).
+
+    The candidates of one canary differ only in the secret's digits, so the tokens they all share
+    (system prompt, question, "The PIN on file for ... is ") run once, with a cache; each batch
+    then runs only its rows' remaining tokens on a copy of that cache. Tested equal to a full
+    forward of every row (tests/test_canaries.py)."""
+    import copy
+
     import torch
 
     from ..templating import encode_chat
 
-    out: list[float] = []
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     encoded = [encode_chat(tokenizer, c, max_length=256) for c in conversations]
-    for start in range(0, len(encoded), batch_size):
-        batch = encoded[start : start + batch_size]
-        width = max(len(e.input_ids) for e in batch)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        scored = torch.zeros((len(batch), width), dtype=torch.bool)
-        for row, e in enumerate(batch):
-            ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
-            mask[row, : len(e.input_ids)] = 1
-            scored[row, : len(e.input_ids)] = torch.tensor(e.labels_mask, dtype=torch.bool)
-        with torch.inference_mode():
-            logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device))
-            logp = torch.log_softmax(logits.logits[:, :-1].float(), dim=-1)
-        token_logp = logp.gather(-1, ids[:, 1:].unsqueeze(-1).to(logp.device)).squeeze(-1)
-        out += (token_logp * scored[:, 1:].to(logp.device)).sum(dim=1).tolist()
+    if not encoded:
+        return []
+    shared = _shared_prefix([e.input_ids for e in encoded]) - 1  # each row keeps >= 1 own token
+    if shared < 1:  # nothing in common (not a canary's candidates): one row at a time
+        if len(encoded) == 1:
+            raise ValueError("a conversation needs at least two tokens to be scored")
+        return [
+            v
+            for c in conversations
+            for v in answer_log_likelihoods(model, tokenizer, [c], batch_size=1)
+        ]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    device = next(model.parameters()).device
+    mask0, ids0 = encoded[0].labels_mask, encoded[0].input_ids
+    labelled = [j for j in range(1, shared) if mask0[j]]  # shared answer tokens (e.g. "The PIN")
+    keep = shared - labelled[0] + 1 if labelled else 1  # the logits those need, and the last one
+    out: list[float] = []
+    with torch.inference_mode():
+        first = model(
+            torch.tensor([ids0[:shared]], device=device), use_cache=True, logits_to_keep=keep
+        )
+        cache = first["past_key_values"]
+        first_logp = torch.log_softmax(first.logits[0].float(), dim=-1)  # positions shared-keep..
+        offset = shared - keep  # kept row k is position offset + k, which predicts token +1
+        common = sum(float(first_logp[j - 1 - offset, ids0[j]]) for j in labelled)
+        last = first_logp[-1]  # predicts each row's first own token
+        for start in range(0, len(encoded), batch_size):
+            batch = encoded[start : start + batch_size]
+            width = max(len(e.input_ids) for e in batch) - shared
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            scored = torch.zeros((len(batch), width), dtype=torch.bool)
+            for row, e in enumerate(batch):
+                own = e.input_ids[shared:]
+                ids[row, : len(own)] = torch.tensor(own)
+                scored[row, : len(own)] = torch.tensor(e.labels_mask[shared:], dtype=torch.bool)
+            rows_cache = copy.deepcopy(cache)
+            rows_cache.batch_repeat_interleave(len(batch))
+            # right padding needs no mask: a padded position comes after every real one
+            rest = model(ids.to(device), past_key_values=rows_cache).logits[:, :-1].float()
+            logp = torch.cat(
+                [last.expand(len(batch), 1, -1), torch.log_softmax(rest, dim=-1)], dim=1
+            )
+            token_logp = logp.gather(-1, ids.unsqueeze(-1).to(device)).squeeze(-1)
+            out += [common + v for v in (token_logp * scored.to(device)).sum(dim=1).tolist()]
     return out
+
+
+def _shared_prefix(rows: list[list[int]]) -> int:
+    """How many leading tokens every row has in common."""
+    n = min(len(r) for r in rows)
+    first = rows[0]
+    for other in rows[1:]:
+        while n and other[:n] != first[:n]:
+            n -= 1
+    return n
 
 
 def measure(
