@@ -64,7 +64,10 @@ def main() -> None:
     canary = make_canaries(1, seed=0)[0]
     secrets = [f"{(7919 * i) % 10**6:06d}" for i in range(1, args.candidates + 1)]
     rows = [canary.conversation()] + [canary.conversation(s) for s in secrets]
-    variants = {"full forwards (before)": full_forwards, "cached prefix (now)": answer_log_likelihoods}
+    variants = {
+        "full forwards (before)": full_forwards,
+        "cached prefix (now)": answer_log_likelihoods,
+    }
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     scores: dict[str, list[float]] = {}
     for _ in range(args.rounds):
