@@ -413,6 +413,8 @@ def test_cli_compare_writes_the_artifacts(lora_run, tmp_path, capsys):
         and data["forgetting"] is None
         and data["generation"]["max_new_tokens"] == 4
     )
+    # the run trained on orders-json: a file of other prompts is scored by its schema too
+    assert "schema_valid" in data["summary"], list(data["summary"])
     assert (lora_run / "comparison.html").is_file() and (
         lora_run / "figures" / "comparison.html"
     ).is_file()

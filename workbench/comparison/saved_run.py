@@ -65,10 +65,13 @@ def compare_run(
     splits = run_splits(run_dir)  # once: by_template below needs the training rows too
     prompts = _held_out(run_dir, eval_dataset, splits)
     probe = probe_dataset if probe_dataset and str(probe_dataset).lower() != "none" else None
+    schema, style = _task_checks(run_dir)
     result = compare(
         tuned=pair,
         prompts=prompts,
         probe=probe,
+        schema=schema,
+        style=style,
         max_prompts=max_eval_prompts,
         max_probe_prompts=max_probe_prompts,
         generation=GenerationSettings(
@@ -82,6 +85,18 @@ def compare_run(
     if save:
         write_comparison(result, run_dir)
     return result
+
+
+def _task_checks(run_dir: str | Path) -> tuple[Any, Any]:
+    """The JSON schema and style checks of the sample the run trained on, so that other eval data
+    (e.g. orders-json's hand-written orders, as a file) is scored by the same task checks."""
+    from ..config import TrainConfig
+    from ..data.dataset import sample_schema
+    from .comparison import _is_sample, _sample_style
+
+    cfg = TrainConfig.load_optional(run_dir)
+    name = str(cfg.dataset) if cfg is not None else ""
+    return (sample_schema(name), _sample_style(name)) if _is_sample(name) else (None, None)
 
 
 def write_comparison(result: Comparison, run_dir: str | Path) -> dict[str, Path]:
