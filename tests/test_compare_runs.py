@@ -5,41 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from three_runs import LOG_EVERY, RATES, STEPS, train_three_runs
 
 from workbench.comparison.comparison import Comparison, Row
 from workbench.comparison.runs import compare_runs, paired_difference, write_runs_page
-from workbench.comparison.saved_run import compare_run
 from workbench.comparison.stats import summarise
 from workbench.config import TrainConfig
 from workbench.errors import ConfigError
-from workbench.training.engine import train
-
-RATES = (("lr-slow", 1e-4), ("lr-mid", 2e-3), ("lr-fast", 1e-2))
 
 
 @pytest.fixture(scope="module")
 def three_runs(tiny_model_dir, tmp_path_factory) -> list[Path]:
-    root = tmp_path_factory.mktemp("runs")
-    dirs = []
-    for name, lr in RATES:
-        cfg = TrainConfig(
-            model="tiny-random",
-            run_dir=str(root / name),
-            max_train_rows=16,
-            max_eval_rows=4,
-            max_steps=4,
-            batch_size=4,
-            log_every=1,
-            eval_every=2,
-            learning_rate=lr,
-            warmup_ratio=0.0,
-        )
-        assert train(cfg).completed
-        compare_run(
-            cfg.run_dir, max_eval_prompts=6, max_probe_prompts=3, max_new_tokens=12, batch_size=6
-        )
-        dirs.append(Path(cfg.run_dir))
-    return dirs
+    return train_three_runs(tmp_path_factory.mktemp("runs"))
 
 
 @pytest.mark.slow  # its fixture trains three runs
@@ -63,7 +40,7 @@ def test_three_runs_side_by_side(three_runs, tmp_path):
     assert len(by_tokens.data) == 6  # train + eval per run
     train_trace = by_tokens.data[0]
     assert list(train_trace.x) == sorted(train_trace.x) and train_trace.x[-1] > 0
-    assert len(train_trace.x) == 4  # log_every=1, 4 steps
+    assert len(train_trace.x) == STEPS // LOG_EVERY
 
     page = write_runs_page(c, tmp_path / "runs.html")
     text = page.read_text()
