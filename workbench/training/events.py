@@ -16,10 +16,25 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .samples import SampleAnswer
+
+@dataclass
+class SampleAnswer:
+    """One prompt's greedy answer at one evaluation: the `on_samples` payload and a line of
+    samples.jsonl (training/samples.py writes and reads them)."""
+
+    step: int
+    index: int  # which prompt: its position among the first eval rows (0-based)
+    prompt: list[dict[str, str]]  # the chat messages answered (the eval row without its answer)
+    answer: str
+    seconds: float  # this evaluation's generation time, all prompts together (one batch)
+
+    @property
+    def question(self) -> str:
+        """The last user message: what a view shows as the prompt."""
+        users = [m["content"] for m in self.prompt if m.get("role") == "user"]
+        return users[-1] if users else ""
 
 
 @dataclass

@@ -19,35 +19,17 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ArtifactError
 from ..io import write_text_atomic
 from ..rundir import RunDir, decode, to_plain
-from .events import Callback, TrainState
+from .events import Callback, SampleAnswer, TrainState
 
 log = logging.getLogger(__name__)
 
 Conversation = list[dict[str, str]]
-
-
-@dataclass
-class SampleAnswer:
-    """One prompt's greedy answer at one evaluation (a line of samples.jsonl)."""
-
-    step: int
-    index: int  # which prompt: its position among the first eval rows (0-based)
-    prompt: list[dict[str, str]]  # the chat messages answered (the eval row without its answer)
-    answer: str
-    seconds: float  # this evaluation's generation time, all prompts together (one batch)
-
-    @property
-    def question(self) -> str:
-        """The last user message: what a view shows as the prompt."""
-        users = [m["content"] for m in self.prompt if m.get("role") == "user"]
-        return users[-1] if users else ""
 
 
 def read_samples(run_dir: str | Path) -> list[SampleAnswer]:
