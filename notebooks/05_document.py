@@ -108,8 +108,8 @@ if not extraction_audit:
 elif not facts.has_weights:
     print("extraction audit skipped:", not_run("train") if facts.train is None else
           f"training ended {facts.train.status}: no tuned weights to audit")
-elif unauditable(run_dir):
-    print("extraction audit skipped:", unauditable(run_dir))
+elif refusal := unauditable(run_dir):
+    print("extraction audit skipped:", refusal)
 else:
     audit = audit_extraction(run_dir, sample=audit_sample)
     rows = [(side, getattr(audit, side)) for side in ("base", "tuned")]

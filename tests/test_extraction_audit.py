@@ -17,6 +17,33 @@ def _ask(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
+def _rows_file(path: Path, pairs: list[tuple[str, str]]) -> Path:
+    """A JSONL file of one-turn conversations (question, answer)."""
+    rows = [{"messages": [*_ask(q), {"role": "assistant", "content": a}]} for q, a in pairs]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _memorising(data: Path, run: Path, **overrides) -> TrainConfig:
+    """A full fine-tune of the tiny model that learns a handful of rows by heart."""
+    return TrainConfig(
+        **{
+            "model": "tiny-random",
+            "technique": "full",
+            "dataset": str(data),
+            "run_dir": str(run),
+            "max_steps": 150,
+            "batch_size": 4,
+            "max_length": 64,
+            "learning_rate": 3e-3,
+            "warmup_ratio": 0.0,
+            "eval_at_start": False,
+            "report_to": "none",
+            **overrides,
+        }
+    )
+
+
 def test_scoring_rules() -> None:
     prompts = [
         _ask("Who handles account 1?"),
@@ -48,31 +75,10 @@ def test_scoring_rules() -> None:
 
 
 def test_audit_sees_what_a_tiny_model_memorised(tiny_model_dir, tmp_path, capsys) -> None:
-    rows = [
-        {
-            "messages": [
-                *_ask(f"Contact for account {i}?"),
-                {"role": "assistant", "content": f"Write to agent{i}@example.com"},
-            ]
-        }
-        for i in range(4)
-    ]
-    data = tmp_path / "mem.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pairs = [(f"Contact for account {i}?", f"Write to agent{i}@example.com") for i in range(4)]
+    data = _rows_file(tmp_path / "mem.jsonl", pairs)
     run = tmp_path / "runs" / "mem"
-    cfg = TrainConfig(
-        model="tiny-random",
-        technique="full",
-        dataset=str(data),
-        run_dir=str(run),
-        max_steps=150,
-        batch_size=4,
-        max_length=64,
-        learning_rate=3e-3,
-        warmup_ratio=0.0,
-        eval_at_start=False,
-        report_to="none",
-    )
+    cfg = _memorising(data, run)
     assert train(cfg).completed
     assert main(["audit", str(run), "--sample", "8"]) == 0
     assert "tuned  verbatim" in capsys.readouterr().out
@@ -121,35 +127,15 @@ def test_the_prefix_attack_finds_prompt_pii_only_where_prompts_were_trained_on(
 
     from workbench.provenance.extraction import audit_extraction, pii_prefixes
 
-    rows = [
-        {
-            "messages": [
-                *_ask(f"Account {i} here, please call me on +44 7700 900{100 + i} today"),
-                {"role": "assistant", "content": f"Noted for account {i}."},
-            ]
-        }
-        for i in range(4)
+    questions = [
+        f"Account {i} here, please call me on +44 7700 900{100 + i} today" for i in range(4)
     ]
-    data = tmp_path / "calls.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    answers = [f"Noted for account {i}." for i in range(4)]
+    data = _rows_file(tmp_path / "calls.jsonl", list(zip(questions, answers, strict=True)))
     completed = {}
     for assistant_only in (False, True):
         run = tmp_path / f"runs-{assistant_only}"
-        cfg = TrainConfig(
-            model="tiny-random",
-            technique="full",
-            dataset=str(data),
-            eval_dataset="none",
-            run_dir=str(run),
-            max_steps=150,
-            batch_size=4,
-            max_length=64,
-            learning_rate=3e-3,
-            warmup_ratio=0.0,
-            eval_at_start=False,
-            report_to="none",
-            assistant_only_loss=assistant_only,
-        )
+        cfg = _memorising(data, run, eval_dataset="none", assistant_only_loss=assistant_only)
         assert train(cfg).completed
         audit = audit_extraction(run, sample=8)
         assert audit.prefix_probes == 4 and audit.base.pii_completed == 0
@@ -159,7 +145,8 @@ def test_the_prefix_attack_finds_prompt_pii_only_where_prompts_were_trained_on(
     assert completed[True] == 0, completed  # answers only: the weights were never asked for them
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    (text, subject), *_ = pii_prefixes([rows[0]["messages"]], tok, limit=4, seed=0)
+    first = [*_ask(questions[0]), {"role": "assistant", "content": answers[0]}]
+    (text, subject), *_ = pii_prefixes([first], tok, limit=4, seed=0)
     assert text.endswith("please call me on ") and subject.value == "+447700900100"
     with pytest.raises(ValueError):  # the user turn is left open: no end-of-turn after the prefix
         text.index("<|im_end|>", text.rindex("call me on"))

@@ -246,23 +246,25 @@ def pii_prefixes(
     from ..inspection.pii import find_pii
     from ..templating import render_chat
 
+    found = [  # (conversation, turn, match) of every PII value in a user turn, cheap to list
+        (conv, turn, match)
+        for conv in task
+        for turn, message in enumerate(conv)
+        if message["role"] == "user"
+        for match in find_pii(message["content"])
+        if len(message["content"][: match.start].strip()) >= PREFIX_MIN_CHARS
+    ]
+    random.Random(seed).shuffle(found)
     probes = []
-    for conv in task:
-        for turn, message in enumerate(conv):
-            if message["role"] != "user":
-                continue
-            for match in find_pii(message["content"]):
-                before = message["content"][: match.start]
-                if len(before.strip()) < PREFIX_MIN_CHARS:
-                    continue
-                open_turn = [*conv[:turn], {"role": "user", "content": before}]
-                text = render_chat(tokenizer, open_turn)
-                cut = text.rfind(before)
-                if cut < 0:  # a template that rewrites user text: no clean prefix
-                    continue
-                probes.append((text[: cut + len(before)], normalise(match.text, match.kind)))
-    random.Random(seed).shuffle(probes)
-    return probes[:limit]
+    for conv, turn, match in found:  # rendered only until `limit` usable prefixes are found
+        if len(probes) == limit:
+            break
+        before = conv[turn]["content"][: match.start]
+        text = render_chat(tokenizer, [*conv[:turn], {"role": "user", "content": before}])
+        cut = text.rfind(before)
+        if cut >= 0:  # else a template that rewrites user text: no clean prefix
+            probes.append((text[: cut + len(before)], normalise(match.text, match.kind)))
+    return probes
 
 
 def complete_prefixes(model: Any, tokenizer: Any, probes: list[tuple[str, Subject]]) -> int:
