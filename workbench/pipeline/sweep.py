@@ -7,8 +7,8 @@ pruner's reason. "Clearly" is a margin on top of Optuna's decision: a run is pru
 eval loss is also more than `prune_margin` (5% by default) above the median of the finished
 variants at that step. Optuna's median pruner alone prunes on any difference; on the default model
 it stopped a LoRA r=8 variant at step 8 whose eval loss was 0.1766 against 0.1762 for r=16 (0.2%
-worse); kept, it finished as the sweep's best (0.1478 against 0.1495). Variants run one after another in this process; the grid
-order is kept.
+worse); kept, it finished as the sweep's best (0.1478 against 0.1495). Variants run one after
+another in this process; the grid order is kept.
 """
 
 from __future__ import annotations
@@ -136,7 +136,10 @@ class PruneOnEval(Callback):
             log.info(
                 "step %d: Optuna would prune (eval loss %.4f), but that is within %.0f%% of the "
                 "finished variants' median %.4f: kept",
-                *(state.step, loss, 100 * self.margin, bar),
+                state.step,
+                loss,
+                100 * self.margin,
+                bar,
             )
             return
         self.pruned = True
