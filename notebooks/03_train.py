@@ -57,7 +57,7 @@ max_eval_rows = None         # e.g. 16: evaluate on the first held-out rows only
 max_steps = None             # > 0 overrides epochs
 epochs = None
 batch_size = None
-learning_rate = None
+learning_rate = None         # a number, or "find": an LR range test chooses it before training
 lora_r = None
 packing = None
 eval_every = None
@@ -168,6 +168,20 @@ display(Markdown(f"**The run**: `{cfg.technique}` on `{cfg.model}`, data `{cfg.d
 display(Markdown(f"```yaml\n{cfg.to_yaml()}```"))
 
 # %% [markdown]
+# ## Which learning rate?
+#
+# The learning rate decides most small fine-tunes: too low and 20 steps teach nothing, too high and
+# the loss jumps or turns NaN. **Find LR** (or `learning_rate = "find"`, which also works headless
+# and in `workbench train`) runs an *LR range test* before training: one optimizer step per rate,
+# the rate growing tenfold every few steps on a few real batches of your data, with your technique.
+# The loss curve has two landmarks: where it falls fastest, and its minimum, past which the rate
+# is too high. Between them a few rates each train a few steps from the same start and are scored
+# on held-out rows; the best becomes the suggestion. The weights are put back afterwards. The plot
+# shows the curve and the short runs (diamonds); the text says what was chosen and why. Measured on
+# orders-json with the default model: the suggestion lands within a factor of 3 of the best rate
+# of a small grid (README, "LR range test").
+
+# %% [markdown]
 # ## Train
 #
 # Interactive: the panel trains in a background thread, so **Stop** works while it runs (it saves a
@@ -212,7 +226,7 @@ else:
 # full fine-tuning, about 4 x for LoRA, whose frozen weights need no gradient).
 
 # %%
-from workbench import loss_figure
+from workbench import LRFinderResult, loss_figure
 
 if interactive:
     result = panel.result
@@ -220,6 +234,9 @@ if result is None:
     display(Markdown("Training is still running (or has not started): run this cell again when it has finished."))
 else:
     display(result)
+    if RunDir(run_dir).lr_find_json.is_file():  # learning_rate "find": the range test it trained after
+        found = LRFinderResult.load(run_dir)
+        display(Markdown(f"**Learning rate found**: {found.suggestion:.2e}. {found.reason}"), found.figure())
     if interactive:
         display(loss_figure(result.history, title=f"Training loss ({result.status})"))
     saved = [Path(p) for p in (result.adapter_dir, result.merged_dir) if p]

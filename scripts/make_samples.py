@@ -176,7 +176,7 @@ def build() -> dict[str, str]:
 
     rows = [
         {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
-        for q, a in GENERAL_PROBE
+        for q, a in interleaved(GENERAL_PROBE, random.Random(505))
     ]
     files["general-probe/train.jsonl"] = jsonl(rows)
     files["general-probe/eval.jsonl"] = jsonl(rows)
@@ -190,6 +190,7 @@ def build() -> dict[str, str]:
         f"({GENERAL_PROBE_CORRECT / GENERAL_PROBE_TRIED:.0%}); {len(rows)} of those are kept, so "
         "the base model scores "
         "close to 100% here by construction and a drop after fine-tuning measures forgetting. "
+        "The rows take one question of each kind (capitals, opposites, ...) in turn, so the first N of them mix the kinds. "
         "train.jsonl is the same set (it exists so the sample is listed).",
         len(rows),
         len(rows),
@@ -218,6 +219,21 @@ def build() -> dict[str, str]:
     files["support-intent/labels.json"] = pretty(labels)
     files["support-intent/README.md"] = intents_readme(train, eval_)
     return files
+
+
+def interleaved(pairs: list[tuple[str, str]], rng: random.Random) -> list[tuple[str, str]]:
+    """Questions grouped by kind (their first four words: "What is the capital", ...) taken one
+    of each kind in turn, each turn in seeded order. GENERAL_PROBE lists them kind by kind, and a
+    probe capped at its first N prompts (the quick profile's max_probe_prompts) must mix them."""
+    kinds: dict[str, list[tuple[str, str]]] = {}
+    for pair in pairs:
+        kinds.setdefault(" ".join(pair[0].split()[:4]), []).append(pair)
+    out = []
+    for turn in range(max(len(group) for group in kinds.values())):
+        batch = [group[turn] for group in kinds.values() if turn < len(group)]
+        rng.shuffle(batch)
+        out.extend(batch)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

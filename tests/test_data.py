@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -328,6 +329,15 @@ def test_clean_samples_load_without_problems(name):
         assert (ds.provenance.sample, ds.provenance.split) == (name, split)
         assert Path(ds.provenance.source) == SAMPLES_DIR / name / f"{split}.jsonl"
         assert all(c[-1]["role"] == "assistant" and c[-1]["content"].strip() for c in ds)
+
+
+def test_the_first_probe_prompts_mix_kinds_of_question():
+    """A probe capped at its first N prompts (the quick profile asks 10) must not be one kind of
+    question: ten capitals cannot show a model that stopped doing sums or answering in words."""
+    questions = [c[0]["content"] for c in load_dataset("general-probe", split="eval")]
+    for n in (10, 20):
+        openings = Counter(" ".join(q.split()[:4]) for q in questions[:n])
+        assert openings.most_common(1)[0][1] <= n // 3, (n, openings.most_common(3))
 
 
 def test_the_handwritten_orders_load_as_a_split_of_the_sample():

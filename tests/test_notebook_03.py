@@ -50,3 +50,41 @@ def test_notebook_03_trains_headless(tiny_model_dir, run_dir, tmp_path):
     assert len(traces[0]["x"]) == 3  # the final state, not the first point
     assert not nb.metadata.get("widgets"), "no widget state in a headless run"
     assert any("TrainResult" in o.get("data", {}).get("text/html", "") for o in outputs)
+
+
+@pytest.mark.slow
+def test_notebook_03_finds_its_learning_rate_headless(tiny_model_dir, run_dir, tmp_path):
+    from workbench import LRFinderResult, TrainConfig
+
+    data = tmp_path / "chat.jsonl"
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Say {i}."},
+                {"role": "assistant", "content": f"{i}"},
+            ]
+        }
+        for i in range(24)
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = run_notebook(
+        "03_train.ipynb",
+        run_dir,
+        use_technique_json=False,
+        model="tiny-random",
+        dataset=str(data),
+        max_length=128,
+        batch_size=4,
+        max_steps=3,
+        learning_rate="find",
+    )
+    found = LRFinderResult.load(run_dir)
+    assert found.suggestion and TrainConfig.load(run_dir).learning_rate == found.suggestion
+    nb = nbformat.read(out, as_version=4)
+    texts = [
+        o.get("data", {}).get("text/markdown", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    ]
+    assert any(t.startswith(f"**Learning rate found**: {found.suggestion:.2e}") for t in texts)

@@ -50,3 +50,40 @@ def test_panel_trains_in_a_thread_stops_on_click_and_leaves_a_static_figure(
     assert list(train["x"]) == [r["step"] for r in panel.plot.records if "loss" in r]
     assert list(train["x"])[-1] == result.steps  # every logged step, the last one included
     assert panel.train_button.disabled is False
+
+
+def test_find_lr_button_shows_the_range_test_and_trains_at_its_suggestion(
+    tiny_model_dir, run_dir, tmp_path
+):
+    import json
+
+    from workbench.ui.train_panel import TrainPanel
+
+    data = tmp_path / "chat.jsonl"
+    data.write_text("".join(json.dumps({"messages": c}) + "\n" for c in conversations(32)))
+    cfg = TrainConfig(
+        model="tiny-random",
+        dataset=str(data),
+        run_dir=str(run_dir),
+        max_steps=2,
+        batch_size=4,
+        eval_at_start=False,
+        max_length=256,
+        learning_rate=2e-4,
+    )
+    panel = TrainPanel(cfg, min_interval=0.0)
+    panel.find_button.click()
+    assert panel.train_button.disabled and panel.find_button.disabled  # one job at a time
+    panel.thread.join(300)
+    found = panel.lr_found
+    assert found is not None and found.suggestion, panel.status.value
+    assert panel.cfg.learning_rate == found.suggestion != 2e-4
+    assert f"{found.suggestion:.2e}" in panel.status.value and not panel.train_button.disabled
+    plot, note = panel.lr_box.children
+    figure = plot.outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    assert figure["layout"]["title"]["text"] == "Learning-rate range test"
+    assert "Suggested" in note.value
+    panel.train_button.click()
+    result = panel.wait(timeout=300)
+    assert result.status == "completed", result.message
+    assert TrainConfig.load(run_dir).learning_rate == found.suggestion

@@ -83,7 +83,9 @@ class TrainConfig:
     # rows per forward/backward inside one batch; None: chosen from memory (training/micro_batch.py)
     micro_batch_size: int | None = None
     grad_accum: int = 1
-    learning_rate: float = 2e-4
+    learning_rate: float | str = (
+        2e-4  # or "find": an LR range test picks it (training/lr_finder.py)
+    )
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.05
     weight_decay: float = 0.0
@@ -168,7 +170,14 @@ class TrainConfig:
                 "TrainConfig.split='by_field' and split_field go together: name the column that "
                 "says which group a row belongs to (e.g. split_field: customer), or leave both out."
             )
-        if self.learning_rate <= 0:
+        if self.learning_rate == "find":
+            if self.objective != "sft" or self.task != "generation":
+                raise ConfigError(
+                    "TrainConfig.learning_rate='find' runs the LR range test of instruction tuning "
+                    f"(objective sft, task generation); this run is objective {self.objective!r}, "
+                    f"task {self.task!r}: give a number instead."
+                )
+        elif self.learning_rate <= 0:
             raise ConfigError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate!r}.")
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ConfigError(
@@ -408,6 +417,10 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     optional = (typing.get_origin(hint) in (typing.Union, types.UnionType)) and type(None) in args
     if name == "eval_dataset" and isinstance(value, str) and _NO_EVAL.match(value):
         return "none"  # "no eval split" (data/splits.py), not None ("decide by the rule")
+    if name == "learning_rate":  # a number, or "find": the range test chooses it before training
+        if isinstance(value, str) and value.strip().lower() == "find":
+            return "find"
+        hint = float
     if optional:
         if value is None or (
             isinstance(value, str) and value.strip().lower() in ("", "none", "null")

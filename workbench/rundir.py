@@ -3,7 +3,8 @@
 Every file a run writes has one owner type (a dataclass) that saves and loads it: `DatasetReport`
 (inspect/report.json), `TechniqueChoice` (technique.json), `LeverTrial` (lever_trial.json), `TrainConfig` (train_config.yaml),
 `TrainResult` (train_result.json), `ProvenanceIndex` (provenance.json), `ErasureVerification`
-(erasure/verification.json), `ExtractionAudit` (extraction_audit.json), `Comparison` (comparison.json),
+(erasure/verification.json), `ExtractionAudit` (extraction_audit.json), `LRFinderResult`
+(lr_find.json), `Comparison` (comparison.json),
 `ClassificationComparison` (classification.json), `BiasProbe`
 (docs/bias_probe.json), `ProviderFacts` (docs/provider.yaml), `RunSummary` (summary.json),
 `ShippingReport` (export/shipping.json).
@@ -155,6 +156,15 @@ class RunDir:
     @property
     def erasure_verification_md(self) -> Path:
         return self.erasure_dir / "verification.md"
+
+    @property
+    def lr_find_json(self) -> Path:
+        """LRFinderResult: the range test a run with learning_rate='find' trained after."""
+        return self.root / "lr_find.json"
+
+    @property
+    def lr_find_figure_html(self) -> Path:
+        return self.figures_dir / "lr_find.html"
 
     @property
     def metrics_jsonl(self) -> Path:

@@ -153,7 +153,7 @@ def build_classifier(
 ) -> tuple[Any, Any, dict[str, Any]]:
     """Backbone with a new head (and the technique's adapter), encoded texts and the Trainer.
 
-    training_args: the engine's `_training_args` (passed in, so this module does not import the
+    training_args: build.py's `training_args` (passed in, so this module does not import the
     engine that imports it); evaluation here keeps the logits, for accuracy and macro-F1.
     """
     from transformers import PrinterCallback, ProgressCallback, set_seed

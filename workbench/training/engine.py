@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TrainConfig
-from ..errors import ConfigError
 from ..io import write_json_atomic
 from ..rundir import RunDir
+from .build import build_sft, training_args
 from .checkpoints import (
     clear_previous,
     is_final,
@@ -46,9 +46,9 @@ from .events import (
     StopFlag,
     TrainState,
 )
-from .result import SplitData, TrainResult
+from .result import TrainResult
 from .samples import sample_generations
-from .tracking import end_tracking, report_to_integrations, start_tracking
+from .tracking import end_tracking, start_tracking
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,11 @@ def _train(
     eval_data: Any,
 ) -> TrainResult:
     from .batching import load_splits
+    from .lr_finder import resolve_learning_rate
 
     remove_leftovers(rd.checkpoints_dir)
+    # learning_rate="find": the range test first; the config saved and trained is the rate found
+    cfg = resolve_learning_rate(cfg, rd.root, train_data=train_data, eval_data=eval_data)
     checkpoint = resume_point(cfg, rd, resume)
     if checkpoint is None:
         clear_previous(rd)
@@ -121,16 +124,16 @@ def _train(
             from .classifier import build_classifier
 
             trainer, tech, info = build_classifier(
-                cfg, rd, train_data, eval_data, checkpoint, training_args=_training_args
+                cfg, rd, train_data, eval_data, checkpoint, training_args=training_args
             )
         elif cfg.objective == "sft":
             splits = load_splits(cfg, train_data, eval_data)
-            trainer, tech, info = _build(cfg, rd, splits, checkpoint)
+            trainer, tech, info = build_sft(cfg, rd, splits, checkpoint)
         else:  # preference tuning (DPO) on pairs: training/preference.py
             from .preference import build_preference
 
             trainer, tech, info = build_preference(
-                cfg, rd, train_data, eval_data, checkpoint, training_args=_training_args
+                cfg, rd, train_data, eval_data, checkpoint, training_args=training_args
             )
         if _is_main():  # the data subjects' salted hashes and the data files: provenance/
             _record_provenance(cfg, rd, info["splits"])
@@ -170,139 +173,11 @@ def _train(
     return result
 
 
-def _build(
-    cfg: TrainConfig, rd: RunDir, splits: Any, checkpoint: Path | None
-) -> tuple[Any, Any, dict[str, Any]]:
-    """Model, technique, encoded data and the Trainer, ready to run."""
-    from transformers import PrinterCallback, ProgressCallback, set_seed
-
-    from ..malloc import apply_cpu_low_memory
-    from ..models import choose_device, load_model, quiet_loading
-    from ..techniques import get_technique
-    from .batching import Collator, EncodedDataset, encode_dataset, pack
-    from .trainer import WorkbenchTrainer, param_counts
-
-    set_seed(cfg.seed)
-    tech = get_technique(cfg.technique)
-    apply_cpu_low_memory(cfg.cpu_low_memory, choose_device(cfg.device))
-    with quiet_loading():  # tqdm.auto would leave a progress widget in papermill outputs
-        model, tokenizer = load_model(
-            cfg.model, technique=cfg.technique, dtype=cfg.dtype, device=cfg.device
-        )
-    model = tech.prepare(model, cfg)
-    trainable, total = param_counts(model)
-    encoded, data = {}, {}
-    for name, ds in (("train", splits.train), ("eval", splits.eval)):
-        items, report = encode_dataset(
-            tokenizer,
-            ds.conversations,
-            max_length=cfg.max_length,
-            assistant_only=cfg.assistant_only_loss,
-        )
-        if cfg.packing and name == "train":
-            items = pack(items, max_length=cfg.max_length, seed=cfg.seed)
-            report.packed_rows = len(items)
-        encoded[name], data[name] = (
-            EncodedDataset(items),
-            SplitData(**report.to_dict(), source=splits.sources[name]),
-        )
-        if name == "train" and splits.replay_rows:
-            data[name].replay_rows, data[name].replay = splits.replay_rows, splits.replay
-    if not len(encoded["train"]):
-        raise ConfigError(
-            "No training rows left after tokenisation: every row lost its labels (check max_length)."
-        )
-    trainer = WorkbenchTrainer(
-        model=model,
-        args=_training_args(cfg, rd, model, resuming=checkpoint is not None),
-        train_dataset=encoded["train"],
-        eval_dataset=encoded["eval"] if len(encoded["eval"]) else None,
-        data_collator=Collator(pad_token_id=tokenizer.pad_token_id),
-        processing_class=tokenizer,
-        group_by_length=cfg.group_by_length and not cfg.packing,
-        kl_to_base=cfg.kl_to_base,
-    )
-    for noisy in (PrinterCallback, ProgressCallback):  # events replace Trainer's prints and tqdm
-        trainer.remove_callback(noisy)
-    return (
-        trainer,
-        tech,
-        {
-            "data": data,
-            "trainable": trainable,
-            "total": total,
-            "tokenizer": tokenizer,
-            "splits": splits,
-        },
-    )
-
-
 def _record_provenance(cfg: TrainConfig, rd: RunDir, splits: Any) -> None:
     from ..provenance.index import record_provenance
 
     replay = getattr(splits, "replay_rows", 0)
     record_provenance(cfg, rd, train=splits.train, eval=splits.eval, replay_rows=replay)
-
-
-def _training_args(
-    cfg: TrainConfig,
-    rd: RunDir,
-    model: Any,
-    *,
-    resuming: bool,
-    args_class: Any = None,
-    **extra: Any,
-) -> Any:
-    """TrainingArguments (or `args_class`, e.g. TRL's DPOConfig) with the CPU policy; `extra` on top."""
-    import torch
-    from transformers import TrainingArguments
-
-    from ..estimation.estimator import micro_batch_size
-
-    device = str(next(model.parameters()).device)
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    on_gpu = device.startswith("cuda")
-    if not on_gpu and dtype in (torch.bfloat16, torch.float16):
-        log.warning(
-            "Training in %s on a CPU: expect it to be very slow (use dtype=float32).", dtype
-        )
-    micro = micro_batch_size(cfg, device=device)  # the batch as micro-batches that fit
-    base = dict(
-        output_dir=str(rd.checkpoints_dir),
-        per_device_train_batch_size=micro,
-        per_device_eval_batch_size=micro,  # evaluation keeps no activations, but its peak follows
-        gradient_accumulation_steps=cfg.grad_accum * (cfg.batch_size // micro),
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio,  # < 1 means a fraction of the steps
-        weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm,
-        seed=cfg.seed,
-        logging_strategy="steps",
-        logging_steps=cfg.log_every,
-        logging_nan_inf_filter=False,  # let a NaN reach the log, where NanGuard sees it
-        eval_strategy="steps" if cfg.eval_every else "no",
-        eval_steps=cfg.eval_every or None,
-        eval_on_start=cfg.eval_at_start and not resuming,  # the baseline is already in the log
-        save_strategy="steps" if cfg.save_every else "no",
-        save_steps=cfg.save_every or None,
-        include_num_input_tokens_seen="non_padding",
-        prediction_loss_only=True,  # evaluation needs the loss only: no logits kept
-        report_to=report_to_integrations(cfg.report_to),  # the tracker run: training/tracking.py
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=on_gpu,
-        remove_unused_columns=False,
-        use_cpu=not on_gpu,
-        bf16=on_gpu and dtype == torch.bfloat16,
-        fp16=on_gpu and dtype == torch.float16,
-        ddp_find_unused_parameters=False,
-        label_names=["labels"],
-        log_level="warning",
-    )
-    return (args_class or TrainingArguments)(**{**base, **extra})
 
 
 def _sinks(

@@ -157,7 +157,7 @@ def build_preference(
 ) -> tuple[Any, Any, dict[str, Any]]:
     """Model with its adapter, the pairs as TRL rows, and the PreferenceTrainer, ready to run.
 
-    training_args: the engine's `_training_args` (passed in, so this module does not import the
+    training_args: build.py's `training_args` (passed in, so this module does not import the
     engine that imports it), called with DPOConfig as the class and DPO's settings on top.
     """
     from transformers import PrinterCallback, ProgressCallback, set_seed

@@ -1,8 +1,9 @@
-"""The notebook-03 training panel: Train / Stop / Export-script buttons, live loss plot, progress, sample answers.
+"""The notebook-03 training panel: Find LR / Train / Stop / Export-script buttons, live loss plot, progress, sample answers.
 
 Training runs in a background thread (the kernel ignores clicks while a cell runs), so Stop works.
 The panel holds no logic: Train calls `workbench.training.engine`, Stop sets a `StopFlag`, Export calls
-`workbench.training.scaleout.export_script`. The live plot is an ipywidgets Output redrawn with the
+`workbench.training.scaleout.export_script`, Find LR calls `workbench.training.lr_finder.find_lr`
+(in the background too) and sets the panel's learning rate to its suggestion. The live plot is an ipywidgets Output redrawn with the
 whole figure (widget state, so it survives a page that renders late; ui/live.py says why); at the
 end it keeps the final static figure.
 """
@@ -20,7 +21,7 @@ import ipywidgets as w
 from ..config import TrainConfig
 from ..rundir import RunDir
 from ..training.events import Callback, StopFlag, TrainState, read_jsonl
-from .live import LiveLossPlot, ProgressLine
+from .live import LiveLossPlot, ProgressLine, show_figure
 from .samples import SampleAnswersView
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,13 @@ class TrainPanel:
             description="Stop", button_style="danger", icon="stop", disabled=True
         )
         self.export_button = w.Button(description="Export script", icon="share-square")
+        self.find_button = w.Button(
+            description="Find LR",
+            icon="search",
+            tooltip="LR range test on a few real batches; sets the learning rate to its suggestion",
+        )
+        self.lr_box = w.VBox([])  # the range test's plot and reason
+        self.lr_found: Any = None  # the LRFinderResult, once Find LR has run
         self.status = w.HTML(
             f"Ready: {html.escape(cfg.technique)} on {html.escape(cfg.model)}, run dir {html.escape(cfg.run_dir)}"
         )
@@ -54,8 +62,19 @@ class TrainPanel:
         self.train_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.export_button.on_click(lambda _: self.export())
-        buttons = w.HBox([self.train_button, self.stop_button, self.export_button])
-        parts = [buttons, self.status, self.progress_box, self.plot_box, self.samples_box, self.log]
+        self.find_button.on_click(lambda _: self.find_lr())
+        buttons = w.HBox(
+            [self.find_button, self.train_button, self.stop_button, self.export_button]
+        )
+        parts = [
+            buttons,
+            self.status,
+            self.lr_box,
+            self.progress_box,
+            self.plot_box,
+            self.samples_box,
+            self.log,
+        ]
         self.widget = w.VBox(parts)
 
     def _ipython_display_(self) -> None:
@@ -68,7 +87,7 @@ class TrainPanel:
         if self.thread is not None and self.thread.is_alive():
             return None
         self.stop_flag.clear()
-        self.train_button.disabled = True
+        self.train_button.disabled = self.find_button.disabled = True
         self.status.value = "Starting&hellip;"
         self.progress = ProgressLine(
             backend="widget",
@@ -109,6 +128,44 @@ class TrainPanel:
 
         signal.signal(signal.SIGINT, handler)
 
+    def find_lr(self) -> threading.Thread | None:
+        """The LR range test in the background; its plot and reason under the buttons, and the
+        panel's config then trains at the suggested rate."""
+        if self.thread is not None and self.thread.is_alive():
+            return None
+        self.train_button.disabled = self.find_button.disabled = True
+        self.status.value = (
+            "Finding a learning rate: one step per rate on a few real batches, then a few short "
+            "runs between the curve's landmarks&hellip;"
+        )
+        self.thread = threading.Thread(target=self._find_lr, name="workbench-lr-find", daemon=True)
+        self.thread.start()
+        return self.thread
+
+    def _find_lr(self) -> None:
+        from ..training.lr_finder import find_lr
+
+        try:
+            found = find_lr(self.cfg)
+            self.lr_found = found
+            plot = w.Output()
+            show_figure(plot, found.figure())  # from this thread: the Output's state, not display
+            note = w.HTML(f"<div style='max-width:60em'>{html.escape(found.reason)}</div>")
+            self.lr_box.children = (plot, note)
+            if found.suggestion:
+                self.cfg = self.cfg.replace(learning_rate=found.suggestion)
+                self.status.value = (
+                    f"Learning rate set to <b>{found.suggestion:.2e}</b> (range test, "
+                    f"{found.seconds:.0f} s): press Train."
+                )
+            else:
+                self.status.value = "<b>No suggestion</b>: the learning rate is unchanged."
+        except Exception as exc:
+            log.exception("LR range test failed")
+            self.status.value = f"<b>Find LR failed</b>: {html.escape(str(exc))}"
+        finally:
+            self.train_button.disabled = self.find_button.disabled = False
+
     def stop(self) -> None:
         self.stop_flag.set("Stopped from the panel.")
         self.stop_button.disabled = True
@@ -142,6 +199,7 @@ class TrainPanel:
         finally:
             self.plot.close()  # the Output keeps the final figure: what a saved notebook shows
             self.train_button.disabled, self.stop_button.disabled = False, True
+            self.find_button.disabled = False
 
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the background run ends (tests, scripts); returns the TrainResult."""
