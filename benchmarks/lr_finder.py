@@ -3,9 +3,11 @@
     flock /tmp/heavy.lock .venv/bin/python benchmarks/lr_finder.py                   # default model
     .venv/bin/python benchmarks/lr_finder.py --model tiny-random --steps 4 --rows 16  # smoke run
 
-The range test runs on a few real batches of the training split; each grid rate then trains the
-same rows for the same steps from the same seed, and the final eval loss on held-out rows ranks
-them. The table ends with the factor between the suggestion and the grid's best rate.
+The range test runs on a few real batches of the training split (then its refining runs between
+the curve's steepest fall and its minimum); each grid rate then trains the same rows for the same
+steps from the same seed, and the final eval loss on held-out rows ranks them. The table ends with
+the factor between the grid's best rate and each of: the refined suggestion, the steepest fall
+alone (the classic rule, `refine=0`) and the curve's minimum.
 """
 
 from __future__ import annotations
@@ -53,9 +55,17 @@ def main() -> None:
     for lr, loss, seconds in rows:
         print(f"{lr:>14.1e} {loss:>16.4f} {seconds:>8.0f}")
     best = min(rows, key=lambda r: r[1])[0]
-    if found.suggestion:
-        factor = max(found.suggestion / best, best / found.suggestion)
-        print(f"\nsuggested {found.suggestion:.2e}; grid best {best:.1e}; factor {factor:.2f}")
+    print(f"\ngrid best {best:.1e}")
+    print(f"{'rule':>28} {'rate':>9} {'factor to the grid best':>24}")
+    for name, lr in (
+        ("refined (the suggestion)", found.suggestion),
+        ("steepest fall (refine=0)", found.steepest_lr),
+        ("curve minimum", found.min_loss_lr),
+    ):
+        if lr:
+            print(f"{name:>28} {lr:>9.2e} {max(lr / best, best / lr):>24.2f}")
+    for r in found.refined:
+        print(f"  refining run at {r['lr']:.2e}: held-out loss {r['held_loss']:.4f}")
 
 
 if __name__ == "__main__":

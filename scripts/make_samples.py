@@ -184,7 +184,7 @@ def build() -> dict[str, str]:
         "general-probe",
         "Broad general-knowledge and skill questions with short reference answers, used to "
         "measure forgetting: ask the base and the tuned model, count answers that contain the "
-        "reference (case-insensitive). Of "
+        "reference (case-insensitive; a number 0-20 in digits or words). Of "
         f"{GENERAL_PROBE_TRIED} candidate questions, SmolLM2-135M-Instruct (the embedded build, "
         f"fp32, greedy, 32-40 new tokens) answered {GENERAL_PROBE_CORRECT} with the reference "
         f"({GENERAL_PROBE_CORRECT / GENERAL_PROBE_TRIED:.0%}); {len(rows)} of those are kept, so "

@@ -152,7 +152,13 @@ def summary(name: str, base: float, tuned: float) -> MetricSummary:
     return MetricSummary(name, 4, base, tuned, tuned - base, None, None, None, 0, 0, 4)
 
 
-def comparison(*, schema_valid: float, probe_base: float, probe_tuned: float) -> Comparison:
+def comparison(
+    *,
+    schema_valid: float,
+    probe_base: float,
+    probe_tuned: float,
+    unseen_schema_valid: float | None = None,
+) -> Comparison:
     row = Row(
         1,
         [{"role": "user", "content": "q"}],
@@ -173,7 +179,7 @@ def comparison(*, schema_valid: float, probe_base: float, probe_tuned: float) ->
         [],
     )
     settings = GenerationSettings(max_new_tokens=8).to_dict()
-    return Comparison(
+    result = Comparison(
         "orders-json",
         [],
         {"schema_valid": summary("schema_valid", 0.2, schema_valid)},
@@ -181,9 +187,25 @@ def comparison(*, schema_valid: float, probe_base: float, probe_tuned: float) ->
         settings,
         {},
     )
+    if unseen_schema_valid is not None:  # the rows split by template (Comparison.by_template)
+        result.by_template = {
+            "in_template": {"schema_valid": summary("schema_valid", 0.2, 1.0)},
+            "out_of_template": {"schema_valid": summary("schema_valid", 0.2, unseen_schema_valid)},
+        }
+    return result
 
 
 def save_comparison(
-    run: str | Path, *, schema_valid: float, probe_base: float, probe_tuned: float
+    run: str | Path,
+    *,
+    schema_valid: float,
+    probe_base: float,
+    probe_tuned: float,
+    unseen_schema_valid: float | None = None,
 ) -> None:
-    comparison(schema_valid=schema_valid, probe_base=probe_base, probe_tuned=probe_tuned).save(run)
+    comparison(
+        schema_valid=schema_valid,
+        probe_base=probe_base,
+        probe_tuned=probe_tuned,
+        unseen_schema_valid=unseen_schema_valid,
+    ).save(run)

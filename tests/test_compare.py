@@ -450,8 +450,20 @@ def test_scores_split_into_seen_and_unseen_templates_and_round_trip(tmp_path):
     assert groups["in_template"]["m"].n == 6 and groups["in_template"]["m"].tuned_mean == 1.0
     assert groups["out_of_template"]["m"].n == 4
     assert groups["out_of_template"]["m"].tuned_mean == 0.5
-    assert by_template(Comparison("d", seen, {"m": summarise_metric(seen, "m")}, None, {}, {}),
-                       train) is None  # fmt: skip
+    only_seen = Comparison(
+        "d", seen, {"m": summarise_metric(seen, "m")}, None, SETTINGS.to_dict(), {}
+    )
+    only_seen.by_template = by_template(only_seen, train)
+    assert list(only_seen.by_template) == ["in_template"]  # one side: said, not dropped
+    assert "All 6 eval rows are in-template" in only_seen.to_html()
+    assert only_seen.unseen_mean("m") is None
+    only_unseen = Comparison(
+        "d", unseen, {"m": summarise_metric(unseen, "m")}, None, SETTINGS.to_dict(), {}
+    )
+    only_unseen.by_template = by_template(only_unseen, train)
+    assert list(only_unseen.by_template) == ["out_of_template"]
+    assert only_unseen.unseen_mean("m") == 0.5
+    assert "all 4 eval rows are out-of-template" in "\n".join(only_unseen.summary_lines())
     c.by_template = groups
     (tmp_path / "run").mkdir()
     c.save(tmp_path / "run")
@@ -459,3 +471,4 @@ def test_scores_split_into_seen_and_unseen_templates_and_round_trip(tmp_path):
     assert back.by_template == groups
     assert "Out-of-template rows (4)" in back.to_html()
     assert any(line.startswith("out-of-template rows (4)") for line in back.summary_lines())
+    assert back.unseen_mean("m") == 0.5

@@ -61,6 +61,21 @@ def test_schema_and_forgetting_gates_read_the_comparison(tmp_path):
     )
 
 
+def test_the_unseen_schema_gate_reads_the_out_of_template_rows_only(tmp_path):
+    gates = {"min_schema_valid": 0.9, "min_schema_valid_unseen": 0.9}
+    save_comparison(
+        tmp_path, schema_valid=0.92, probe_base=0.6, probe_tuned=0.6, unseen_schema_valid=0.5
+    )
+    results = {g.name: g for g in check_gates(gates, run_dir=tmp_path)}
+    assert results["min_schema_valid"].status == "passed"  # the in-template rows carry the mean
+    unseen = results["min_schema_valid_unseen"]
+    assert unseen.status == "failed" and unseen.value == 0.5
+    assert "out-of-template" in unseen.reason
+    save_comparison(tmp_path, schema_valid=0.92, probe_base=0.6, probe_tuned=0.6)
+    results = {g.name: g for g in check_gates(gates, run_dir=tmp_path)}
+    assert results["min_schema_valid_unseen"].status == "skipped"  # not split: not measured
+
+
 def test_a_gate_without_its_measurement_is_skipped_not_passed(tmp_path):
     (result,) = check_gates({"min_schema_valid": 0.9}, run_dir=tmp_path)
     assert result.status == "skipped" and result.value is None and "04_compare" in result.reason

@@ -59,6 +59,16 @@ def test_contains_reference_case_insensitive_and_none_for_empty_reference():
     assert m.contains_reference("Straße ist lang", "STRASSE") == 1.0  # casefold, not lower
 
 
+def test_contains_reference_takes_a_small_number_in_digits_or_words():
+    assert m.contains_reference("The answer to this classic problem is 3.", "three") == 1.0
+    assert m.contains_reference("Six plus six is twelve.", "12") == 1.0
+    assert m.contains_reference("A dog has Four legs", "four") == 1.0
+    assert m.contains_reference("It has 13 sides.", "three") == 0.0  # whole words only
+    assert m.contains_reference("Thirty-three", "3") == 0.0
+    assert m.contains_reference("It is 100.", "ten") == 0.0
+    assert m.contains_reference("Forty", "40") == 0.0  # only 0-20 have a word form here
+
+
 # -- chrF -----------------------------------------------------------------------------------------
 
 

@@ -121,8 +121,8 @@ class Comparison(Artifact):
     models: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
     # the task metrics again on eval rows whose prompt template also occurs in the training data
-    # ("in_template") and on the rest ("out_of_template"); None when the training rows are unknown
-    # or one side is empty (see `by_template`)
+    # ("in_template") and on the rest ("out_of_template"), each group only when it has rows (one
+    # group alone says every row is on that side); None when the training rows are unknown
     by_template: dict[str, dict[str, MetricSummary]] | None = field(default=None, metadata=OPTIONAL)
 
     @property
@@ -144,10 +144,17 @@ class Comparison(Artifact):
             f"{self.dataset}: {len(self.rows)} prompts, base -> tuned (95% CI of the difference)"
         ]
         lines += [_summary_line(s) for s in self.summary.values()]
-        for group, summary in (self.by_template or {}).items():
-            n = next(iter(summary.values())).n if summary else 0
-            lines.append(f"{group.replace('_', '-')} rows ({n}): base -> tuned")
-            lines += [_summary_line(s) for s in summary.values()]
+        groups = self.by_template or {}
+        if len(groups) == 1:  # every row on one side: the summary above is that group's score
+            group = next(iter(groups)).replace("_", "-")
+            lines.append(
+                f"all {len(self.rows)} eval rows are {group} (templates of the training data)"
+            )
+        else:
+            for group, summary in groups.items():
+                n = next(iter(summary.values())).n if summary else 0
+                lines.append(f"{group.replace('_', '-')} rows ({n}): base -> tuned")
+                lines += [_summary_line(s) for s in summary.values()]
         f = self.forgetting
         if f is not None:
             lines.append(f"forgetting probe {f.dataset}: {len(f.rows)} prompts")
@@ -161,6 +168,11 @@ class Comparison(Artifact):
                 else "  no forgetting beyond the margins"
             )
         return lines
+
+    def unseen_mean(self, metric: str) -> float | None:
+        """The tuned mean of `metric` on out-of-template eval rows (None: none, or not split)."""
+        summary = (self.by_template or {}).get("out_of_template", {}).get(metric)
+        return None if summary is None else summary.tuned_mean
 
     def to_dict(self) -> dict[str, Any]:
         """The saved fields, plus the forgetting flag for readers of the JSON (not read back)."""
@@ -202,7 +214,9 @@ def by_template(
     """Split the comparison's rows by whether their prompt's template (names, numbers, codes and
     dates masked, then clustered: inspection/diversity.py) also occurs among `train`'s rows. A score
     on in-template rows can be a memorised template; the out-of-template score is the one that
-    says whether the model generalises. None when either group is empty."""
+    says whether the model generalises. A group without rows is left out: `{"out_of_template":
+    ...}` alone says no eval row shares a template with training (the summary is then a
+    generalisation score). None when there are no rows."""
     from ..data.dataset import ChatDataset, Provenance
     from ..inspection.diversity import template_ids
 
@@ -216,14 +230,14 @@ def by_template(
     groups: dict[bool, list[Row]] = {True: [], False: []}
     for row, i in zip(result.rows, ids[len(train_convs) :], strict=True):
         groups[i in seen].append(row)
-    inside, outside = groups[True], groups[False]
-    if not inside or not outside:
-        return None
     names = list(result.summary)
-    return {
-        "in_template": summarise(inside, names, n_boot=n_boot, seed=seed),
-        "out_of_template": summarise(outside, names, n_boot=n_boot, seed=seed),
+    named = {"in_template": groups[True], "out_of_template": groups[False]}
+    out = {
+        group: summarise(rows, names, n_boot=n_boot, seed=seed)
+        for group, rows in named.items()
+        if rows
     }
+    return out or None
 
 
 # -- the entry point ------------------------------------------------------------------------------

@@ -171,6 +171,17 @@ def template_section(groups: dict) -> str:
         "the model generalises (train with <code>split='by_template'</code> to hold out whole "
         "templates).</p>"
     ]
+    if len(groups) == 1:  # one side only: the summary table above is already its score
+        group = next(iter(groups))
+        n = next(iter(groups[group].values())).n if groups[group] else 0
+        meaning = (
+            "no eval row has the shape of a training row: the scores above measure generalisation"
+            if group == "out_of_template"
+            else "every eval row has the shape of a training row: the scores above can be "
+            "memorised templates"
+        )
+        parts.append(f"<p><b>All {n} eval rows are {group.replace('_', '-')}</b>: {meaning}.</p>")
+        return "".join(parts)
     for group, summary in groups.items():
         n = next(iter(summary.values())).n if summary else 0
         label = "In-template" if group == "in_template" else "Out-of-template"

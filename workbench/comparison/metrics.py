@@ -44,12 +44,36 @@ def exact_match(output: str, reference: str) -> float:
     return float(normalise(output) == normalise(reference))
 
 
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+).split()
+
+
 def contains_reference(output: str, reference: str) -> float | None:
-    """1.0 when the reference occurs in the output, ignoring case and whitespace runs."""
+    """1.0 when the reference occurs in the output, ignoring case and whitespace runs. A small
+    number counts in digits or in words ("three" is answered by "3", "12" by "twelve"), as a
+    whole word: "The answer is 3." answers "How many sides does a triangle have?", and a
+    compound such as "thirty-three" does not answer "3"."""
     ref = normalise(reference).casefold()
     if not ref:
         return None
-    return float(ref in normalise(output).casefold())
+    out = normalise(output).casefold()
+    if ref in out:
+        return 1.0
+    alias = _number_alias(ref)
+    # whole words, and not part of a compound number ("thirty-three" is not 3)
+    pattern = rf"(?<![\w-]){alias}(?![\w-])"
+    return float(alias is not None and re.search(pattern, out) is not None)
+
+
+def _number_alias(ref: str) -> str | None:
+    """The other spelling of a number 0-20 ("three" <-> "3"); None for anything else."""
+    if ref in _NUMBER_WORDS:
+        return str(_NUMBER_WORDS.index(ref))
+    if ref.isdigit() and int(ref) < len(_NUMBER_WORDS) and ref == str(int(ref)):
+        return _NUMBER_WORDS[int(ref)]
+    return None
 
 
 def chrf(output: str, reference: str, *, max_n: int = 6, beta: float = 2.0) -> float:

@@ -30,6 +30,13 @@ def schema_valid(run: RunDir) -> float | None:
     return None if comparison is None else comparison.tuned_mean("schema_valid")
 
 
+def schema_valid_unseen(run: RunDir) -> float | None:
+    """The same share on out-of-template eval rows only: prompts whose masked shape no training row
+    has (Comparison.by_template), the score that says the model learned the task, not templates."""
+    comparison = Comparison.load_optional(run.root)
+    return None if comparison is None else comparison.unseen_mean("schema_valid")
+
+
 def forgetting_drop(run: RunDir) -> float | None:
     """The largest fall of a forgetting-probe metric's mean from base to tuned (negative: it rose)."""
     comparison = Comparison.load_optional(run.root)
@@ -84,6 +91,13 @@ GATES: dict[str, Gate] = {
             "min",
             "schema-valid share of tuned answers",
             schema_valid,
+            "04_compare",
+        ),
+        Gate(
+            "min_schema_valid_unseen",
+            "min",
+            "schema-valid share of tuned answers on out-of-template eval rows",
+            schema_valid_unseen,
             "04_compare",
         ),
         Gate(
