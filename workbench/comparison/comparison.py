@@ -146,10 +146,13 @@ class Comparison(Artifact):
         lines += [_summary_line(s) for s in self.summary.values()]
         groups = self.by_template or {}
         if len(groups) == 1:  # every row on one side: the summary above is that group's score
-            group = next(iter(groups)).replace("_", "-")
-            lines.append(
-                f"all {len(self.rows)} eval rows are {group} (templates of the training data)"
+            group = next(iter(groups))
+            meaning = (
+                "no training row has their masked shape: the scores above measure generalisation"
+                if group == "out_of_template"
+                else "each has the masked shape of a training row: the scores above can be memorised"
             )
+            lines.append(f"all {len(self.rows)} eval rows are {group.replace('_', '-')}: {meaning}")
         else:
             for group, summary in groups.items():
                 n = next(iter(summary.values())).n if summary else 0

@@ -9,8 +9,8 @@ Which one to train at depends on the run. Measured on orders-json (default model
 runs): the steepest fall was 6.8e-4, the minimum 4.6e-3, and the best of a grid 3e-3, a factor
 4.4 from the steepest-fall rule. So the test then *refines* (`refine`, on by default): a few rates
 spaced evenly (log scale) from the steepest fall to the minimum each train `refine_steps` steps
-from the same start (weights and optimizer restored in between) and are scored on held-out
-batches (the eval split, else training batches the sweep did not use). The one with the lowest
+from the same start on the run's own schedule (warmup, then decay; weights and optimizer restored
+in between) and are scored on held-out batches (the eval split, else training batches the sweep did not use). The one with the lowest
 held-out loss is the suggestion: a measured short-horizon choice, not a rule of thumb.
 `refine=0` keeps the classic steepest-fall suggestion.
 
@@ -280,8 +280,9 @@ def _short_run(
     lr: float,
     steps: int,
 ) -> float:
-    """Train `steps` steps at a constant `lr` from the current weights; mean loss on `held`. The
-    random state (dropout) is seeded the same for every rate and put back after."""
+    """Train `steps` steps from the current weights, peaking at `lr` on the run's schedule; the
+    mean loss on `held`. The random state (dropout) is seeded the same for every rate and put back
+    after."""
     import torch
 
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
@@ -299,10 +300,21 @@ def _train_and_score(
     steps: int,
 ) -> float:
     import torch
+    from transformers import get_scheduler
 
-    model, clip = trainer.model, trainer.args.max_grad_norm
+    model, args = trainer.model, trainer.args
     for group in optimizer.param_groups:
         group["lr"] = lr
+        group.pop("initial_lr", None)  # a scheduler before this one would pin its own start
+    # a miniature of the configured run: its schedule (warmup, then decay) over `steps` steps. A
+    # constant rate instead favours the lowest rate: a high one ends on a noisy step, not settled
+    schedule = get_scheduler(
+        args.lr_scheduler_type,
+        optimizer,
+        num_warmup_steps=args.get_warmup_steps(steps),
+        num_training_steps=steps,
+    )
+    clip = args.max_grad_norm
     model.train()
     for i in range(steps):
         loss = trainer.compute_loss(model, batches[i % len(batches)])
@@ -310,6 +322,7 @@ def _train_and_score(
         if clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
+        schedule.step()
         optimizer.zero_grad(set_to_none=True)
         if not math.isfinite(float(loss.detach())):
             return math.inf
@@ -333,7 +346,8 @@ def _refined_choice(
     reason = (
         f"Suggested {best['lr']:.1e}: of {len(refined)} rates from the curve's steepest fall "
         f"({steepest:.1e}) to its minimum ({min_lr:.1e}), each trained {steps} steps from the same "
-        f"start, it ended with the lowest loss on {len(held[0])} {held[1]} batch(es) ({tried}). "
+        f"start on the run's schedule, it ended with the lowest loss on {len(held[0])} {held[1]} "
+        f"batch(es) ({tried}). "
         f"That is the best rate for a short run; for a run of many epochs a lower rate can be "
         f"safer: the steepest fall ({steepest:.1e}) is the classic, more cautious choice."
     )
