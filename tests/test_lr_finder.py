@@ -130,3 +130,19 @@ def test_learning_rate_find_is_a_word_or_a_number():
         TrainConfig(learning_rate="fast")
     with pytest.raises(ConfigError, match="objective 'dpo'"):
         TrainConfig(learning_rate="find", objective="dpo")
+
+
+def test_lr_find_cli_prints_the_refined_suggestion(tiny_model_dir, tmp_path, capsys):
+    import json
+
+    from workbench.cli import main
+
+    data = tmp_path / "chat.jsonl"
+    data.write_text("".join(json.dumps({"messages": c}) + "\n" for c in conversations(32)))
+    params = tmp_path / "params.yaml"
+    params.write_text(f"model: tiny-random\ndataset: {data}\nbatch_size: 4\nmax_length: 128\n")
+    code = main(["lr-find", str(params), "--steps", "20", "--refine", "2", "--refine-steps", "2"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    rate = float(out.out.strip())
+    assert f"Suggested {rate:.1e}" in out.err and "each trained 2 steps" in out.err
