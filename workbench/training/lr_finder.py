@@ -11,7 +11,8 @@ runs): the steepest fall was 6.8e-4, the minimum 4.6e-3, and the best of a grid 
 spaced evenly (log scale) from the steepest fall to the minimum each train `refine_steps` steps
 from the same start on the run's own schedule (warmup, then decay; weights and optimizer restored
 in between) and are scored on held-out batches (the eval split, else training batches the sweep did not use). The one with the lowest
-held-out loss is the suggestion: a measured short-horizon choice, not a rule of thumb.
+held-out loss is the suggestion: a measured short-horizon choice, not a rule of thumb. On that
+orders-json run it suggested 1.3e-3, 2.3x from the grid's best (benchmarks/lr_finder.py, README).
 `refine=0` keeps the classic steepest-fall suggestion.
 
 The weights and the optimizer state are put back afterwards, so a range test leaves the model as it
