@@ -336,6 +336,22 @@ def test_compare_with_probe_user_metric_and_saved_outputs(lora_run, tmp_path):
     assert "Forgetting" in result._repr_html_()
 
 
+def test_the_probe_answers_stay_short_whatever_the_task_allows(lora_run):
+    from workbench.comparison.comparison import PROBE_MAX_NEW_TOKENS
+
+    result = compare(  # the same prompt as a task prompt and as a probe question
+        tuned=lora_run,
+        prompts=CONVS[:1],
+        probe=CONVS[:1],
+        generation=GenerationSettings(max_new_tokens=PROBE_MAX_NEW_TOKENS * 2, batch_size=1),
+        n_boot=50,
+    )
+    task, probe = result.rows[0].tuned, result.forgetting.rows[0].tuned
+    # greedy: the probe's answer is the task answer cut at PROBE_MAX_NEW_TOKENS (the random tiny
+    # model never stops by itself, so the task answer runs on to its own, longer cap)
+    assert task.startswith(probe.rstrip()) and len(probe) < len(task)
+
+
 # -- the interactive view (driven without a browser) ---------------------------------------------
 
 

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,10 @@ NAMED_METRICS: dict[str, M.MetricFn] = {
     "field_accuracy": M.field_accuracy,
 }
 PROBE_METRICS = ("contains_reference", "chrf")
+# The probe's questions want a word or a number, and general-probe kept the ones the base model
+# answered within 32-40 new tokens: longer answers only cost time and give a rambling model more
+# chances to mention the reference somewhere.
+PROBE_MAX_NEW_TOKENS = 48
 
 
 @dataclass
@@ -340,10 +344,13 @@ def probe_forgetting(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> Forgetting:
-    """Score both sides on a broad set and compare perplexities; flag drops beyond the margins."""
+    """Score both sides on a broad set and compare perplexities; flag drops beyond the margins.
+    Answers are at most PROBE_MAX_NEW_TOKENS long, whatever the task's settings."""
     examples = examples_from(probe, max_rows=max_rows)
     chosen = resolve_metrics(metrics, examples=examples, dataset=_name_of(probe))
-    rows, _ = _answer_and_score(pair, examples, chosen, settings or GenerationSettings())
+    settings = settings or GenerationSettings()
+    short = replace(settings, max_new_tokens=min(settings.max_new_tokens, PROBE_MAX_NEW_TOKENS))
+    rows, _ = _answer_and_score(pair, examples, chosen, short)
     summary = summarise(rows, list(chosen), n_boot=n_boot, seed=seed)
     texts = examples_from(perplexity_texts) if perplexity_texts is not None else examples
     ppl = perplexity_pair(

@@ -139,7 +139,9 @@ def measure(cfg: TrainConfig, *, steps: int) -> dict[str, Any]:
     model = tech.prepare(model, cfg)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    # memory does not depend on the rate; "find" (the range test runs at training time) is no number
+    lr = cfg.learning_rate if cfg.learning_rate != "find" else 1e-4
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     ids = torch.randint(
         0, model.config.vocab_size, (cfg.batch_size, cfg.max_length), generator=gen
