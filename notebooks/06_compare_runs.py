@@ -40,7 +40,7 @@ run_dir = "runs/compare"   # where this notebook writes runs_comparison.html
 interactive = True         # papermill passes False: no widgets, same files written
 runs_folder = "runs"       # compare every finished run in this folder ...
 run_dirs = None            # ... or exactly these run directories (a list)
-metric = None              # None: the first task metric of the comparisons (else lowest eval loss)
+metric = None              # None: schema_valid, else json_parses, else chrf (else lowest eval loss)
 
 # %% [markdown]
 # ## Read the runs

@@ -20,7 +20,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import ConfigError
@@ -246,6 +246,17 @@ def json_metrics(schema: Mapping[str, Any] | None = None) -> dict[str, MetricFn]
         metrics["schema_valid"] = lambda out, ref, s=schema: schema_valid(out, ref, schema=s)
     metrics["field_accuracy"] = field_accuracy
     return metrics
+
+
+# The metric that decides between runs and arms, first present wins: validity against the task's
+# schema says more than a parse rate every tuned model reaches; chrF for free text.
+PRIMARY_METRICS = ("schema_valid", "json_parses", "chrf")
+
+
+def primary_metric(names: Iterable[str]) -> str | None:
+    """The deciding metric among `names` (PRIMARY_METRICS first, else the first given); None if empty."""
+    names = list(names)
+    return next((m for m in PRIMARY_METRICS if m in names), names[0] if names else None)
 
 
 def looks_like_json(references: list[str], *, share: float = 0.8) -> bool:

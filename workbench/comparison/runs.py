@@ -19,6 +19,7 @@ from ..config import TrainConfig
 from ..errors import ConfigError
 from ..rundir import RunDir
 from .comparison import Comparison
+from .metrics import primary_metric
 from .stats import bootstrap_cis
 
 AXES = {"step": "step", "tokens": "tokens seen", "time": "wall time (s)"}
@@ -185,7 +186,8 @@ def compare_runs(
     names: Sequence[str] | None = None,
     n_boot: int = 1000,
 ) -> RunsComparison:
-    """Read the runs and rank them: by `metric` (default: the first task metric of their comparisons),
+    """Read the runs and rank them: by `metric` (default: the deciding metric of their comparisons,
+    metrics.PRIMARY_METRICS: schema validity before parse rate),
     else, when no run was compared yet, by final eval loss."""
     if not run_dirs:
         raise ConfigError("compare_runs needs at least one run directory.")
@@ -206,7 +208,7 @@ def runs_tradeoff(
     run_dir: str | Path, *, folder: str | Path | None = None, metric: str | None = None
 ) -> list[TradeoffPoint]:
     """The trade-off points of the runs beside `run_dir` (or in `folder`) trained on its dataset,
-    ranked on `metric` (default: the first task metric of its comparison); [] when none compared."""
+    ranked on `metric` (default: the deciding metric of its comparison); [] when none compared."""
     config = TrainConfig.load_optional(run_dir)
     if config is None:
         return []
@@ -214,7 +216,7 @@ def runs_tradeoff(
     if not dirs:
         return []
     own = Comparison.load_optional(run_dir)
-    metric = metric or (next(iter(own.summary)) if own and own.summary else None)
+    metric = metric or (primary_metric(own.summary) if own and own.summary else None)
     try:
         runs = compare_runs(dirs, metric=metric, n_boot=200)
     except ConfigError:  # no run was scored on that metric
@@ -266,9 +268,10 @@ def config_diff(runs: Sequence[RunView]) -> dict[str, list[Any]]:
 
 
 def _first_metric(runs: Sequence[RunView]) -> str | None:
+    """The deciding metric (metrics.primary_metric) of the first compared run."""
     for r in runs:
         if r.comparison and r.comparison.summary:
-            return next(iter(r.comparison.summary))
+            return primary_metric(r.comparison.summary)
     return None
 
 

@@ -35,7 +35,6 @@ from .lever_result import Arm, LeverTrial, _pct
 log = logging.getLogger(__name__)
 
 ARMS = ("zero-shot", "few-shot", "retrieval", "finetune")
-PRIMARY = ("schema_valid", "json_parses", "chrf")  # first present wins
 
 
 # -- the trial ------------------------------------------------------------------------------------
@@ -72,6 +71,7 @@ def lever_trial(
     """
     from ..comparison.comparison import examples_from, resolve_metrics
     from ..comparison.generation import GenerationSettings
+    from ..comparison.metrics import primary_metric
     from ..training.batching import load_splits
 
     _check(arms, few_shot_k, fractions, margin)
@@ -88,7 +88,7 @@ def lever_trial(
     cap = cfg.max_eval_rows if max_eval_rows is None else (max_eval_rows or None)
     examples = examples_from(splits.eval, max_rows=cap)
     chosen = resolve_metrics(None, examples=examples, dataset=str(cfg.dataset))
-    primary = metric or next((m for m in PRIMARY if m in chosen), next(iter(chosen)))
+    primary = metric or primary_metric(chosen)
     if primary not in chosen:
         raise ConfigError(
             f"metric {primary!r} is not scored on this data; known: {', '.join(chosen)}."
