@@ -431,6 +431,15 @@ def test_cli_compare_writes_the_artifacts(lora_run, tmp_path, capsys):
     )
     # the run trained on orders-json: a file of other prompts is scored by its schema too
     assert "schema_valid" in data["summary"], list(data["summary"])
+    # and each failing answer says which rule it broke; the tiny model's answers are not JSON
+    failures = Comparison.load(lora_run).schema_failures
+    assert failures == data["schema_failures"] and set(failures) == {"base", "tuned"}
+    for side in ("base", "tuned"):
+        unparsed = sum(r[f"{side}_scores"]["json_parses"] == 0 for r in data["rows"])
+        assert failures[side].get("not JSON", 0) == unparsed
+    assert failures["tuned"]  # a tiny random model does not write schema-valid orders
+    assert "tuned answers failing the schema: 2 of 2" in printed
+    assert "Why answers fail the schema" in (lora_run / "comparison.html").read_text("utf-8")
     assert (lora_run / "comparison.html").is_file() and (
         lora_run / "figures" / "comparison.html"
     ).is_file()

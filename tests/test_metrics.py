@@ -276,3 +276,37 @@ def test_the_deciding_metric_is_schema_validity_before_the_parse_rate():
     assert m.primary_metric(["exact_match", "chrf"]) == "chrf"
     assert m.primary_metric(["on_topic"]) == "on_topic"  # a user's own metric: the first given
     assert m.primary_metric([]) is None
+
+
+def test_schema_errors_name_the_field_and_the_rule():
+    schema = {
+        "type": "object",
+        "required": ["customer", "items"],
+        "additionalProperties": False,
+        "properties": {
+            "customer": {"type": "string"},
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["sku", "quantity"],
+                    "properties": {
+                        "sku": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{3}$"},
+                        "quantity": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    }
+    good = {"customer": "A", "items": [{"sku": "ABC-123", "quantity": 2}]}
+    assert m.schema_errors(json.dumps(good), schema=schema) == []
+    bad = {"items": [{"sku": "abc-123", "quantity": 2.5}, {"sku": "BND134"}], "note": 1}
+    assert sorted(m.schema_errors(json.dumps(bad), schema=schema)) == [
+        "(top level): additionalProperties",
+        "customer: required",
+        "items[].quantity: required",
+        "items[].quantity: type",
+        "items[].sku: pattern",  # twice in the answer, once in the list
+    ]
+    assert m.schema_errors("no json here", schema=schema) == ["not JSON"]
+    assert m.schema_errors("[1, 2]", schema=schema) == ["(top level): type"]

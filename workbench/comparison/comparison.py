@@ -128,6 +128,9 @@ class Comparison(Artifact):
     # ("in_template") and on the rest ("out_of_template"), each group only when it has rows (one
     # group alone says every row is on that side); None when the training rows are unknown
     by_template: dict[str, dict[str, MetricSummary]] | None = field(default=None, metadata=OPTIONAL)
+    # why answers fail the task's JSON Schema: {"base"|"tuned": {"items[].sku: pattern": answers}},
+    # most frequent first (metrics.schema_errors); None when the task has no schema
+    schema_failures: dict[str, dict[str, int]] | None = field(default=None, metadata=OPTIONAL)
 
     @property
     def forgetting_flag(self) -> bool:
@@ -162,6 +165,17 @@ class Comparison(Artifact):
                 n = next(iter(summary.values())).n if summary else 0
                 lines.append(f"{group.replace('_', '-')} rows ({n}): base -> tuned")
                 lines += [_summary_line(s) for s in summary.values()]
+        for side, counts in (self.schema_failures or {}).items():
+            failed = sum(
+                1
+                for r in self.rows
+                if (getattr(r, f"{side}_scores") or {}).get("schema_valid") == 0
+            )
+            if counts:
+                top = ", ".join(f"{label} {n}" for label, n in list(counts.items())[:5])
+                lines.append(
+                    f"{side} answers failing the schema: {failed} of {len(self.rows)} ({top})"
+                )
         f = self.forgetting
         if f is not None:
             lines.append(f"forgetting probe {f.dataset}: {len(f.rows)} prompts")
@@ -315,7 +329,32 @@ def compare(
         **pair.info,
         "base_path": "adapter disabled" if pair.shares_weights else "separate model",
     }
-    return Comparison(dataset_name, rows, summary, forgetting, settings.to_dict(), models, seconds)
+    result = Comparison(
+        dataset_name, rows, summary, forgetting, settings.to_dict(), models, seconds
+    )
+    task_schema = _task_schema(schema, dataset_name)
+    if task_schema is not None and "schema_valid" in chosen:
+        result.schema_failures = schema_failures(rows, task_schema)
+    return result
+
+
+def schema_failures(rows: list[Row], schema: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """Per side, how many answers break each rule of `schema` (metrics.schema_errors), most first."""
+    out = {}
+    for side in ("base", "tuned"):
+        counts: dict[str, int] = {}
+        for r in rows:
+            for label in M.schema_errors(getattr(r, side), schema=schema):
+                counts[label] = counts.get(label, 0) + 1
+        out[side] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out
+
+
+def _task_schema(schema: Mapping[str, Any] | None, dataset: str) -> Mapping[str, Any] | None:
+    """The schema given, else a shipped sample's own (as resolve_metrics picks it)."""
+    from ..data.dataset import sample_schema
+
+    return schema if schema is not None or not _is_sample(dataset) else sample_schema(dataset)
 
 
 def _interruptible(fn: Any) -> Any:

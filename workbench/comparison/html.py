@@ -189,9 +189,28 @@ def template_section(groups: dict) -> str:
     return "".join(parts)
 
 
+def schema_failures_section(failures: dict, n: int) -> str:
+    """Which rule of the task's schema the answers break, and how often, base beside tuned."""
+    base, tuned = failures.get("base", {}), failures.get("tuned", {})
+    labels = list(tuned) + [label for label in base if label not in tuned]
+    body = "".join(
+        f"<tr><td><code>{html.escape(label)}</code></td><td>{base.get(label, 0)}</td>"
+        f"<td>{tuned.get(label, 0)}</td></tr>"
+        for label in labels
+    )
+    return (
+        "<h4>Why answers fail the schema</h4><p>Answers (of "
+        f"{n}) breaking each rule of the task's JSON Schema; list positions folded to "
+        "<code>[]</code>. An answer can break several.</p>"
+        f"<table><tr><th>field: rule</th><th>base</th><th>tuned</th></tr>{body}</table>"
+    )
+
+
 def comparison_fragment(c: Comparison, *, max_rows: int = 50, table_id: str = "wb-rows") -> str:
     """Everything as one <div> (notebook display); at most `max_rows` prompt rows."""
     parts = [f"<style>{CSS}</style><div class='{BOX}'>", _header(c), summary_table(c.summary)]
+    if c.schema_failures and any(c.schema_failures.values()):
+        parts.append(schema_failures_section(c.schema_failures, len(c.rows)))
     if c.by_template:
         parts.append(template_section(c.by_template))
     if c.forgetting is not None:

@@ -142,6 +142,37 @@ def schema_valid(output: str, reference: str = "", *, schema: Mapping[str, Any])
     return float(validator_cls(schema).is_valid(value))
 
 
+def schema_errors(output: str, *, schema: Mapping[str, Any]) -> list[str]:
+    """Why `output` fails `schema`, one label per distinct failure: the JSON path with list indices
+    folded to [] and the rule broken ("items[].sku: pattern", "items[].unit_price: required",
+    "not JSON"); [] when it validates. Counted over answers, the labels say which field to fix."""
+    import jsonschema
+
+    value = _try_json(output)
+    if value is _MISSING:
+        return ["not JSON"]
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    labels = []
+    for error in validator.iter_errors(value):
+        if error.validator == "required":  # the missing keys belong in the path, not the message
+            instance = error.instance if isinstance(error.instance, dict) else {}
+            paths = [[*error.absolute_path, k] for k in error.validator_value if k not in instance]
+        else:
+            paths = [list(error.absolute_path)]
+        for path in paths:
+            label = f"{_folded_path(path) or '(top level)'}: {error.validator}"
+            if label not in labels:
+                labels.append(label)
+    return labels
+
+
+def _folded_path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += "[]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 def field_accuracy(output: str, reference: str) -> float | None:
     """Share of the reference JSON's leaf fields that the output has with an equal value.
 
