@@ -18,6 +18,10 @@ from workbench.rundir import RunDir
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _by_name(gates, run_dir):
+    return {g.name: g for g in check_gates(gates, run_dir=run_dir)}
+
+
 def test_pii_gate_counts_error_findings_of_a_real_inspection(tmp_path):
     ds = chats(
         ["Mail me at jane.doe@example.com please", "Call +44 20 7946 0958", "Nothing personal here"]
@@ -41,12 +45,7 @@ def test_truncation_gate_uses_the_real_token_lengths(tmp_path, tiny_model_dir):
 
 def test_schema_and_forgetting_gates_read_the_comparison(tmp_path):
     save_comparison(tmp_path, schema_valid=0.75, probe_base=0.6, probe_tuned=0.4)
-    results = {
-        g.name: g
-        for g in check_gates(
-            {"min_schema_valid": 0.9, "max_forgetting_drop": 0.1}, run_dir=tmp_path
-        )
-    }
+    results = _by_name({"min_schema_valid": 0.9, "max_forgetting_drop": 0.1}, tmp_path)
     assert (
         results["min_schema_valid"].status == "failed" and results["min_schema_valid"].value == 0.75
     )
@@ -65,12 +64,7 @@ def test_a_value_on_the_threshold_passes_whatever_the_float_rounding(tmp_path):
     # 57 of 60 probe answers still right after 60 of 60: a drop of 5 points, which the float
     # subtraction makes 0.050000000000000044; "within 5 points" must pass it
     save_comparison(tmp_path, schema_valid=0.9, probe_base=1.0, probe_tuned=0.95)
-    results = {
-        g.name: g
-        for g in check_gates(
-            {"min_schema_valid": 0.9, "max_forgetting_drop": 0.05}, run_dir=tmp_path
-        )
-    }
+    results = _by_name({"min_schema_valid": 0.9, "max_forgetting_drop": 0.05}, tmp_path)
     assert results["max_forgetting_drop"].value > 0.05  # the rounding this test is about
     assert results["max_forgetting_drop"].status == "passed", results["max_forgetting_drop"].reason
     assert results["min_schema_valid"].status == "passed"
@@ -85,13 +79,13 @@ def test_the_unseen_schema_gate_reads_the_out_of_template_rows_only(tmp_path):
     save_comparison(
         tmp_path, schema_valid=0.92, probe_base=0.6, probe_tuned=0.6, unseen_schema_valid=0.5
     )
-    results = {g.name: g for g in check_gates(gates, run_dir=tmp_path)}
+    results = _by_name(gates, tmp_path)
     assert results["min_schema_valid"].status == "passed"  # the in-template rows carry the mean
     unseen = results["min_schema_valid_unseen"]
     assert unseen.status == "failed" and unseen.value == 0.5
     assert "out-of-template" in unseen.reason
     save_comparison(tmp_path, schema_valid=0.92, probe_base=0.6, probe_tuned=0.6)
-    results = {g.name: g for g in check_gates(gates, run_dir=tmp_path)}
+    results = _by_name(gates, tmp_path)
     assert results["min_schema_valid_unseen"].status == "skipped"  # not split: not measured
 
 

@@ -67,6 +67,8 @@ def test_contains_reference_takes_a_small_number_in_digits_or_words():
     assert m.contains_reference("Thirty-three", "3") == 0.0
     assert m.contains_reference("It is 100.", "ten") == 0.0
     assert m.contains_reference("Forty", "40") == 0.0  # only 0-20 have a word form here
+    # a Unicode digit is no number here (found by the property test below: int("²") raised)
+    assert m.contains_reference("two", "²") == 0.0 and m.contains_reference("x²", "²") == 1.0
 
 
 # -- chrF -----------------------------------------------------------------------------------------

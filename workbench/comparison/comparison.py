@@ -166,12 +166,9 @@ class Comparison(Artifact):
                 lines.append(f"{group.replace('_', '-')} rows ({n}): base -> tuned")
                 lines += [_summary_line(s) for s in summary.values()]
         for side, counts in (self.schema_failures or {}).items():
-            failed = sum(
-                1
-                for r in self.rows
-                if (getattr(r, f"{side}_scores") or {}).get("schema_valid") == 0
-            )
             if counts:
+                scores = [getattr(r, f"{side}_scores") or {} for r in self.rows]
+                failed = sum(s.get("schema_valid") == 0 for s in scores)
                 top = ", ".join(f"{label} {n}" for label, n in list(counts.items())[:5])
                 lines.append(
                     f"{side} answers failing the schema: {failed} of {len(self.rows)} ({top})"
@@ -332,9 +329,9 @@ def compare(
     result = Comparison(
         dataset_name, rows, summary, forgetting, settings.to_dict(), models, seconds
     )
-    task_schema = _task_schema(schema, dataset_name)
-    if task_schema is not None and "schema_valid" in chosen:
-        result.schema_failures = schema_failures(rows, task_schema)
+    known = task_schema(schema, dataset_name)
+    if known is not None and "schema_valid" in chosen:
+        result.schema_failures = schema_failures(rows, known)
     return result
 
 
@@ -350,8 +347,8 @@ def schema_failures(rows: list[Row], schema: Mapping[str, Any]) -> dict[str, dic
     return out
 
 
-def _task_schema(schema: Mapping[str, Any] | None, dataset: str) -> Mapping[str, Any] | None:
-    """The schema given, else a shipped sample's own (as resolve_metrics picks it)."""
+def task_schema(schema: Mapping[str, Any] | None, dataset: str) -> Mapping[str, Any] | None:
+    """The schema given, else a shipped sample's own; None when neither exists."""
     from ..data.dataset import sample_schema
 
     return schema if schema is not None or not _is_sample(dataset) else sample_schema(dataset)
@@ -550,10 +547,7 @@ def resolve_metrics(
     style: Mapping[str, Any] | None = None,
 ) -> dict[str, M.MetricFn]:
     """Turn `metrics` into {name: fn}; None picks them from the data (see `compare`)."""
-    from ..data.dataset import sample_schema
-
-    if schema is None and _is_sample(dataset):
-        schema = sample_schema(dataset)
+    schema = task_schema(schema, dataset)
     if style is None and _is_sample(dataset):
         style = _sample_style(dataset)
     if metrics is None:

@@ -62,16 +62,18 @@ def contains_reference(output: str, reference: str) -> float | None:
     if ref in out:
         return 1.0
     alias = _number_alias(ref)
+    if alias is None:
+        return 0.0
     # whole words, and not part of a compound number ("thirty-three" is not 3)
-    pattern = rf"(?<![\w-]){alias}(?![\w-])"
-    return float(alias is not None and re.search(pattern, out) is not None)
+    return float(re.search(rf"(?<![\w-]){alias}(?![\w-])", out) is not None)
 
 
 def _number_alias(ref: str) -> str | None:
     """The other spelling of a number 0-20 ("three" <-> "3"); None for anything else."""
     if ref in _NUMBER_WORDS:
         return str(_NUMBER_WORDS.index(ref))
-    if ref.isdigit() and int(ref) < len(_NUMBER_WORDS) and ref == str(int(ref)):
+    # ASCII digits only: "²".isdigit() is True and int("²") fails
+    if re.fullmatch(r"[0-9]+", ref) and int(ref) < len(_NUMBER_WORDS) and ref == str(int(ref)):
         return _NUMBER_WORDS[int(ref)]
     return None
 

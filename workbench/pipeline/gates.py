@@ -9,6 +9,7 @@ result file is corrupt fails, with the reader's message.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -180,8 +181,9 @@ def _check(gate: Gate, threshold: float, run: RunDir) -> GateResult:
         return GateResult(gate.name, threshold, None, "skipped", reason)
     # shares are ratios of counts (1.0 - 0.95 is 0.050000000000000044): a value on the threshold
     # passes, whatever the last bit of the float
-    slack = 1e-9 * max(1.0, abs(threshold))
-    ok = value >= threshold - slack if gate.kind == "min" else value <= threshold + slack
+    ok = (value >= threshold if gate.kind == "min" else value <= threshold) or math.isclose(
+        value, threshold, abs_tol=1e-9
+    )
     sign = ">=" if gate.kind == "min" else "<="
     if ok:
         reason = f"{gate.name}: passed, {gate.what} {_fmt(value)} {sign} {_fmt(threshold)}"
