@@ -299,6 +299,7 @@ def compare(
     pair = as_pair(tuned=tuned, base=base, tokenizer=tokenizer)
     dataset_name = _name_of(prompts)
     examples = examples_from(prompts, max_rows=max_prompts)
+    schema = task_schema(schema, dataset_name)  # once: metrics and the failure breakdown share it
     chosen = resolve_metrics(
         metrics, examples=examples, dataset=dataset_name, schema=schema, style=style
     )
@@ -329,9 +330,8 @@ def compare(
     result = Comparison(
         dataset_name, rows, summary, forgetting, settings.to_dict(), models, seconds
     )
-    known = task_schema(schema, dataset_name)
-    if known is not None and "schema_valid" in chosen:
-        result.schema_failures = schema_failures(rows, known)
+    if schema is not None and "schema_valid" in chosen:
+        result.schema_failures = schema_failures(rows, schema)
     return result
 
 
