@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench.comparison import metrics as M
 from workbench.comparison.comparison import (
     Comparison,
     Row,
@@ -438,11 +439,41 @@ def test_cli_compare_writes_the_artifacts(lora_run, tmp_path, capsys):
         unparsed = sum(r[f"{side}_scores"]["json_parses"] == 0 for r in data["rows"])
         assert failures[side].get("not JSON", 0) == unparsed
     assert failures["tuned"]  # a tiny random model does not write schema-valid orders
+    # these references are plain text: field accuracy has no fields to miss, and says so
+    assert {r["tuned_scores"]["field_accuracy"] for r in data["rows"]} == {None}
+    assert data["field_misses"] == {"base": {}, "tuned": {}}
     assert "tuned answers failing the schema: 2 of 2" in printed
     assert "Why answers fail the schema" in (lora_run / "comparison.html").read_text("utf-8")
     assert (lora_run / "comparison.html").is_file() and (
         lora_run / "figures" / "comparison.html"
     ).is_file()
+
+
+def test_field_misses_count_answers_per_field_and_round_trip(tmp_path):
+    from workbench.comparison.comparison import field_misses
+
+    ref = json.dumps({"customer": "Acme", "items": [{"sku": "ABC-123"}, {"sku": "DEF-456"}]})
+    first_only = json.dumps({"customer": "Acme", "items": [{"sku": "ABC-123"}]})
+    miscopied = json.dumps({"customer": "Acme", "items": [{"sku": "ABC-123"}, {"sku": "DEF456"}]})
+    answers = [(first_only, ref), (first_only, "no"), (miscopied, ref), (ref, "Acme")]
+    rows = [
+        Row(i, [{"role": "user", "content": f"order {i}"}], ref, base, tuned,
+            {"field_accuracy": M.field_accuracy(base, ref)},
+            {"field_accuracy": M.field_accuracy(tuned, ref)})
+        for i, (tuned, base) in enumerate(answers)
+    ]  # fmt: skip
+    misses = field_misses(rows)
+    assert misses["tuned"] == {"items: 1 element fewer": 2, "items[].sku: wrong": 1}
+    assert misses["base"] == {"not JSON": 2}  # "no" and "Acme"; the two right ones miss nothing
+    c = Comparison("d", rows, {}, None, SETTINGS.to_dict(), {}, field_misses=misses)
+    line = (
+        "tuned answers with a field wrong: 3 of 4 (items: 1 element fewer 2, items[].sku: wrong 1)"
+    )
+    assert line in c.summary_lines()
+    assert "Which fields the answers miss" in c.to_html()
+    (tmp_path / "run").mkdir()
+    c.save(tmp_path / "run")
+    assert Comparison.load(tmp_path / "run").field_misses == misses
 
 
 # -- seen and unseen templates --------------------------------------------------------------------

@@ -312,3 +312,41 @@ def test_schema_errors_name_the_field_and_the_rule():
     ]
     assert m.schema_errors("no json here", schema=schema) == ["not JSON"]
     assert m.schema_errors("[1, 2]", schema=schema) == ["(top level): type"]
+
+
+def test_field_misses_name_the_field_and_whether_it_is_wrong_missing_or_a_lost_list_element():
+    ref = {
+        "customer": {"name": "Acme", "vat_id": "DE123"},
+        "items": [{"sku": "ABC-123", "quantity": 2}, {"sku": "DEF-456", "quantity": 1}],
+        "total": 12.5,
+    }
+    reference = json.dumps(ref)
+    assert m.field_misses(reference, reference) == []
+    # numbers compare by value, as in field_accuracy; extra keys are not misses
+    assert m.field_misses(json.dumps({**ref, "total": 12.50, "note": "x"}), reference) == []
+    # a multi-item order answered with its first item only, the first SKU miscopied
+    first_only = {**ref, "items": [{"sku": "abc-123", "quantity": 2}]}
+    assert m.field_misses(json.dumps(first_only), reference) == [
+        "items: 1 element fewer",
+        "items[].sku: wrong",
+    ]
+    assert m.field_accuracy(json.dumps(first_only), reference) < 1
+    # a missing object: each of its leaves is named; an invented item is "more"
+    no_customer = {"items": ref["items"] * 2, "total": 12.5}
+    assert m.field_misses(json.dumps(no_customer), reference) == [
+        "customer.name: missing",
+        "customer.vat_id: missing",
+        "items: 2 elements more",
+    ]
+    # a list where an object belongs, a string where a list belongs
+    assert m.field_misses(json.dumps({**ref, "customer": ["Acme"], "items": "two"}), reference) == [
+        "customer.name: missing",
+        "customer.vat_id: missing",
+        "items: 2 elements fewer",
+    ]
+    assert m.field_misses("no json here", reference) == ["not JSON"]
+    assert m.field_misses("anything", "not a JSON reference") == []
+    # the labels agree with field_accuracy: no miss exactly when every field is right
+    for answer in (first_only, no_customer, ref, {**ref, "total": 13}):
+        text = json.dumps(answer)
+        assert (m.field_misses(text, reference) == []) == (m.field_accuracy(text, reference) == 1.0)

@@ -131,6 +131,9 @@ class Comparison(Artifact):
     # why answers fail the task's JSON Schema: {"base"|"tuned": {"items[].sku: pattern": answers}},
     # most frequent first (metrics.schema_errors); None when the task has no schema
     schema_failures: dict[str, dict[str, int]] | None = field(default=None, metadata=OPTIONAL)
+    # which reference fields the answers get wrong: {"base"|"tuned": {"items: 1 element fewer":
+    # answers}}, most frequent first (metrics.field_misses); None without field_accuracy
+    field_misses: dict[str, dict[str, int]] | None = field(default=None, metadata=OPTIONAL)
 
     @property
     def forgetting_flag(self) -> bool:
@@ -172,6 +175,16 @@ class Comparison(Artifact):
                 top = ", ".join(f"{label} {n}" for label, n in list(counts.items())[:5])
                 lines.append(
                     f"{side} answers failing the schema: {failed} of {len(self.rows)} ({top})"
+                )
+        for side, counts in (self.field_misses or {}).items():
+            if counts:
+                scores = [
+                    (getattr(r, f"{side}_scores") or {}).get("field_accuracy") for r in self.rows
+                ]
+                missed = sum(score is not None and score < 1 for score in scores)
+                top = ", ".join(f"{label} {n}" for label, n in list(counts.items())[:5])
+                lines.append(
+                    f"{side} answers with a field wrong: {missed} of {len(self.rows)} ({top})"
                 )
         f = self.forgetting
         if f is not None:
@@ -332,6 +345,8 @@ def compare(
     )
     if schema is not None and "schema_valid" in chosen:
         result.schema_failures = schema_failures(rows, schema)
+    if "field_accuracy" in chosen:
+        result.field_misses = field_misses(rows)
     return result
 
 
@@ -342,6 +357,18 @@ def schema_failures(rows: list[Row], schema: Mapping[str, Any]) -> dict[str, dic
         counts: dict[str, int] = {}
         for r in rows:
             for label in M.schema_errors(getattr(r, side), schema=schema):
+                counts[label] = counts.get(label, 0) + 1
+        out[side] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out
+
+
+def field_misses(rows: list[Row]) -> dict[str, dict[str, int]]:
+    """Per side, how many answers miss each field of their reference (metrics.field_misses), most first."""
+    out = {}
+    for side in ("base", "tuned"):
+        counts: dict[str, int] = {}
+        for r in rows:
+            for label in M.field_misses(getattr(r, side), r.reference):
                 counts[label] = counts.get(label, 0) + 1
         out[side] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     return out

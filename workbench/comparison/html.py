@@ -191,7 +191,29 @@ def template_section(groups: dict) -> str:
 
 def schema_failures_section(failures: dict, n: int) -> str:
     """Which rule of the task's schema the answers break, and how often, base beside tuned."""
-    base, tuned = failures.get("base", {}), failures.get("tuned", {})
+    return _breakdown(
+        "Why answers fail the schema",
+        f"Answers (of {n}) breaking each rule of the task's JSON Schema; list positions folded to "
+        "<code>[]</code>. An answer can break several.",
+        "field: rule",
+        failures,
+    )
+
+
+def field_misses_section(misses: dict, n: int) -> str:
+    """Which fields of the reference the answers get wrong or leave out, base beside tuned."""
+    return _breakdown(
+        "Which fields the answers miss",
+        f"Answers (of {n}) that get each field of their reference wrong or leave it out; "
+        "<code>items: 1 element fewer</code> counts answers whose list is shorter than the "
+        "reference's (a multi-item order answered with its first item). An answer can miss several.",
+        "field: miss",
+        misses,
+    )
+
+
+def _breakdown(title: str, intro: str, header: str, counts: dict) -> str:
+    base, tuned = counts.get("base", {}), counts.get("tuned", {})
     labels = list(tuned) + [label for label in base if label not in tuned]
     body = "".join(
         f"<tr><td><code>{html.escape(label)}</code></td><td>{base.get(label, 0)}</td>"
@@ -199,10 +221,8 @@ def schema_failures_section(failures: dict, n: int) -> str:
         for label in labels
     )
     return (
-        "<h4>Why answers fail the schema</h4><p>Answers (of "
-        f"{n}) breaking each rule of the task's JSON Schema; list positions folded to "
-        "<code>[]</code>. An answer can break several.</p>"
-        f"<table><tr><th>field: rule</th><th>base</th><th>tuned</th></tr>{body}</table>"
+        f"<h4>{title}</h4><p>{intro}</p>"
+        f"<table><tr><th>{header}</th><th>base</th><th>tuned</th></tr>{body}</table>"
     )
 
 
@@ -211,6 +231,8 @@ def comparison_fragment(c: Comparison, *, max_rows: int = 50, table_id: str = "w
     parts = [f"<style>{CSS}</style><div class='{BOX}'>", _header(c), summary_table(c.summary)]
     if c.schema_failures and any(c.schema_failures.values()):
         parts.append(schema_failures_section(c.schema_failures, len(c.rows)))
+    if c.field_misses and any(c.field_misses.values()):
+        parts.append(field_misses_section(c.field_misses, len(c.rows)))
     if c.by_template:
         parts.append(template_section(c.by_template))
     if c.forgetting is not None:

@@ -195,6 +195,60 @@ def field_accuracy(output: str, reference: str) -> float | None:
     return hits / len(leaves)
 
 
+def field_misses(output: str, reference: str) -> list[str]:
+    """Which fields of the reference JSON `output` gets wrong, one label per distinct miss, list
+    indices folded to []: "items[].sku: wrong", "customer.vat_id: missing", "items: 1 element
+    fewer" (the answer's list is shorter; the lost elements' fields are not listed again), "not
+    JSON". [] when every field matches, or the reference is not JSON. The per-field view of
+    `field_accuracy`: counted over answers it says which field a run still gets wrong."""
+    ref = _try_json(reference)
+    if ref is _MISSING:
+        return []
+    out = _try_json(output)
+    if out is _MISSING:
+        return ["not JSON"]
+    labels: list[str] = []
+    _misses(ref, out, [], labels)
+    return labels
+
+
+def _misses(ref: Any, out: Any, path: list, labels: list[str]) -> None:
+    def add(label: str) -> None:
+        if label not in labels:
+            labels.append(label)
+
+    where = _folded_path(path) or "(top level)"
+    if isinstance(ref, dict) and ref:
+        for key, item in ref.items():
+            if isinstance(out, dict) and key in out:
+                _misses(item, out[key], [*path, key], labels)
+            else:
+                for leaf in _leaf_paths(item, [*path, key]):
+                    add(f"{_folded_path(leaf)}: missing")
+    elif isinstance(ref, list) and ref:
+        got = out if isinstance(out, list) else []
+        if len(got) != len(ref):
+            gap = len(ref) - len(got)
+            fewer = "fewer" if gap > 0 else "more"
+            add(f"{where}: {abs(gap)} element{'s' if abs(gap) != 1 else ''} {fewer}")
+        for i, item in enumerate(ref[: len(got)]):
+            _misses(item, got[i], [*path, i], labels)
+    elif not _same_value(out, ref):
+        add(f"{where}: wrong")
+
+
+def _leaf_paths(value: Any, path: list):
+    """The path (keys and list indices) of every leaf under `value`, as _leaves walks it."""
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from _leaf_paths(item, [*path, key])
+    elif isinstance(value, list) and value:
+        for i, item in enumerate(value):
+            yield from _leaf_paths(item, [*path, i])
+    else:
+        yield path
+
+
 def _try_json(text: str) -> Any:
     try:
         return parse_json(text)
