@@ -24,9 +24,6 @@ from sample_messy import messy_support  # noqa: E402
 from sample_orders import orders_json  # noqa: E402
 from sample_pairs import support_tone_pairs  # noqa: E402
 from sample_texts import (  # noqa: E402
-    GENERAL_PROBE,
-    GENERAL_PROBE_CORRECT,
-    GENERAL_PROBE_TRIED,
     SUPPORT_BANNED,
     SUPPORT_MAX_WORDS,
     SUPPORT_SIGN_OFF,
@@ -35,6 +32,8 @@ from sample_texts import (  # noqa: E402
 )
 
 SAMPLES = Path(__file__).resolve().parents[1] / "workbench" / "data" / "samples"
+# written by scripts/sample_probe.py: every candidate probe question with the base model's answer
+PROBE_VERIFIED = Path(__file__).resolve().parent / "general_probe_verified.json"
 LICENCE = "Written by the workbench project for demos and tests; dedicated to the public domain (CC0 1.0)."
 
 
@@ -174,9 +173,13 @@ def build() -> dict[str, str]:
         len(eval_),
     )
 
+    verified = json.loads(PROBE_VERIFIED.read_text(encoding="utf-8"))
+    kept = [(r["question"], r["reference"]) for r in verified if r["kept"]]
+    asked = [r for r in verified if r["base_answer"] is not None]
+    right = [r for r in asked if r["why_not"] != "wrong answer"]
     rows = [
         {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
-        for q, a in interleaved(GENERAL_PROBE, random.Random(505))
+        for q, a in interleaved(kept, random.Random(505))
     ]
     files["general-probe/train.jsonl"] = jsonl(rows)
     files["general-probe/eval.jsonl"] = jsonl(rows)
@@ -184,13 +187,17 @@ def build() -> dict[str, str]:
         "general-probe",
         "Broad general-knowledge and skill questions with short reference answers, used to "
         "measure forgetting: ask the base and the tuned model, count answers that contain the "
-        "reference (case-insensitive; a number 0-20 in digits or words). Of "
-        f"{GENERAL_PROBE_TRIED} candidate questions, SmolLM2-135M-Instruct (the embedded build, "
-        f"fp32, greedy, 32-40 new tokens) answered {GENERAL_PROBE_CORRECT} with the reference "
-        f"({GENERAL_PROBE_CORRECT / GENERAL_PROBE_TRIED:.0%}); {len(rows)} of those are kept, so "
-        "the base model scores "
-        "close to 100% here by construction and a drop after fine-tuning measures forgetting. "
-        "The rows take one question of each kind (capitals, opposites, ...) in turn, so the first N of them mix the kinds. "
+        "reference (case-insensitive; a number 0-20 in digits or words). Only questions the "
+        "base model knows are kept, so it scores 100% here by construction and a drop after "
+        f"fine-tuning measures forgetting: of {len(verified)} candidates, {len(verified) - len(asked)} "
+        "were refused unasked (a one-letter reference, or one the question contains), "
+        f"SmolLM2-135M-Instruct (the embedded build, fp32, greedy, at most 48 new tokens, as "
+        f"`compare` asks the probe) answered {len(right)} of the other {len(asked)} with the "
+        f"reference, and {len(rows)} of those in its first sentence (the others are kept out: "
+        '"A year is approximately 365 days. So, 1 year is 365 * 12 = 312 months." is right '
+        "by accident). `scripts/sample_probe.py` asks the model and writes every candidate with "
+        "its base answer to `scripts/general_probe_verified.json`. The rows take one question of "
+        "each kind (capitals, opposites, ...) in turn, so the first N of them mix the kinds. "
         "train.jsonl is the same set (it exists so the sample is listed).",
         len(rows),
         len(rows),
@@ -223,7 +230,7 @@ def build() -> dict[str, str]:
 
 def interleaved(pairs: list[tuple[str, str]], rng: random.Random) -> list[tuple[str, str]]:
     """Questions grouped by kind (their first four words: "What is the capital", ...) taken one
-    of each kind in turn, each turn in seeded order. GENERAL_PROBE lists them kind by kind, and a
+    of each kind in turn, each turn in seeded order. The candidates are listed kind by kind, and a
     probe capped at its first N prompts (the quick profile's max_probe_prompts) must mix them."""
     kinds: dict[str, list[tuple[str, str]]] = {}
     for pair in pairs:

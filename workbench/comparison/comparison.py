@@ -42,8 +42,8 @@ NAMED_METRICS: dict[str, M.MetricFn] = {
 }
 PROBE_METRICS = ("contains_reference", "chrf")
 # The probe's questions want a word or a number, and general-probe kept the ones the base model
-# answered within 32-40 new tokens: longer answers only cost time and give a rambling model more
-# chances to mention the reference somewhere.
+# answered in the first sentence of at most 48 new tokens (scripts/sample_probe.py): longer
+# answers only cost time and give a rambling model more chances to mention the reference somewhere.
 PROBE_MAX_NEW_TOKENS = 48
 
 
