@@ -364,7 +364,9 @@ def test_the_probe_holds_exactly_the_questions_its_verification_kept():
             why = script.wrong(r["base_answer"], r["reference"], contains_reference)
         assert (r["why_not"], r["kept"]) == (why, why is None), r["question"]
     kept = {(r["question"], r["reference"]) for r in records if r["kept"]}
-    probe = {(c[0]["content"], c[1]["content"]) for c in load_dataset("general-probe", split="eval")}
+    probe = {
+        (c[0]["content"], c[1]["content"]) for c in load_dataset("general-probe", split="eval")
+    }
     assert probe == kept and len(kept) >= 150
 
 
