@@ -23,6 +23,8 @@ from sample_intents import SHARES, support_intent  # noqa: E402
 from sample_messy import messy_support  # noqa: E402
 from sample_orders import orders_json  # noqa: E402
 from sample_pairs import support_tone_pairs  # noqa: E402
+from sample_probe import VERIFIED as PROBE_VERIFIED  # noqa: E402
+from sample_probe import WRONG  # noqa: E402
 from sample_texts import (  # noqa: E402
     SUPPORT_BANNED,
     SUPPORT_MAX_WORDS,
@@ -32,8 +34,6 @@ from sample_texts import (  # noqa: E402
 )
 
 SAMPLES = Path(__file__).resolve().parents[1] / "workbench" / "data" / "samples"
-# written by scripts/sample_probe.py: every candidate probe question with the base model's answer
-PROBE_VERIFIED = Path(__file__).resolve().parent / "general_probe_verified.json"
 LICENCE = "Written by the workbench project for demos and tests; dedicated to the public domain (CC0 1.0)."
 
 
@@ -176,7 +176,7 @@ def build() -> dict[str, str]:
     verified = json.loads(PROBE_VERIFIED.read_text(encoding="utf-8"))
     kept = [(r["question"], r["reference"]) for r in verified if r["kept"]]
     asked = [r for r in verified if r["base_answer"] is not None]
-    right = [r for r in asked if r["why_not"] != "wrong answer"]
+    right = [r for r in asked if r["why_not"] != WRONG]
     rows = [
         {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
         for q, a in interleaved(kept, random.Random(505))

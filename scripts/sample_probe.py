@@ -27,6 +27,9 @@ from pathlib import Path
 
 VERIFIED = Path(__file__).resolve().parent / "general_probe_verified.json"
 MODEL = "smollm2-135m-instruct"
+WRONG = (
+    "wrong answer"  # the `why_not` of a candidate the base model got wrong (make_samples counts it)
+)
 
 FIRST_PROBE = [  # the probe's first 60 questions (kept of 147 asked, 32-40 new tokens)
     ("What is the capital of France?", "Paris"),
@@ -417,7 +420,6 @@ def verify(candidates: list[tuple[str, str]]) -> list[dict]:
     """Ask the base model every candidate the way `compare` asks the probe; one record each."""
     from workbench.comparison.comparison import PROBE_MAX_NEW_TOKENS
     from workbench.comparison.generation import GenerationSettings, generate
-    from workbench.comparison.metrics import contains_reference
     from workbench.models import load_model
 
     asked = [(q, a) for q, a in candidates if refused(q, a) is None]
@@ -431,7 +433,7 @@ def verify(candidates: list[tuple[str, str]]) -> list[dict]:
     records = []
     for q, a in candidates:
         answer = by_question.get(q)
-        why = refused(q, a) or (None if answer is None else wrong(answer, a, contains_reference))
+        why = refused(q, a) or (None if answer is None else wrong(answer, a))
         records.append(
             {
                 "question": q,
@@ -448,14 +450,18 @@ def verify(candidates: list[tuple[str, str]]) -> list[dict]:
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9]{2}[.!?])\s")
 
 
-def wrong(answer: str, reference: str, contains_reference) -> str | None:
+def wrong(answer: str, reference: str) -> str | None:
     """Why a base answer does not count as knowing the answer, or None when it does.
 
     The reference must be in the first sentence: "A year is approximately 365 days. So, 1 year is
     365 * 12 = 312 months." contains "12" by accident, and a question the base model gets right
     by accident flips for no reason once tuned, which is noise in the forgetting measure."""
+    from workbench.comparison.metrics import (
+        contains_reference,  # here: make_samples.py is stdlib only
+    )
+
     if contains_reference(answer, reference) != 1.0:
-        return "wrong answer"
+        return WRONG
     first = _SENTENCE_END.split(answer.strip(), maxsplit=1)[0]
     if contains_reference(first, reference) != 1.0:
         return "the reference is not in the first sentence"

@@ -353,15 +353,13 @@ def _sample_probe_script():
 def test_the_probe_holds_exactly_the_questions_its_verification_kept():
     """scripts/sample_probe.py asked the base model every candidate; each decision stored in
     general_probe_verified.json follows again from the stored answer, and the sample is the kept set."""
-    from workbench.comparison.metrics import contains_reference
-
     script = _sample_probe_script()
     records = json.loads(script.VERIFIED.read_text(encoding="utf-8"))
     assert [(r["question"], r["reference"]) for r in records] == script.CANDIDATES
     for r in records:
         why = script.refused(r["question"], r["reference"])
         if why is None:
-            why = script.wrong(r["base_answer"], r["reference"], contains_reference)
+            why = script.wrong(r["base_answer"], r["reference"])
         assert (r["why_not"], r["kept"]) == (why, why is None), r["question"]
     kept = {(r["question"], r["reference"]) for r in records if r["kept"]}
     probe = {
@@ -380,9 +378,9 @@ def test_probe_candidates_that_could_be_right_by_accident_are_refused():
     assert script.refused("What is 2 + 3?", "5") is None  # a digit is matched as a word too
     accident = "A year is approximately 365 days. So, 1 year is 365 * 12 = 312 months."
     assert contains_reference(accident, "twelve") == 1.0  # the metric alone would keep it
-    assert script.wrong(accident, "twelve", contains_reference) is not None
-    assert script.wrong("It was written by J.K. Rowling.", "Rowling", contains_reference) is None
-    assert script.wrong("The capital of Poland is Poland.", "Warsaw", contains_reference)
+    assert script.wrong(accident, "twelve") is not None
+    assert script.wrong("It was written by J.K. Rowling.", "Rowling") is None
+    assert script.wrong("The capital of Poland is Poland.", "Warsaw")
 
 
 def test_the_handwritten_orders_load_as_a_split_of_the_sample():

@@ -350,3 +350,7 @@ def test_field_misses_name_the_field_and_whether_it_is_wrong_missing_or_a_lost_l
     for answer in (first_only, no_customer, ref, {**ref, "total": 13}):
         text = json.dumps(answer)
         assert (m.field_misses(text, reference) == []) == (m.field_accuracy(text, reference) == 1.0)
+    # but for one: an invented item is named, though field_accuracy scores the reference's fields only
+    invented = json.dumps({**ref, "items": [*ref["items"], {"sku": "XYZ-999", "quantity": 5}]})
+    assert m.field_accuracy(invented, reference) == 1.0
+    assert m.field_misses(invented, reference) == ["items: 1 element more"]

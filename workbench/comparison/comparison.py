@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..io import write_json_atomic, write_text_atomic
 from ..rundir import OPTIONAL, Artifact, RunDir
 from . import metrics as M
 from .generation import (
+    SIDES,
     GenerationSettings,
     ModelPair,
     generate_pair,
@@ -168,24 +170,18 @@ class Comparison(Artifact):
                 n = next(iter(summary.values())).n if summary else 0
                 lines.append(f"{group.replace('_', '-')} rows ({n}): base -> tuned")
                 lines += [_summary_line(s) for s in summary.values()]
-        for side, counts in (self.schema_failures or {}).items():
-            if counts:
-                scores = [getattr(r, f"{side}_scores") or {} for r in self.rows]
-                failed = sum(s.get("schema_valid") == 0 for s in scores)
+        breakdowns = (
+            ("failing the schema", self.schema_failures, "schema_valid"),
+            ("with a field wrong", self.field_misses, "field_accuracy"),
+        )
+        for what, by_side, metric in breakdowns:
+            for side, counts in (by_side or {}).items():
+                if not counts:
+                    continue
+                scores = [(getattr(r, f"{side}_scores") or {}).get(metric) for r in self.rows]
+                short = sum(score is not None and score < 1 for score in scores)
                 top = ", ".join(f"{label} {n}" for label, n in list(counts.items())[:5])
-                lines.append(
-                    f"{side} answers failing the schema: {failed} of {len(self.rows)} ({top})"
-                )
-        for side, counts in (self.field_misses or {}).items():
-            if counts:
-                scores = [
-                    (getattr(r, f"{side}_scores") or {}).get("field_accuracy") for r in self.rows
-                ]
-                missed = sum(score is not None and score < 1 for score in scores)
-                top = ", ".join(f"{label} {n}" for label, n in list(counts.items())[:5])
-                lines.append(
-                    f"{side} answers with a field wrong: {missed} of {len(self.rows)} ({top})"
-                )
+                lines.append(f"{side} answers {what}: {short} of {len(self.rows)} ({top})")
         f = self.forgetting
         if f is not None:
             lines.append(f"forgetting probe {f.dataset}: {len(f.rows)} prompts")
@@ -352,24 +348,21 @@ def compare(
 
 def schema_failures(rows: list[Row], schema: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     """Per side, how many answers break each rule of `schema` (metrics.schema_errors), most first."""
-    out = {}
-    for side in ("base", "tuned"):
-        counts: dict[str, int] = {}
-        for r in rows:
-            for label in M.schema_errors(getattr(r, side), schema=schema):
-                counts[label] = counts.get(label, 0) + 1
-        out[side] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return out
+    return _count_labels(rows, lambda answer, _: M.schema_errors(answer, schema=schema))
 
 
 def field_misses(rows: list[Row]) -> dict[str, dict[str, int]]:
     """Per side, how many answers miss each field of their reference (metrics.field_misses), most first."""
+    return _count_labels(rows, M.field_misses)
+
+
+def _count_labels(
+    rows: list[Row], labels_of: Callable[[str, str], list[str]]
+) -> dict[str, dict[str, int]]:
+    """{"base"|"tuned": {label: answers}}, most frequent first; labels_of(answer, reference)."""
     out = {}
-    for side in ("base", "tuned"):
-        counts: dict[str, int] = {}
-        for r in rows:
-            for label in M.field_misses(getattr(r, side), r.reference):
-                counts[label] = counts.get(label, 0) + 1
+    for side in SIDES:
+        counts = Counter(label for r in rows for label in labels_of(getattr(r, side), r.reference))
         out[side] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     return out
 

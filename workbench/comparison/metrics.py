@@ -199,8 +199,10 @@ def field_misses(output: str, reference: str) -> list[str]:
     """Which fields of the reference JSON `output` gets wrong, one label per distinct miss, list
     indices folded to []: "items[].sku: wrong", "customer.vat_id: missing", "items: 1 element
     fewer" (the answer's list is shorter; the lost elements' fields are not listed again), "not
-    JSON". [] when every field matches, or the reference is not JSON. The per-field view of
-    `field_accuracy`: counted over answers it says which field a run still gets wrong."""
+    JSON"; [] when the reference is not JSON. The per-field view of `field_accuracy`, counted
+    over answers it says which field a run still gets wrong, with one label more: a list longer
+    than the reference's ("items: 1 element more", an invented item), which field_accuracy does
+    not count (it scores the reference's fields only)."""
     ref = _try_json(reference)
     if ref is _MISSING:
         return []
@@ -223,7 +225,7 @@ def _misses(ref: Any, out: Any, path: list, labels: list[str]) -> None:
             if isinstance(out, dict) and key in out:
                 _misses(item, out[key], [*path, key], labels)
             else:
-                for leaf in _leaf_paths(item, [*path, key]):
+                for leaf, _ in _leaf_items(item, [*path, key]):
                     add(f"{_folded_path(leaf)}: missing")
     elif isinstance(ref, list) and ref:
         got = out if isinstance(out, list) else []
@@ -237,18 +239,6 @@ def _misses(ref: Any, out: Any, path: list, labels: list[str]) -> None:
         add(f"{where}: wrong")
 
 
-def _leaf_paths(value: Any, path: list):
-    """The path (keys and list indices) of every leaf under `value`, as _leaves walks it."""
-    if isinstance(value, dict) and value:
-        for key, item in value.items():
-            yield from _leaf_paths(item, [*path, key])
-    elif isinstance(value, list) and value:
-        for i, item in enumerate(value):
-            yield from _leaf_paths(item, [*path, i])
-    else:
-        yield path
-
-
 def _try_json(text: str) -> Any:
     try:
         return parse_json(text)
@@ -256,15 +246,22 @@ def _try_json(text: str) -> Any:
         return _MISSING
 
 
-def _leaves(value: Any, prefix: str = ""):
+def _leaves(value: Any):
+    """(path, leaf) for every leaf of `value`, the path dotted ("items.0.sku"; "$": the value itself)."""
+    for parts, leaf in _leaf_items(value, []):
+        yield ".".join(map(str, parts)) or "$", leaf
+
+
+def _leaf_items(value: Any, path: list):
+    """(path parts, leaf) for every leaf under `value`: keys and list indices, an empty container a leaf."""
     if isinstance(value, dict) and value:
         for key, item in value.items():
-            yield from _leaves(item, f"{prefix}{key}.")
+            yield from _leaf_items(item, [*path, key])
     elif isinstance(value, list) and value:
         for i, item in enumerate(value):
-            yield from _leaves(item, f"{prefix}{i}.")
+            yield from _leaf_items(item, [*path, i])
     else:
-        yield prefix.rstrip(".") or "$", value
+        yield path, value
 
 
 def _same_value(a: Any, b: Any) -> bool:
