@@ -68,6 +68,7 @@ log_every = None
 save_merged = None
 cpu_low_memory = None        # True: lower peak RAM on a CPU, slower steps (README, "cpu_low_memory")
 kl_to_base = None            # e.g. 0.1: hold the answers near the base model's (adapter techniques)
+kl_on = None                 # "all" answer tokens (default), or "replay": the replay rows' only
 replay = None                # e.g. "general-replay": general conversations mixed into training
 replay_share = None          # e.g. 0.2: the share of training rows drawn from `replay` (0 to 0.9)
 objective = None             # "sft" (examples), or "dpo": pairs of a better and a worse answer

@@ -117,6 +117,29 @@ def test_position_ids_alone_would_leak(tiny):
     assert not torch.allclose(leaky, alone, atol=1e-5)
 
 
+def test_kl_rows_mark_their_own_tokens_through_drops_packing_and_padding(tiny):
+    import torch
+
+    _, tok = tiny
+    rows = [conv("short", "yes"), conv("a long question " * 40, "cut"), conv("hi", "hello")]
+    cutoff = len(encode_conversation(tok, rows[0], max_length=10_000).input_ids) + 2
+    flags = [False, False, True]  # the dropped middle row must not shift the third row's flag
+    items, report = encode_dataset(tok, rows, max_length=cutoff, kl_rows=flags)
+    assert report.dropped_no_labels == 1 and len(items) == 2
+    assert items[0].kl_mask == [0] * len(items[0].input_ids)
+    assert items[1].kl_mask == [1] * len(items[1].input_ids)
+    batch = Collator(pad_token_id=tok.pad_token_id)([EncodedDataset(items)[i] for i in (0, 1)])
+    mask = batch["kl_mask"]
+    assert mask.dtype == torch.bool and mask.shape == batch["input_ids"].shape
+    assert int(mask[0].sum()) == 0 and int(mask[1].sum()) == len(items[1].input_ids)
+    row = pack(items, max_length=512, seed=0)[0]  # both pieces in one row keep their own marks
+    assert len(row.kl_mask) == len(row.input_ids) and sum(row.kl_mask) == len(items[1].input_ids)
+    with pytest.raises(ValueError, match="2 flags for 3"):
+        encode_dataset(tok, rows, max_length=cutoff, kl_rows=flags[:2])
+    plain, _ = encode_dataset(tok, rows[:1], max_length=cutoff)
+    assert "kl_mask" not in Collator(pad_token_id=tok.pad_token_id)([EncodedDataset(plain)[0]])
+
+
 def test_collator_pads_and_counts_real_tokens(tiny):
     _, tok = tiny
     items, _ = encode_dataset(

@@ -93,6 +93,31 @@ def test_chunked_path_matches_full_logits_and_grads_reach_only_the_adapter(
     assert frozen and all(p.grad is None for p in frozen)
 
 
+@pytest.mark.parametrize("chunked", [True, False])
+def test_kl_on_replay_counts_only_the_masked_rows_and_leaves_the_task_loss_alone(
+    tiny_model_dir, chunked
+):
+    model = _lora(tiny_model_dir, moved=True)
+    batch = _batch(model.config.vocab_size)
+    whole = loss_and_kl(model, batch, chunked=chunked)
+    mask = torch.zeros_like(batch["input_ids"], dtype=torch.bool)
+    mask[2] = True  # the third row is a replay row
+    part = loss_and_kl(model, batch, chunked=chunked, kl_mask=mask)
+    torch.testing.assert_close(part.task, whole.task)  # the task loss counts every row
+    alone = {k: v[2:] for k, v in batch.items()}  # the replay row as a batch of its own
+    ref = loss_and_kl(model, alone, chunked=chunked)
+    torch.testing.assert_close(part.kl_sum, ref.kl_sum, rtol=1e-4, atol=1e-7)
+    assert int(part.tokens) == int(ref.tokens) < int(whole.tokens)
+    assert 0 < float(part.kl_sum) < float(whole.kl_sum)
+    # normalised per labelled token of the whole batch, as the task loss is
+    labelled = int((batch["labels"][:, 1:] != IGNORE).sum())
+    torch.testing.assert_close(part.kl, part.kl_sum / labelled)
+    none = loss_and_kl(model, batch, chunked=chunked, kl_mask=torch.zeros_like(mask))
+    assert float(none.kl) == 0.0 and int(none.tokens) == 0
+    torch.testing.assert_close(none.task, whole.task)
+    none.task.backward()  # a batch without replay rows still trains on its task loss
+
+
 class KeepModel(Callback):
     def on_train_end(self, state) -> None:
         self.model = state.model
@@ -160,8 +185,15 @@ def test_techniques_without_an_adapter_refuse_kl_to_base(technique):
     [
         ({"kl_to_base": -0.1}, ">= 0"),
         ({"kl_to_base": 0.1, "objective": "dpo"}, "objective='sft'"),
+        ({"kl_to_base": 0.1, "kl_on": "task"}, "kl_on must be one of"),
+        ({"kl_to_base": 0.1, "kl_on": "replay"}, "needs kl_to_base > 0 .* and `replay` data"),
+        (
+            {"kl_on": "replay", "replay": "general-replay", "replay_share": 0.2},
+            r"needs kl_to_base > 0 \(got 0.0\)",
+        ),
     ],
 )
 def test_kl_to_base_values_are_checked(over, words):
     with pytest.raises(ConfigError, match=words):
         TrainConfig(**over)
+    TrainConfig(kl_to_base=0.1, kl_on="replay", replay="general-replay", replay_share=0.2)

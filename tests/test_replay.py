@@ -84,6 +84,29 @@ def test_training_with_replay_reports_the_mixed_rows(tiny_model_dir, run_dir):
     assert result.data["eval"].rows == 8 and result.data["eval"].replay_rows == 0
 
 
+def test_kl_on_replay_marks_exactly_the_replay_rows_and_trains(tiny_model_dir, run_dir):
+    from workbench.rundir import RunDir
+    from workbench.training.build import build_sft
+    from workbench.training.events import read_jsonl
+
+    over = dict(replay="general-replay", replay_share=0.25, kl_to_base=0.5, kl_on="replay")
+    cfg = config(run_dir, max_steps=2, eval_every=0, **over)
+    task, held = conversations(30), conversations(8, offset=100)
+    splits = load_splits(cfg, task, held)
+    built = run_dir.parent / "built"  # build_sft claims its folder; train() needs a fresh one
+    trainer, _, _ = build_sft(cfg.replace(run_dir=str(built)), RunDir(built), splits, None)
+    marked = [bool(item.kl_mask[0]) for item in trainer.train_dataset.items]
+    assert marked == [False] * 30 + [True] * 10  # the 10 replay rows, appended after the task's
+    assert all(not item.kl_mask for item in trainer.eval_dataset.items)
+    replay = load_dataset("general-replay").conversations
+    assert all(c in replay for c in splits.train.conversations[30:])
+    result = train(cfg, train_data=task, eval_data=held)
+    assert result.status == "completed", result.message
+    kls = [r["kl_to_base"] for r in read_jsonl(run_dir / "metrics.jsonl") if "kl_to_base" in r]
+    assert kls and all(k >= 0 for k in kls)
+    assert TrainConfig.from_yaml(cfg.to_yaml()).kl_on == "replay"
+
+
 @pytest.mark.parametrize(
     "over, words",
     [

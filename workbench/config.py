@@ -21,6 +21,7 @@ from .models import DEFAULT_MODEL
 
 SCHEDULES = ("linear", "cosine", "constant", "constant_with_warmup")
 OBJECTIVES = ("sft", "dpo")
+KL_ON = ("all", "replay")  # TrainConfig.kl_on: which labelled tokens the KL to base counts
 TASKS = ("generation", "classification")  # TrainConfig.task: what the tuned model outputs
 REPORTERS = ("mlflow", "tensorboard", "trackio", "none")  # TrainConfig.report_to
 MAX_SAMPLE_PROMPTS = 16  # TrainConfig.sample_prompts: a few to watch, not an evaluation set
@@ -94,6 +95,9 @@ class TrainConfig:
     # beta * KL(tuned || base) on the labelled tokens; the base is the model with its adapter
     # switched off (training/kl.py): adapter techniques only, one extra no-grad forward per step
     kl_to_base: float = 0.0
+    # where the KL counts: "all" labelled tokens, or only the `replay` rows' ("replay"): the task
+    # rows then train on their own loss alone and the base is kept on general answers only
+    kl_on: str = "all"
     # CPU + glibc: freed blocks >= 1 MiB go back to the OS at once (workbench/malloc.py): lower
     # peak RSS, slower steps. Process-wide for the rest of the process.
     cpu_low_memory: bool = False
@@ -250,6 +254,17 @@ class TrainConfig:
             raise ConfigError(
                 f"TrainConfig.replay mixes conversations into instruction tuning; objective="
                 f"{self.objective!r} trains on preference pairs. Set replay=None."
+            )
+        if self.kl_on not in KL_ON:
+            raise ConfigError(
+                f"TrainConfig.kl_on must be one of {KL_ON} (where the KL to base counts), got "
+                f"{self.kl_on!r}."
+            )
+        if self.kl_on == "replay" and (self.kl_to_base == 0 or self.replay is None):
+            raise ConfigError(
+                "TrainConfig.kl_on='replay' counts the KL to base on the replay rows only, so it "
+                f"needs kl_to_base > 0 (got {self.kl_to_base}) and `replay` data with a "
+                f"replay_share (got replay={self.replay!r}). Set both, or kl_on='all'."
             )
 
     def _check_task(self) -> None:

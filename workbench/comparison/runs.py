@@ -144,6 +144,8 @@ class RunsComparison:
             if s.tuned_mean is None or f.largest_drop is None:
                 continue
             settings = {k: getattr(r.config, k) for k in TRADEOFF_FIELDS}
+            if r.config.kl_on != "all":  # where the KL counts, when not the default everywhere
+                settings["kl_on"] = r.config.kl_on
             points.append(
                 TradeoffPoint(
                     r.name,

@@ -30,6 +30,8 @@ class Encoded:
         default_factory=list
     )  # lengths of the packed pieces; empty: one piece
     truncated: bool = False
+    # per token, 1 where the KL to base counts (TrainConfig.kl_on="replay"); empty: everywhere
+    kl_mask: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -73,13 +75,22 @@ def encode_dataset(
     *,
     max_length: int,
     assistant_only: bool = True,
+    kl_rows: Sequence[bool] | None = None,
 ) -> tuple[list[Encoded], EncodeReport]:
-    """Encode every conversation; rows whose labels were all cut off are dropped and counted."""
+    """Encode every conversation; rows whose labels were all cut off are dropped and counted.
+
+    `kl_rows` (one flag per conversation) marks the rows whose tokens the KL to base counts; each
+    item then carries a `kl_mask`. Flags go with their rows, so a dropped row takes its own along.
+    """
+    if kl_rows is not None and len(kl_rows) != len(conversations):
+        raise ValueError(f"kl_rows has {len(kl_rows)} flags for {len(conversations)} conversations")
     report, out = EncodeReport(), []
-    for messages in conversations:
+    for i, messages in enumerate(conversations):
         item = encode_conversation(
             tokenizer, messages, max_length=max_length, assistant_only=assistant_only
         )
+        if kl_rows is not None:
+            item.kl_mask = [int(bool(kl_rows[i]))] * len(item.input_ids)
         report.truncated += item.truncated
         n_labels = sum(1 for t in item.labels[1:] if t != IGNORE)
         if n_labels == 0:
@@ -122,12 +133,13 @@ def pack(items: Sequence[Encoded], *, max_length: int, seed: int = 0) -> list[En
 
 
 def _join(pieces: list[Encoded]) -> Encoded:
-    ids, labels = [], []
+    ids, labels, kl_mask = [], [], []
     for piece in pieces:
         ids += piece.input_ids
         # the first token of a piece must not be predicted from the previous piece's last token
         labels += [IGNORE] + piece.labels[1:]
-    return Encoded(ids, labels, segments=[len(p.input_ids) for p in pieces])
+        kl_mask += piece.kl_mask
+    return Encoded(ids, labels, segments=[len(p.input_ids) for p in pieces], kl_mask=kl_mask)
 
 
 # -- batches -------------------------------------------------------------------------------------
@@ -144,7 +156,10 @@ class EncodedDataset:
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = self.items[i]
-        return {"input_ids": item.input_ids, "labels": item.labels, "segments": item.segments}
+        row = {"input_ids": item.input_ids, "labels": item.labels, "segments": item.segments}
+        if item.kl_mask:
+            row["kl_mask"] = item.kl_mask
+        return row
 
     def lengths(self) -> list[int]:
         return [len(item.input_ids) for item in self.items]
@@ -156,7 +171,8 @@ class Collator:
 
     Unpacked rows get a 2D padding mask. Packed rows get restarted `position_ids` and a 4D
     block-diagonal causal mask (bool, True = may attend). `real_tokens` counts non-padding tokens
-    (the engine reads and removes it before the forward pass).
+    (the engine reads and removes it before the forward pass). Rows with a `kl_mask` give a bool
+    `kl_mask` (padding False) that the trainer takes out before the forward, as it does labels.
     """
 
     pad_token_id: int
@@ -175,6 +191,13 @@ class Collator:
             labels[b, :n] = torch.tensor(row["labels"])
         real = sum(len(r["input_ids"]) for r in rows)
         batch = {"input_ids": ids, "labels": labels, "real_tokens": torch.tensor(real)}
+        if any(r.get("kl_mask") for r in rows):
+            kl_mask = torch.zeros((len(rows), length), dtype=torch.bool)
+            for b, row in enumerate(rows):
+                kl_mask[b, : len(row.get("kl_mask", ()))] = torch.tensor(
+                    row.get("kl_mask", []), dtype=torch.bool
+                )
+            batch["kl_mask"] = kl_mask
         if any(r.get("segments") for r in rows):
             batch["attention_mask"], batch["position_ids"] = packed_mask_and_positions(rows, length)
         else:

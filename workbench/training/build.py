@@ -48,6 +48,7 @@ def build_sft(
             ds.conversations,
             max_length=cfg.max_length,
             assistant_only=cfg.assistant_only_loss,
+            kl_rows=replay_flags(ds, splits) if name == "train" and cfg.kl_on == "replay" else None,
         )
         if cfg.packing and name == "train":
             items = pack(items, max_length=cfg.max_length, seed=cfg.seed)
@@ -149,3 +150,9 @@ def training_args(
 
 
 __all__ = ["build_sft", "training_args"]
+
+
+def replay_flags(train: Any, splits: Any) -> list[bool]:
+    """One flag per training conversation: True for the replay rows, which `mix_replay` appends."""
+    n = getattr(splits, "replay_rows", 0)
+    return [False] * (len(train.conversations) - n) + [True] * n

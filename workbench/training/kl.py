@@ -1,7 +1,9 @@
 """The KL-to-base regulariser: how far the tuned model's next-token distribution moved from the base.
 
-`TrainConfig.kl_to_base` (beta) adds beta * KL(tuned || base) to the loss, averaged over the same
-labelled (assistant) tokens the task loss counts. The base distribution comes from the very model
+`TrainConfig.kl_to_base` (beta) adds beta * KL(tuned || base) to the loss, normalised like the task
+loss (per labelled token of the batch). `kl_on="all"` sums it over every labelled token;
+`kl_on="replay"` over the replay rows' only (a `kl_mask` from the collator), so the task's answers
+train on their own loss and the base is held on general answers, as in learning without forgetting. The base distribution comes from the very model
 being trained with its adapter switched off (`disable_adapter()`, under no_grad), so no second
 copy of the weights is held; the cost is one extra forward without gradients per micro-batch.
 
@@ -50,33 +52,60 @@ class KLTerms:
 
 
 def loss_and_kl(
-    model: Any, inputs: dict[str, Any], *, num_items: Any = None, chunked: bool = True
+    model: Any,
+    inputs: dict[str, Any],
+    *,
+    num_items: Any = None,
+    chunked: bool = True,
+    kl_mask: Any = None,
 ) -> KLTerms:
-    """The task loss and KL(tuned || base) over the labelled tokens of `inputs`.
+    """The task loss over the labelled tokens of `inputs` and KL(tuned || base) over those of them
+    `kl_mask` marks (all of them when None).
 
     The chunked path (loss.py) when `chunked` and the model's shape allow it; otherwise the
     model's own forward and full logits, picked at labelled positions (more memory, same
-    numbers). Under DDP pass chunked=False: the forward must go through the wrapper.
+    numbers). Under DDP pass chunked=False: the forward must go through the wrapper. The base
+    forward runs on the rows that have a token to measure only (with `kl_mask`, the replay rows);
+    a batch with none skips it, and its KL is an exact zero.
     """
     labels = inputs["labels"]
     keep = labels[:, 1:] != IGNORE
+    if kl_mask is not None:
+        keep = keep & kl_mask[:, 1:].to(keep.device)
     rest = {k: v for k, v in inputs.items() if k != "labels"}
+    rows = keep.any(dim=1)
+    measured = bool(rows.any())
+    # the base sees only those rows; indexing by `keep` flattens row-major, so the kept
+    # positions line up with the tuned model's over the whole batch
+    base_in = rest if bool(rows.all()) else {k: v[rows] for k, v in rest.items()}
+    base_keep = keep[rows]
     parts = head_and_decoder(model) if chunked else None
     if parts is not None:
         decoder, head = parts
-        with base_model(model):
-            base = decoder(**rest, use_cache=False).last_hidden_state[:, :-1][keep]
+        if measured:
+            with base_model(model):
+                base = decoder(**base_in, use_cache=False).last_hidden_state[:, :-1][base_keep]
         hidden = decoder(**rest, use_cache=False).last_hidden_state
         task = labelled_loss(hidden, head, labels, num_items=num_items)
-        kl_sum = chunked_kl(hidden[:, :-1][keep], base, head.weight, head.bias)
+        kl_sum = (
+            chunked_kl(hidden[:, :-1][keep], base, head.weight, head.bias)
+            if measured
+            else hidden.new_zeros(()).float()
+        )
     else:
-        with base_model(model) as inner:
-            base = inner(**rest, use_cache=False).logits[:, :-1][keep]
+        if measured:
+            with base_model(model) as inner:
+                base = inner(**base_in, use_cache=False).logits[:, :-1][base_keep]
         out = model(**inputs, use_cache=False)
         task = out.loss if num_items is None else _sum_loss(out.logits, labels) / num_items
-        kl_sum = kl_sum_of_logits(out.logits[:, :-1][keep], base)
+        kl_sum = (
+            kl_sum_of_logits(out.logits[:, :-1][keep], base)
+            if measured
+            else out.logits.new_zeros(()).float()
+        )
     tokens = keep.sum()
-    return KLTerms(task, kl_sum / _normaliser(tokens, num_items, kl_sum), kl_sum.detach(), tokens)
+    normaliser = _normaliser((labels[:, 1:] != IGNORE).sum(), num_items, kl_sum)
+    return KLTerms(task, kl_sum / normaliser, kl_sum.detach(), tokens)
 
 
 def _normaliser(tokens: Any, num_items: Any, like: Any) -> Any:

@@ -9,7 +9,8 @@
   stop request into "save a checkpoint, then stop".
 - KL to base (`kl_to_base` > 0, kl.py): training steps add beta * KL(tuned || base) to the loss;
   evaluation keeps the task loss alone, so eval losses of runs with and without it compare. The
-  KL per labelled token is logged as `kl_to_base` beside the loss.
+  KL per measured token is logged as `kl_to_base` beside the loss. With `kl_on="replay"` batches
+  carry a `kl_mask` (the replay rows' tokens), taken out here before the forward.
 """
 
 from __future__ import annotations
@@ -85,8 +86,10 @@ class WorkbenchTrainer(Trainer):
         One process only: under DDP the forward must go through the wrapper for gradients to be
         reduced, so scale-out runs keep the model's own loss.
         """
+        kl_mask = inputs.get("kl_mask")
+        inputs = {k: v for k, v in inputs.items() if k != "kl_mask"}  # not a model argument
         if self.kl_to_base > 0 and model.training:
-            return self._loss_with_kl(model, inputs, return_outputs, num_items_in_batch)
+            return self._loss_with_kl(model, inputs, return_outputs, num_items_in_batch, kl_mask)
         loss = None
         if self.accelerator.num_processes == 1 and self.compute_loss_func is None:
             loss = model_loss(model, inputs, num_items=num_items_in_batch)
@@ -97,11 +100,17 @@ class WorkbenchTrainer(Trainer):
         return (loss, {"loss": loss}) if return_outputs else loss
 
     def _loss_with_kl(
-        self, model: Any, inputs: dict[str, Any], return_outputs: bool, num_items: Any
+        self,
+        model: Any,
+        inputs: dict[str, Any],
+        return_outputs: bool,
+        num_items: Any,
+        kl_mask: Any = None,
     ) -> Any:
-        """Task loss + beta * KL(tuned || base), both over the labelled tokens (kl.py)."""
+        """Task loss + beta * KL(tuned || base) over the labelled tokens, the KL only where
+        `kl_mask` says (kl.py)."""
         single = self.accelerator.num_processes == 1
-        terms = loss_and_kl(model, inputs, num_items=num_items, chunked=single)
+        terms = loss_and_kl(model, inputs, num_items=num_items, chunked=single, kl_mask=kl_mask)
         # summed as tensors (no device sync per micro-batch): the log shows the interval's mean
         self._kl_sum = self._kl_sum + terms.kl_sum
         self._kl_tokens = self._kl_tokens + terms.tokens
