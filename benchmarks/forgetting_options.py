@@ -1,5 +1,8 @@
 """Step time of the options that limit forgetting: baseline vs kl_to_base vs replay, same shape.
 
+With replay, the KL on every answer token (`kl_on="all"`) is timed beside the KL on the replay
+rows' only (`kl_on="replay"`), whose base forward runs on the replay rows of a batch alone.
+
 LoRA (the TrainConfig defaults) on `orders-json`, batch 8, max_length 384; each variant trains
 `--steps` optimizer steps from the same seed. A step's time is the gap between two `on_step_end`
 events (the first step, which warms up, is left out); the table shows medians and the ratio to
@@ -34,6 +37,17 @@ VARIANTS = {
     "baseline": {},
     "kl_to_base=0.1": {"kl_to_base": 0.1},
     "replay 20%": {"replay": "general-replay", "replay_share": 0.2},
+    "replay 20% + kl_to_base=0.1": {
+        "replay": "general-replay",
+        "replay_share": 0.2,
+        "kl_to_base": 0.1,
+    },
+    "replay 20% + kl_to_base=0.1 on replay": {
+        "replay": "general-replay",
+        "replay_share": 0.2,
+        "kl_to_base": 0.1,
+        "kl_on": "replay",
+    },
 }
 
 
@@ -88,12 +102,12 @@ def main() -> None:
         f"\n{args.model}, LoRA r=16, orders-json, batch 8 x max_length 384, "
         f"{args.steps} timed steps, {args.rounds} round(s), medians\n"
     )
-    print(f"{'variant':<16} {'s/step':>8} {'x baseline':>11} {'tokens/s':>9}")
+    print(f"{'variant':<40} {'s/step':>8} {'x baseline':>11} {'tokens/s':>9}")
     base = statistics.median(o["step_s"] for o in runs["baseline"])
     for name, outs in runs.items():
         step = statistics.median(o["step_s"] for o in outs)
         tps = statistics.median(o["tokens_per_s"] for o in outs)
-        print(f"{name:<16} {step:>8.2f} {step / base:>10.2f}x {tps:>9.0f}")
+        print(f"{name:<40} {step:>8.2f} {step / base:>10.2f}x {tps:>9.0f}")
 
 
 if __name__ == "__main__":

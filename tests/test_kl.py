@@ -94,28 +94,33 @@ def test_chunked_path_matches_full_logits_and_grads_reach_only_the_adapter(
 
 
 @pytest.mark.parametrize("chunked", [True, False])
-def test_kl_on_replay_counts_only_the_masked_rows_and_leaves_the_task_loss_alone(
+def test_kl_on_replay_holds_the_marked_rows_by_kl_and_the_others_by_their_loss(
     tiny_model_dir, chunked
 ):
     model = _lora(tiny_model_dir, moved=True)
     batch = _batch(model.config.vocab_size)
+    labelled = int((batch["labels"][:, 1:] != IGNORE).sum())
     whole = loss_and_kl(model, batch, chunked=chunked)
     mask = torch.zeros_like(batch["input_ids"], dtype=torch.bool)
     mask[2] = True  # the third row is a replay row
     part = loss_and_kl(model, batch, chunked=chunked, kl_mask=mask)
-    torch.testing.assert_close(part.task, whole.task)  # the task loss counts every row
-    alone = {k: v[2:] for k, v in batch.items()}  # the replay row as a batch of its own
-    ref = loss_and_kl(model, alone, chunked=chunked)
-    torch.testing.assert_close(part.kl_sum, ref.kl_sum, rtol=1e-4, atol=1e-7)
-    assert int(part.tokens) == int(ref.tokens) < int(whole.tokens)
-    assert 0 < float(part.kl_sum) < float(whole.kl_sum)
-    # normalised per labelled token of the whole batch, as the task loss is
-    labelled = int((batch["labels"][:, 1:] != IGNORE).sum())
+    task_rows = loss_and_kl(model, {k: v[:2] for k, v in batch.items()}, chunked=chunked)
+    replay_row = loss_and_kl(model, {k: v[2:] for k, v in batch.items()}, chunked=chunked)
+    # the KL: the replay row's alone; the task loss: the other rows' alone; both per labelled
+    # token of the whole batch, so the two terms add up as one loss over the batch
+    torch.testing.assert_close(part.kl_sum, replay_row.kl_sum, rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(part.kl, part.kl_sum / labelled)
+    n_task = int(task_rows.tokens)
+    torch.testing.assert_close(part.task * labelled, task_rows.task * n_task, rtol=1e-5, atol=1e-6)
+    assert int(part.tokens) == int(replay_row.tokens) < int(whole.tokens)
+    assert 0 < float(part.kl_sum) < float(whole.kl_sum)
     none = loss_and_kl(model, batch, chunked=chunked, kl_mask=torch.zeros_like(mask))
     assert float(none.kl) == 0.0 and int(none.tokens) == 0
-    torch.testing.assert_close(none.task, whole.task)
-    none.task.backward()  # a batch without replay rows still trains on its task loss
+    torch.testing.assert_close(none.task, whole.task)  # no replay row: the plain task loss
+    everything = loss_and_kl(model, batch, chunked=chunked, kl_mask=torch.ones_like(mask))
+    assert float(everything.task) == 0.0  # all replay: no task token, KL only
+    torch.testing.assert_close(everything.kl_sum, whole.kl_sum, rtol=1e-4, atol=1e-7)
+    (part.task + part.kl).backward()
 
 
 class KeepModel(Callback):

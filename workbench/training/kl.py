@@ -2,9 +2,10 @@
 
 `TrainConfig.kl_to_base` (beta) adds beta * KL(tuned || base) to the loss, normalised like the task
 loss (per labelled token of the batch). `kl_on="all"` sums it over every labelled token;
-`kl_on="replay"` over the replay rows' only (a `kl_mask` from the collator), so the task's answers
-train on their own loss and the base is held on general answers, as in learning without forgetting. The base distribution comes from the very model
-being trained with its adapter switched off (`disable_adapter()`, under no_grad), so no second
+`kl_on="replay"` over the replay rows' only (a `kl_mask` from the collator), and their tokens leave
+the task loss: the task's answers train on cross-entropy alone and the replay rows on the KL
+alone, held to the base's whole next-token distribution instead of copying its one greedy answer
+(as in learning without forgetting). The base distribution comes from the very model being trained with its adapter switched off (`disable_adapter()`, under no_grad), so no second
 copy of the weights is held; the cost is one extra forward without gradients per micro-batch.
 
 As in loss.py, logits exist only at labelled positions and one chunk at a time: the tuned and
@@ -59,8 +60,9 @@ def loss_and_kl(
     chunked: bool = True,
     kl_mask: Any = None,
 ) -> KLTerms:
-    """The task loss over the labelled tokens of `inputs` and KL(tuned || base) over those of them
-    `kl_mask` marks (all of them when None).
+    """The task loss and KL(tuned || base) over the labelled tokens of `inputs`; with `kl_mask`,
+    the KL over the marked tokens (the replay rows') and the task loss over the others: a replay
+    row is then held to the base's whole distribution instead of copying its one greedy answer.
 
     The chunked path (loss.py) when `chunked` and the model's shape allow it; otherwise the
     model's own forward and full logits, picked at labelled positions (more memory, same
@@ -70,8 +72,13 @@ def loss_and_kl(
     """
     labels = inputs["labels"]
     keep = labels[:, 1:] != IGNORE
+    labelled = keep.sum()
     if kl_mask is not None:
-        keep = keep & kl_mask[:, 1:].to(keep.device)
+        kl_mask = kl_mask.to(labels.device)
+        keep = keep & kl_mask[:, 1:]
+        labels = labels.masked_fill(kl_mask, IGNORE)  # the task loss: the other rows' tokens
+    # both terms per labelled token of the batch (the Trainer's count over accumulated batches)
+    norm = labelled.clamp(min=1) if num_items is None else num_items
     rest = {k: v for k, v in inputs.items() if k != "labels"}
     rows = keep.any(dim=1)
     measured = bool(rows.any())
@@ -86,7 +93,7 @@ def loss_and_kl(
             with base_model(model):
                 base = decoder(**base_in, use_cache=False).last_hidden_state[:, :-1][base_keep]
         hidden = decoder(**rest, use_cache=False).last_hidden_state
-        task = labelled_loss(hidden, head, labels, num_items=num_items)
+        task = labelled_loss(hidden, head, labels, num_items=norm)
         kl_sum = (
             chunked_kl(hidden[:, :-1][keep], base, head.weight, head.bias)
             if measured
@@ -96,24 +103,21 @@ def loss_and_kl(
         if measured:
             with base_model(model) as inner:
                 base = inner(**base_in, use_cache=False).logits[:, :-1][base_keep]
-        out = model(**inputs, use_cache=False)
-        task = out.loss if num_items is None else _sum_loss(out.logits, labels) / num_items
+        out = model(**rest, use_cache=False)
+        task = _sum_loss(out.logits, labels) / _to(norm, out.logits)
         kl_sum = (
             kl_sum_of_logits(out.logits[:, :-1][keep], base)
             if measured
             else out.logits.new_zeros(()).float()
         )
     tokens = keep.sum()
-    normaliser = _normaliser((labels[:, 1:] != IGNORE).sum(), num_items, kl_sum)
-    return KLTerms(task, kl_sum / normaliser, kl_sum.detach(), tokens)
+    return KLTerms(task, kl_sum / _to(norm, kl_sum), kl_sum.detach(), tokens)
 
 
-def _normaliser(tokens: Any, num_items: Any, like: Any) -> Any:
+def _to(norm: Any, like: Any) -> Any:
     import torch
 
-    if num_items is None:
-        return tokens.clamp(min=1)
-    return num_items.to(like.device) if torch.is_tensor(num_items) else num_items
+    return norm.to(like.device) if torch.is_tensor(norm) else norm
 
 
 def _sum_loss(logits: Any, labels: Any) -> Any:
