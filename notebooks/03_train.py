@@ -94,6 +94,11 @@ label_field = None           # classification: the label column; None: label, in
 #   `benchmarks/forgetting_options.py`). Full fine-tuning and freeze have no adapter to switch
 #   off and refuse it. The KL per token shows as its own line on the plot; the eval loss stays
 #   the task's alone. Too large a beta keeps the model from learning the task at all.
+#   **`kl_on = "replay"`** counts it on the replay rows only (below), which then train on the KL
+#   alone, and the task rows on their own loss: the task is not pulled back, and general answers
+#   are held to the base's whole distribution rather than copied from its one greedy answer
+#   (training on those copies alone forgot 13 probe points in 20 steps, measured). The base
+#   forward then runs on the replay rows of a batch only. The demo uses it at beta 1.0.
 # * **`replay`** + **`replay_share`** mix general conversations into the training rows (never
 #   into the eval split). The shipped `general-replay` holds the base model's own answers to 188
 #   general prompts, so replaying them rehearses what it could already do. The cost is data, not

@@ -3,7 +3,7 @@
 A parameter a notebook declares with a value must hold the profile's value; one left None must be
 filled in elsewhere: notebook 02 takes data, model and cutoff from 01's report, and notebook 03
 falls back to its `QUICK` settings (without 02's technique.json), which must equal the profile.
-The demo's forgetting options (kl_to_base, replay) are the demo file's own choice, not the quick
+The demo's forgetting options (kl_to_base, kl_on, replay) are the demo file's own choice, not the quick
 profile's: they stay off by default.
 """
 
@@ -19,7 +19,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ("01_inspect_data", "02_choose_technique", "03_train", "04_compare", "05_document")
-OPTIONS = {"kl_to_base", "replay", "replay_share"}  # notebook 03's "two ways to forget less"
+# notebook 03's "two ways to forget less"
+OPTIONS = {"kl_to_base", "kl_on", "replay", "replay_share"}
 FILLED_IN = {"02_choose_technique": {"dataset", "model", "max_length"}}  # None: notebook 01's
 
 

@@ -224,8 +224,9 @@ def test_forgetting_options_pass_from_a_parameters_file_to_notebook_03s_config(t
     assert unused_parameters(params, series, profile="quick") == []
     injected = params.for_notebook("03_train", profile="quick", run_dir=tmp_path)
     cfg = notebook_config(injected, use_technique_json=False)
-    assert (cfg.kl_to_base, cfg.replay, cfg.replay_share) == (0.1, "general-replay", 0.25)
-    # the demo's forgetting gate is on, at 10 points: it forgets 7.4 [3.7, 11.1] on the 189-question
+    assert (cfg.kl_to_base, cfg.kl_on) == (1.0, "replay")
+    assert (cfg.replay, cfg.replay_share) == ("general-replay", 0.25)
+    # the demo's forgetting gate is on, at 10 points: it forgets 7.4 [4.2, 11.6] on the 189-question
     # probe (README, "Forgetting you can act on"); the 5 points is not reached
     assert params.gates["max_forgetting_drop"] == 0.10
 
