@@ -95,8 +95,8 @@ class TrainConfig:
     # beta * KL(tuned || base) on the labelled tokens; the base is the model with its adapter
     # switched off (training/kl.py): adapter techniques only, one extra no-grad forward per step
     kl_to_base: float = 0.0
-    # where the KL counts: "all" labelled tokens, or only the `replay` rows' ("replay"): the task
-    # rows then train on their own loss alone and the base is kept on general answers only
+    # where the KL counts: "all" labelled tokens, or only the `replay` rows' ("replay"), which then
+    # train on the KL alone while the task rows train on their own loss alone (training/kl.py)
     kl_on: str = "all"
     # CPU + glibc: freed blocks >= 1 MiB go back to the OS at once (workbench/malloc.py): lower
     # peak RSS, slower steps. Process-wide for the rest of the process.

@@ -149,10 +149,10 @@ def training_args(
     return (args_class or TrainingArguments)(**{**base, **extra})
 
 
-__all__ = ["build_sft", "training_args"]
-
-
 def replay_flags(train: Any, splits: Any) -> list[bool]:
     """One flag per training conversation: True for the replay rows, which `mix_replay` appends."""
-    n = getattr(splits, "replay_rows", 0)
+    n = splits.replay_rows
     return [False] * (len(train.conversations) - n) + [True] * n
+
+
+__all__ = ["build_sft", "training_args"]

@@ -5,8 +5,10 @@ loss (per labelled token of the batch). `kl_on="all"` sums it over every labelle
 `kl_on="replay"` over the replay rows' only (a `kl_mask` from the collator), and their tokens leave
 the task loss: the task's answers train on cross-entropy alone and the replay rows on the KL
 alone, held to the base's whole next-token distribution instead of copying its one greedy answer
-(as in learning without forgetting). The base distribution comes from the very model being trained with its adapter switched off (`disable_adapter()`, under no_grad), so no second
-copy of the weights is held; the cost is one extra forward without gradients per micro-batch.
+(as in learning without forgetting). The base distribution comes from the very model being
+trained with its adapter switched off (`disable_adapter()`, under no_grad), so no second copy of
+the weights is held; the cost is one extra forward without gradients per micro-batch (with
+`kl_on="replay"`, over its replay rows only).
 
 As in loss.py, logits exist only at labelled positions and one chunk at a time: the tuned and
 base hidden states are gathered there, and head + log-softmax + KL run over `CHUNK` rows, with
@@ -66,9 +68,9 @@ def loss_and_kl(
 
     The chunked path (loss.py) when `chunked` and the model's shape allow it; otherwise the
     model's own forward and full logits, picked at labelled positions (more memory, same
-    numbers). Under DDP pass chunked=False: the forward must go through the wrapper. The base
-    forward runs on the rows that have a token to measure only (with `kl_mask`, the replay rows);
-    a batch with none skips it, and its KL is an exact zero.
+    numbers). Under DDP pass chunked=False: the forward must go through the wrapper. With
+    `kl_mask` the base forward runs on the marked rows only; a batch with none skips it, and its
+    KL is an exact zero. Without it nothing here waits on the device.
     """
     labels = inputs["labels"]
     keep = labels[:, 1:] != IGNORE
@@ -80,12 +82,13 @@ def loss_and_kl(
     # both terms per labelled token of the batch (the Trainer's count over accumulated batches)
     norm = labelled.clamp(min=1) if num_items is None else num_items
     rest = {k: v for k, v in inputs.items() if k != "labels"}
-    rows = keep.any(dim=1)
-    measured = bool(rows.any())
-    # the base sees only those rows; indexing by `keep` flattens row-major, so the kept
-    # positions line up with the tuned model's over the whole batch
-    base_in = rest if bool(rows.all()) else {k: v[rows] for k, v in rest.items()}
-    base_keep = keep[rows]
+    base_in, base_keep, measured = rest, keep, True
+    if kl_mask is not None:  # the base sees the marked rows only (one device sync to find them)
+        rows = keep.any(dim=1)
+        measured = bool(rows.any())
+        # indexing by `keep` flattens row-major, so the kept positions line up with the tuned
+        # model's over the whole batch
+        base_in, base_keep = {k: v[rows] for k, v in rest.items()}, keep[rows]
     parts = head_and_decoder(model) if chunked else None
     if parts is not None:
         decoder, head = parts
