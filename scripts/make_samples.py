@@ -181,8 +181,14 @@ def build() -> dict[str, str]:
         {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
         for q, a in interleaved(kept, random.Random(505))
     ]
+    wrong = [(r["question"], r["reference"]) for r in asked if r["why_not"] == WRONG]
+    unknown = [
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        for q, a in interleaved(wrong, random.Random(506))
+    ]
     files["general-probe/train.jsonl"] = jsonl(rows)
     files["general-probe/eval.jsonl"] = jsonl(rows)
+    files["general-probe/unknown.jsonl"] = jsonl(unknown)
     files["general-probe/README.md"] = readme(
         "general-probe",
         "Broad general-knowledge and skill questions with short reference answers, used to "
@@ -201,6 +207,16 @@ def build() -> dict[str, str]:
         "train.jsonl is the same set (it exists so the sample is listed).",
         len(rows),
         len(rows),
+    )
+    files["general-probe/README.md"] = files["general-probe/README.md"].replace(
+        " chat format",
+        f" `unknown.jsonl`: {len(unknown)} rows, the asked candidates the base model answered "
+        "wrong (mixed by kind the same way). `compare` asks them too: a probe kept to what the "
+        "base got right can only show losses, and a tuned model that changes fragile answers "
+        "also turns some wrong ones right; the tuned-minus-base score over both files together "
+        "is the change of general accuracy, not selected on the base model's answers. All in"
+        " chat format",
+        1,
     )
 
     train, eval_, planted = messy_support(random.Random(404))

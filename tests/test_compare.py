@@ -14,6 +14,7 @@ from workbench.comparison.comparison import (
     compare,
     examples_from,
     forgetting_reasons,
+    probe_forgetting,
     resolve_metrics,
 )
 from workbench.comparison.generation import (
@@ -340,17 +341,22 @@ def test_compare_with_probe_user_metric_and_saved_outputs(lora_run, tmp_path):
 def test_the_probe_answers_stay_short_whatever_the_task_allows(lora_run):
     from workbench.comparison.comparison import PROBE_MAX_NEW_TOKENS
 
-    result = compare(  # the same prompt as a task prompt and as a probe question
+    result = compare(  # the same prompts as task prompts and as probe questions
         tuned=lora_run,
-        prompts=CONVS[:1],
-        probe=CONVS[:1],
+        prompts=CONVS,
+        probe=CONVS,
         generation=GenerationSettings(max_new_tokens=PROBE_MAX_NEW_TOKENS * 2, batch_size=1),
         n_boot=50,
     )
-    task, probe = result.rows[0].tuned, result.forgetting.rows[0].tuned
-    # greedy: the probe's answer is the task answer cut at PROBE_MAX_NEW_TOKENS (the random tiny
-    # model never stops by itself, so the task answer runs on to its own, longer cap)
-    assert task.startswith(probe.rstrip()) and len(probe) < len(task)
+    cut = 0
+    for task_row, probe_row in zip(result.rows, result.forgetting.rows, strict=True):
+        task, probe = task_row.tuned, probe_row.tuned
+        # greedy: the probe's answer is the task answer cut at PROBE_MAX_NEW_TOKENS
+        assert task.startswith(probe.rstrip())
+        cut += len(probe) < len(task)
+    # the random tiny model stops by itself on some prompts; on the others the task answer runs on
+    # to its own, longer cap, and the probe's must have been cut
+    assert cut >= 1
 
 
 # -- the interactive view (driven without a browser) ---------------------------------------------
@@ -528,3 +534,19 @@ def test_scores_split_into_seen_and_unseen_templates_and_round_trip(tmp_path):
     assert "Out-of-template rows (4)" in back.to_html()
     assert any(line.startswith("out-of-template rows (4)") for line in back.summary_lines())
     assert back.unseen_mean("m") == 0.5
+
+
+def test_probe_forgetting_asks_the_unknown_questions_of_both_sides(lora_run):
+    convs = [
+        [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        for q, a in (("Capital of France?", "Paris"), ("2 + 2?", "4"), ("Red or blue?", "red"))
+    ]
+    settings = GenerationSettings(max_new_tokens=6, batch_size=2)
+    tiny_pair = load_run(lora_run)
+    f = probe_forgetting(tiny_pair, convs[:2], settings=settings, unknown=convs[2:], n_boot=50)
+    assert len(f.rows) == 2 and len(f.unknown_rows) == 1
+    assert f.unknown_rows[0].reference == "red" and f.net.n == 3
+    assert probe_forgetting(tiny_pair, convs, settings=settings, n_boot=50).net is None
+    # the sample: its unknown split, capped like the probe
+    g = probe_forgetting(tiny_pair, "general-probe", settings=settings, max_rows=2, n_boot=50)
+    assert len(g.rows) == 2 and len(g.unknown_rows) == 2 and g.net.n == 4

@@ -30,7 +30,7 @@ from .generation import (
     load_run,
     perplexity_pair,
 )
-from .stats import MetricSummary, summarise
+from .stats import MetricSummary, summarise, summarise_metric
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ NAMED_METRICS: dict[str, M.MetricFn] = {
     "field_accuracy": M.field_accuracy,
 }
 PROBE_METRICS = ("contains_reference", "chrf")
+NET_METRIC = (
+    "contains_reference"  # the metric `Forgetting.net` scores over known + unknown questions
+)
+PROBE_UNKNOWN_SPLIT = "unknown"  # a probe sample's questions its base model got wrong
 # The probe's questions want a word or a number, and general-probe kept the ones the base model
 # answered in the first sentence of at most 48 new tokens (scripts/sample_probe.py): longer
 # answers only cost time and give a rambling model more chances to mention the reference somewhere.
@@ -97,6 +101,49 @@ class Forgetting:
     perplexity_margin: float
     flag: bool
     reasons: list[str]
+    # Questions the base model got wrong (general-probe's `unknown` split), asked the same way. The
+    # probe keeps only questions the base answered right, so any change of a fragile answer shows
+    # as a loss there; these show the gains such changes bring, and `net` scores both sets together
+    # (rows + unknown_rows, reference contained): the change of general accuracy, not selected on
+    # the base model's answers. Empty / None for a probe without them.
+    unknown_rows: list[Row] = field(default_factory=list, metadata=OPTIONAL)
+    net: MetricSummary | None = field(default=None, metadata=OPTIONAL)
+
+    @property
+    def flips(self) -> dict[str, int]:
+        """Questions whose reference-contained score changed: `lost` of the probe's `known` rows,
+        `gained` of the `unknown` rows (and the other way round, `lost_unknown` / `gained_known`)."""
+        known = _flips(self.rows)
+        unknown = _flips(self.unknown_rows)
+        return {
+            "known": len(self.rows),
+            "lost": known["lost"],
+            "gained_known": known["gained"],
+            "unknown": len(self.unknown_rows),
+            "gained": unknown["gained"],
+            "lost_unknown": unknown["lost"],
+        }
+
+    @property
+    def net_drop(self) -> float | None:
+        """base - tuned over the known and unknown questions together (negative: it rose)."""
+        n = self.net
+        if n is None or n.base_mean is None or n.tuned_mean is None:
+            return None
+        return n.base_mean - n.tuned_mean
+
+    def flips_line(self) -> str | None:
+        """One sentence: the answers lost and gained, and the net change with its interval."""
+        n = self.net
+        if n is None or n.base_mean is None or n.tuned_mean is None:
+            return None
+        f = self.flips
+        ci = "" if n.delta_ci is None else f", 95% CI [{n.delta_ci[0]:+.1%}, {n.delta_ci[1]:+.1%}]"
+        return (
+            f"lost {f['lost']} of the {f['known']} questions the base answered right, gained "
+            f"{f['gained']} of the {f['unknown']} it got wrong: over all {n.n}, "
+            f"{n.base_mean:.1%} -> {n.tuned_mean:.1%} ({n.tuned_mean - n.base_mean:+.1%}{ci})"
+        )
 
     @property
     def largest_drop(self) -> float | None:
@@ -107,6 +154,16 @@ class Forgetting:
             if s.base_mean is not None and s.tuned_mean is not None
         ]
         return max(drops) if drops else None
+
+
+def _flips(rows: Sequence[Row], metric: str = NET_METRIC) -> dict[str, int]:
+    lost = gained = 0
+    for r in rows:
+        b, t = r.base_scores.get(metric), r.tuned_scores.get(metric)
+        if b is not None and t is not None:
+            lost += t < b
+            gained += t > b
+    return {"lost": lost, "gained": gained}
 
 
 @dataclass
@@ -189,6 +246,8 @@ class Comparison(Artifact):
             ppl = f.perplexity
             if ppl.get("base") and ppl.get("tuned"):
                 lines.append(f"  perplexity  {ppl['base']:.2f} -> {ppl['tuned']:.2f}")
+            if f.flips_line():
+                lines.append(f"  {f.flips_line()}")
             lines.append(
                 "  FORGETTING: " + "; ".join(f.reasons)
                 if f.flag
@@ -399,23 +458,55 @@ def probe_forgetting(
     perplexity_margin: float = 0.25,
     n_boot: int = 1000,
     seed: int = 0,
+    unknown: Any = "auto",
 ) -> Forgetting:
     """Score both sides on a broad set and compare perplexities; flag drops beyond the margins.
-    Answers are at most PROBE_MAX_NEW_TOKENS long, whatever the task's settings."""
+    Answers are at most PROBE_MAX_NEW_TOKENS long, whatever the task's settings.
+
+    unknown: questions the base model gets wrong, asked the same way, for `Forgetting.net` and the
+    gains in `Forgetting.flips`: "auto" (a probe sample's `unknown` split when it ships one, as
+    general-probe does), None (none), or a dataset like `probe`; capped at `max_rows` too."""
     examples = examples_from(probe, max_rows=max_rows)
     chosen = resolve_metrics(metrics, examples=examples, dataset=_name_of(probe))
     settings = settings or GenerationSettings()
     short = replace(settings, max_new_tokens=min(settings.max_new_tokens, PROBE_MAX_NEW_TOKENS))
     rows, _ = _answer_and_score(pair, examples, chosen, short)
     summary = summarise(rows, list(chosen), n_boot=n_boot, seed=seed)
+    unknown_rows: list[Row] = []
+    net = None
+    source = _unknown_source(probe) if isinstance(unknown, str) and unknown == "auto" else unknown
+    if source is not None and NET_METRIC in chosen:
+        unknown_rows, _ = _answer_and_score(
+            pair, examples_from(source, max_rows=max_rows), chosen, short
+        )
+        net = summarise_metric(rows + unknown_rows, NET_METRIC, n_boot=n_boot, seed=seed)
     texts = examples_from(perplexity_texts) if perplexity_texts is not None else examples
     ppl = perplexity_pair(
         pair, [e.prompt + [{"role": "assistant", "content": e.reference}] for e in texts]
     )
     reasons = forgetting_reasons(summary, ppl, margin=margin, perplexity_margin=perplexity_margin)
     return Forgetting(
-        _name_of(probe), rows, summary, ppl, margin, perplexity_margin, bool(reasons), reasons
+        _name_of(probe),
+        rows,
+        summary,
+        ppl,
+        margin,
+        perplexity_margin,
+        bool(reasons),
+        reasons,
+        unknown_rows,
+        net,
     )
+
+
+def _unknown_source(probe: Any) -> Path | None:
+    """A probe sample's `unknown` split (the questions its base model got wrong), if it has one."""
+    if not _is_sample(probe):
+        return None
+    from ..data.dataset import SAMPLES_DIR
+
+    path = SAMPLES_DIR / probe / f"{PROBE_UNKNOWN_SPLIT}.jsonl"
+    return path if path.is_file() else None
 
 
 def forgetting_reasons(

@@ -139,7 +139,17 @@ def forgetting_section(f: Forgetting) -> str:
         f"<p>Perplexity on the probe's reference answers: base {_num(ppl.get('base'))}, "
         f"tuned {_num(ppl.get('tuned'))} (lower is better).</p>"
     )
-    return f"<h4>Forgetting probe: {_e(f.dataset)} ({len(f.rows)} prompts)</h4>{verdict}{summary_table(f.summary)}{ppl_line}"
+    flips = f.flips_line()
+    net_line = (
+        ""
+        if flips is None
+        else (
+            f"<p>Known and unknown questions: {_e(flips)}. The probe above keeps only questions "
+            "the base answered right, so a changed answer there can only be a loss; the score "
+            "over both sets is the change of general accuracy.</p>"
+        )
+    )
+    return f"<h4>Forgetting probe: {_e(f.dataset)} ({len(f.rows)} prompts)</h4>{verdict}{summary_table(f.summary)}{ppl_line}{net_line}"
 
 
 def _num(value: float | None) -> str:

@@ -45,6 +45,15 @@ def forgetting_drop(run: RunDir) -> float | None:
     return None if probe is None else probe.largest_drop
 
 
+def net_forgetting_drop(run: RunDir) -> float | None:
+    """base - tuned over the probe's known and unknown questions together (Forgetting.net): the
+    fall of general accuracy on questions not chosen by the base model's answers. None without an
+    unknown split (a probe file of your own)."""
+    comparison = Comparison.load_optional(run.root)
+    probe = None if comparison is None else comparison.forgetting
+    return None if probe is None else probe.net_drop
+
+
 def accuracy(run: RunDir) -> float | None:
     """Share of held-out texts the tuned classifier labels right (classification runs)."""
     comparison = ClassificationComparison.load_optional(run.root)
@@ -106,6 +115,13 @@ GATES: dict[str, Gate] = {
             "max",
             "forgetting drop (base - tuned)",
             forgetting_drop,
+            "04_compare",
+        ),
+        Gate(
+            "max_net_forgetting_drop",
+            "max",
+            "net forgetting (base - tuned, known + unknown probe questions)",
+            net_forgetting_drop,
             "04_compare",
         ),
         Gate("min_accuracy", "min", "tuned classifier's accuracy", accuracy, "04_compare"),

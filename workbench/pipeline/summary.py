@@ -214,6 +214,8 @@ def compare_metrics(comparison: Comparison) -> dict[str, Any]:
             **_means(probe.summary),
             "perplexity": probe.perplexity,
             "largest_drop": probe.largest_drop,
+            "net_drop": probe.net_drop,
+            "flips": probe.flips,
         }
     out["forgetting_flag"] = comparison.forgetting_flag
     return out
