@@ -41,6 +41,12 @@
 #   `forgetting_margin` on a probe metric, or its perplexity rises more than `perplexity_margin`,
 #   the comparison raises a **forgetting flag**. Test on a broader set than your own task before
 #   you release a model.
+# * **Forgetting or churn?** The probe keeps only questions the base model answered right, so any
+#   answer the tuning changes can only count as a loss there. `general-probe` also ships the
+#   questions the base got wrong (its `unknown` split): the report counts the answers lost and
+#   gained and scores both sets together, the change of general accuracy that was not chosen by
+#   the base model's answers (gate `max_net_forgetting_drop`). The demo's options lost 15 known
+#   answers and gained 22 unknown ones (README): they shuffled fragile answers, on balance.
 # * **A classifier run** (`task = "classification"` in notebook 03) is judged differently: its
 #   new head answers with a label, so the comparison is the tuned head against the base model
 #   *prompted* to pick one label name (zero-shot and with `label_shots` examples), each label

@@ -229,6 +229,8 @@ def test_forgetting_options_pass_from_a_parameters_file_to_notebook_03s_config(t
     # the demo's forgetting gate is on, at 10 points: it forgets 7.4 [4.2, 11.6] on the 189-question
     # probe (README, "Forgetting you can act on"); the 5 points is not reached
     assert params.gates["max_forgetting_drop"] == 0.10
+    # and the net change over the probe's known + unknown questions is held to the 5 points
+    assert params.gates["max_net_forgetting_drop"] == 0.05
 
 
 @pytest.mark.slow
