@@ -33,6 +33,8 @@ def test_three_runs_side_by_side(three_runs, tmp_path):
     assert all(d.ci[0] <= d.delta <= d.ci[1] and d.n == 6 for d in c.differences)
     assert {m["run"] for m in c.metric_rows()} == {n for n, _ in RATES}
     assert len(c.forgetting_rows()) == 3
+    # general-probe's unknown questions are asked too (capped like the probe): a net drop per run
+    assert all(isinstance(f["net_drop"], float) for f in c.forgetting_rows())
 
     figures = c.figures()
     assert set(figures) == {"step", "tokens", "time"}
@@ -47,6 +49,7 @@ def test_three_runs_side_by_side(three_runs, tmp_path):
     for name, _ in RATES:
         assert f"{name}/comparison.html" in text  # a link to each run's comparison page
     assert text.count("<h4>What the configs change</h4>") == 1
+    assert "net drop (known + unknown)" in text
     assert "lora_r" not in text.split("Comparison metrics")[0]  # equal fields are not shown
 
 

@@ -124,6 +124,8 @@ class RunsComparison:
                         "run": r.name,
                         "flag": f.flag,
                         "largest_drop": f.largest_drop,
+                        # over the probe's known + unknown questions (None without unknown ones)
+                        "net_drop": f.net_drop,
                         "perplexity": (ppl.get("base"), ppl.get("tuned")),
                         "reasons": list(f.reasons),
                     }
@@ -440,11 +442,13 @@ def _forgetting_table(c: RunsComparison) -> str:
         base, tuned = f["perplexity"]
         ppl = f"{base:.2f} &rarr; {tuned:.2f}" if base and tuned else "&ndash;"
         flag = "<b style='color:#c33'>forgetting</b>" if f["flag"] else "ok"
-        rows.append([html.escape(f["run"]), flag, _pct(f["largest_drop"]), ppl])
+        rows.append(
+            [html.escape(f["run"]), flag, _pct(f["largest_drop"]), _pct(f["net_drop"]), ppl]
+        )
     if not rows:
         return ""
     return "<h4>Forgetting probe</h4>" + _table(
-        ["run", "verdict", "largest drop", "perplexity"], rows
+        ["run", "verdict", "largest drop", "net drop (known + unknown)", "perplexity"], rows
     )
 
 
