@@ -104,3 +104,22 @@ def test_general_probe_ships_unknown_questions_the_base_got_wrong():
     assert not any(json.dumps(q)[1:-1] in known for q, _ in pairs)
     assert _unknown_source("general-probe").name == "unknown.jsonl"
     assert _unknown_source("orders-json") is None and _unknown_source([["x"]]) is None
+
+
+def test_the_model_card_reports_the_answers_lost_and_gained(tmp_path):
+    from standins import train_result
+
+    from workbench.config import TrainConfig
+    from workbench.documents.writer import write_run_docs
+
+    run = tmp_path / "run"
+    config = TrainConfig(dataset="orders-json", max_steps=10, run_dir=str(run))
+    train_result(config).save(run)
+    result = comparison(schema_valid=0.8, probe_base=0.6, probe_tuned=0.5)
+    result.forgetting = _forgetting([(1, 0), (1, 1)], [(0, 1), (0, 0), (0, 1)])
+    result.save(run)
+    write_run_docs(run_dir=run)
+    card = (run / "docs" / "model_card.md").read_text(encoding="utf-8")
+    assert "Known and unknown probe questions: lost 1 of the 2 questions" in card
+    assert "gained 2 of the 3 it got wrong: over all 5, 40.0%" in card  # "->" is escaped
+    assert "60.0% (+20.0%, 95% CI" in card

@@ -195,6 +195,9 @@ def evaluation_blocks(facts: RunFacts) -> list[Any]:
             blocks.append(
                 Para("Probe perplexity: " + ", ".join(f"{k} {cell(v)}" for k, v in ppl.items()))
             )
+        flips = probe.flips_line()
+        if flips:  # the probe's questions the base got wrong were asked too
+            blocks.append(Para(f"Known and unknown probe questions: {flips}."))
     else:
         blocks.append(Para("The forgetting probe was not run in this comparison."))
     gates = facts.summary.gates if facts.summary else []
