@@ -67,6 +67,7 @@ def test_the_unknown_rows_and_net_come_back_typed_and_an_older_file_still_loads(
     back = Comparison.load(tmp_path)
     assert back.forgetting == result.forgetting and back.forgetting.flips["gained"] == 2
     assert "Known and unknown questions: lost 1 of the 2" in forgetting_section(back.forgetting)
+    assert any("gained 2 of the 3 it got wrong" in line for line in back.summary_lines())
     # a comparison.json written before the unknown split existed
     path = tmp_path / "comparison.json"
     data = json.loads(path.read_text(encoding="utf-8"))

@@ -43,9 +43,8 @@ NAMED_METRICS: dict[str, M.MetricFn] = {
     "field_accuracy": M.field_accuracy,
 }
 PROBE_METRICS = ("contains_reference", "chrf")
-NET_METRIC = (
-    "contains_reference"  # the metric `Forgetting.net` scores over known + unknown questions
-)
+# the metric `Forgetting.net` scores over the known and the unknown questions together
+NET_METRIC = "contains_reference"
 PROBE_UNKNOWN_SPLIT = "unknown"  # a probe sample's questions its base model got wrong
 # The probe's questions want a word or a number, and general-probe kept the ones the base model
 # answered in the first sentence of at most 48 new tokens (scripts/sample_probe.py): longer
@@ -246,8 +245,9 @@ class Comparison(Artifact):
             ppl = f.perplexity
             if ppl.get("base") and ppl.get("tuned"):
                 lines.append(f"  perplexity  {ppl['base']:.2f} -> {ppl['tuned']:.2f}")
-            if f.flips_line():
-                lines.append(f"  {f.flips_line()}")
+            flips = f.flips_line()
+            if flips:
+                lines.append(f"  {flips}")
             lines.append(
                 "  FORGETTING: " + "; ".join(f.reasons)
                 if f.flag
