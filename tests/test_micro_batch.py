@@ -31,8 +31,14 @@ def test_micro_batches_give_the_same_losses_and_adapter(tiny_model_dir, tmp_path
         assert b[step] == pytest.approx(a[step], rel=1e-4), step
     ta = load_file(f"{whole.adapter_dir}/adapter_model.safetensors")
     tb = load_file(f"{split.adapter_dir}/adapter_model.safetensors")
+    # Summing a batch in one piece or in four rounds differently, and Adam divides each gradient
+    # by its own running size, so an element whose gradient is near zero can move by a visible
+    # part of one step: 2.9e-5 for 1 of 4,096 elements with 2 threads (torch 2.13, transformers
+    # 5.25; 0 with one thread). A twentieth of the learning rate allows that and still fails a
+    # batch trained on other rows or other losses, which moves elements by whole steps (~lr).
+    atol = config(tmp_path, **common).learning_rate / 20
     for key in ta:
-        torch.testing.assert_close(tb[key], ta[key], rtol=1e-3, atol=1e-5)
+        torch.testing.assert_close(tb[key], ta[key], rtol=1e-3, atol=atol)
 
 
 def test_the_cpu_choice_is_the_largest_divisor_within_the_budget(tiny_model_dir, monkeypatch):

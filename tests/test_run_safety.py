@@ -54,6 +54,25 @@ def test_training_into_a_users_folder_is_refused_and_touches_nothing(tiny_model_
     assert not (folder / MARKER).exists()
 
 
+def test_a_marker_another_process_is_writing_is_not_a_users_file(tmp_path):
+    # two processes of one launch claim the same empty folder: the first one's marker write leaves
+    # its temp file for a moment, or the marker itself; neither is the user's (a race seen in CI)
+    folder = tmp_path / "launched"
+    folder.mkdir()
+    pending = folder / f".{MARKER}.4242-0a1b2c3d-xyz.tmp"
+    pending.write_text("{}")
+    claim(RunDir(folder))
+    assert (folder / MARKER).is_file() and pending.exists()  # another writer's file is left alone
+    (folder / "notes.txt").write_text("keep me\n")
+    assert claim(RunDir(folder)).root == folder  # a claimed folder stays claimed, as before
+    other = tmp_path / "users"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me\n")
+    (other / f".{MARKER}.4242-0a1b2c3d-xyz.tmp").write_text("{}")
+    with pytest.raises(ConfigError, match="did not write.*notes.txt"):
+        claim(RunDir(other))
+
+
 def test_the_working_directory_is_refused(tiny_model_dir, tmp_path, monkeypatch):
     folder = _users_folder(tmp_path / "cwd")
     monkeypatch.chdir(folder)

@@ -89,8 +89,17 @@ def claim(rd: RunDir) -> RunDir:
         raise ConfigError(f"run_dir {root} is a file, not a folder: choose another run_dir.")
     if rd.marker_file.is_file():
         return rd
-    entries = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    # another process of the same launch (accelerate, torchrun) may be writing the marker right
+    # now: its temp file is ours, not the user's
+    pending = f".{rd.marker_file.name}."
+    entries = sorted(
+        p.name
+        for p in (root.iterdir() if root.is_dir() else ())
+        if not (p.name.startswith(pending) and p.name.endswith(".tmp"))
+    )
     foreign = [name for name in entries if name not in ARTIFACTS]
+    if rd.marker_file.is_file():  # ... or has just written it
+        return rd
     if foreign or (entries and not _shows_a_run(root, entries)):
         shown = ", ".join(foreign[:5] or entries[:5]) + (" ..." if len(entries) > 5 else "")
         raise ConfigError(
