@@ -38,10 +38,15 @@ def schema_valid_unseen(run: RunDir) -> float | None:
     return None if comparison is None else comparison.unseen_mean("schema_valid")
 
 
+def _probe(run: RunDir) -> Any:
+    """The run's forgetting probe (comparison.Forgetting), or None when it was not run."""
+    comparison = Comparison.load_optional(run.root)
+    return None if comparison is None else comparison.forgetting
+
+
 def forgetting_drop(run: RunDir) -> float | None:
     """The largest fall of a forgetting-probe metric's mean from base to tuned (negative: it rose)."""
-    comparison = Comparison.load_optional(run.root)
-    probe = None if comparison is None else comparison.forgetting
+    probe = _probe(run)
     return None if probe is None else probe.largest_drop
 
 
@@ -49,8 +54,7 @@ def net_forgetting_drop(run: RunDir) -> float | None:
     """base - tuned over the probe's known and unknown questions together (Forgetting.net): the
     fall of general accuracy on questions not chosen by the base model's answers. None without an
     unknown split (a probe file of your own)."""
-    comparison = Comparison.load_optional(run.root)
-    probe = None if comparison is None else comparison.forgetting
+    probe = _probe(run)
     return None if probe is None else probe.net_drop
 
 

@@ -97,9 +97,9 @@ def claim(rd: RunDir) -> RunDir:
         for p in (root.iterdir() if root.is_dir() else ())
         if not (p.name.startswith(pending) and p.name.endswith(".tmp"))
     )
-    foreign = [name for name in entries if name not in ARTIFACTS]
     if rd.marker_file.is_file():  # ... or has just written it
         return rd
+    foreign = [name for name in entries if name not in ARTIFACTS]
     if foreign or (entries and not _shows_a_run(root, entries)):
         shown = ", ".join(foreign[:5] or entries[:5]) + (" ..." if len(entries) > 5 else "")
         raise ConfigError(
