@@ -69,6 +69,8 @@ forgetting_margin = 0.05         # largest acceptable drop of a probe metric (ab
 perplexity_margin = 0.25         # largest acceptable relative rise of probe perplexity (+25%)
 tradeoff_folder = None           # runs for the trade-off view; None: the folder holding run_dir
 label_shots = [0, 4]             # classifier runs: examples per prompted baseline (0: zero-shot)
+constrained_decoding = False     # also decode both models against the task's JSON schema (a second
+                                 # comparison, constrained_comparison.json; needs a schema, e.g. orders-json)
 
 # %% [markdown]
 # ## Load the run
@@ -142,6 +144,29 @@ if comparison is not None:
         display(Markdown(f"**Interrupted**: the results below cover the first {len(comparison.rows)} prompts."))
     print("\n".join(comparison.summary_lines()))
     display(comparison)
+
+# %% [markdown]
+# ## The same prompts, decoded against the schema
+#
+# With `constrained_decoding`, both models answer again, but at each step only tokens that keep
+# the answer valid for the task's JSON schema are allowed (lm-format-enforcer): no field left out,
+# none added, every pattern kept (an SKU's `ABC-123`). Schema-valid is then near 100% by
+# construction, so read the **field accuracy**: it says what each model read right when a
+# deployment enforces the schema. If the *base* model comes close to the tuned one here, the
+# schema, not fine-tuning, did most of the work. Written to `constrained_comparison.json` beside
+# the free comparison; there is no forgetting probe (free text either way).
+
+# %%
+constrained = None
+if pair is not None and constrained_decoding and comparison is not None:
+    display(Markdown("Asking both models again, decoded against the schema..."))
+    constrained = compare_run(
+        run_dir, pair=pair, eval_dataset=eval_dataset, probe_dataset=None,
+        max_eval_prompts=max_eval_prompts or max_eval_rows, max_new_tokens=max_new_tokens,
+        batch_size=batch_size, constrain=True,
+    )
+    print("\n".join(constrained.summary_lines()))
+    display(constrained)
 
 # %% [markdown]
 # ## The differences at a glance

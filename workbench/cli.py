@@ -484,6 +484,12 @@ def _add_compare_command(sub: argparse._SubParsersAction) -> None:
         "--fail-on-forgetting", action="store_true", help="exit 1 when forgetting is flagged"
     )
     cmd.add_argument(
+        "--constrain",
+        action="store_true",
+        help="decode both models against the task's JSON schema (lm-format-enforcer) and write "
+        "constrained_comparison.json beside comparison.json; no forgetting probe",
+    )
+    cmd.add_argument(
         "--label-shots",
         default="0,4",
         help="classifier runs: the prompted baselines, examples per prompt (default '0,4')",
@@ -506,9 +512,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         max_probe_prompts=args.max_probe_prompts,
         max_new_tokens=args.max_new_tokens,
         batch_size=args.batch_size,
+        constrain=args.constrain,
         forgetting_margin=args.margin,
     )
     print("\n".join(result.summary_lines()))
+    if args.constrain:
+        print(f"wrote {args.run_dir}/constrained_comparison.json, constrained_comparison.html")
+        return 0
     print(f"wrote {args.run_dir}/comparison.json, comparison.html, figures/comparison.html")
     return 1 if args.fail_on_forgetting and result.forgetting_flag else 0
 

@@ -4,7 +4,7 @@ Every file a run writes has one owner type (a dataclass) that saves and loads it
 (inspect/report.json), `TechniqueChoice` (technique.json), `LeverTrial` (lever_trial.json), `TrainConfig` (train_config.yaml),
 `TrainResult` (train_result.json), `ProvenanceIndex` (provenance.json), `ErasureVerification`
 (erasure/verification.json), `ExtractionAudit` (extraction_audit.json), `LRFinderResult`
-(lr_find.json), `Comparison` (comparison.json),
+(lr_find.json), `Comparison` (comparison.json), `ConstrainedComparison` (constrained_comparison.json),
 `ClassificationComparison` (classification.json), `BiasProbe`
 (docs/bias_probe.json), `ProviderFacts` (docs/provider.yaml), `RunSummary` (summary.json),
 `ShippingReport` (export/shipping.json).
@@ -227,6 +227,15 @@ class RunDir:
     @property
     def comparison_html(self) -> Path:
         return self.root / "comparison.html"
+
+    @property
+    def constrained_comparison_json(self) -> Path:
+        """The comparison again, both models decoded against the task's JSON schema."""
+        return self.root / "constrained_comparison.json"
+
+    @property
+    def constrained_comparison_html(self) -> Path:
+        return self.root / "constrained_comparison.html"
 
     @property
     def classification_json(self) -> Path:

@@ -211,6 +211,8 @@ class Comparison(Artifact):
         lines = [
             f"{self.dataset}: {len(self.rows)} prompts, base -> tuned (95% CI of the difference)"
         ]
+        if self.generation.get("constrain"):
+            lines.append(CONSTRAINED_NOTE)
         lines += [_summary_line(s) for s in self.summary.values()]
         groups = self.by_template or {}
         if len(groups) == 1:  # every row on one side: the summary above is that group's score
@@ -281,6 +283,34 @@ class Comparison(Artifact):
         return {
             "json": write_json_atomic(rd.comparison_json, self.to_dict()),
             "html": write_text_atomic(rd.comparison_html, self.to_html()),
+        }
+
+
+CONSTRAINED_NOTE = (
+    "both sides decoded against the task's JSON schema: schema-valid is near 100% by construction "
+    "(an answer cut at max_new_tokens still fails); the field scores say what each model read right"
+)
+
+
+@dataclass
+class ConstrainedComparison(Comparison):
+    """The same comparison with both models decoded against the task's JSON schema (constrained.py).
+
+    Its own file (constrained_comparison.json + .html) beside the free comparison.json, so the two
+    are read side by side: free decoding measures what the model learned, constrained decoding what
+    a deployment that enforces the schema would return. It has no forgetting probe (the probe is
+    free text either way).
+    """
+
+    FILE = "constrained_comparison_json"
+    MADE_BY = "notebook 04_compare with constrained_decoding (or `workbench compare --constrain`)"
+
+    def save(self, run_dir: str | Path) -> dict[str, Path]:  # type: ignore[override]
+        """Write constrained_comparison.json and .html into the run directory, atomically."""
+        rd = RunDir(run_dir)
+        return {
+            "json": write_json_atomic(rd.constrained_comparison_json, self.to_dict()),
+            "html": write_text_atomic(rd.constrained_comparison_html, self.to_html()),
         }
 
 
@@ -372,7 +402,12 @@ def compare(
         metrics, examples=examples, dataset=dataset_name, schema=schema, style=style
     )
     t0 = time.perf_counter()
-    rows, seconds = _answer_and_score(pair, examples, chosen, settings)
+    if settings.constrain and schema is None:
+        raise ConfigError(
+            f"Constrained decoding needs a JSON schema, and {dataset_name} has none: pass "
+            "schema=... or compare without constrain."
+        )
+    rows, seconds = _answer_and_score(pair, examples, chosen, settings, schema)
     summary = summarise(rows, list(chosen), n_boot=n_boot, seed=seed)
     forgetting = None
     if probe is not None and "interrupted_after" not in seconds:  # an interrupt skips the probe
@@ -395,9 +430,8 @@ def compare(
         **pair.info,
         "base_path": "adapter disabled" if pair.shares_weights else "separate model",
     }
-    result = Comparison(
-        dataset_name, rows, summary, forgetting, settings.to_dict(), models, seconds
-    )
+    kind = ConstrainedComparison if settings.constrain else Comparison
+    result = kind(dataset_name, rows, summary, forgetting, settings.to_dict(), models, seconds)
     if schema is not None and "schema_valid" in chosen:
         result.schema_failures = schema_failures(rows, schema)
     if "field_accuracy" in chosen:
@@ -469,7 +503,9 @@ def probe_forgetting(
     examples = examples_from(probe, max_rows=max_rows)
     chosen = resolve_metrics(metrics, examples=examples, dataset=_name_of(probe))
     settings = settings or GenerationSettings()
-    short = replace(settings, max_new_tokens=min(settings.max_new_tokens, PROBE_MAX_NEW_TOKENS))
+    short = replace(  # free text: never decoded against the task's schema
+        settings, max_new_tokens=min(settings.max_new_tokens, PROBE_MAX_NEW_TOKENS), constrain=False
+    )
     rows, _ = _answer_and_score(pair, examples, chosen, short)
     summary = summarise(rows, list(chosen), n_boot=n_boot, seed=seed)
     unknown_rows: list[Row] = []
@@ -537,6 +573,7 @@ def _answer_and_score(
     examples: list[Example],
     chosen: Mapping[str, M.MetricFn],
     settings: GenerationSettings,
+    schema: Mapping[str, Any] | None = None,
 ) -> tuple[list[Row], dict[str, float]]:
     """Both sides answer one batch of prompts at a time, so an interrupt keeps the rows so far
     (`seconds["interrupted_after"]` then says how many) and each batch logs its progress."""
@@ -545,7 +582,9 @@ def _answer_and_score(
     try:
         for start in range(0, len(examples), settings.batch_size):
             batch = examples[start : start + settings.batch_size]
-            answers = generate_pair(pair, [e.prompt for e in batch], settings=settings)
+            answers = generate_pair(
+                pair, [e.prompt for e in batch], settings=settings, schema=schema
+            )
             rows += [
                 Row(
                     e.row_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +35,9 @@ class GenerationSettings:
     top_p: float = 0.95  # only when do_sample
     batch_size: int = 8
     seed: int = 0
+    # decode only tokens that keep the answer valid for the task's JSON schema (constrained.py);
+    # needs the schema, so `compare` passes it; the forgetting probe always decodes freely
+    constrain: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= int(self.max_new_tokens) <= 4096:
@@ -105,17 +108,24 @@ def generate(
     prompts: list[Conversation],
     *,
     settings: GenerationSettings | None = None,
+    schema: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """One answer per prompt (a list of chat messages), in the prompts' order.
 
     Prompts are sorted by length and batched with left padding (less padding, the answer always
-    starts at the same column); generation stops at end-of-turn or after max_new_tokens.
+    starts at the same column); generation stops at end-of-turn or after max_new_tokens. With
+    `settings.constrain`, every answer is decoded against `schema` (required then).
     """
     import torch
 
     from ..templating import render_chat
 
     settings = settings or GenerationSettings()
+    if settings.constrain and schema is None:
+        raise ConfigError(
+            "Constrained decoding needs the task's JSON schema, and none was given: pass "
+            "schema=... (a dict), or train on a sample that ships one (orders-json)."
+        )
     texts = [render_chat(tokenizer, p, add_generation_prompt=True) for p in prompts]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
     answers: list[str] = [""] * len(texts)
@@ -132,6 +142,11 @@ def generate(
         ).to(model.device)
         if settings.do_sample:
             torch.manual_seed(settings.seed + start)
+        constraint = {}
+        if settings.constrain:
+            from .constrained import schema_prefix_fn
+
+            constraint["prefix_allowed_tokens_fn"] = schema_prefix_fn(tokenizer, schema, stops)
         with torch.inference_mode():
             out = model.generate(
                 **enc,
@@ -139,6 +154,7 @@ def generate(
                 eos_token_id=stops,
                 pad_token_id=pad_id,
                 **_sampling_kwargs(settings),
+                **constraint,
             )
         log.debug("generated %d of %d answers", min(start + len(batch), len(order)), len(order))
         new_tokens = out[:, enc["input_ids"].shape[1] :]
@@ -157,14 +173,20 @@ def _sampling_kwargs(settings: GenerationSettings) -> dict[str, Any]:
 
 
 def generate_pair(
-    pair: ModelPair, prompts: list[Conversation], *, settings: GenerationSettings | None = None
+    pair: ModelPair,
+    prompts: list[Conversation],
+    *,
+    settings: GenerationSettings | None = None,
+    schema: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Answers from both sides plus the seconds each took: {"base": [...], "tuned": [...], "seconds": {...}}."""
     result: dict[str, Any] = {"seconds": {}}
     for side in SIDES:
         t0 = time.perf_counter()
         with pair.use(side) as model:
-            result[side] = generate(model, pair.tokenizer, prompts, settings=settings)
+            result[side] = generate(
+                model, pair.tokenizer, prompts, settings=settings, schema=schema
+            )
         result["seconds"][side] = round(time.perf_counter() - t0, 2)
         log.info("%s answered %d prompts in %.1f s", side, len(prompts), result["seconds"][side])
     return result

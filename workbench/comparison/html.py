@@ -262,4 +262,6 @@ def comparison_page(c: Comparison) -> str:
     body = body.replace("<h4>Per prompt</h4>", f"<h4>Per prompt</h4>{box}", 1)
     from ..pages import standalone_page
 
-    return standalone_page("Base vs tuned", body + SCRIPT)
+    constrained = c.generation.get("constrain")
+    title = "Base vs tuned, decoded against the schema" if constrained else "Base vs tuned"
+    return standalone_page(title, body + SCRIPT)

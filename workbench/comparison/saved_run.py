@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..rundir import RunDir
-from .comparison import Comparison, by_template, compare
+from .comparison import Comparison, ConstrainedComparison, by_template, compare
 from .generation import GenerationSettings, ModelPair, load_run
 
 log = logging.getLogger(__name__)
@@ -56,16 +56,26 @@ def compare_run(
     max_new_tokens: int = 256,
     batch_size: int = 8,
     do_sample: bool = False,
+    constrain: bool = False,
+    schema: dict[str, Any] | None = None,
     forgetting_margin: float = 0.05,
     perplexity_margin: float = 0.25,
     save: bool = True,
 ) -> Comparison:
-    """compare() on the run's held-out data and the probe set; with `save`, write the artifacts."""
+    """compare() on the run's held-out data and the probe set; with `save`, write the artifacts.
+
+    constrain: decode both models against the task's JSON schema and write
+    constrained_comparison.json instead (ConstrainedComparison; no probe: it is free text).
+    schema: the JSON schema for the metrics and the constraint; default: the trained sample's.
+    """
     pair = pair or load_run(run_dir)
     splits = run_splits(run_dir)  # once: by_template below needs the training rows too
     prompts = _held_out(run_dir, eval_dataset, splits)
     probe = probe_dataset if probe_dataset and str(probe_dataset).lower() != "none" else None
-    schema, style = _task_checks(run_dir)
+    sample_schema, style = _task_checks(run_dir)
+    schema = schema if schema is not None else sample_schema
+    if constrain:
+        probe = None
     result = compare(
         tuned=pair,
         prompts=prompts,
@@ -75,7 +85,10 @@ def compare_run(
         max_prompts=max_eval_prompts,
         max_probe_prompts=max_probe_prompts,
         generation=GenerationSettings(
-            max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            do_sample=do_sample,
+            constrain=constrain,
         ),
         forgetting_margin=forgetting_margin,
         perplexity_margin=perplexity_margin,
@@ -104,6 +117,8 @@ def write_comparison(result: Comparison, run_dir: str | Path) -> dict[str, Path]
     from ..plots import comparison_figures, write_figures_html
 
     paths = result.save(run_dir)
+    if isinstance(result, ConstrainedComparison):  # the figures stay those of free decoding
+        return paths
     paths["figures"] = write_figures_html(
         comparison_figures(result), RunDir(run_dir).comparison_figures_html, title="Base vs tuned"
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..comparison.classification import ClassificationComparison
-from ..comparison.comparison import Comparison
+from ..comparison.comparison import Comparison, ConstrainedComparison
 from ..errors import ArtifactError, ConfigError
 from ..estimation.lever_result import LeverTrial
 from ..inspection.report import DatasetReport
@@ -36,6 +36,26 @@ def schema_valid_unseen(run: RunDir) -> float | None:
     has (Comparison.by_template), the score that says the model learned the task, not templates."""
     comparison = Comparison.load_optional(run.root)
     return None if comparison is None else comparison.unseen_mean("schema_valid")
+
+
+def field_accuracy(run: RunDir) -> float | None:
+    """Share of reference fields the tuned answers get right (free decoding)."""
+    comparison = Comparison.load_optional(run.root)
+    return None if comparison is None else comparison.tuned_mean("field_accuracy")
+
+
+def schema_valid_constrained(run: RunDir) -> float | None:
+    """Schema-valid share with both models decoded against the schema (ConstrainedComparison):
+    near 1 by construction, so it catches answers cut off at max_new_tokens, not a model's skill."""
+    comparison = ConstrainedComparison.load_optional(run.root)
+    return None if comparison is None else comparison.tuned_mean("schema_valid")
+
+
+def field_accuracy_constrained(run: RunDir) -> float | None:
+    """Field accuracy of the tuned answers decoded against the schema: what a deployment that
+    enforces the schema returns."""
+    comparison = ConstrainedComparison.load_optional(run.root)
+    return None if comparison is None else comparison.tuned_mean("field_accuracy")
 
 
 def _probe(run: RunDir) -> Any:
@@ -112,6 +132,27 @@ GATES: dict[str, Gate] = {
             "min",
             "schema-valid share of tuned answers on out-of-template eval rows",
             schema_valid_unseen,
+            "04_compare",
+        ),
+        Gate(
+            "min_field_accuracy",
+            "min",
+            "field accuracy of tuned answers",
+            field_accuracy,
+            "04_compare",
+        ),
+        Gate(
+            "min_schema_valid_constrained",
+            "min",
+            "schema-valid share of tuned answers decoded against the schema",
+            schema_valid_constrained,
+            "04_compare",
+        ),
+        Gate(
+            "min_field_accuracy_constrained",
+            "min",
+            "field accuracy of tuned answers decoded against the schema",
+            field_accuracy_constrained,
             "04_compare",
         ),
         Gate(
