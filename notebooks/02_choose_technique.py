@@ -64,7 +64,8 @@ run_probe = False                # True: run a few real steps here to check the 
 probe_steps = 3
 # the lever trial (section 1b): measure prompting, retrieval and short fine-tunes on the eval rows
 run_lever_trial = False          # True: run it (minutes: three short trainings plus answering)
-lever_arms = "zero-shot,few-shot,retrieval,finetune"
+lever_arms = "zero-shot,few-shot,retrieval,finetune"  # add ",constrained": the largest few-shot
+                                 # prompt and fine-tune decoded against the JSON schema (orders-json)
 few_shot_k = "1,3"               # one few-shot arm per k: the k most similar training rows
 knowledge = None                 # the file retrieval searches; None: the sample's (product-jargon
                                  # ships catalogue.json), else the training answers

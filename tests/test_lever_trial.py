@@ -251,3 +251,50 @@ def test_lever_trial_refuses_unknown_arms_and_bad_fractions(tmp_path):
     with pytest.raises(ConfigError, match="fractions"):
         lever_trial(cfg, fractions=(0.0, 1.0))
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow  # two fine-tunes
+def test_constrained_arms_decode_the_largest_prompt_and_fine_tune_against_the_schema(tmp_path):
+    cfg = TrainConfig(
+        model="tiny-random",
+        dataset="orders-json",
+        run_dir=str(tmp_path / "run"),
+        max_train_rows=8,
+        max_eval_rows=3,
+        max_steps=2,
+        batch_size=4,
+        max_length=256,
+        warmup_ratio=0.0,
+    )
+    trial = lever_trial(
+        cfg,
+        arms=("few-shot", "finetune", "constrained"),
+        few_shot_k=(1,),
+        fractions=(0.5, 1.0),
+        max_new_tokens=24,
+        n_boot=100,
+    )
+    by = {a.name: a for a in trial.arms}
+    assert list(by) == [
+        "few-shot k=1",
+        "few-shot k=1 + schema",
+        "lora 50%",
+        "lora 100%",
+        "lora 100% + schema",
+    ]
+    assert (
+        by["few-shot k=1 + schema"].lever == "prompt"
+        and by["lora 100% + schema"].lever == "finetune"
+    )
+    # held to the schema from the first token: every answer opens the order object
+    for name in ("few-shot k=1 + schema", "lora 100% + schema"):
+        assert all(a.startswith('{"customer":') for a in by[name].answers), by[name].answers
+        assert by[name].detail["constrained"] is True
+    assert not any(a.startswith('{"customer":') for a in by["lora 100%"].answers)
+    assert trial.curve.rows == [4, 8]  # free decoding only: the constrained copy is no third point
+
+
+def test_the_constrained_arm_needs_a_schema(tmp_path):
+    cfg = TrainConfig(model="tiny-random", dataset="support-tone", run_dir=str(tmp_path / "r"))
+    with pytest.raises(ConfigError, match="has none"):
+        lever_trial(cfg, arms=("constrained",))

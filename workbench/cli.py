@@ -808,7 +808,8 @@ def _add_levers_command(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument(
         "--arms",
         default="zero-shot,few-shot,retrieval,finetune",
-        help="comma-separated arms (default: all four)",
+        help="comma-separated arms (default: these four; add constrained for the largest few-shot "
+        "prompt and fine-tune decoded against the task's JSON schema)",
     )
     cmd.add_argument("--k", default="3", help="few-shot examples, one arm per value (e.g. 1,3)")
     cmd.add_argument("--retrieval-k", type=int, default=3, help="notes retrieved per question")

@@ -19,7 +19,13 @@ def decide(trial: LeverTrial, *, n_boot: int = 1000, seed: int = 0) -> LeverTria
     """Fill in fine-tuning's paired lead, the learning curve and the recommendation from the scores."""
     metric = trial.metric
     prompt_only, tuned = trial.best("prompt", "rag"), trial.best("finetune")
-    fine_tunes = [a for a in trial.arms if a.lever == "finetune" and a.mean(metric) is not None]
+    fine_tunes = [  # the learning curve: free decoding only, one point per slice
+        a
+        for a in trial.arms
+        if a.lever == "finetune"
+        and a.mean(metric) is not None
+        and not (a.detail or {}).get("constrained")
+    ]
     curve = None
     if len({a.train_rows for a in fine_tunes}) >= 2:
         ordered = sorted(fine_tunes, key=lambda a: a.train_rows or 0)

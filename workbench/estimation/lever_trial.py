@@ -7,6 +7,10 @@ Every arm answers the eval rows notebook 04 compares on (the run's held-out spli
     few-shot k   the k training rows most like the question (BM25) as earlier turns
     retrieval k  the k passages of a knowledge file (or of the training answers) most like the
                  question, in the system message
+    few-shot k + schema   the largest few-shot arm again, decoded against the task's JSON schema
+                 (comparison/constrained.py): the strongest prompt-only baseline for a JSON task.
+                 With the fine-tunes, the largest one is also scored decoded that way
+                 ("<technique> 100% + schema"). Only for data with a schema (orders-json).
     <technique> p%   a short fine-tune (the run's config) on a nested p% slice of the training rows,
                  with the steps scaled to the slice (the same epochs), then the tuned model answers
 
@@ -34,7 +38,8 @@ from .lever_result import Arm, LeverTrial, _pct
 
 log = logging.getLogger(__name__)
 
-ARMS = ("zero-shot", "few-shot", "retrieval", "finetune")
+ARMS = ("zero-shot", "few-shot", "retrieval", "finetune", "constrained")
+DEFAULT_ARMS = ARMS[:4]  # constrained decoding is asked for by name: it needs a schema
 
 
 # -- the trial ------------------------------------------------------------------------------------
@@ -43,7 +48,7 @@ ARMS = ("zero-shot", "few-shot", "retrieval", "finetune")
 def lever_trial(
     cfg: TrainConfig,
     *,
-    arms: Sequence[str] = ARMS,
+    arms: Sequence[str] = DEFAULT_ARMS,
     few_shot_k: Sequence[int] = (3,),
     retrieval_k: int = 3,
     knowledge: str | Path | None = None,
@@ -61,7 +66,9 @@ def lever_trial(
     """Run the arms on `cfg`'s data and model and decide; with `save`, write lever_trial.json/.html
     into `cfg.run_dir` (the fine-tunes train in its `lever_trial/` folder).
 
-    arms: any of "zero-shot", "few-shot", "retrieval", "finetune". few_shot_k: one few-shot arm per k.
+    arms: any of "zero-shot", "few-shot", "retrieval", "finetune", "constrained" (the largest
+        few-shot prompt and the largest fine-tune again, decoded against the task's JSON schema;
+        a ConfigError for data without one). few_shot_k: one few-shot arm per k.
     knowledge: the file retrieval searches (.txt/.md/.json/.jsonl); None: the sample's knowledge
         file when it ships one (product-jargon's catalogue.json), else the training answers.
     fractions: the slices of the training rows the fine-tunes train on (nested, seeded).
@@ -69,7 +76,7 @@ def lever_trial(
     margin: how much fine-tuning must beat the best prompt-only arm by (absolute, on `metric`).
     advice: the advisor's `Advice`, shown beside the measured answer.
     """
-    from ..comparison.comparison import examples_from, resolve_metrics
+    from ..comparison.comparison import examples_from, resolve_metrics, task_schema
     from ..comparison.generation import GenerationSettings
     from ..comparison.metrics import primary_metric
     from ..training.batching import load_splits
@@ -93,8 +100,14 @@ def lever_trial(
         raise ConfigError(
             f"metric {primary!r} is not scored on this data; known: {', '.join(chosen)}."
         )
+    schema = task_schema(None, str(cfg.dataset)) if "constrained" in arms else None
+    if "constrained" in arms and schema is None:
+        raise ConfigError(
+            f"The 'constrained' arm decodes against the task's JSON schema, and {cfg.dataset} has "
+            "none (a shipped sample with a schema.json, such as orders-json, does). Leave it out."
+        )
     settings = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=batch_size)
-    scorer = _Scorer(examples, chosen, settings, n_boot=n_boot, seed=cfg.seed)
+    scorer = _Scorer(examples, chosen, settings, n_boot=n_boot, seed=cfg.seed, schema=schema)
     results: list[Arm] = []
     prompt_arms = [a for a in arms if a != "finetune"]
     if prompt_arms:
@@ -102,7 +115,7 @@ def lever_trial(
             cfg, prompt_arms, splits.train, scorer, few_shot_k, retrieval_k, knowledge
         )
     if "finetune" in arms:
-        results += _finetune_arms(cfg, splits, scorer, fractions)
+        results += _finetune_arms(cfg, splits, scorer, fractions, constrained="constrained" in arms)
     trial = decide(
         LeverTrial(
             dataset=str(cfg.dataset),
@@ -160,18 +173,31 @@ class _Scorer:
         *,
         n_boot: int,
         seed: int,
+        schema: Mapping[str, Any] | None = None,
     ):
         self.examples, self.metrics, self.settings = examples, metrics, settings
         self.n_boot, self.seed = n_boot, seed
+        self.schema = schema  # set: the "constrained" arms were asked for
 
     def arm(
-        self, name: str, lever: str, model: Any, tokenizer: Any, prompts: list[Any], **extra: Any
+        self,
+        name: str,
+        lever: str,
+        model: Any,
+        tokenizer: Any,
+        prompts: list[Any],
+        *,
+        constrain: bool = False,
+        **extra: Any,
     ) -> Arm:
+        from dataclasses import replace
+
         from ..comparison import metrics as M
         from ..comparison.generation import generate
 
+        settings = replace(self.settings, constrain=constrain)
         t0 = time.perf_counter()
-        answers = generate(model, tokenizer, prompts, settings=self.settings)
+        answers = generate(model, tokenizer, prompts, settings=settings, schema=self.schema)
         answer_s = round(time.perf_counter() - t0, 2)
         per_row = [
             M.score(self.metrics, a, e.reference)
@@ -212,17 +238,21 @@ def _prompt_arms(
     out = []
     if "zero-shot" in arms:
         out.append(scorer.arm("zero-shot", "prompt", model, tokenizer, prompts))
-    if "few-shot" in arms:
+    if "few-shot" in arms or "constrained" in arms:
         shots = P.shots_from(train.conversations)
         finder = P.Retriever([P.query_text(s.turns) for s in shots])
-        for k in ks:
+        asked = [k for k in ks if "few-shot" in arms]
+        held = [max(ks)] if "constrained" in arms else []
+        for k, constrain in [(k, False) for k in asked] + [(k, True) for k in held]:
             shown = [
                 P.few_shot_prompt(p, [shots[i] for i in finder.top(q, k)])
                 for p, q in zip(prompts, queries, strict=True)
             ]
+            name = f"few-shot k={k}" + (" + schema" if constrain else "")
+            detail = {"k": int(k), "constrained": constrain}
             out.append(
                 scorer.arm(
-                    f"few-shot k={k}", "prompt", model, tokenizer, shown, detail={"k": int(k)}
+                    name, "prompt", model, tokenizer, shown, constrain=constrain, detail=detail
                 )
             )
     if "retrieval" in arms:
@@ -244,7 +274,12 @@ def _prompt_arms(
 
 
 def _finetune_arms(
-    cfg: TrainConfig, splits: Any, scorer: _Scorer, fractions: Sequence[float]
+    cfg: TrainConfig,
+    splits: Any,
+    scorer: _Scorer,
+    fractions: Sequence[float],
+    *,
+    constrained: bool = False,
 ) -> list[Arm]:
     from ..comparison.generation import load_run
     from ..data.dataset import ChatDataset
@@ -281,19 +316,27 @@ def _finetune_arms(
                 f"The lever trial's fine-tune {name} did not finish ({result.status}: {result.message})."
             )
         pair = load_run(run_dir)
+        largest = fraction == max(fractions)
         with pair.use("tuned") as model:
-            arm = scorer.arm(
-                name,
-                "finetune",
-                model,
-                pair.tokenizer,
-                [e.prompt for e in scorer.examples],
-                train_s=round(result.wall_time_s, 1),
-                train_rows=n,
-                steps=result.steps,
-                detail={"run_dir": str(run_dir), "fraction": fraction},
-            )
-        out.append(arm)
+            for constrain in (False, True) if constrained and largest else (False,):
+                out.append(
+                    scorer.arm(
+                        name + (" + schema" if constrain else ""),
+                        "finetune",
+                        model,
+                        pair.tokenizer,
+                        [e.prompt for e in scorer.examples],
+                        constrain=constrain,
+                        train_s=round(result.wall_time_s, 1),
+                        train_rows=n,
+                        steps=result.steps,
+                        detail={
+                            "run_dir": str(run_dir),
+                            "fraction": fraction,
+                            "constrained": constrain,
+                        },
+                    )
+                )
         del pair, model
         gc.collect()
     return out
