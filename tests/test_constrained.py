@@ -136,3 +136,19 @@ def test_compare_run_writes_its_own_file_and_the_gates_read_it(tiny_runs, tmp_pa
     rd.constrained_comparison_json.unlink()
     results = {r.name: r for r in check_gates(gates, run_dir=run)}
     assert results["min_schema_valid_constrained"].status == "skipped"
+
+
+def test_erasure_and_tracking_take_the_constrained_files_too(tmp_path):
+    """They quote the eval prompts and both models' answers, as comparison.json does: erasure
+    deletes them with the run's other row-quoting pages, and the tracker logs them beside it."""
+    from workbench.provenance.erasure import old_artifacts
+    from workbench.training.tracking import _artifact_files
+
+    rd = RunDir(tmp_path)
+    for path in (rd.constrained_comparison_json, rd.constrained_comparison_html):
+        path.write_text("{}")
+    assert {rd.constrained_comparison_json, rd.constrained_comparison_html} <= set(
+        old_artifacts(rd)
+    )
+    logged = {path for path, _ in _artifact_files(rd)}
+    assert {rd.constrained_comparison_json, rd.constrained_comparison_html} <= logged

@@ -261,6 +261,8 @@ def old_artifacts(rd: RunDir) -> list[Path]:
         rd.comparison_json,
         rd.comparison_html,
         rd.comparison_figures_html,
+        rd.constrained_comparison_json,
+        rd.constrained_comparison_html,
         rd.lever_trial_dir,
         rd.notebooks_dir,
     ]

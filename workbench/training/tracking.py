@@ -249,6 +249,8 @@ def _artifact_files(rd: RunDir) -> list[tuple[Path, str]]:
         (rd.comparison_json, "comparison"),
         (rd.comparison_html, "comparison"),
         (rd.comparison_figures_html, "figures"),
+        (rd.constrained_comparison_json, "comparison"),
+        (rd.constrained_comparison_html, "comparison"),
     ]
     if rd.docs_dir.is_dir():
         files += [(p, "docs") for p in sorted(rd.docs_dir.iterdir()) if p.is_file()]
