@@ -129,6 +129,13 @@ def test_compare_run_writes_its_own_file_and_the_gates_read_it(tiny_runs, tmp_pa
     assert [r.tuned for r in loaded.rows] == [r.tuned for r in held.rows]
     # the orders schema holds every answer to JSON's shape: none starts as free text does
     assert all(r.tuned.startswith('{"customer":') for r in held.rows)
+    from workbench.documents.cards import constrained_line
+    from workbench.documents.facts import RunFacts
+
+    line = constrained_line(RunFacts.read(run))  # the model card's evaluation section
+    field = held.summary["field_accuracy"]
+    assert line.startswith("Decoded against the task's JSON schema (2 prompts")
+    assert f"field_accuracy {field.base_mean:.1%} -> {field.tuned_mean:.1%}" in line
     gates = {"min_field_accuracy_constrained": 1.01, "min_schema_valid_constrained": 0.0}
     results = {r.name: r for r in check_gates(gates, run_dir=run)}
     assert results["min_field_accuracy_constrained"].status == "failed"
@@ -136,6 +143,7 @@ def test_compare_run_writes_its_own_file_and_the_gates_read_it(tiny_runs, tmp_pa
     rd.constrained_comparison_json.unlink()
     results = {r.name: r for r in check_gates(gates, run_dir=run)}
     assert results["min_schema_valid_constrained"].status == "skipped"
+    assert constrained_line(RunFacts.read(run)) is None
 
 
 def test_erasure_and_tracking_take_the_constrained_files_too(tmp_path):

@@ -17,7 +17,7 @@ from ..rundir import OPTIONAL, RunDir, read_json, read_yaml
 
 if TYPE_CHECKING:
     from ..comparison.classification import ClassificationComparison
-    from ..comparison.comparison import Comparison
+    from ..comparison.comparison import Comparison, ConstrainedComparison
     from ..config import TrainConfig
     from ..estimation.choice import TechniqueChoice
     from ..inspection.report import DatasetReport
@@ -145,6 +145,7 @@ class RunFacts:
     train_config: TrainConfig | None = None
     train: TrainResult | None = None
     comparison: Comparison | None = None
+    constrained: ConstrainedComparison | None = None  # 04 again, decoded against the schema
     classification: ClassificationComparison | None = None  # 04 on a classification run
     bias: BiasProbe | None = None
     provenance: ProvenanceIndex | None = None  # the data subjects' salted hashes (training)
@@ -158,7 +159,7 @@ class RunFacts:
     @classmethod
     def read(cls, run_dir: str | Path, *, provider: Mapping[str, Any] | None = None) -> RunFacts:
         from ..comparison.classification import ClassificationComparison
-        from ..comparison.comparison import Comparison
+        from ..comparison.comparison import Comparison, ConstrainedComparison
         from ..config import TrainConfig
         from ..estimation.choice import TechniqueChoice
         from ..inspection.report import DatasetReport
@@ -179,6 +180,7 @@ class RunFacts:
             train_config=TrainConfig.load_optional(root),
             train=TrainResult.load_optional(root),
             comparison=Comparison.load_optional(root),
+            constrained=ConstrainedComparison.load_optional(root),
             classification=ClassificationComparison.load_optional(root),
             bias=BiasProbe.load_optional(root),
             provenance=ProvenanceIndex.load_optional(root),
