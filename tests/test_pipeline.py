@@ -231,6 +231,11 @@ def test_forgetting_options_pass_from_a_parameters_file_to_notebook_03s_config(t
     assert params.gates["max_forgetting_drop"] == 0.10
     # and the net change over the probe's known + unknown questions is held to the 5 points
     assert params.gates["max_net_forgetting_drop"] == 0.05
+    # notebook 04 decodes against the schema too, and the 0.9 is gated there
+    assert params.for_notebook("04_compare", profile="quick", run_dir=tmp_path)[
+        "constrained_decoding"
+    ]
+    assert params.gates["min_schema_valid_constrained"] == 0.9
 
 
 @pytest.mark.slow
