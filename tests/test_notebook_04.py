@@ -58,3 +58,24 @@ def test_notebook_04_writes_the_comparison(tiny_model_dir, run_dir):
     ]
     assert view_cell["outputs"] == []  # headless: no widgets
     assert "Base vs tuned on orders-json" in json.dumps(cells)  # the table is in the saved notebook
+
+
+@pytest.mark.slow
+def test_notebook_04_with_constrained_decoding_writes_both_comparisons(tiny_model_dir, run_dir):
+    tiny_orders_run(run_dir)
+    out = run_notebook(
+        "04_compare.ipynb",
+        run_dir,
+        max_eval_prompts=2,
+        probe_dataset=None,
+        max_new_tokens=12,
+        constrained_decoding=True,
+    )
+    free = json.loads((run_dir / "comparison.json").read_text(encoding="utf-8"))
+    held = json.loads((run_dir / "constrained_comparison.json").read_text(encoding="utf-8"))
+    assert free["generation"]["constrain"] is False and held["generation"]["constrain"] is True
+    assert [r["row_id"] for r in held["rows"]] == [r["row_id"] for r in free["rows"]]
+    # cut at 12 tokens, yet held to the schema from the first one
+    assert all(r["tuned"].startswith('{"customer":') for r in held["rows"])
+    assert held["forgetting"] is None
+    assert "decoded against the task's JSON schema" in out.read_text()
