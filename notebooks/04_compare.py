@@ -69,8 +69,8 @@ forgetting_margin = 0.05         # largest acceptable drop of a probe metric (ab
 perplexity_margin = 0.25         # largest acceptable relative rise of probe perplexity (+25%)
 tradeoff_folder = None           # runs for the trade-off view; None: the folder holding run_dir
 label_shots = [0, 4]             # classifier runs: examples per prompted baseline (0: zero-shot)
-constrained_decoding = False     # also decode both models against the task's JSON schema (a second
-                                 # comparison, constrained_comparison.json; needs a schema, e.g. orders-json)
+constrained_decoding = True      # also decode both models against the task's JSON schema (a second
+                                 # comparison, constrained_comparison.json); skipped for data without one
 
 # %% [markdown]
 # ## Load the run
@@ -159,12 +159,18 @@ if comparison is not None:
 # %%
 constrained = None
 if pair is not None and constrained_decoding and comparison is not None:
+    from workbench import ConfigError
+
     display(Markdown("Asking both models again, decoded against the schema..."))
-    constrained = compare_run(
-        run_dir, pair=pair, eval_dataset=eval_dataset, probe_dataset=None,
-        max_eval_prompts=max_eval_prompts or max_eval_rows, max_new_tokens=max_new_tokens,
-        batch_size=batch_size, constrain=True,
-    )
+    try:
+        constrained = compare_run(
+            run_dir, pair=pair, eval_dataset=eval_dataset, probe_dataset=None,
+            max_eval_prompts=max_eval_prompts or max_eval_rows, max_new_tokens=max_new_tokens,
+            batch_size=batch_size, constrain=True,
+        )
+    except ConfigError as e:  # no JSON schema for this data: nothing to decode against
+        display(Markdown(f"Skipped: {e}"))
+if constrained is not None:
     print("\n".join(constrained.summary_lines()))
     display(constrained)
 
