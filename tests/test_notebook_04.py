@@ -79,3 +79,25 @@ def test_notebook_04_with_constrained_decoding_writes_both_comparisons(tiny_mode
     assert all(r["tuned"].startswith('{"customer":') for r in held["rows"])
     assert held["forgetting"] is None
     assert "decoded against the task's JSON schema" in out.read_text()
+
+
+@pytest.mark.slow
+def test_notebook_04_skips_constrained_decoding_for_data_without_a_schema(tiny_model_dir, run_dir):
+    convs = load_dataset("support-tone", split="train").conversations[:4]
+    cfg = TrainConfig(
+        model="tiny-random",
+        dataset="support-tone",
+        run_dir=str(run_dir),
+        max_steps=1,
+        batch_size=4,
+        max_length=256,
+    )
+    assert train(cfg, train_data=convs, eval_data=convs[:1]).status == "completed"
+    out = run_notebook(
+        "04_compare.ipynb", run_dir, max_eval_prompts=1, probe_dataset=None, max_new_tokens=4
+    )
+    assert (run_dir / "comparison.json").is_file()
+    assert not (run_dir / "constrained_comparison.json").exists()
+    assert "Skipped: Constrained decoding needs a JSON schema, and support-tone has none" in (
+        out.read_text()
+    )
