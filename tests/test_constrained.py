@@ -85,6 +85,23 @@ def test_constrain_without_a_schema_is_a_config_error(tiny):
         )
 
 
+def test_a_schema_rule_the_library_cannot_follow_is_a_config_error(tiny):
+    model, tokenizer = tiny
+    both = {  # lm-format-enforcer refuses a pattern with a length bound, once it reaches the field
+        "type": "object",
+        "required": ["sku"],
+        "properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}$", "maxLength": 3}},
+    }
+    with pytest.raises(ConfigError, match="Cannot decode against this JSON schema: .*pattern"):
+        generate(
+            model,
+            tokenizer,
+            PROMPTS[:1],
+            settings=GenerationSettings(16, constrain=True),
+            schema=both,
+        )
+
+
 def test_compare_constrained_scores_valid_answers_and_probes_freely(tiny):
     model, tokenizer = tiny
     rows = [

@@ -34,6 +34,7 @@ def schema_prefix_fn(tokenizer: Any, schema: Mapping[str, Any], stop_ids: list[i
     """
     try:
         from lmformatenforcer import CharacterLevelParserConfig, JsonSchemaParser, TokenEnforcer
+        from lmformatenforcer.exceptions import LMFormatEnforcerException
     except ImportError as e:  # a declared dependency: only a broken install gets here
         raise ConfigError(
             "Constrained decoding needs lm-format-enforcer: pip install lm-format-enforcer"
@@ -53,7 +54,13 @@ def schema_prefix_fn(tokenizer: Any, schema: Mapping[str, Any], stop_ids: list[i
     )
 
     def allowed(_batch_id: int, tokens: Any) -> list[int]:
-        return enforcer.get_allowed_tokens(tokens.tolist()).allowed_tokens
+        try:
+            return enforcer.get_allowed_tokens(tokens.tolist()).allowed_tokens
+        except LMFormatEnforcerException as e:  # a rule it meets only when it gets there
+            raise ConfigError(
+                f"Cannot decode against this JSON schema: {e}. Simplify that rule of the schema "
+                "or compare without constrained decoding."
+            ) from e
 
     return allowed
 
