@@ -137,7 +137,10 @@ def test_compare_run_writes_its_own_file_and_the_gates_read_it(tiny_runs, tmp_pa
     held = compare_run(run, pair=pair, max_eval_prompts=2, max_new_tokens=24, constrain=True)
     rd = RunDir(run)
     assert rd.comparison_json.is_file() and rd.constrained_comparison_json.is_file()
-    assert "decoded against the schema" in rd.constrained_comparison_html.read_text()
+    page = rd.constrained_comparison_html.read_text()
+    assert "decoded against the schema" in page  # the title
+    assert "both models decoded against the task's JSON schema" in page  # the settings line
+    assert "decoded against" not in rd.comparison_html.read_text()
     assert held.forgetting is None  # compare_run skips the probe: it would repeat the free one
     assert Comparison.load(run).generation["constrain"] is False  # the free file is untouched
     assert Comparison.load(run).rows[0].tuned == free.rows[0].tuned

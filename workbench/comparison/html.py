@@ -163,6 +163,8 @@ def _header(c: Comparison) -> str:
         if not g.get("do_sample")
         else f"sampling (T={g['temperature']}, top_p={g['top_p']})"
     )
+    if g.get("constrain"):
+        mode += ", both models decoded against the task's JSON schema (valid by construction unless cut off: read the field scores)"
     models = c.models
     return (
         f"<h3>Base vs tuned on {_e(c.dataset)} ({len(c.rows)} prompts)</h3>"
