@@ -13,12 +13,12 @@ from workbench.data.dataset import load_dataset
 from workbench.training.engine import train
 
 
-def tiny_orders_run(run_dir: Path) -> Path:
-    """A two-step LoRA run of the tiny model; its config names orders-json, whose eval split is held out."""
-    convs = load_dataset("orders-json", split="train").conversations[:8]
+def tiny_lora_run(run_dir: Path, dataset: str = "orders-json") -> Path:
+    """A two-step LoRA run of the tiny model; its config names `dataset`, whose eval split is held out."""
+    convs = load_dataset(dataset, split="train").conversations[:8]
     cfg = TrainConfig(
         model="tiny-random",
-        dataset="orders-json",
+        dataset=dataset,
         run_dir=str(run_dir),
         max_steps=2,
         batch_size=4,
@@ -32,7 +32,7 @@ def tiny_orders_run(run_dir: Path) -> Path:
 
 @pytest.mark.slow
 def test_notebook_04_writes_the_comparison(tiny_model_dir, run_dir):
-    tiny_orders_run(run_dir)
+    tiny_lora_run(run_dir)
     out = run_notebook(
         "04_compare.ipynb", run_dir, max_eval_prompts=3, max_probe_prompts=2, max_new_tokens=6
     )
@@ -62,7 +62,7 @@ def test_notebook_04_writes_the_comparison(tiny_model_dir, run_dir):
 
 @pytest.mark.slow
 def test_notebook_04_with_constrained_decoding_writes_both_comparisons(tiny_model_dir, run_dir):
-    tiny_orders_run(run_dir)
+    tiny_lora_run(run_dir)
     out = run_notebook(
         "04_compare.ipynb",
         run_dir,
@@ -83,16 +83,7 @@ def test_notebook_04_with_constrained_decoding_writes_both_comparisons(tiny_mode
 
 @pytest.mark.slow
 def test_notebook_04_skips_constrained_decoding_for_data_without_a_schema(tiny_model_dir, run_dir):
-    convs = load_dataset("support-tone", split="train").conversations[:4]
-    cfg = TrainConfig(
-        model="tiny-random",
-        dataset="support-tone",
-        run_dir=str(run_dir),
-        max_steps=1,
-        batch_size=4,
-        max_length=256,
-    )
-    assert train(cfg, train_data=convs, eval_data=convs[:1]).status == "completed"
+    tiny_lora_run(run_dir, dataset="support-tone")
     out = run_notebook(
         "04_compare.ipynb", run_dir, max_eval_prompts=1, probe_dataset=None, max_new_tokens=4
     )

@@ -173,6 +173,7 @@ class Comparison(Artifact):
     """
 
     FILE = "comparison_json"
+    HTML = "comparison_html"  # the page save() writes beside FILE (a RunDir property too)
     MADE_BY = "notebook 04_compare (or `workbench compare`)"
 
     dataset: str
@@ -278,11 +279,11 @@ class Comparison(Artifact):
         return comparison_page(self)
 
     def save(self, run_dir: str | Path) -> dict[str, Path]:  # type: ignore[override]
-        """Write comparison.json and comparison.html into the run directory, atomically."""
+        """Write the JSON file (FILE) and its page (HTML) into the run directory, atomically."""
         rd = RunDir(run_dir)
         return {
-            "json": write_json_atomic(rd.comparison_json, self.to_dict()),
-            "html": write_text_atomic(rd.comparison_html, self.to_html()),
+            "json": write_json_atomic(getattr(rd, self.FILE), self.to_dict()),
+            "html": write_text_atomic(getattr(rd, self.HTML), self.to_html()),
         }
 
 
@@ -303,15 +304,8 @@ class ConstrainedComparison(Comparison):
     """
 
     FILE = "constrained_comparison_json"
+    HTML = "constrained_comparison_html"
     MADE_BY = "notebook 04_compare with constrained_decoding (or `workbench compare --constrain`)"
-
-    def save(self, run_dir: str | Path) -> dict[str, Path]:  # type: ignore[override]
-        """Write constrained_comparison.json and .html into the run directory, atomically."""
-        rd = RunDir(run_dir)
-        return {
-            "json": write_json_atomic(rd.constrained_comparison_json, self.to_dict()),
-            "html": write_text_atomic(rd.constrained_comparison_html, self.to_html()),
-        }
 
 
 def _summary_line(s: MetricSummary) -> str:

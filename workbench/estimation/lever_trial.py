@@ -27,6 +27,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ def lever_trial(
             cfg, prompt_arms, splits.train, scorer, few_shot_k, retrieval_k, knowledge
         )
     if "finetune" in arms:
-        results += _finetune_arms(cfg, splits, scorer, fractions, constrained="constrained" in arms)
+        results += _finetune_arms(cfg, splits, scorer, fractions)
     trial = decide(
         LeverTrial(
             dataset=str(cfg.dataset),
@@ -190,8 +191,6 @@ class _Scorer:
         constrain: bool = False,
         **extra: Any,
     ) -> Arm:
-        from dataclasses import replace
-
         from ..comparison import metrics as M
         from ..comparison.generation import generate
 
@@ -278,8 +277,6 @@ def _finetune_arms(
     splits: Any,
     scorer: _Scorer,
     fractions: Sequence[float],
-    *,
-    constrained: bool = False,
 ) -> list[Arm]:
     from ..comparison.generation import load_run
     from ..data.dataset import ChatDataset
@@ -318,7 +315,9 @@ def _finetune_arms(
         pair = load_run(run_dir)
         largest = fraction == max(fractions)
         with pair.use("tuned") as model:
-            for constrain in (False, True) if constrained and largest else (False,):
+            # the largest again, decoded against the schema, when the "constrained" arm was asked
+            constrained = scorer.schema is not None and largest
+            for constrain in (False, True) if constrained else (False,):
                 out.append(
                     scorer.arm(
                         name + (" + schema" if constrain else ""),

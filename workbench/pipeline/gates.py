@@ -25,10 +25,15 @@ from ..rundir import RunDir
 # -- measurements: each reads one number from a step's result -----------------------------------
 
 
+def _tuned_mean(kind: type[Comparison], run: RunDir, metric: str) -> float | None:
+    """The tuned mean of `metric` in the run's comparison of that kind; None when it did not run."""
+    comparison = kind.load_optional(run.root)
+    return None if comparison is None else comparison.tuned_mean(metric)
+
+
 def schema_valid(run: RunDir) -> float | None:
     """Share of the tuned model's answers that parse and validate against the task's JSON schema."""
-    comparison = Comparison.load_optional(run.root)
-    return None if comparison is None else comparison.tuned_mean("schema_valid")
+    return _tuned_mean(Comparison, run, "schema_valid")
 
 
 def schema_valid_unseen(run: RunDir) -> float | None:
@@ -40,22 +45,19 @@ def schema_valid_unseen(run: RunDir) -> float | None:
 
 def field_accuracy(run: RunDir) -> float | None:
     """Share of reference fields the tuned answers get right (free decoding)."""
-    comparison = Comparison.load_optional(run.root)
-    return None if comparison is None else comparison.tuned_mean("field_accuracy")
+    return _tuned_mean(Comparison, run, "field_accuracy")
 
 
 def schema_valid_constrained(run: RunDir) -> float | None:
     """Schema-valid share with both models decoded against the schema (ConstrainedComparison):
     near 1 by construction, so it catches answers cut off at max_new_tokens, not a model's skill."""
-    comparison = ConstrainedComparison.load_optional(run.root)
-    return None if comparison is None else comparison.tuned_mean("schema_valid")
+    return _tuned_mean(ConstrainedComparison, run, "schema_valid")
 
 
 def field_accuracy_constrained(run: RunDir) -> float | None:
     """Field accuracy of the tuned answers decoded against the schema: what a deployment that
     enforces the schema returns."""
-    comparison = ConstrainedComparison.load_optional(run.root)
-    return None if comparison is None else comparison.tuned_mean("field_accuracy")
+    return _tuned_mean(ConstrainedComparison, run, "field_accuracy")
 
 
 def _probe(run: RunDir) -> Any:
